@@ -1,0 +1,3 @@
+from scimhub.admin.cli import main
+
+main()

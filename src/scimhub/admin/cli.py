@@ -1,0 +1,157 @@
+"""The ``scimhub`` command line (click): serve, db, tenant, token."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import click
+
+from scimhub.errors import ScimError
+from scimhub.protocol import tenants as tenant_ops
+from scimhub.settings import Settings
+from scimhub.store import migrate
+from scimhub.store.factory import create_engine_for
+from scimhub.store.factory import open_store
+from scimhub.store.sql import SqlStore
+
+T = TypeVar("T")
+
+
+def _run(coro: Awaitable[T]) -> T:
+    async def wrapper() -> T:
+        return await coro
+
+    try:
+        return asyncio.run(wrapper())
+    except ScimError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+def _store(settings: Settings) -> SqlStore:
+    engine = create_engine_for(settings)
+    if not migrate.is_current(engine):
+        if settings.auto_migrate and engine.dialect.name == "sqlite":
+            migrate.upgrade(engine)
+        else:
+            raise click.ClickException("The database schema is not current; run: scimhub db upgrade")
+    engine.dispose()
+    return open_store(settings)
+
+
+@click.group()
+@click.version_option(package_name="scimhub")
+def main() -> None:
+    """scimhub: a multi-tenant SCIM 2.0 provisioning server.
+
+    The database is chosen by SCIMHUB_DATABASE_URL (default: sqlite:///scimhub.db).
+    """
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default 127.0.0.1, SCIMHUB_HOST).")
+@click.option("--port", default=None, type=int, help="Port (default 8000, SCIMHUB_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the SCIM server (base URL http://HOST:PORT/scim/v2)."""
+    import uvicorn
+
+    from scimhub.app import create_app
+
+    settings = Settings.from_env(host=host, port=port)
+    store = _store(settings)
+    if not _run(store.list_tenants()):
+        click.echo("No tenant exists yet. Create one and a bearer token for your identity provider:\n"
+                   "  scimhub tenant create acme\n"
+                   "  scimhub token issue acme\n", err=True)
+    click.echo(f"SCIM base URL: http://{settings.host}:{settings.port}/scim/v2", err=True)
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr)
+    uvicorn.run(create_app(settings, store=store), host=settings.host, port=settings.port,
+                log_level=settings.log_level.lower())
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply Alembic migrations up to the newest revision."""
+    settings = Settings.from_env()
+    engine = create_engine_for(settings)
+    migrate.upgrade(engine)
+    engine.dispose()
+    click.echo("Database is at the newest revision.")
+
+
+@main.group()
+def tenant() -> None:
+    """Tenants: one per customer directory."""
+
+
+@tenant.command("create")
+@click.argument("name")
+def tenant_create(name: str) -> None:
+    """Create tenant NAME."""
+    created = _run(tenant_ops.create_tenant(_store(Settings.from_env()), name))
+    click.echo(f"Created tenant {created.name} ({created.id}).")
+    click.echo(f"Issue a token for it with: scimhub token issue {created.name}")
+
+
+@tenant.command("list")
+def tenant_list() -> None:
+    """List tenants."""
+    for t in _run(_store(Settings.from_env()).list_tenants()):
+        click.echo(f"{t.id}\t{t.name}\t{t.created_at}")
+
+
+@main.group()
+def token() -> None:
+    """Bearer tokens for the SCIM API."""
+
+
+@token.command("issue")
+@click.argument("tenant_name", metavar="TENANT")
+@click.option("--expires-in", type=click.IntRange(min=1), default=None, metavar="DAYS",
+              help="Expire the token after DAYS days (default: never).")
+def token_issue(tenant_name: str, expires_in: int | None) -> None:
+    """Issue a token for TENANT; the token is printed once, on the last line."""
+    settings = Settings.from_env()
+    store = _store(settings)
+
+    async def issue() -> tuple[str, str, str | None]:
+        found = await tenant_ops.require_tenant(store, tenant_name)
+        record, secret = await tenant_ops.issue_token(store, found, settings.token_pepper, expires_in)
+        return record.id, secret, record.expires_at
+
+    token_id, secret, expires_at = _run(issue())
+    click.echo(f"Token id {token_id} for tenant {tenant_name}"
+               f"{f', expires {expires_at}' if expires_at else ''}. It is shown only now:")
+    click.echo(secret)
+
+
+@token.command("list")
+@click.argument("tenant_name", metavar="TENANT")
+def token_list(tenant_name: str) -> None:
+    """List TENANT's tokens: id, prefix, created, last used, expiry, revoked."""
+    store = _store(Settings.from_env())
+
+    async def records() -> list[tuple[str, ...]]:
+        found = await tenant_ops.require_tenant(store, tenant_name)
+        return [(r.id, r.prefix, r.created_at, r.last_used_at or "-", r.expires_at or "-",
+                 r.revoked_at or "-") for r in await store.list_tokens(found.id)]
+
+    click.echo("id\tprefix\tcreated\tlast_used\texpires\trevoked")
+    for row in _run(records()):
+        click.echo("\t".join(row))
+
+
+@token.command("revoke")
+@click.argument("token_id")
+def token_revoke(token_id: str) -> None:
+    """Revoke TOKEN_ID; requests with it fail with 401 from now on."""
+    _run(tenant_ops.revoke_token(_store(Settings.from_env()), token_id))
+    click.echo(f"Revoked token {token_id}.")

@@ -1,0 +1,41 @@
+"""Pure-ASGI bearer authentication for the SCIM routes (RFC 6750, RFC 7644 §2)."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp
+from starlette.types import Receive
+from starlette.types import Scope
+from starlette.types import Send
+
+from scimhub.auth.bearer import authenticate
+from scimhub.errors import Unauthorized
+from scimhub.http.errors import error_response
+from scimhub.store.base import Store
+
+
+class BearerAuthMiddleware:
+    """Puts the caller's Principal in ``scope["scimhub.principal"]`` or answers 401."""
+
+    def __init__(self, app: ASGIApp, store: Store, pepper: str | None) -> None:
+        self.app = app
+        self.store = store
+        self.pepper = pepper
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = _header(scope, b"authorization")
+        try:
+            scope["scimhub.principal"] = await authenticate(self.store, header, self.pepper)
+        except Unauthorized as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None

@@ -1,0 +1,142 @@
+"""Starlette endpoints: Request → protocol call → ScimResponse. Each stays a few lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from scimhub.errors import NotFound
+from scimhub.http.media import ScimResponse
+from scimhub.http.media import read_json
+from scimhub.protocol import discovery
+from scimhub.protocol.context import Principal
+from scimhub.protocol.context import RequestContext
+from scimhub.protocol.etag import etag
+from scimhub.protocol.etag import matches_if_none_match
+from scimhub.protocol.resources import ResourceResult
+from scimhub.protocol.resources import ResourceService
+from scimhub.protocol.search import list_params
+from scimhub.protocol.search import search
+from scimhub.schema.model import ResourceType
+from scimhub.schema.project import Projection
+from scimhub.schema.project import parse_projection
+from scimhub.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What endpoints need, built once by ``create_app``."""
+
+    settings: Settings
+    service: ResourceService
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.scimhub
+    return rt
+
+
+def base_url(request: Request) -> str:
+    configured = runtime(request).settings.base_url
+    if configured:
+        return configured.rstrip("/")
+    return f"{str(request.base_url).rstrip('/')}/scim/v2"
+
+
+def context(request: Request) -> RequestContext:
+    principal: Principal = request.scope["scimhub.principal"]
+    return RequestContext(principal, base_url(request), runtime(request).settings.policy)
+
+
+def projection(request: Request, rtype: ResourceType) -> Projection:
+    params = request.query_params
+    return parse_projection(rtype, runtime(request).service.registry.common,
+                            params.get("attributes"), params.get("excludedAttributes"))
+
+
+def resource_response(result: ResourceResult, status: int = 200) -> ScimResponse:
+    headers = {"ETag": etag(result.version)}
+    if status == 201:
+        headers["Location"] = result.location
+    return ScimResponse(result.doc, status, headers)
+
+
+class ResourceEndpoints:
+    """/Users and /Groups (RFC 7644 §3.3-§3.6), one instance per resource type."""
+
+    def __init__(self, rtype_id: str) -> None:
+        self.rtype_id = rtype_id
+
+    def _rtype(self, request: Request) -> ResourceType:
+        return runtime(request).service.registry.resource_type(self.rtype_id)
+
+    async def list(self, request: Request) -> Response:
+        rt, rtype = runtime(request), self._rtype(request)
+        params = list_params(request.query_params, rt.settings.max_results)
+        body = await search(rt.service, context(request), rtype, params, projection(request, rtype))
+        return ScimResponse(body)
+
+    async def create(self, request: Request) -> Response:
+        rt, rtype = runtime(request), self._rtype(request)
+        body = await read_json(request, rt.settings.max_body_bytes)
+        result = await rt.service.create(context(request), rtype, body, projection(request, rtype))
+        return resource_response(result, 201)
+
+    async def get(self, request: Request) -> Response:
+        rt, rtype = runtime(request), self._rtype(request)
+        result = await rt.service.get(context(request), rtype, request.path_params["id"],
+                                      projection(request, rtype))
+        if matches_if_none_match(request.headers.get("if-none-match"), result.version):
+            return Response(status_code=304, headers={"ETag": etag(result.version)})
+        return resource_response(result)
+
+    async def replace(self, request: Request) -> Response:
+        rt, rtype = runtime(request), self._rtype(request)
+        body = await read_json(request, rt.settings.max_body_bytes)
+        result = await rt.service.replace(context(request), rtype, request.path_params["id"], body,
+                                          projection(request, rtype), request.headers.get("if-match"))
+        return resource_response(result)
+
+    async def patch(self, request: Request) -> Response:
+        rt, rtype = runtime(request), self._rtype(request)
+        body = await read_json(request, rt.settings.max_body_bytes)
+        result = await rt.service.patch(context(request), rtype, request.path_params["id"], body,
+                                        projection(request, rtype), request.headers.get("if-match"))
+        return resource_response(result)
+
+    async def delete(self, request: Request) -> Response:
+        rt, rtype = runtime(request), self._rtype(request)
+        await rt.service.delete(context(request), rtype, request.path_params["id"],
+                                request.headers.get("if-match"))
+        return Response(status_code=204)
+
+
+async def service_provider_config(request: Request) -> Response:
+    settings = runtime(request).settings
+    return ScimResponse(discovery.service_provider_config(
+        base_url(request), max_results=settings.max_results, max_payload=settings.max_body_bytes,
+        max_operations=0))
+
+
+async def resource_types(request: Request) -> Response:
+    return ScimResponse(discovery.resource_types(runtime(request).service.registry, base_url(request)))
+
+
+async def resource_type(request: Request) -> Response:
+    registry = runtime(request).service.registry
+    return ScimResponse(discovery.resource_type(registry, base_url(request), request.path_params["id"]))
+
+
+async def schemas(request: Request) -> Response:
+    return ScimResponse(discovery.schemas(runtime(request).service.registry, base_url(request)))
+
+
+async def schema(request: Request) -> Response:
+    return ScimResponse(discovery.schema(runtime(request).service.registry, base_url(request),
+                                         request.path_params["id"]))
+
+
+async def not_found(request: Request) -> Response:
+    raise NotFound(f"No SCIM endpoint at {request.url.path}.")

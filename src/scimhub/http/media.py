@@ -1,0 +1,52 @@
+"""application/scim+json in and out (RFC 7644 §3.1, §8.1), with orjson and a size limit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from scimhub.errors import InvalidSyntax
+from scimhub.errors import PayloadTooLarge
+from scimhub.errors import UnsupportedMediaType
+
+SCIM_MEDIA_TYPE = "application/scim+json"
+_ACCEPTED = {SCIM_MEDIA_TYPE, "application/json"}
+
+
+class ScimResponse(Response):
+    media_type = SCIM_MEDIA_TYPE
+
+    def __init__(self, content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(content, status_code, headers)
+
+    def render(self, content: Any) -> bytes:
+        return b"" if content is None else orjson.dumps(content)
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """The request body as JSON; 415 for other media types, 413 above ``max_bytes``."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media and media not in _ACCEPTED:
+        raise UnsupportedMediaType(f"Content-Type {media} is not accepted; use {SCIM_MEDIA_TYPE}.")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise _too_large(max_bytes)
+    if not body.strip():
+        raise InvalidSyntax("The request body is empty; a JSON object is required.")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidSyntax(f"The request body is not valid JSON: {exc}.") from None
+
+
+def _too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body exceeds the limit of {max_bytes} bytes.")

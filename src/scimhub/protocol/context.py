@@ -1,0 +1,26 @@
+"""Per-request context handed from the HTTP layer to the protocol core (no I/O types)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scimhub.policy import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the tenant a bearer token belongs to, and the token."""
+
+    tenant_id: str
+    token_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    principal: Principal
+    base_url: str  # e.g. https://host/scim/v2, no trailing slash
+    policy: Policy = Policy()
+
+    @property
+    def tenant_id(self) -> str:
+        return self.principal.tenant_id

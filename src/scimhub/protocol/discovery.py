@@ -1,0 +1,85 @@
+"""Discovery documents (RFC 7644 §4, RFC 7643 §5-§7), built from the registry and settings."""
+
+from __future__ import annotations
+
+import copy
+
+from scimhub.errors import NotFound
+from scimhub.protocol.search import list_response
+from scimhub.schema.model import JsonDoc
+from scimhub.schema.model import ResourceType
+from scimhub.schema.registry import SchemaRegistry
+
+SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
+DOCUMENTATION_URI = "https://github.com/scimhub/scimhub#readme"
+
+
+def service_provider_config(base_url: str, *, max_results: int, max_payload: int,
+                            max_operations: int) -> JsonDoc:
+    """What this server really supports (RFC 7643 §5)."""
+    return {
+        "schemas": [SPC_SCHEMA],
+        "documentationUri": DOCUMENTATION_URI,
+        "patch": {"supported": True},
+        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": max_payload},
+        "filter": {"supported": True, "maxResults": max_results},
+        "changePassword": {"supported": False},
+        "sort": {"supported": False},
+        "etag": {"supported": True},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "OAuth Bearer Token",
+            "description": "Authentication with a per-tenant bearer token issued by `scimhub token issue`.",
+            "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
+            "documentationUri": DOCUMENTATION_URI,
+            "primary": True,
+        }],
+        "meta": {"resourceType": "ServiceProviderConfig", "location": f"{base_url}/ServiceProviderConfig"},
+    }
+
+
+def resource_type_document(rtype: ResourceType, base_url: str) -> JsonDoc:
+    """RFC 7643 §6 representation of one resource type."""
+    doc: JsonDoc = {
+        "schemas": [RESOURCE_TYPE_SCHEMA],
+        "id": rtype.id,
+        "name": rtype.name,
+        "endpoint": rtype.endpoint,
+        "description": rtype.description,
+        "schema": rtype.schema.id,
+        "meta": {"resourceType": "ResourceType", "location": f"{base_url}/ResourceTypes/{rtype.id}"},
+    }
+    if rtype.extensions:
+        doc["schemaExtensions"] = [{"schema": s.id, "required": r} for s, r in rtype.extensions]
+    return doc
+
+
+def resource_types(registry: SchemaRegistry, base_url: str) -> JsonDoc:
+    docs = [resource_type_document(rt, base_url) for rt in registry.resource_types.values()]
+    return list_response(len(docs), 1, docs)
+
+
+def resource_type(registry: SchemaRegistry, base_url: str, rt_id: str) -> JsonDoc:
+    for rt in registry.resource_types.values():
+        if rt.id.casefold() == rt_id.casefold():
+            return resource_type_document(rt, base_url)
+    raise NotFound(f"Resource type {rt_id} not found.")
+
+
+def _schema_document(doc: JsonDoc, base_url: str) -> JsonDoc:
+    out = copy.deepcopy(doc)
+    out["meta"] = {"resourceType": "Schema", "location": f"{base_url}/Schemas/{doc['id']}"}
+    return out
+
+
+def schemas(registry: SchemaRegistry, base_url: str) -> JsonDoc:
+    docs = [_schema_document(d, base_url) for d in registry.served_schema_documents()]
+    return list_response(len(docs), 1, docs)
+
+
+def schema(registry: SchemaRegistry, base_url: str, urn: str) -> JsonDoc:
+    for doc in registry.served_schema_documents():
+        if doc["id"].casefold() == urn.casefold():
+            return _schema_document(doc, base_url)
+    raise NotFound(f"Schema {urn} not found.")

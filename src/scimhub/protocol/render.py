@@ -1,0 +1,43 @@
+"""Stored resource → SCIM representation (RFC 7643 §3.1 meta, §4.2 members, §4.1 groups)."""
+
+from __future__ import annotations
+
+from scimhub.protocol.etag import etag
+from scimhub.protocol.relations import member_of_attribute
+from scimhub.protocol.relations import members_attribute
+from scimhub.schema.model import JsonDoc
+from scimhub.schema.model import ResourceType
+from scimhub.schema.registry import SchemaRegistry
+from scimhub.store.base import MemberRef
+from scimhub.store.base import StoredResource
+
+
+def location(base_url: str, rtype: ResourceType, id: str) -> str:
+    return f"{base_url}{rtype.endpoint}/{id}"
+
+
+def render(stored: StoredResource, rtype: ResourceType, registry: SchemaRegistry, base_url: str,
+           related: list[MemberRef] | None = None) -> JsonDoc:
+    """Full representation (before projection); ``related`` are members or groups."""
+    doc: JsonDoc = {"schemas": stored.doc.get("schemas", [rtype.schema.id]), "id": stored.id}
+    doc.update((k, v) for k, v in stored.doc.items() if k != "schemas")
+    relation = members_attribute(rtype) or member_of_attribute(rtype)
+    if relation and related:
+        doc[relation] = [_member(m, registry, base_url) for m in related]
+    doc["meta"] = {
+        "resourceType": rtype.name,
+        "created": stored.created,
+        "lastModified": stored.last_modified,
+        "location": location(base_url, rtype, stored.id),
+        "version": etag(stored.version),
+    }
+    return doc
+
+
+def _member(member: MemberRef, registry: SchemaRegistry, base_url: str) -> JsonDoc:
+    target = registry.resource_types.get(member.type) or registry.resource_type("Group")
+    out: JsonDoc = {"value": member.value, "$ref": location(base_url, target, member.value),
+                    "type": member.type}
+    if member.display is not None:
+        out["display"] = member.display
+    return out

@@ -1,0 +1,245 @@
+"""Validate an incoming resource body against its resource type (RFC 7643 §2, §7).
+
+``validate_resource`` turns a client's JSON into the canonical stored document:
+keys in their schema spelling, extension attributes under their URN, types checked,
+nulls dropped (RFC 7643 §2.5: null is unassigned), readOnly input ignored,
+immutable values kept, required values present. It is pure and never mutates input.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from scimhub.errors import InvalidSyntax
+from scimhub.errors import InvalidValue
+from scimhub.errors import Mutability as MutabilityError
+from scimhub.policy import Policy
+from scimhub.schema.model import Attribute
+from scimhub.schema.model import AttrType
+from scimhub.schema.model import JsonDoc
+from scimhub.schema.model import Mutability
+from scimhub.schema.model import ResourceType
+from scimhub.schema.model import Returned
+from scimhub.schema.model import Schema
+from scimhub.schema.paths import find_schema
+from scimhub.schema.paths import split_attr_name
+
+
+class Context(Enum):
+    """What the document is: a create request, a full replace, or a PATCH result."""
+
+    CREATE = "create"
+    REPLACE = "replace"
+    PATCH = "patch"
+
+
+class _Missing:
+    """Marker for 'unassigned' (null, empty list, empty complex)."""
+
+
+MISSING = _Missing()
+
+
+def validate_resource(body: Any, rtype: ResourceType, common: Schema, context: Context,
+                      policy: Policy, existing: JsonDoc | None = None) -> JsonDoc:
+    """Canonical document for ``body``; raises InvalidValue / Mutability / InvalidSyntax."""
+    if not isinstance(body, dict):
+        raise InvalidSyntax("The request body must be a JSON object.")
+    _check_schemas(body.get(_key(body, "schemas")), rtype, policy)
+    doc: JsonDoc = {}
+    for key, value in body.items():
+        _place(doc, key, value, rtype, common, context, policy)
+    if existing is not None and context is not Context.CREATE:
+        _check_immutable(doc, existing, rtype, common)
+    _check_required(doc, rtype, common)
+    doc["schemas"] = [rtype.schema.id, *(s.id for s, _ in rtype.extensions if s.id in doc)]
+    return doc
+
+
+def _key(body: dict[str, Any], name: str) -> str:
+    for key in body:
+        if key.casefold() == name:
+            return key
+    return name
+
+
+def _check_schemas(schemas: Any, rtype: ResourceType, policy: Policy) -> None:
+    """RFC 7643 §3: ``schemas`` names the core schema and any extension used."""
+    if schemas is None:
+        return  # tolerated: the resource type is known from the endpoint
+    if not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas):
+        raise InvalidValue("'schemas' must be an array of schema URIs.")
+    known = {rtype.schema.id.casefold(), *(s.id.casefold() for s, _ in rtype.extensions)}
+    if rtype.schema.id.casefold() not in {s.casefold() for s in schemas}:
+        raise InvalidValue(f"'schemas' must contain {rtype.schema.id}.")
+    unknown = [s for s in schemas if s.casefold() not in known]
+    if unknown and not policy.ignore_unknown_schema_uris:
+        raise InvalidValue(f"Unknown schema URI(s) for {rtype.name}: {', '.join(unknown)}.")
+
+
+def _place(doc: JsonDoc, key: str, value: Any, rtype: ResourceType, common: Schema,
+           context: Context, policy: Policy) -> None:
+    if key.casefold() == "schemas":
+        return
+    extension = find_schema(rtype, key)
+    if extension is not None and extension is not rtype.schema:
+        _place_extension(doc, extension, value, context, policy)
+        return
+    uri, name, sub = split_attr_name(key)
+    schema = rtype.schema if uri is None else find_schema(rtype, uri)
+    attr = None
+    if schema is not None and sub is None:
+        attr = (common.attribute(name) if schema is rtype.schema else None) or schema.attribute(name)
+    if attr is None or schema is None:
+        if not policy.ignore_unknown_attributes:
+            raise InvalidValue(f"Unknown attribute '{key}' for resource type {rtype.name}.")
+        return
+    target = doc if schema is rtype.schema else doc.setdefault(schema.id, {})
+    _store(target, attr, value, context, policy)
+
+
+def _place_extension(doc: JsonDoc, schema: Schema, value: Any, context: Context, policy: Policy) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise InvalidValue(f"'{schema.id}' must be a JSON object of extension attributes.")
+    container: JsonDoc = doc.setdefault(schema.id, {})
+    for key, sub_value in value.items():
+        attr = schema.attribute(key)
+        if attr is None:
+            if not policy.ignore_unknown_attributes:
+                raise InvalidValue(f"Unknown attribute '{key}' in extension {schema.id}.")
+            continue
+        _store(container, attr, sub_value, context, policy)
+    if not container:
+        del doc[schema.id]
+
+
+def _store(target: JsonDoc, attr: Attribute, value: Any, context: Context, policy: Policy) -> None:
+    if _ignored_on_input(attr, context):
+        return
+    coerced = coerce_value(attr, value, policy, attr.name)
+    if coerced is MISSING:
+        target.pop(attr.name, None)
+    else:
+        target[attr.name] = coerced
+
+
+def _ignored_on_input(attr: Attribute, context: Context) -> bool:
+    # RFC 7644 §3.3/§3.5.1: readOnly values sent by clients are ignored. Attributes that can
+    # never be returned (password) are not persisted at all: nothing may read them back.
+    if attr.returned is Returned.NEVER:
+        return True
+    return attr.mutability is Mutability.READ_ONLY and context is not Context.PATCH
+
+
+def coerce_value(attr: Attribute, value: Any, policy: Policy, where: str) -> Any:
+    """Type-check one attribute value; MISSING for null/empty (RFC 7643 §2.5)."""
+    if value is None:
+        return MISSING
+    if not attr.multi_valued:
+        if isinstance(value, list):
+            raise InvalidValue(f"'{where}' is single-valued; got an array.")
+        return _coerce_single(attr, value, policy, where)
+    if not isinstance(value, list):
+        raise InvalidValue(f"'{where}' is multi-valued and must be an array.")
+    items = [_coerce_single(attr, item, policy, f"{where}[{i}]") for i, item in enumerate(value)]
+    kept = [item for item in items if item is not MISSING]
+    return kept if kept else MISSING
+
+
+def _coerce_single(attr: Attribute, value: Any, policy: Policy, where: str) -> Any:
+    if value is None:
+        return MISSING
+    if attr.type is AttrType.COMPLEX:
+        return _coerce_complex(attr, value, policy, where)
+    return coerce_simple(attr, value, policy, where)
+
+
+def _coerce_complex(attr: Attribute, value: Any, policy: Policy, where: str) -> Any:
+    if not isinstance(value, dict):
+        raise InvalidValue(f"'{where}' must be a JSON object.")
+    out: JsonDoc = {}
+    for key, sub_value in value.items():
+        sub = attr.sub_attribute(key)
+        if sub is None:
+            if not policy.ignore_unknown_attributes:
+                raise InvalidValue(f"Unknown sub-attribute '{key}' of '{where}'.")
+            continue
+        coerced = _coerce_single(sub, sub_value, policy, f"{where}.{sub.name}")
+        if coerced is not MISSING:
+            out[sub.name] = coerced
+    for sub in attr.sub_attributes:
+        if sub.required and sub.name not in out and out:
+            raise InvalidValue(f"'{where}.{sub.name}' is required.")
+    return out if out else MISSING
+
+
+def coerce_simple(attr: Attribute, value: Any, policy: Policy, where: str) -> Any:
+    """Check a simple (non-complex) value against the attribute type (RFC 7643 §2.3)."""
+    kind = attr.type
+    if kind is AttrType.BOOLEAN:
+        return _coerce_boolean(value, policy, where)
+    if kind is AttrType.INTEGER:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidValue(f"'{where}' must be an integer.")
+        return value
+    if kind is AttrType.DECIMAL:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidValue(f"'{where}' must be a number.")
+        return value
+    if not isinstance(value, str):
+        raise InvalidValue(f"'{where}' must be a string ({kind.value}).")
+    if kind is AttrType.DATETIME:
+        _check_datetime(value, where)
+    return value
+
+
+def _coerce_boolean(value: Any, policy: Policy, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if policy.string_booleans and isinstance(value, str) and value.casefold() in ("true", "false"):
+        return value.casefold() == "true"
+    raise InvalidValue(f"'{where}' must be a boolean (true or false).")
+
+
+def _check_datetime(value: str, where: str) -> None:
+    """RFC 7643 §2.3.5: xsd:dateTime, e.g. 2008-01-23T04:56:22Z."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidValue(f"'{where}' must be an xsd:dateTime such as 2008-01-23T04:56:22Z.") from None
+    if parsed.tzinfo is None and "T" not in value:
+        raise InvalidValue(f"'{where}' must be an xsd:dateTime such as 2008-01-23T04:56:22Z.")
+
+
+def _check_required(doc: JsonDoc, rtype: ResourceType, common: Schema) -> None:
+    for attr in rtype.schema.attributes:
+        if attr.required and attr.mutability is not Mutability.READ_ONLY and attr.name not in doc:
+            raise InvalidValue(f"'{attr.name}' is required for {rtype.name}.")
+    for schema, ext_required in rtype.extensions:
+        container = doc.get(schema.id, {})
+        if ext_required and not container:
+            raise InvalidValue(f"Extension {schema.id} is required for {rtype.name}.")
+        for attr in schema.attributes:
+            if container and attr.required and attr.name not in container:
+                raise InvalidValue(f"'{schema.id}:{attr.name}' is required.")
+
+
+def _check_immutable(doc: JsonDoc, existing: JsonDoc, rtype: ResourceType, common: Schema) -> None:
+    """RFC 7643 §7 immutable: may be set once, never changed afterwards."""
+    for schema, target, before in _containers(doc, existing, rtype, common):
+        for attr in schema.attributes:
+            if attr.mutability is not Mutability.IMMUTABLE or attr.name not in before:
+                continue
+            if attr.name in target and target[attr.name] != before[attr.name]:
+                raise MutabilityError(f"'{attr.name}' is immutable and cannot be changed.")
+
+
+def _containers(doc: JsonDoc, existing: JsonDoc, rtype: ResourceType,
+                common: Schema) -> list[tuple[Schema, JsonDoc, JsonDoc]]:
+    pairs = [(common, doc, existing), (rtype.schema, doc, existing)]
+    pairs += [(s, doc.get(s.id, {}), existing.get(s.id, {})) for s, _ in rtype.extensions]
+    return pairs

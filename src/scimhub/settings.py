@@ -1,0 +1,55 @@
+"""Settings: a frozen dataclass read from SCIMHUB_* environment variables (the only reader)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import fields
+
+from scimhub.policy import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every field is the variable ``SCIMHUB_<FIELD NAME IN CAPITALS>``; see the README table."""
+
+    database_url: str = "sqlite:///scimhub.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str | None = None  # public URL of the SCIM root, e.g. https://id.example.com/scim/v2
+    max_results: int = 1000  # cap on count (advertised as filter.maxResults)
+    max_body_bytes: int = 4 * 1024 * 1024  # 413 above this (advertised as bulk.maxPayloadSize)
+    token_pepper: str | None = None  # optional server secret: tokens are stored as HMAC-SHA256
+    sqlite_synchronous: str = "NORMAL"  # NORMAL survives a killed process; FULL a power loss
+    auto_migrate: bool = True  # `serve` migrates a SQLite database on start
+    log_level: str = "INFO"
+    strict_rfc: bool = False  # turn every IdP leniency switch off (see scimhub.policy)
+
+    @property
+    def policy(self) -> Policy:
+        return Policy.strict() if self.strict_rfc else Policy()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f"SCIMHUB_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _convert(f.name, raw, str(f.type))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _convert(name: str, raw: str, kind: str) -> object:
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"SCIMHUB_{name.upper()} must be an integer, got {raw!r}") from None
+    if kind == "bool":
+        if raw.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ValueError(f"SCIMHUB_{name.upper()} must be true or false, got {raw!r}")
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    return raw

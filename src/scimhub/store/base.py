@@ -1,0 +1,139 @@
+"""The storage contract: a narrow async protocol every backend implements.
+
+The protocol core (``scimhub.protocol``) reaches data only through these types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import Protocol
+
+from scimhub.filter.bind import Bound
+from scimhub.schema.model import JsonDoc
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    name: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    id: str
+    tenant_id: str
+    prefix: str
+    created_at: str
+    last_used_at: str | None
+    expires_at: str | None
+    revoked_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResource:
+    """A resource as stored: canonical document plus server-managed metadata."""
+
+    id: str
+    resource_type: str
+    doc: JsonDoc
+    created: str
+    last_modified: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexKeys:
+    """Comparison keys the store indexes for a resource (computed by the core)."""
+
+    columns: dict[str, str | None] = field(default_factory=dict)
+    multi: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    active: bool | None = None
+    display: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRef:
+    """One group member (RFC 7643 §4.2): the member's id, type and display name."""
+
+    value: str
+    type: str
+    display: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    total: int
+    resources: list[StoredResource]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A list query; ``filter`` is a bound filter (``scimhub.filter.bind``), None for all."""
+
+    resource_type: str
+    filter: Bound | None = None
+    start_index: int = 1
+    count: int = 100
+
+
+class UnitOfWork(Protocol):
+    """One write transaction of one tenant; commits on clean exit, rolls back on error."""
+
+    async def get_for_update(self, resource_type: str, id: str) -> StoredResource | None: ...
+
+    async def insert(self, resource: StoredResource, keys: IndexKeys) -> None: ...
+
+    async def update(self, resource: StoredResource, keys: IndexKeys) -> None: ...
+
+    async def delete(self, resource_type: str, id: str) -> bool: ...
+
+    async def resolve_members(self, ids: Sequence[str]) -> dict[str, str]:
+        """Map each id that exists in the tenant to its resource type."""
+        ...
+
+    async def add_members(self, group_id: str, members: Sequence[MemberRef]) -> int: ...
+
+    async def remove_members(self, group_id: str, member_ids: Sequence[str]) -> int: ...
+
+    async def clear_members(self, group_id: str) -> int: ...
+
+    async def member_ids(self, group_id: str) -> list[str]: ...
+
+
+class Store(Protocol):
+    """Storage backend: tenants, tokens, resources, memberships."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def unit_of_work(self, tenant_id: str) -> AbstractAsyncContextManager[UnitOfWork]: ...
+
+    async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None: ...
+
+    async def search(self, tenant_id: str, query: Query) -> Page: ...
+
+    async def members(self, tenant_id: str, group_ids: Sequence[str]) -> dict[str, list[MemberRef]]: ...
+
+    async def groups_of(self, tenant_id: str, member_ids: Sequence[str]) -> dict[str, list[MemberRef]]: ...
+
+    async def create_tenant(self, tenant: Tenant) -> None: ...
+
+    async def tenant_by_name(self, name: str) -> Tenant | None: ...
+
+    async def list_tenants(self) -> list[Tenant]: ...
+
+    async def add_token(self, token: TokenRecord, digest: str) -> None: ...
+
+    async def token_by_digest(self, digest: str) -> TokenRecord | None: ...
+
+    async def list_tokens(self, tenant_id: str) -> list[TokenRecord]: ...
+
+    async def revoke_token(self, token_id: str, when: str) -> bool: ...
+
+    async def touch_token(self, token_id: str, when: str) -> None: ...

@@ -1,0 +1,62 @@
+"""Which attribute values the store keeps as indexed comparison keys (the SQL index plan).
+
+This is storage configuration, stated once: the attributes IdPs look users and groups up
+by (Okta and Entra existence checks) get key columns; everything else is read from the
+JSON document. Keys are ``comparison_key`` values (NFC + casefold unless caseExact).
+"""
+
+from __future__ import annotations
+
+from scimhub.schema.compare import comparison_key
+from scimhub.schema.model import JsonDoc
+from scimhub.schema.model import ResourceType
+from scimhub.schema.model import Schema
+from scimhub.schema.paths import BoundPath
+from scimhub.store.base import IndexKeys
+
+# canonical path → column of the resources table
+KEY_COLUMNS: dict[str, str] = {
+    "userName": "k_user_name",
+    "externalId": "k_external_id",
+    "displayName": "k_display_name",
+}
+# server-managed values that live in their own columns (case-exact)
+SERVER_COLUMNS: dict[str, str] = {"id": "id"}
+# canonical path of a multi-valued sub-attribute → rows in resource_values
+MULTI_VALUE_KEYS: tuple[str, ...] = ("emails.value",)
+# what a member's `display` shows, first present wins
+DISPLAY_SOURCES: tuple[str, ...] = ("displayName", "userName")
+ACTIVE_ATTRIBUTE = "active"
+
+
+def key_column(path: BoundPath) -> str | None:
+    if path.extension is not None:
+        return None
+    return KEY_COLUMNS.get(path.key) or SERVER_COLUMNS.get(path.key)
+
+
+def is_multi_value_key(path: BoundPath) -> bool:
+    return path.extension is None and path.key in MULTI_VALUE_KEYS
+
+
+def index_keys(doc: JsonDoc, rtype: ResourceType, common: Schema) -> IndexKeys:
+    """Comparison keys of ``doc`` for the index plan above."""
+    columns: dict[str, str | None] = {}
+    for name, column in KEY_COLUMNS.items():
+        attr = common.attribute(name) or rtype.schema.attribute(name)
+        value = doc.get(name)
+        columns[column] = comparison_key(attr, value) if attr and isinstance(value, str) else None
+    multi = {path: tuple(_multi_keys(doc, rtype, path)) for path in MULTI_VALUE_KEYS}
+    display = next((doc[n] for n in DISPLAY_SOURCES if isinstance(doc.get(n), str)), None)
+    active = doc.get(ACTIVE_ATTRIBUTE)
+    return IndexKeys(columns, multi, active if isinstance(active, bool) else None, display)
+
+
+def _multi_keys(doc: JsonDoc, rtype: ResourceType, path: str) -> list[str]:
+    name, _, sub_name = path.partition(".")
+    attr = rtype.schema.attribute(name)
+    sub = attr.sub_attribute(sub_name) if attr else None
+    if sub is None:
+        return []
+    items = doc.get(name) or []
+    return [comparison_key(sub, i[sub_name]) for i in items if isinstance(i.get(sub_name), str)]

@@ -1,0 +1,108 @@
+"""SQLAlchemy Core table definitions: one schema for SQLite and PostgreSQL.
+
+Alembic migrations (``store/migrations``) create exactly these tables; a test checks
+that the migrated database matches this metadata.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger
+from sqlalchemy import Boolean
+from sqlalchemy import Column
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import MetaData
+from sqlalchemy import String
+from sqlalchemy import Table
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Integer surrogate keys: SQLite aliases INTEGER PRIMARY KEY to the rowid (clustered);
+# BigInteger becomes BIGSERIAL-style identity on PostgreSQL.
+_Pk = BigInteger().with_variant(Integer(), "sqlite")
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("prefix", String(20), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Column("last_used_at", String(32)),
+    Column("expires_at", String(32)),
+    Column("revoked_at", String(32)),
+    Index(None, "tenant_id"),
+)
+
+# One row per SCIM resource. ``doc`` is the canonical JSON document (without id, meta and
+# derived/relational attributes); the k_* columns hold comparison keys (NFC + casefold unless
+# caseExact) of the attributes filters look up by equality.
+resources = Table(
+    "resources",
+    metadata,
+    Column("pk", _Pk, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("resource_type", String(32), nullable=False),
+    Column("id", String(36), nullable=False),
+    Column("doc", Text, nullable=False),
+    Column("created", String(32), nullable=False),
+    Column("last_modified", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("active", Boolean),
+    Column("display", Text),
+    Column("k_user_name", Text),
+    Column("k_external_id", Text),
+    Column("k_display_name", Text),
+    UniqueConstraint("tenant_id", "id"),
+    # userName is uniqueness=server (RFC 7643 §4.1): enforced here so two concurrent creates
+    # cannot both commit. NULLs never collide (Groups have none).
+    UniqueConstraint("tenant_id", "resource_type", "k_user_name"),
+    Index(None, "tenant_id", "resource_type", "pk"),
+    Index(None, "tenant_id", "resource_type", "k_external_id"),
+    Index(None, "tenant_id", "resource_type", "k_display_name"),
+)
+
+# Comparison keys of multi-valued attributes that are looked up by equality (emails.value):
+# one row per element, so `emails.value eq "x"` is an index probe, not a JSON scan.
+resource_values = Table(
+    "resource_values",
+    metadata,
+    Column("resource_pk", _Pk, ForeignKey("resources.pk", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", String(36), nullable=False),
+    Column("path", String(64), nullable=False),
+    Column("value_key", Text, nullable=False),
+    Index(None, "tenant_id", "path", "value_key"),
+    Index(None, "resource_pk"),
+)
+
+# Group membership: one row per member, so adding one member to a group of a million is one
+# INSERT. ``member_type`` is "User" or "Group" (RFC 7643 §4.2 members.type).
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("tenant_id", String(36), nullable=False),
+    Column("group_pk", _Pk, ForeignKey("resources.pk", ondelete="CASCADE"), nullable=False),
+    Column("member_pk", _Pk, ForeignKey("resources.pk", ondelete="CASCADE"), nullable=False),
+    Column("member_type", String(16), nullable=False),
+    UniqueConstraint("group_pk", "member_pk"),
+    Index(None, "member_pk"),
+)
