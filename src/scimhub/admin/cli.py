@@ -63,13 +63,20 @@ def serve(host: str | None, port: int | None) -> None:
     settings = Settings.from_env(host=host, port=port)
     store = _store(settings)
     if not _run(store.list_tenants()):
-        click.echo("No tenant exists yet. Create one and a bearer token for your identity provider:\n"
-                   "  scimhub tenant create acme\n"
-                   "  scimhub token issue acme\n", err=True)
+        click.echo(
+            "No tenant exists yet. Create one and a bearer token for your identity provider:\n"
+            "  scimhub tenant create acme\n"
+            "  scimhub token issue acme\n",
+            err=True,
+        )
     click.echo(f"SCIM base URL: http://{settings.host}:{settings.port}/scim/v2", err=True)
     logging.basicConfig(level=settings.log_level, stream=sys.stderr)
-    uvicorn.run(create_app(settings, store=store), host=settings.host, port=settings.port,
-                log_level=settings.log_level.lower())
+    uvicorn.run(
+        create_app(settings, store=store),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+    )
 
 
 @main.group()
@@ -115,8 +122,13 @@ def token() -> None:
 
 @token.command("issue")
 @click.argument("tenant_name", metavar="TENANT")
-@click.option("--expires-in", type=click.IntRange(min=1), default=None, metavar="DAYS",
-              help="Expire the token after DAYS days (default: never).")
+@click.option(
+    "--expires-in",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="DAYS",
+    help="Expire the token after DAYS days (default: never).",
+)
 def token_issue(tenant_name: str, expires_in: int | None) -> None:
     """Issue a token for TENANT; the token is printed once, on the last line."""
     settings = Settings.from_env()
@@ -128,8 +140,10 @@ def token_issue(tenant_name: str, expires_in: int | None) -> None:
         return record.id, secret, record.expires_at
 
     token_id, secret, expires_at = _run(issue())
-    click.echo(f"Token id {token_id} for tenant {tenant_name}"
-               f"{f', expires {expires_at}' if expires_at else ''}. It is shown only now:")
+    click.echo(
+        f"Token id {token_id} for tenant {tenant_name}"
+        f"{f', expires {expires_at}' if expires_at else ''}. It is shown only now:"
+    )
     click.echo(secret)
 
 
@@ -141,8 +155,10 @@ def token_list(tenant_name: str) -> None:
 
     async def records() -> list[tuple[str, ...]]:
         found = await tenant_ops.require_tenant(store, tenant_name)
-        return [(r.id, r.prefix, r.created_at, r.last_used_at or "-", r.expires_at or "-",
-                 r.revoked_at or "-") for r in await store.list_tokens(found.id)]
+        return [
+            (r.id, r.prefix, r.created_at, r.last_used_at or "-", r.expires_at or "-", r.revoked_at or "-")
+            for r in await store.list_tokens(found.id)
+        ]
 
     click.echo("id\tprefix\tcreated\tlast_used\texpires\trevoked")
     for row in _run(records()):

@@ -29,8 +29,7 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-async def authenticate(store: Store, header: str | None, pepper: str | None,
-                       now: datetime | None = None) -> Principal:
+async def authenticate(store: Store, header: str | None, pepper: str | None, now: datetime | None = None) -> Principal:
     """Resolve the token to its tenant; 401 for missing, unknown, revoked or expired tokens."""
     token = bearer_token(header)
     if not well_formed(token):

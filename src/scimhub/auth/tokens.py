@@ -39,7 +39,7 @@ def well_formed(token: str) -> bool:
     """Cheap check before any lookup: prefix, length and CRC (catches typos and junk)."""
     if not token.startswith(PREFIX) or len(token) != len(PREFIX) + _SECRET_CHARS + _CHECK_CHARS:
         return False
-    body = token[len(PREFIX):-_CHECK_CHARS]
+    body = token[len(PREFIX) : -_CHECK_CHARS]
     return hmac.compare_digest(_checksum(body), token[-_CHECK_CHARS:])
 
 

@@ -120,11 +120,7 @@ class _Binder:
             return None
         kind = leaf.type
         if kind is AttrType.BOOLEAN:
-            if (
-                isinstance(value, str)
-                and self.policy.string_booleans
-                and value.casefold() in ("true", "false")
-            ):
+            if isinstance(value, str) and self.policy.string_booleans and value.casefold() in ("true", "false"):
                 return value.casefold() == "true"
             if isinstance(value, bool):
                 return value

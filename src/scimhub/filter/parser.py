@@ -68,9 +68,7 @@ def parse_filter(
         raise InvalidFilter(_detail("filter", exc)) from None
 
 
-def parse_path(
-    text: str, *, max_length: int = DEFAULT_MAX_LENGTH, max_depth: int = DEFAULT_MAX_DEPTH
-) -> PathExpr:
+def parse_path(text: str, *, max_length: int = DEFAULT_MAX_LENGTH, max_depth: int = DEFAULT_MAX_DEPTH) -> PathExpr:
     """Parse a PATCH ``path``: ``attrPath / valuePath [subAttr]`` (RFC 7644 §3.5.2, Figure 7).
 
     :raises InvalidPath: with a detail naming the 0-based position and what was expected.

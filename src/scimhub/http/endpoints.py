@@ -52,8 +52,12 @@ def context(request: Request) -> RequestContext:
 
 def projection(request: Request, rtype: ResourceType) -> Projection:
     params = request.query_params
-    return parse_projection(rtype, runtime(request).service.registry.common,
-                            params.get("attributes"), params.get("excludedAttributes"))
+    return parse_projection(
+        rtype,
+        runtime(request).service.registry.common,
+        params.get("attributes"),
+        params.get("excludedAttributes"),
+    )
 
 
 def resource_response(result: ResourceResult, status: int = 200) -> ScimResponse:
@@ -86,8 +90,7 @@ class ResourceEndpoints:
 
     async def get(self, request: Request) -> Response:
         rt, rtype = runtime(request), self._rtype(request)
-        result = await rt.service.get(context(request), rtype, request.path_params["id"],
-                                      projection(request, rtype))
+        result = await rt.service.get(context(request), rtype, request.path_params["id"], projection(request, rtype))
         if matches_if_none_match(request.headers.get("if-none-match"), result.version):
             return Response(status_code=304, headers={"ETag": etag(result.version)})
         return resource_response(result)
@@ -95,29 +98,45 @@ class ResourceEndpoints:
     async def replace(self, request: Request) -> Response:
         rt, rtype = runtime(request), self._rtype(request)
         body = await read_json(request, rt.settings.max_body_bytes)
-        result = await rt.service.replace(context(request), rtype, request.path_params["id"], body,
-                                          projection(request, rtype), request.headers.get("if-match"))
+        result = await rt.service.replace(
+            context(request),
+            rtype,
+            request.path_params["id"],
+            body,
+            projection(request, rtype),
+            request.headers.get("if-match"),
+        )
         return resource_response(result)
 
     async def patch(self, request: Request) -> Response:
         rt, rtype = runtime(request), self._rtype(request)
         body = await read_json(request, rt.settings.max_body_bytes)
-        result = await rt.service.patch(context(request), rtype, request.path_params["id"], body,
-                                        projection(request, rtype), request.headers.get("if-match"))
+        result = await rt.service.patch(
+            context(request),
+            rtype,
+            request.path_params["id"],
+            body,
+            projection(request, rtype),
+            request.headers.get("if-match"),
+        )
         return resource_response(result)
 
     async def delete(self, request: Request) -> Response:
         rt, rtype = runtime(request), self._rtype(request)
-        await rt.service.delete(context(request), rtype, request.path_params["id"],
-                                request.headers.get("if-match"))
+        await rt.service.delete(context(request), rtype, request.path_params["id"], request.headers.get("if-match"))
         return Response(status_code=204)
 
 
 async def service_provider_config(request: Request) -> Response:
     settings = runtime(request).settings
-    return ScimResponse(discovery.service_provider_config(
-        base_url(request), max_results=settings.max_results, max_payload=settings.max_body_bytes,
-        max_operations=0))
+    return ScimResponse(
+        discovery.service_provider_config(
+            base_url(request),
+            max_results=settings.max_results,
+            max_payload=settings.max_body_bytes,
+            max_operations=0,
+        )
+    )
 
 
 async def resource_types(request: Request) -> Response:
@@ -134,8 +153,9 @@ async def schemas(request: Request) -> Response:
 
 
 async def schema(request: Request) -> Response:
-    return ScimResponse(discovery.schema(runtime(request).service.registry, base_url(request),
-                                         request.path_params["id"]))
+    return ScimResponse(
+        discovery.schema(runtime(request).service.registry, base_url(request), request.path_params["id"])
+    )
 
 
 async def not_found(request: Request) -> Response:

@@ -62,8 +62,9 @@ class _Target:
     container: Schema | None = None  # the whole extension object was addressed
 
 
-def apply_patch(doc: JsonDoc, operations: list[PatchOperation], rtype: ResourceType, common: Schema,
-                policy: Policy) -> PatchResult:
+def apply_patch(
+    doc: JsonDoc, operations: list[PatchOperation], rtype: ResourceType, common: Schema, policy: Policy
+) -> PatchResult:
     """The document after all operations, plus membership changes; raises on the first bad op."""
     engine = _Engine(copy.deepcopy(doc), rtype, common, policy)
     for operation in operations:
@@ -260,8 +261,10 @@ class _Engine:
         assert target.filter is not None
         element = _equalities(target.filter)
         if element is None:
-            raise NoTarget(f"No value of '{target.path.attribute.name}' matches the filter, and it "
-                           "is not a set of 'eq' conditions a new value could be built from.")
+            raise NoTarget(
+                f"No value of '{target.path.attribute.name}' matches the filter, and it "
+                "is not a set of 'eq' conditions a new value could be built from."
+            )
         if target.path.sub is not None:
             element[target.path.sub.name] = value
         elif isinstance(value, dict):
@@ -294,8 +297,7 @@ class _Engine:
             holder[attr.name] = [i for i in items if not element_matches(target.filter, i)]
             return
         holder[attr.name] = [
-            {k: v for k, v in i.items() if k != sub.name} if element_matches(target.filter, i) else i
-            for i in items
+            {k: v for k, v in i.items() if k != sub.name} if element_matches(target.filter, i) else i for i in items
         ]
 
     def _remove_sub(self, holder: JsonDoc, attr: Attribute, sub: Attribute) -> None:
@@ -334,10 +336,11 @@ class _Engine:
             return ids
         if isinstance(value, list) and value and self.policy.remove_members_by_value:
             # Entra: {"op":"Remove","path":"members","value":[{"value":"<id>"}]} removes those only.
-            ids = [v.get("value") for v in value if isinstance(v, dict)]
-            if not all(isinstance(i, str) for i in ids) or len(ids) != len(value):
+            found = [v.get("value") for v in value if isinstance(v, dict)]
+            values = tuple(i for i in found if isinstance(i, str))
+            if len(values) != len(value):
                 raise InvalidValue("Each member to remove must be an object with a 'value'.")
-            return tuple(i for i in ids if isinstance(i, str))
+            return values
         return None
 
 
@@ -367,7 +370,12 @@ def _value_eq_ids(node: Bound) -> tuple[str, ...] | None:
     if isinstance(node, BOr):
         left, right = _value_eq_ids(node.left), _value_eq_ids(node.right)
         return None if left is None or right is None else left + right
-    if (isinstance(node, BCompare) and node.op is CompareOp.EQ and node.path.sub is not None
-            and node.path.sub.name == "value" and isinstance(node.value, str)):
+    if (
+        isinstance(node, BCompare)
+        and node.op is CompareOp.EQ
+        and node.path.sub is not None
+        and node.path.sub.name == "value"
+        and isinstance(node.value, str)
+    ):
         return (node.value,)
     return None

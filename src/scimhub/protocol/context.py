@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field
 
 from scimhub.policy import Policy
 
@@ -19,7 +20,7 @@ class Principal:
 class RequestContext:
     principal: Principal
     base_url: str  # e.g. https://host/scim/v2, no trailing slash
-    policy: Policy = Policy()
+    policy: Policy = field(default_factory=Policy)
 
     @property
     def tenant_id(self) -> str:

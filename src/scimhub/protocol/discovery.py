@@ -15,8 +15,7 @@ RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 DOCUMENTATION_URI = "https://github.com/scimhub/scimhub#readme"
 
 
-def service_provider_config(base_url: str, *, max_results: int, max_payload: int,
-                            max_operations: int) -> JsonDoc:
+def service_provider_config(base_url: str, *, max_results: int, max_payload: int, max_operations: int) -> JsonDoc:
     """What this server really supports (RFC 7643 §5)."""
     return {
         "schemas": [SPC_SCHEMA],
@@ -27,14 +26,16 @@ def service_provider_config(base_url: str, *, max_results: int, max_payload: int
         "changePassword": {"supported": False},
         "sort": {"supported": False},
         "etag": {"supported": True},
-        "authenticationSchemes": [{
-            "type": "oauthbearertoken",
-            "name": "OAuth Bearer Token",
-            "description": "Authentication with a per-tenant bearer token issued by `scimhub token issue`.",
-            "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
-            "documentationUri": DOCUMENTATION_URI,
-            "primary": True,
-        }],
+        "authenticationSchemes": [
+            {
+                "type": "oauthbearertoken",
+                "name": "OAuth Bearer Token",
+                "description": "Authentication with a per-tenant bearer token issued by `scimhub token issue`.",
+                "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
+                "documentationUri": DOCUMENTATION_URI,
+                "primary": True,
+            }
+        ],
         "meta": {"resourceType": "ServiceProviderConfig", "location": f"{base_url}/ServiceProviderConfig"},
     }
 

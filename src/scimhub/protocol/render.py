@@ -16,8 +16,13 @@ def location(base_url: str, rtype: ResourceType, id: str) -> str:
     return f"{base_url}{rtype.endpoint}/{id}"
 
 
-def render(stored: StoredResource, rtype: ResourceType, registry: SchemaRegistry, base_url: str,
-           related: list[MemberRef] | None = None) -> JsonDoc:
+def render(
+    stored: StoredResource,
+    rtype: ResourceType,
+    registry: SchemaRegistry,
+    base_url: str,
+    related: list[MemberRef] | None = None,
+) -> JsonDoc:
     """Full representation (before projection); ``related`` are members or groups."""
     doc: JsonDoc = {"schemas": stored.doc.get("schemas", [rtype.schema.id]), "id": stored.id}
     doc.update((k, v) for k, v in stored.doc.items() if k != "schemas")
@@ -36,8 +41,11 @@ def render(stored: StoredResource, rtype: ResourceType, registry: SchemaRegistry
 
 def _member(member: MemberRef, registry: SchemaRegistry, base_url: str) -> JsonDoc:
     target = registry.resource_types.get(member.type) or registry.resource_type("Group")
-    out: JsonDoc = {"value": member.value, "$ref": location(base_url, target, member.value),
-                    "type": member.type}
+    out: JsonDoc = {
+        "value": member.value,
+        "$ref": location(base_url, target, member.value),
+        "type": member.type,
+    }
     if member.display is not None:
         out["display"] = member.display
     return out

@@ -58,35 +58,47 @@ class ResourceResult:
 
 
 class ResourceService:
-    def __init__(self, store: Store, registry: SchemaRegistry, *,
-                 clock: Callable[[], str] = utc_now, ids: Callable[[], str] = new_id) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: SchemaRegistry,
+        *,
+        clock: Callable[[], str] = utc_now,
+        ids: Callable[[], str] = new_id,
+    ) -> None:
         self.store = store
         self.registry = registry
         self.clock = clock
         self.ids = ids
 
     # -- reads -----------------------------------------------------------------
-    async def get(self, ctx: RequestContext, rtype: ResourceType, id: str,
-                  projection: Projection) -> ResourceResult:
+    async def get(self, ctx: RequestContext, rtype: ResourceType, id: str, projection: Projection) -> ResourceResult:
         stored = await self.store.get(ctx.tenant_id, rtype.id, id)
         if stored is None:
             raise NotFound(f"{rtype.name} {id} not found.")
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
-    async def render_many(self, ctx: RequestContext, rtype: ResourceType, items: Sequence[StoredResource],
-                          projection: Projection) -> list[ResourceResult]:
+    async def render_many(
+        self,
+        ctx: RequestContext,
+        rtype: ResourceType,
+        items: Sequence[StoredResource],
+        projection: Projection,
+    ) -> list[ResourceResult]:
         """Render and project resources, loading members/groups only when projected."""
         related = await self._related(ctx, rtype, [s.id for s in items], projection)
         common = self.registry.common
         results = []
         for stored in items:
             full = render(stored, rtype, self.registry, ctx.base_url, related.get(stored.id))
-            results.append(ResourceResult(project(full, rtype, common, projection), stored.version,
-                                          full["meta"]["location"]))
+            results.append(
+                ResourceResult(project(full, rtype, common, projection), stored.version, full["meta"]["location"])
+            )
         return results
 
-    async def _related(self, ctx: RequestContext, rtype: ResourceType, ids: list[str],
-                       projection: Projection) -> dict[str, list[MemberRef]]:
+    async def _related(
+        self, ctx: RequestContext, rtype: ResourceType, ids: list[str], projection: Projection
+    ) -> dict[str, list[MemberRef]]:
         members = members_attribute(rtype)
         if members and projection.includes(rtype.schema.attribute(members)):  # type: ignore[arg-type]
             return await self.store.members(ctx.tenant_id, ids)
@@ -96,8 +108,9 @@ class ResourceService:
         return {}
 
     # -- writes ----------------------------------------------------------------
-    async def create(self, ctx: RequestContext, rtype: ResourceType, body: Any,
-                     projection: Projection) -> ResourceResult:
+    async def create(
+        self, ctx: RequestContext, rtype: ResourceType, body: Any, projection: Projection
+    ) -> ResourceResult:
         """RFC 7644 §3.3."""
         doc = validate_resource(body, rtype, self.registry.common, Context.CREATE, ctx.policy)
         members = _pop_members(doc, rtype)
@@ -109,13 +122,21 @@ class ResourceService:
                 await uow.add_members(stored.id, await _resolve_members(uow, members))
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
-    async def replace(self, ctx: RequestContext, rtype: ResourceType, id: str, body: Any,
-                      projection: Projection, if_match: str | None = None) -> ResourceResult:
+    async def replace(
+        self,
+        ctx: RequestContext,
+        rtype: ResourceType,
+        id: str,
+        body: Any,
+        projection: Projection,
+        if_match: str | None = None,
+    ) -> ResourceResult:
         """RFC 7644 §3.5.1: full replace; readOnly ignored, immutable must not change."""
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
-            doc = validate_resource(body, rtype, self.registry.common, Context.REPLACE, ctx.policy,
-                                    existing=current.doc)
+            doc = validate_resource(
+                body, rtype, self.registry.common, Context.REPLACE, ctx.policy, existing=current.doc
+            )
             members = _pop_members(doc, rtype)
             changed = doc != current.doc
             if members_attribute(rtype):
@@ -124,28 +145,36 @@ class ResourceService:
             stored = await self._save(uow, rtype, current, doc, changed)
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
-    async def patch(self, ctx: RequestContext, rtype: ResourceType, id: str, body: Any,
-                    projection: Projection, if_match: str | None = None) -> ResourceResult:
+    async def patch(
+        self,
+        ctx: RequestContext,
+        rtype: ResourceType,
+        id: str,
+        body: Any,
+        projection: Projection,
+        if_match: str | None = None,
+    ) -> ResourceResult:
         """RFC 7644 §3.5.2: all operations apply, or none."""
         operations = parse_patch_request(body)
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
             result = apply_patch(current.doc, operations, rtype, self.registry.common, ctx.policy)
-            doc = validate_resource(result.doc, rtype, self.registry.common, Context.PATCH, ctx.policy,
-                                    existing=current.doc)
+            doc = validate_resource(
+                result.doc, rtype, self.registry.common, Context.PATCH, ctx.policy, existing=current.doc
+            )
             changed = await _apply_member_changes(uow, id, result.members) or doc != current.doc
             stored = await self._save(uow, rtype, current, doc, changed)
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
-    async def delete(self, ctx: RequestContext, rtype: ResourceType, id: str,
-                     if_match: str | None = None) -> None:
+    async def delete(self, ctx: RequestContext, rtype: ResourceType, id: str, if_match: str | None = None) -> None:
         """RFC 7644 §3.6: memberships go with the resource (ON DELETE CASCADE)."""
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             await _current(uow, rtype, id, if_match)
             await uow.delete(rtype.id, id)
 
-    async def _save(self, uow: UnitOfWork, rtype: ResourceType, current: StoredResource, doc: JsonDoc,
-                    changed: bool) -> StoredResource:
+    async def _save(
+        self, uow: UnitOfWork, rtype: ResourceType, current: StoredResource, doc: JsonDoc, changed: bool
+    ) -> StoredResource:
         # An unchanged result keeps meta.version and lastModified (RFC 7644 §3.14).
         if not changed:
             return current

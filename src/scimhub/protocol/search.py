@@ -52,8 +52,13 @@ def list_params(params: Mapping[str, str], max_results: int) -> ListParams:
     return ListParams(_param(params, "filter"), start, count)
 
 
-async def search(service: ResourceService, ctx: RequestContext, rtype: ResourceType, params: ListParams,
-                 projection: Projection) -> JsonDoc:
+async def search(
+    service: ResourceService,
+    ctx: RequestContext,
+    rtype: ResourceType,
+    params: ListParams,
+    projection: Projection,
+) -> JsonDoc:
     """Run a list query and build the ListResponse (RFC 7644 §3.4.2)."""
     bound = None
     if params.filter is not None and params.filter.strip():

@@ -38,16 +38,22 @@ async def require_tenant(store: Store, name: str) -> Tenant:
     return tenant
 
 
-async def issue_token(store: Store, tenant: Tenant, pepper: str | None,
-                      expires_in_days: int | None = None) -> tuple[TokenRecord, str]:
+async def issue_token(
+    store: Store, tenant: Tenant, pepper: str | None, expires_in_days: int | None = None
+) -> tuple[TokenRecord, str]:
     """A new token for ``tenant``: the record and the secret (shown once, never stored)."""
     secret = mint_token()
     now = _now()
     expires = None if expires_in_days is None else (now + timedelta(days=expires_in_days))
-    record = TokenRecord(id=str(uuid.uuid4()), tenant_id=tenant.id, prefix=display_prefix(secret),
-                         created_at=now.isoformat(timespec="seconds"), last_used_at=None,
-                         expires_at=None if expires is None else expires.isoformat(timespec="seconds"),
-                         revoked_at=None)
+    record = TokenRecord(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant.id,
+        prefix=display_prefix(secret),
+        created_at=now.isoformat(timespec="seconds"),
+        last_used_at=None,
+        expires_at=None if expires is None else expires.isoformat(timespec="seconds"),
+        revoked_at=None,
+    )
     await store.add_token(record, digest(secret, pepper))
     return record, secret
 

@@ -57,8 +57,9 @@ def find_schema(rtype: ResourceType, urn: str) -> Schema | None:
     return rtype.extension(urn)
 
 
-def resolve(rtype: ResourceType, common: Schema, uri: str | None, attr: str,
-            sub: str | None = None) -> BoundPath | None:
+def resolve(
+    rtype: ResourceType, common: Schema, uri: str | None, attr: str, sub: str | None = None
+) -> BoundPath | None:
     """Resolve a path against ``rtype``; None when any part is unknown."""
     top, extension = _resolve_top(rtype, common, uri, attr)
     if top is None:
@@ -79,8 +80,9 @@ def resolve_name(rtype: ResourceType, common: Schema, text: str) -> BoundPath | 
     return resolve(rtype, common, uri, attr, sub)
 
 
-def _resolve_top(rtype: ResourceType, common: Schema, uri: str | None,
-                 attr: str) -> tuple[Attribute | None, str | None]:
+def _resolve_top(
+    rtype: ResourceType, common: Schema, uri: str | None, attr: str
+) -> tuple[Attribute | None, str | None]:
     if uri is None:
         return common.attribute(attr) or rtype.schema.attribute(attr), None
     schema = find_schema(rtype, uri)

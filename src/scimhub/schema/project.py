@@ -39,8 +39,7 @@ class Projection:
         return not (key in self.excluded and self.excluded[key] is None)
 
 
-def parse_projection(rtype: ResourceType, common: Schema, attributes: str | None,
-                     excluded: str | None) -> Projection:
+def parse_projection(rtype: ResourceType, common: Schema, attributes: str | None, excluded: str | None) -> Projection:
     """Parse the comma-separated parameters; unknown names select nothing (not an error)."""
     requested: dict[_Key, frozenset[str] | None] = {}
     extensions: set[str] = set()

@@ -66,8 +66,7 @@ def attribute_from_json(data: dict[str, Any], schema: str, parent: str | None = 
 def schema_from_json(data: dict[str, Any]) -> Schema:
     """Build a Schema from an RFC 7643 §7 schema resource."""
     attrs = tuple(attribute_from_json(a, data["id"]) for a in data["attributes"])
-    return Schema(id=data["id"], name=data.get("name", ""), description=data.get("description", ""),
-                  attributes=attrs)
+    return Schema(id=data["id"], name=data.get("name", ""), description=data.get("description", ""), attributes=attrs)
 
 
 class SchemaRegistry:
@@ -88,8 +87,16 @@ class SchemaRegistry:
         built = []
         for rt_id, endpoint, description, core, extensions in RESOURCE_TYPES:
             exts = tuple((self.schemas[urn.casefold()], required) for urn, required in extensions)
-            built.append(ResourceType(id=rt_id, name=rt_id, endpoint=endpoint, description=description,
-                                      schema=self.schemas[core.casefold()], extensions=exts))
+            built.append(
+                ResourceType(
+                    id=rt_id,
+                    name=rt_id,
+                    endpoint=endpoint,
+                    description=description,
+                    schema=self.schemas[core.casefold()],
+                    extensions=exts,
+                )
+            )
         return built
 
     def schema(self, urn: str) -> Schema | None:

@@ -42,8 +42,14 @@ class _Missing:
 MISSING = _Missing()
 
 
-def validate_resource(body: Any, rtype: ResourceType, common: Schema, context: Context,
-                      policy: Policy, existing: JsonDoc | None = None) -> JsonDoc:
+def validate_resource(
+    body: Any,
+    rtype: ResourceType,
+    common: Schema,
+    context: Context,
+    policy: Policy,
+    existing: JsonDoc | None = None,
+) -> JsonDoc:
     """Canonical document for ``body``; raises InvalidValue / Mutability / InvalidSyntax."""
     if not isinstance(body, dict):
         raise InvalidSyntax("The request body must be a JSON object.")
@@ -79,8 +85,9 @@ def _check_schemas(schemas: Any, rtype: ResourceType, policy: Policy) -> None:
         raise InvalidValue(f"Unknown schema URI(s) for {rtype.name}: {', '.join(unknown)}.")
 
 
-def _place(doc: JsonDoc, key: str, value: Any, rtype: ResourceType, common: Schema,
-           context: Context, policy: Policy) -> None:
+def _place(
+    doc: JsonDoc, key: str, value: Any, rtype: ResourceType, common: Schema, context: Context, policy: Policy
+) -> None:
     if key.casefold() == "schemas":
         return
     extension = find_schema(rtype, key)
@@ -238,8 +245,9 @@ def _check_immutable(doc: JsonDoc, existing: JsonDoc, rtype: ResourceType, commo
                 raise MutabilityError(f"'{attr.name}' is immutable and cannot be changed.")
 
 
-def _containers(doc: JsonDoc, existing: JsonDoc, rtype: ResourceType,
-                common: Schema) -> list[tuple[Schema, JsonDoc, JsonDoc]]:
+def _containers(
+    doc: JsonDoc, existing: JsonDoc, rtype: ResourceType, common: Schema
+) -> list[tuple[Schema, JsonDoc, JsonDoc]]:
     pairs = [(common, doc, existing), (rtype.schema, doc, existing)]
     pairs += [(s, doc.get(s.id, {}), existing.get(s.id, {})) for s, _ in rtype.extensions]
     return pairs

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from dataclasses import field
-from typing import Any
 from typing import Protocol
 
 from scimhub.filter.bind import Bound

@@ -13,8 +13,10 @@ from scimhub.store.sqlite import create_sqlite_engine
 def create_engine_for(settings: Settings) -> Engine:
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite":
-        raise ValueError(f"Unsupported database URL {url.render_as_string()!r}: this version of scimhub "
-                         "runs on SQLite (sqlite:///path/to/file.db); PostgreSQL support is planned.")
+        raise ValueError(
+            f"Unsupported database URL {url.render_as_string()!r}: this version of scimhub "
+            "runs on SQLite (sqlite:///path/to/file.db); PostgreSQL support is planned."
+        )
     return create_sqlite_engine(settings.database_url, settings.sqlite_synchronous)
 
 

@@ -38,8 +38,10 @@ def compile_filter(node: Bound, tenant_id: str) -> ColumnElement[bool]:
         return not_(compile_filter(node.expr, tenant_id))
     if isinstance(node, BCompare) and node.op is CompareOp.EQ:
         return _indexed_eq(node, tenant_id)
-    raise InvalidFilter(f"This server answers equality filters on userName, externalId, displayName "
-                        f"and emails.value only; unsupported: {_describe(node)}.")
+    raise InvalidFilter(
+        f"This server answers equality filters on userName, externalId, displayName "
+        f"and emails.value only; unsupported: {_describe(node)}."
+    )
 
 
 def _indexed_eq(node: BCompare, tenant_id: str) -> ColumnElement[bool]:
@@ -50,9 +52,14 @@ def _indexed_eq(node: BCompare, tenant_id: str) -> ColumnElement[bool]:
     if column is not None:
         return resources.c[column] == key
     if is_multi_value_key(node.path):
-        return exists(select(resource_values.c.resource_pk).where(
-            resource_values.c.resource_pk == resources.c.pk, resource_values.c.tenant_id == tenant_id,
-            resource_values.c.path == node.path.key, resource_values.c.value_key == key))
+        return exists(
+            select(resource_values.c.resource_pk).where(
+                resource_values.c.resource_pk == resources.c.pk,
+                resource_values.c.tenant_id == tenant_id,
+                resource_values.c.path == node.path.key,
+                resource_values.c.value_key == key,
+            )
+        )
     raise InvalidFilter(f"Equality on '{node.path.key}' is not supported by this server yet.")
 
 

@@ -31,13 +31,13 @@ from sqlalchemy.sql import ColumnElement
 
 from scimhub.errors import Uniqueness
 from scimhub.store.base import IndexKeys
-from scimhub.store.filter_sql import compile_filter
 from scimhub.store.base import MemberRef
 from scimhub.store.base import Page
 from scimhub.store.base import Query
 from scimhub.store.base import StoredResource
 from scimhub.store.base import Tenant
 from scimhub.store.base import TokenRecord
+from scimhub.store.filter_sql import compile_filter
 from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_values
 from scimhub.store.tables import resources
@@ -49,21 +49,33 @@ _CHUNK = 500  # ids per IN (...) list; far below SQLite's bound-parameter limit
 # Which unique constraint names which attribute, for the 409 detail.
 _UNIQUE_COLUMNS = {"k_user_name": "userName"}
 
-_RESOURCE_COLUMNS = (resources.c.id, resources.c.resource_type, resources.c.doc, resources.c.created,
-                     resources.c.last_modified, resources.c.version)
+_RESOURCE_COLUMNS = (
+    resources.c.id,
+    resources.c.resource_type,
+    resources.c.doc,
+    resources.c.created,
+    resources.c.last_modified,
+    resources.c.version,
+)
 
 _GROUP = resources.alias("g")
 _MEMBER = resources.alias("m")
 
 
-def _row_to_resource(row: Row[Any]) -> StoredResource:
-    return StoredResource(id=row.id, resource_type=row.resource_type, doc=orjson.loads(row.doc),
-                          created=row.created, last_modified=row.last_modified, version=row.version)
+def _row_to_resource(row: Row[*tuple[Any, ...]]) -> StoredResource:
+    return StoredResource(
+        id=row.id,
+        resource_type=row.resource_type,
+        doc=orjson.loads(row.doc),
+        created=row.created,
+        last_modified=row.last_modified,
+        version=row.version,
+    )
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
+        yield items[start : start + _CHUNK]
 
 
 def _resource_row(tenant_id: str, resource: StoredResource, keys: IndexKeys) -> dict[str, Any]:
@@ -90,8 +102,11 @@ class SqlUnitOfWork:
         self._pks: dict[str, int] = {}
 
     def _where_id(self, resource_type: str, id: str) -> ColumnElement[bool]:
-        return and_(resources.c.tenant_id == self._tenant_id, resources.c.id == id,
-                    resources.c.resource_type == resource_type)
+        return and_(
+            resources.c.tenant_id == self._tenant_id,
+            resources.c.id == id,
+            resources.c.resource_type == resource_type,
+        )
 
     async def get_for_update(self, resource_type: str, id: str) -> StoredResource | None:
         stmt = select(resources.c.pk, *_RESOURCE_COLUMNS).where(self._where_id(resource_type, id))
@@ -116,8 +131,9 @@ class SqlUnitOfWork:
         del row["created"]
         try:
             with self._conn.begin_nested():
-                self._conn.execute(update(resources).where(
-                    self._where_id(resource.resource_type, resource.id)).values(row))
+                self._conn.execute(
+                    update(resources).where(self._where_id(resource.resource_type, resource.id)).values(row)
+                )
         except IntegrityError as exc:
             raise _uniqueness_error(exc) from None
         pk = await self._pk(resource.resource_type, resource.id)
@@ -125,8 +141,11 @@ class SqlUnitOfWork:
         self._insert_values(pk, keys)
 
     def _insert_values(self, pk: int, keys: IndexKeys) -> None:
-        rows = [{"resource_pk": pk, "tenant_id": self._tenant_id, "path": path, "value_key": key}
-                for path, values in keys.multi.items() for key in dict.fromkeys(values)]
+        rows = [
+            {"resource_pk": pk, "tenant_id": self._tenant_id, "path": path, "value_key": key}
+            for path, values in keys.multi.items()
+            for key in dict.fromkeys(values)
+        ]
         if rows:
             self._conn.execute(insert(resource_values), rows)
 
@@ -144,7 +163,8 @@ class SqlUnitOfWork:
         found: dict[str, str] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
             stmt = select(resources.c.id, resources.c.resource_type, resources.c.pk).where(
-                resources.c.tenant_id == self._tenant_id, resources.c.id.in_(chunk))
+                resources.c.tenant_id == self._tenant_id, resources.c.id.in_(chunk)
+            )
             for row in self._conn.execute(stmt):
                 found[row.id] = row.resource_type
                 self._pks[row.id] = row.pk
@@ -153,8 +173,15 @@ class SqlUnitOfWork:
     async def add_members(self, group_id: str, members: Sequence[MemberRef]) -> int:
         group_pk = await self._pk("Group", group_id)
         await self.resolve_members([m.value for m in members if m.value not in self._pks])
-        rows = [{"tenant_id": self._tenant_id, "group_pk": group_pk, "member_pk": self._pks[m.value],
-                 "member_type": m.type} for m in members]
+        rows = [
+            {
+                "tenant_id": self._tenant_id,
+                "group_pk": group_pk,
+                "member_pk": self._pks[m.value],
+                "member_type": m.type,
+            }
+            for m in members
+        ]
         if not rows:
             return 0
         stmt = sqlite_insert(group_members).on_conflict_do_nothing()
@@ -164,17 +191,22 @@ class SqlUnitOfWork:
         group_pk = await self._pk("Group", group_id)
         removed = 0
         for chunk in _chunks(list(member_ids)):
-            member_pks = select(resources.c.pk).where(resources.c.tenant_id == self._tenant_id,
-                                                      resources.c.id.in_(chunk))
-            stmt = delete(group_members).where(group_members.c.group_pk == group_pk,
-                                               group_members.c.member_pk.in_(member_pks))
+            member_pks = select(resources.c.pk).where(
+                resources.c.tenant_id == self._tenant_id, resources.c.id.in_(chunk)
+            )
+            stmt = delete(group_members).where(
+                group_members.c.group_pk == group_pk, group_members.c.member_pk.in_(member_pks)
+            )
             removed += int(self._conn.execute(stmt).rowcount)
         return removed
 
     async def member_ids(self, group_id: str) -> list[str]:
         group_pk = await self._pk("Group", group_id)
-        stmt = (select(resources.c.id).select_from(group_members.join(
-            resources, resources.c.pk == group_members.c.member_pk)).where(group_members.c.group_pk == group_pk))
+        stmt = (
+            select(resources.c.id)
+            .select_from(group_members.join(resources, resources.c.pk == group_members.c.member_pk))
+            .where(group_members.c.group_pk == group_pk)
+        )
         return list(self._conn.execute(stmt).scalars())
 
     async def clear_members(self, group_id: str) -> int:
@@ -219,9 +251,11 @@ class SqlStore:
             yield conn
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None:
-        stmt = select(*_RESOURCE_COLUMNS).where(resources.c.tenant_id == tenant_id,
-                                                resources.c.id == id,
-                                                resources.c.resource_type == resource_type)
+        stmt = select(*_RESOURCE_COLUMNS).where(
+            resources.c.tenant_id == tenant_id,
+            resources.c.id == id,
+            resources.c.resource_type == resource_type,
+        )
         async with self._read() as conn:
             row = conn.execute(stmt).first()
         return None if row is None else _row_to_resource(row)
@@ -234,8 +268,13 @@ class SqlStore:
             total = conn.execute(select(func.count()).select_from(resources).where(*where)).scalar_one()
             if query.count <= 0 or query.start_index > total:
                 return Page(total, [])
-            stmt = (select(*_RESOURCE_COLUMNS).where(*where).order_by(resources.c.pk)
-                    .offset(query.start_index - 1).limit(query.count))
+            stmt = (
+                select(*_RESOURCE_COLUMNS)
+                .where(*where)
+                .order_by(resources.c.pk)
+                .offset(query.start_index - 1)
+                .limit(query.count)
+            )
             rows = conn.execute(stmt).all()
         return Page(total, [_row_to_resource(r) for r in rows])
 
@@ -243,12 +282,21 @@ class SqlStore:
         found: dict[str, list[MemberRef]] = {gid: [] for gid in group_ids}
         async with self._read() as conn:
             for chunk in _chunks(list(group_ids)):
-                stmt = (select(_GROUP.c.id.label("gid"), _MEMBER.c.id.label("mid"),
-                               group_members.c.member_type, _MEMBER.c.display)
-                        .select_from(group_members.join(_GROUP, _GROUP.c.pk == group_members.c.group_pk)
-                                     .join(_MEMBER, _MEMBER.c.pk == group_members.c.member_pk))
-                        .where(_GROUP.c.tenant_id == tenant_id, _GROUP.c.id.in_(chunk))
-                        .order_by(group_members.c.group_pk, group_members.c.member_pk))
+                stmt = (
+                    select(
+                        _GROUP.c.id.label("gid"),
+                        _MEMBER.c.id.label("mid"),
+                        group_members.c.member_type,
+                        _MEMBER.c.display,
+                    )
+                    .select_from(
+                        group_members.join(_GROUP, _GROUP.c.pk == group_members.c.group_pk).join(
+                            _MEMBER, _MEMBER.c.pk == group_members.c.member_pk
+                        )
+                    )
+                    .where(_GROUP.c.tenant_id == tenant_id, _GROUP.c.id.in_(chunk))
+                    .order_by(group_members.c.group_pk, group_members.c.member_pk)
+                )
                 for row in conn.execute(stmt):
                     found[row.gid].append(MemberRef(row.mid, row.member_type, row.display))
         return found
@@ -257,11 +305,16 @@ class SqlStore:
         found: dict[str, list[MemberRef]] = {mid: [] for mid in member_ids}
         async with self._read() as conn:
             for chunk in _chunks(list(member_ids)):
-                stmt = (select(_MEMBER.c.id.label("mid"), _GROUP.c.id.label("gid"), _GROUP.c.display)
-                        .select_from(group_members.join(_GROUP, _GROUP.c.pk == group_members.c.group_pk)
-                                     .join(_MEMBER, _MEMBER.c.pk == group_members.c.member_pk))
-                        .where(_MEMBER.c.tenant_id == tenant_id, _MEMBER.c.id.in_(chunk))
-                        .order_by(group_members.c.member_pk, group_members.c.group_pk))
+                stmt = (
+                    select(_MEMBER.c.id.label("mid"), _GROUP.c.id.label("gid"), _GROUP.c.display)
+                    .select_from(
+                        group_members.join(_GROUP, _GROUP.c.pk == group_members.c.group_pk).join(
+                            _MEMBER, _MEMBER.c.pk == group_members.c.member_pk
+                        )
+                    )
+                    .where(_MEMBER.c.tenant_id == tenant_id, _MEMBER.c.id.in_(chunk))
+                    .order_by(group_members.c.member_pk, group_members.c.group_pk)
+                )
                 for row in conn.execute(stmt):
                     found[row.mid].append(MemberRef(row.gid, "direct", row.display))
         return found
@@ -282,9 +335,16 @@ class SqlStore:
 
     async def add_token(self, token: TokenRecord, digest: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(tokens).values(
-                id=token.id, tenant_id=token.tenant_id, prefix=token.prefix, digest=digest,
-                created_at=token.created_at, expires_at=token.expires_at))
+            conn.execute(
+                insert(tokens).values(
+                    id=token.id,
+                    tenant_id=token.tenant_id,
+                    prefix=token.prefix,
+                    digest=digest,
+                    created_at=token.created_at,
+                    expires_at=token.expires_at,
+                )
+            )
 
     async def token_by_digest(self, digest: str) -> TokenRecord | None:
         async with self._read() as conn:
@@ -293,14 +353,16 @@ class SqlStore:
 
     async def list_tokens(self, tenant_id: str) -> list[TokenRecord]:
         async with self._read() as conn:
-            rows = conn.execute(select(tokens).where(tokens.c.tenant_id == tenant_id)
-                                .order_by(tokens.c.created_at)).all()
+            rows = conn.execute(
+                select(tokens).where(tokens.c.tenant_id == tenant_id).order_by(tokens.c.created_at)
+            ).all()
         return [_token(r) for r in rows]
 
     async def revoke_token(self, token_id: str, when: str) -> bool:
         with self.engine.begin() as conn:
-            result = conn.execute(update(tokens).where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
-                                  .values(revoked_at=when))
+            result = conn.execute(
+                update(tokens).where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None)).values(revoked_at=when)
+            )
         return bool(result.rowcount)
 
     async def touch_token(self, token_id: str, when: str) -> None:
@@ -308,6 +370,13 @@ class SqlStore:
             conn.execute(update(tokens).where(tokens.c.id == token_id).values(last_used_at=when))
 
 
-def _token(row: Row[Any]) -> TokenRecord:
-    return TokenRecord(id=row.id, tenant_id=row.tenant_id, prefix=row.prefix, created_at=row.created_at,
-                       last_used_at=row.last_used_at, expires_at=row.expires_at, revoked_at=row.revoked_at)
+def _token(row: Row[*tuple[Any, ...]]) -> TokenRecord:
+    return TokenRecord(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        prefix=row.prefix,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
