@@ -5,7 +5,7 @@ Raise them anywhere in the core; ``scimhub.http.errors`` renders them in one pla
 * ScimError
   + BadRequest (400, no scimType)
     - InvalidFilter, TooMany, Uniqueness(409), Mutability, InvalidSyntax, InvalidPath,
-      NoTarget, InvalidValue, InvalidVersion, Sensitive
+      NoTarget, InvalidValue, InvalidVersion, Sensitive, InvalidCursor, ExpiredCursor, InvalidCount
   + Unauthorized (401)
   + Forbidden (403)
   + NotFound (404)
@@ -93,6 +93,27 @@ class InvalidVersion(BadRequest):
 class Sensitive(BadRequest):
     scim_type = "sensitive"
     default_detail = "The request cannot be completed because of sensitive information in the request URI."
+
+
+class InvalidCursor(BadRequest):
+    """RFC 9865 §2.1."""
+
+    scim_type = "invalidCursor"
+    default_detail = "The cursor value is invalid."
+
+
+class ExpiredCursor(BadRequest):
+    """RFC 9865 §2.1."""
+
+    scim_type = "expiredCursor"
+    default_detail = "The cursor has expired; restart the query without a cursor value."
+
+
+class InvalidCount(BadRequest):
+    """RFC 9865 §2.1."""
+
+    scim_type = "invalidCount"
+    default_detail = "The count must equal the count of the query's first page."
 
 
 class Unauthorized(ScimError):

@@ -37,6 +37,10 @@ def matches(node: Bound, doc: JsonDoc) -> bool:
         return any(element_matches(node.filter, e) for e in _elements(node.path, doc))
     if isinstance(node, BPresent):
         return any(_present(v) for v in leaf_values(node.path, doc))
+    if node.value is None:
+        # `x eq null` is "x is unassigned", `x ne null` is "x has a value" (RFC 7643 §2.5).
+        present = any(_present(v) for v in leaf_values(node.path, doc))
+        return (not present) if node.op is CompareOp.EQ else (present and node.op is CompareOp.NE)
     return any(compare(node, v) for v in leaf_values(node.path, doc))
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -13,24 +11,36 @@ from scimhub.http.media import read_json
 from scimhub.protocol import discovery
 from scimhub.protocol.context import Principal
 from scimhub.protocol.context import RequestContext
+from scimhub.protocol.cursor import CursorCodec
 from scimhub.protocol.etag import etag
 from scimhub.protocol.etag import matches_if_none_match
 from scimhub.protocol.resources import ResourceResult
 from scimhub.protocol.resources import ResourceService
-from scimhub.protocol.search import list_params
-from scimhub.protocol.search import search
+from scimhub.protocol.search import Searcher
+from scimhub.protocol.search import params_from_body
+from scimhub.protocol.search import params_from_query
 from scimhub.schema.model import ResourceType
 from scimhub.schema.project import Projection
 from scimhub.schema.project import parse_projection
 from scimhub.settings import Settings
 
 
-@dataclass(frozen=True, slots=True)
 class Runtime:
     """What endpoints need, built once by ``create_app``."""
 
-    settings: Settings
-    service: ResourceService
+    def __init__(self, settings: Settings, service: ResourceService) -> None:
+        self.settings = settings
+        self.service = service
+        self._codec: CursorCodec | None = None
+
+    async def cursor_codec(self) -> CursorCodec:
+        # The signing key lives in the database so every instance accepts every cursor.
+        if self._codec is None:
+            self._codec = CursorCodec(await self.service.store.server_secret("cursor"))
+        return self._codec
+
+    async def searcher(self, request: Request) -> Searcher:
+        return Searcher(self.service, context(request), await self.cursor_codec(), self.settings.max_results)
 
 
 def runtime(request: Request) -> Runtime:
@@ -77,10 +87,14 @@ class ResourceEndpoints:
         return runtime(request).service.registry.resource_type(self.rtype_id)
 
     async def list(self, request: Request) -> Response:
-        rt, rtype = runtime(request), self._rtype(request)
-        params = list_params(request.query_params, rt.settings.max_results)
-        body = await search(rt.service, context(request), rtype, params, projection(request, rtype))
-        return ScimResponse(body)
+        searcher = await runtime(request).searcher(request)
+        return ScimResponse(await searcher.search(self._rtype(request), params_from_query(request.query_params)))
+
+    async def search(self, request: Request) -> Response:
+        """POST /{endpoint}/.search (RFC 7644 §3.4.3)."""
+        rt = runtime(request)
+        params = params_from_body(await read_json(request, rt.settings.max_body_bytes))
+        return ScimResponse(await (await rt.searcher(request)).search(self._rtype(request), params))
 
     async def create(self, request: Request) -> Response:
         rt, rtype = runtime(request), self._rtype(request)
@@ -125,6 +139,13 @@ class ResourceEndpoints:
         rt, rtype = runtime(request), self._rtype(request)
         await rt.service.delete(context(request), rtype, request.path_params["id"], request.headers.get("if-match"))
         return Response(status_code=204)
+
+
+async def search_root(request: Request) -> Response:
+    """POST /.search across every resource type (RFC 7644 §3.4.3)."""
+    rt = runtime(request)
+    params = params_from_body(await read_json(request, rt.settings.max_body_bytes))
+    return ScimResponse(await (await rt.searcher(request)).search_root(params))
 
 
 async def service_provider_config(request: Request) -> Response:

@@ -14,6 +14,7 @@ def resource_routes(rtype_id: str, path: str) -> list[BaseRoute]:
     return [
         Route(path, ep.list, methods=["GET"]),
         Route(path, ep.create, methods=["POST"]),
+        Route(f"{path}/.search", ep.search, methods=["POST"]),
         Route(f"{path}/{{id}}", ep.get, methods=["GET"]),
         Route(f"{path}/{{id}}", ep.replace, methods=["PUT"]),
         Route(f"{path}/{{id}}", ep.patch, methods=["PATCH"]),
@@ -25,6 +26,7 @@ def scim_routes() -> list[BaseRoute]:
     return [
         *resource_routes("User", "/Users"),
         *resource_routes("Group", "/Groups"),
+        Route("/.search", endpoints.search_root, methods=["POST"]),
         Route("/ServiceProviderConfig", endpoints.service_provider_config, methods=["GET"]),
         Route("/ResourceTypes", endpoints.resource_types, methods=["GET"]),
         Route("/ResourceTypes/{id}", endpoints.resource_type, methods=["GET"]),

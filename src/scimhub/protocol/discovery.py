@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 
 from scimhub.errors import NotFound
+from scimhub.protocol.cursor import CURSOR_TIMEOUT
+from scimhub.protocol.search import DEFAULT_COUNT
 from scimhub.protocol.search import list_response
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
@@ -24,8 +26,17 @@ def service_provider_config(base_url: str, *, max_results: int, max_payload: int
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": max_payload},
         "filter": {"supported": True, "maxResults": max_results},
         "changePassword": {"supported": False},
-        "sort": {"supported": False},
+        "sort": {"supported": True},
         "etag": {"supported": True},
+        # RFC 9865 §4: both pagination methods; index paging stays the default (§2.4).
+        "pagination": {
+            "cursor": True,
+            "index": True,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": DEFAULT_COUNT,
+            "maxPageSize": max_results,
+            "cursorTimeout": CURSOR_TIMEOUT,
+        },
         "authenticationSchemes": [
             {
                 "type": "oauthbearertoken",

@@ -11,8 +11,6 @@ import uuid
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
-from datetime import datetime
 from typing import Any
 
 from scimhub.errors import InvalidValue
@@ -37,11 +35,7 @@ from scimhub.store.base import Store
 from scimhub.store.base import StoredResource
 from scimhub.store.base import UnitOfWork
 from scimhub.store.index_plan import index_keys
-
-
-def utc_now() -> str:
-    """RFC 7643 §2.3.5 dateTime in UTC with millisecond precision."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from scimhub.timestamps import utc_now
 
 
 def new_id() -> str:

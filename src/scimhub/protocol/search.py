@@ -1,72 +1,246 @@
-"""List and query resources: ``GET /{endpoint}?filter=…`` (RFC 7644 §3.4.2)."""
+"""Queries: ``GET /{endpoint}?…``, ``POST /{endpoint}/.search`` and ``POST /.search``.
+
+RFC 7644 §3.4.2 (filter, sort, startIndex/count, attributes) and §3.4.3 (SearchRequest),
+RFC 9865 (cursor pagination). Parsing and response shaping are pure; the query runs in the
+store (SQL), never by loading a tenant into memory.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
+from scimhub.errors import InvalidCount
+from scimhub.errors import InvalidFilter
+from scimhub.errors import InvalidSyntax
 from scimhub.errors import InvalidValue
+from scimhub.filter.bind import Bound
 from scimhub.filter.bind import bind_filter
 from scimhub.filter.parser import parse_filter
 from scimhub.protocol.context import RequestContext
+from scimhub.protocol.cursor import CursorCodec
+from scimhub.protocol.cursor import query_fingerprint
 from scimhub.protocol.resources import ResourceService
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
-from scimhub.schema.project import Projection
+from scimhub.schema.paths import BoundPath
+from scimhub.schema.paths import resolve_name
+from scimhub.schema.project import parse_projection
+from scimhub.store.base import Keyset
+from scimhub.store.base import Page
 from scimhub.store.base import Query
 
 LIST_RESPONSE_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+SEARCH_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 DEFAULT_COUNT = 100
 
 
+class _NoMatch:
+    """A root search filter that cannot match a resource type."""
+
+
+_NO_MATCH = _NoMatch()
+
+
 @dataclass(frozen=True, slots=True)
-class ListParams:
-    filter: str | None
-    start_index: int
-    count: int
+class SearchParams:
+    """The query parameters of RFC 7644 §3.4.2 and RFC 9865, from a URL or a SearchRequest."""
+
+    filter: str | None = None
+    start_index: int | None = None
+    count: int | None = None
+    sort_by: str | None = None
+    sort_order: str | None = None
+    cursor: str | None = None  # None: index paging; "": first cursor page (RFC 9865 §2)
+    attributes: str | None = None
+    excluded_attributes: str | None = None
 
 
-def _int_param(params: Mapping[str, str], name: str, default: int) -> int:
-    raw = _param(params, name)
-    if raw is None or raw == "":
-        return default
+_NAMES = {
+    "filter": "filter",
+    "startindex": "start_index",
+    "count": "count",
+    "sortby": "sort_by",
+    "sortorder": "sort_order",
+    "cursor": "cursor",
+    "attributes": "attributes",
+    "excludedattributes": "excluded_attributes",
+}
+
+
+def _as_int(name: str, raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise InvalidValue(f"'{name}' must be an integer; got {raw!r}.")
     try:
         return int(raw)
-    except ValueError:
+    except (TypeError, ValueError):
         raise InvalidValue(f"'{name}' must be an integer; got {raw!r}.") from None
 
 
-def _param(params: Mapping[str, str], name: str) -> str | None:
-    """Query parameter names are case-insensitive in practice (Entra, Postman suites)."""
-    if name in params:
-        return params[name]
-    folded = name.casefold()
-    return next((v for k, v in params.items() if k.casefold() == folded), None)
+def _collect(items: Mapping[str, Any]) -> SearchParams:
+    values: dict[str, Any] = {}
+    for key, raw in items.items():
+        field_name = _NAMES.get(key.casefold())
+        if field_name is None or raw is None:
+            continue
+        if field_name in ("start_index", "count"):
+            values[field_name] = None if raw == "" else _as_int(key, raw)
+        elif field_name in ("attributes", "excluded_attributes") and isinstance(raw, list):
+            values[field_name] = ",".join(str(a) for a in raw)
+        elif not isinstance(raw, str):
+            raise InvalidValue(f"'{key}' must be a string.")
+        else:
+            values[field_name] = raw
+    return SearchParams(**values)
 
 
-def list_params(params: Mapping[str, str], max_results: int) -> ListParams:
-    """RFC 7644 §3.4.2.4: startIndex < 1 is 1; count < 0 is 0; count over the cap is clamped."""
-    start = max(1, _int_param(params, "startIndex", 1))
-    count = min(max(0, _int_param(params, "count", DEFAULT_COUNT)), max_results)
-    return ListParams(_param(params, "filter"), start, count)
+def params_from_query(query: Mapping[str, str]) -> SearchParams:
+    """URL parameters; names are matched case-insensitively (Entra and test suites vary)."""
+    return _collect(query)
 
 
-async def search(
-    service: ResourceService,
-    ctx: RequestContext,
-    rtype: ResourceType,
-    params: ListParams,
-    projection: Projection,
-) -> JsonDoc:
-    """Run a list query and build the ListResponse (RFC 7644 §3.4.2)."""
-    bound = None
-    if params.filter is not None and params.filter.strip():
-        ast = parse_filter(params.filter)
-        bound = bind_filter(ast, rtype, service.registry.common, params.filter, ctx.policy)
-    page = await service.store.search(ctx.tenant_id, Query(rtype.id, bound, params.start_index, params.count))
-    rendered = await service.render_many(ctx, rtype, page.resources, projection)
-    return list_response(page.total, params.start_index, [r.doc for r in rendered])
+def params_from_body(body: Any) -> SearchParams:
+    """A SearchRequest body (RFC 7644 §3.4.3)."""
+    if not isinstance(body, dict):
+        raise InvalidSyntax("A search request must be a SearchRequest JSON object.")
+    schemas = next((v for k, v in body.items() if k.casefold() == "schemas"), None)
+    if schemas is not None and (not isinstance(schemas, list) or SEARCH_REQUEST_SCHEMA not in schemas):
+        raise InvalidValue(f"'schemas' of a search request must contain {SEARCH_REQUEST_SCHEMA}.")
+    return _collect(body)
+
+
+@dataclass(frozen=True, slots=True)
+class Searcher:
+    """Runs searches for one request."""
+
+    service: ResourceService
+    ctx: RequestContext
+    codec: CursorCodec
+    max_results: int
+
+    async def search(self, rtype: ResourceType, params: SearchParams) -> JsonDoc:
+        query = self._query(rtype, params, self._bind(rtype, params.filter))
+        fingerprint = self._fingerprint(rtype, params)
+        if params.cursor:
+            query = _with_keyset(query, self.codec.decode(params.cursor, fingerprint, query.count))
+        page = await self.service.store.search(self.ctx.tenant_id, query)
+        projection = parse_projection(
+            rtype, self.service.registry.common, params.attributes, params.excluded_attributes
+        )
+        rendered = await self.service.render_many(self.ctx, rtype, page.resources, projection)
+        docs = [r.doc for r in rendered]
+        if params.cursor is None:
+            return list_response(page.total, query.start_index, docs)
+        return self._cursor_response(page, docs, fingerprint, query.count, first=not params.cursor)
+
+    async def search_root(self, params: SearchParams) -> JsonDoc:
+        """``POST /.search`` over every resource type (RFC 7644 §3.4.3), index paging only."""
+        if params.cursor is not None:
+            raise InvalidValue("Cursor pagination is offered per resource type, not on /.search.")
+        start, count = _start(params), self._count(params)
+        total, skip, docs = 0, start - 1, list[Any]()
+        for rtype in self.service.registry.resource_types.values():
+            bound = self._bind_for_root(rtype, params.filter)
+            if bound is _NO_MATCH:
+                continue
+            query = replace(self._query(rtype, params, bound), start_index=skip + 1, count=count - len(docs))
+            page = await self.service.store.search(self.ctx.tenant_id, query)
+            projection = parse_projection(
+                rtype, self.service.registry.common, params.attributes, params.excluded_attributes
+            )
+            docs += [r.doc for r in await self.service.render_many(self.ctx, rtype, page.resources, projection)]
+            skip = max(0, skip - page.total)
+            total += page.total
+        return list_response(total, start, docs)
+
+    def _bind(self, rtype: ResourceType, text: str | None) -> Bound | None:
+        if text is None or not text.strip():
+            return None
+        return bind_filter(parse_filter(text), rtype, self.service.registry.common, text, self.ctx.policy)
+
+    def _bind_for_root(self, rtype: ResourceType, text: str | None) -> Bound | _NoMatch | None:
+        # RFC 7644 §3.4.2.1: an attribute a type does not have has no value there. A filter
+        # that binds to no type at all is still an error.
+        try:
+            return self._bind(rtype, text)
+        except InvalidFilter:
+            if not any(self._binds(rt, text) for rt in self.service.registry.resource_types.values()):
+                raise
+            return _NO_MATCH
+
+    def _binds(self, rtype: ResourceType, text: str | None) -> bool:
+        try:
+            self._bind(rtype, text)
+        except InvalidFilter:
+            return False
+        return True
+
+    def _count(self, params: SearchParams) -> int:
+        """RFC 7644 §3.4.2.4: negative is 0; over the cap is clamped (RFC 9865: invalidCount)."""
+        count = DEFAULT_COUNT if params.count is None else max(0, params.count)
+        if count > self.max_results:
+            if params.cursor is not None:
+                raise InvalidCount(f"count must be between 0 and {self.max_results}.")
+            return self.max_results
+        return count
+
+    def _query(self, rtype: ResourceType, params: SearchParams, bound: Bound | _NoMatch | None) -> Query:
+        assert not isinstance(bound, _NoMatch)
+        if params.cursor is not None and params.start_index is not None:
+            raise InvalidValue("Use either startIndex or cursor for pagination, not both.")
+        return Query(
+            rtype.id,
+            bound,
+            _start(params),
+            self._count(params),
+            self._sort_path(rtype, params),
+            _descending(params),
+            cursor_mode=params.cursor is not None,
+        )
+
+    def _sort_path(self, rtype: ResourceType, params: SearchParams) -> BoundPath | None:
+        if not params.sort_by:
+            return None
+        path = resolve_name(rtype, self.service.registry.common, params.sort_by)
+        if path is None:
+            raise InvalidValue(f"sortBy names an unknown attribute: {params.sort_by!r}.")
+        if path.leaf.is_complex:
+            raise InvalidValue(f"sortBy must name a sub-attribute of {path.key!r}, e.g. {path.key}.value.")
+        return path
+
+    def _fingerprint(self, rtype: ResourceType, params: SearchParams) -> str:
+        return query_fingerprint(self.ctx.tenant_id, rtype.id, params.filter, params.sort_by, str(_descending(params)))
+
+    def _cursor_response(self, page: Page, docs: list[Any], fingerprint: str, count: int, *, first: bool) -> JsonDoc:
+        body: JsonDoc = {
+            "schemas": [LIST_RESPONSE_SCHEMA],
+            "totalResults": page.total,
+            "itemsPerPage": len(docs),
+            "Resources": docs,
+        }
+        if page.more_after and page.last is not None:
+            body["nextCursor"] = self.codec.encode(fingerprint, count, page.last)
+        if not first and page.more_before and page.first is not None:
+            body["previousCursor"] = self.codec.encode(fingerprint, count, replace(page.first, before=True))
+        return body
+
+
+def _start(params: SearchParams) -> int:
+    """RFC 7644 §3.4.2.4: a startIndex below 1 is taken as 1."""
+    return max(1, params.start_index or 1)
+
+
+def _descending(params: SearchParams) -> bool:
+    order = (params.sort_order or "ascending").casefold()
+    if order not in ("ascending", "descending"):
+        raise InvalidValue(f"sortOrder must be 'ascending' or 'descending'; got {params.sort_order!r}.")
+    return order == "descending"
+
+
+def _with_keyset(query: Query, keyset: Keyset) -> Query:
+    return replace(query, start_index=1, cursor_mode=True, keyset=keyset)
 
 
 def list_response(total: int, start_index: int, resources: list[Any]) -> JsonDoc:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from scimhub.filter.bind import Bound
 from scimhub.schema.model import JsonDoc
+from scimhub.schema.paths import BoundPath
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,20 +65,48 @@ class MemberRef:
     display: str | None = None
 
 
+SortValue = str | int | float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset:
+    """A position in a sorted result: the sort value and pk of a boundary row (RFC 9865 cursors).
+
+    ``before`` pages backwards (previousCursor); otherwise the page starts after the row.
+    """
+
+    value: SortValue
+    pk: int
+    before: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     total: int
     resources: list[StoredResource]
+    # Keyset paging only: boundary rows of this page, and whether rows lie beyond them.
+    first: Keyset | None = None
+    last: Keyset | None = None
+    more_after: bool = False
+    more_before: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """A list query; ``filter`` is a bound filter (``scimhub.filter.bind``), None for all."""
+    """A list query; ``filter`` is a bound filter (``scimhub.filter.bind``), None for all.
+
+    Pages by ``start_index`` (RFC 7644 §3.4.2.4) unless ``keyset`` is given or ``cursor_mode``
+    asks for the first cursor page (RFC 9865).
+    """
 
     resource_type: str
     filter: Bound | None = None
     start_index: int = 1
     count: int = 100
+    sort_by: BoundPath | None = None
+    descending: bool = False
+    cursor_mode: bool = False
+    keyset: Keyset | None = None
 
 
 class UnitOfWork(Protocol):
@@ -120,6 +149,8 @@ class Store(Protocol):
     async def members(self, tenant_id: str, group_ids: Sequence[str]) -> dict[str, list[MemberRef]]: ...
 
     async def groups_of(self, tenant_id: str, member_ids: Sequence[str]) -> dict[str, list[MemberRef]]: ...
+
+    async def server_secret(self, name: str) -> bytes: ...
 
     async def create_tenant(self, tenant: Tenant) -> None: ...
 

@@ -1,17 +1,25 @@
-"""Bound filter → SQLAlchemy boolean expression (bound parameters only).
+"""Bound filter → SQLAlchemy boolean expression on ``resources`` (RFC 7644 §3.4.2.2).
 
-Equality on the attributes of the index plan runs on casefolded key columns (or the
-resource_values table for multi-valued ones): index probes whatever the tenant size.
+Bound parameters only. Equality on the attributes of the index plan is an index probe
+(key columns, or ``pk IN (…resource_values…)`` for multi-valued ones); everything else reads
+the JSON document through the dialect. Every atom is false, never NULL, for absent values,
+so ``not (…)`` agrees with ``filter.evaluate.matches`` (the in-memory oracle).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import and_
 from sqlalchemy import exists
 from sqlalchemy import false
+from sqlalchemy import func
+from sqlalchemy import literal
 from sqlalchemy import not_
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import true
 from sqlalchemy.sql import ColumnElement
 
 from scimhub.errors import InvalidFilter
@@ -21,49 +29,217 @@ from scimhub.filter.bind import BCompare
 from scimhub.filter.bind import BNot
 from scimhub.filter.bind import BOr
 from scimhub.filter.bind import Bound
+from scimhub.filter.bind import BPresent
+from scimhub.filter.bind import BValuePath
 from scimhub.schema.compare import comparison_key
+from scimhub.schema.model import Attribute
+from scimhub.schema.model import AttrType
+from scimhub.schema.registry import COMMON_SCHEMA
+from scimhub.store.dialects import JsonDialect
+from scimhub.store.dialects import PathKey
 from scimhub.store.index_plan import is_multi_value_key
 from scimhub.store.index_plan import key_column
 from scimhub.store.tables import resource_values
 from scimhub.store.tables import resources
+from scimhub.timestamps import normalise_instant
+
+# meta sub-attributes kept in columns of their own (RFC 7643 §3.1)
+_META_COLUMNS = {"created": "created", "lastModified": "last_modified"}
 
 
-def compile_filter(node: Bound, tenant_id: str) -> ColumnElement[bool]:
-    """SQL condition on ``resources`` equivalent to ``filter.evaluate.matches``."""
-    if isinstance(node, BAnd):
-        return and_(compile_filter(node.left, tenant_id), compile_filter(node.right, tenant_id))
-    if isinstance(node, BOr):
-        return or_(compile_filter(node.left, tenant_id), compile_filter(node.right, tenant_id))
-    if isinstance(node, BNot):
-        return not_(compile_filter(node.expr, tenant_id))
-    if isinstance(node, BCompare) and node.op is CompareOp.EQ:
-        return _indexed_eq(node, tenant_id)
-    raise InvalidFilter(
-        f"This server answers equality filters on userName, externalId, displayName "
-        f"and emails.value only; unsupported: {_describe(node)}."
-    )
+@dataclass(frozen=True, slots=True)
+class FilterCompiler:
+    dialect: JsonDialect
+    tenant_id: str
+    resource_type: str
+
+    def compile(self, node: Bound) -> ColumnElement[bool]:
+        if isinstance(node, BAnd):
+            return and_(self.compile(node.left), self.compile(node.right))
+        if isinstance(node, BOr):
+            return or_(self.compile(node.left), self.compile(node.right))
+        if isinstance(node, BNot):
+            return not_(self.compile(node.expr))
+        if isinstance(node, BValuePath):
+            return self._value_path(node)
+        return self._atom(node)
+
+    # -- atoms on the resource ---------------------------------------------------
+    def _atom(self, node: BCompare | BPresent) -> ColumnElement[bool]:
+        path = node.path
+        column = key_column(path)
+        if column is not None:
+            return _compare_column(self.dialect, node, resources.c[column])
+        if path.attribute.schema == COMMON_SCHEMA:
+            return self._common(node)
+        if isinstance(node, BCompare) and node.op is CompareOp.EQ and is_multi_value_key(path):
+            return self._indexed_multi_eq(node)
+        return self._json_atom(node)
+
+    def _common(self, node: BCompare | BPresent) -> ColumnElement[bool]:
+        path = node.path
+        if path.sub is not None and path.sub.name in _META_COLUMNS:
+            column = resources.c[_META_COLUMNS[path.sub.name]]
+            if isinstance(node, BPresent):
+                return true()
+            return _compare_instant(node, column)
+        if path.sub is not None and path.sub.name == "resourceType":
+            return _compare_constant(node, self.resource_type)
+        raise InvalidFilter(f"Filtering on '{path.key}' is not supported.")
+
+    def _indexed_multi_eq(self, node: BCompare) -> ColumnElement[bool]:
+        if not isinstance(node.value, str):
+            return false()
+        key = comparison_key(node.path.leaf, node.value)
+        # pk IN (index probe): the planner starts from resource_values, whatever the tenant size.
+        matching = select(resource_values.c.resource_pk).where(
+            resource_values.c.tenant_id == self.tenant_id,
+            resource_values.c.path == node.path.key,
+            resource_values.c.value_key == key,
+        )
+        return resources.c.pk.in_(matching)
+
+    def _json_atom(self, node: BCompare | BPresent) -> ColumnElement[bool]:
+        path, d = node.path, self.dialect
+        if isinstance(node, BCompare) and node.value is None:
+            # `x eq null` is "x is unassigned", `x ne null` is "x has a value" (RFC 7643 §2.5).
+            present = self._json_atom(BPresent(path))
+            return not_(present) if node.op is CompareOp.EQ else present if node.op is CompareOp.NE else false()
+        prefix: list[PathKey] = [path.extension] if path.extension else []
+        doc = resources.c.doc
+        attr = path.attribute
+        if attr.multi_valued:
+            elements = d.elements(doc, [*prefix, attr.name])
+            value = elements.c.value if path.sub is None else d.extract(elements.c.value, [path.sub.name])
+            return exists(select(literal(1)).select_from(elements).where(_value_test(d, node, value)))
+        keys = [*prefix, attr.name, *([path.sub.name] if path.sub else [])]
+        if isinstance(node, BPresent):
+            return _present(d, doc, keys, path.leaf)
+        return _value_test(d, node, d.extract(doc, keys))
+
+    # -- valuePath: attr[filter] ------------------------------------------------
+    def _value_path(self, node: BValuePath) -> ColumnElement[bool]:
+        d, path = self.dialect, node.path
+        prefix: list[PathKey] = [path.extension] if path.extension else []
+        doc = resources.c.doc
+        if not path.attribute.multi_valued:
+            element = d.extract(doc, [*prefix, path.attribute.name])
+            return self._element(node.filter, element)
+        elements = d.elements(doc, [*prefix, path.attribute.name])
+        inner = self._element(node.filter, elements.c.value)
+        return exists(select(literal(1)).select_from(elements).where(inner))
+
+    def _element(self, node: Bound, element: ColumnElement[Any]) -> ColumnElement[bool]:
+        if isinstance(node, BAnd):
+            return and_(self._element(node.left, element), self._element(node.right, element))
+        if isinstance(node, BOr):
+            return or_(self._element(node.left, element), self._element(node.right, element))
+        if isinstance(node, BNot):
+            return not_(self._element(node.expr, element))
+        if isinstance(node, BValuePath) or node.path.sub is None:
+            raise InvalidFilter("Inside [...] compare sub-attributes of the attribute.")
+        if isinstance(node, BPresent):
+            return _present(self.dialect, element, [node.path.sub.name], node.path.sub)
+        return _value_test(self.dialect, node, self.dialect.extract(element, [node.path.sub.name]))
 
 
-def _indexed_eq(node: BCompare, tenant_id: str) -> ColumnElement[bool]:
+def compile_filter(node: Bound, tenant_id: str, resource_type: str, dialect: JsonDialect) -> ColumnElement[bool]:
+    """SQL condition equivalent to ``filter.evaluate.matches``."""
+    return FilterCompiler(dialect, tenant_id, resource_type).compile(node)
+
+
+# -- comparisons -------------------------------------------------------------------
+def _present(d: JsonDialect, base: ColumnElement[Any], keys: list[PathKey], leaf: Attribute) -> ColumnElement[bool]:
+    """RFC 7644 §3.4.2.2 ``pr``: a non-empty value (null, "", [] and {} are absent)."""
+    kind = d.json_type(base, keys)
+    value = d.extract(base, keys)
+    guard = kind.is_not(None)  # absent: FALSE, never NULL (so `not (x pr)` holds)
+    if leaf.multi_valued:
+        return and_(guard, kind == "array", d.array_length(base, keys) > 0)
+    if leaf.type is AttrType.COMPLEX:
+        return and_(guard, kind == "object", value != "{}")
+    if leaf.type in (AttrType.STRING, AttrType.REFERENCE, AttrType.BINARY, AttrType.DATETIME):
+        return and_(guard, kind == "text", value != "")
+    return and_(guard, kind != "null")
+
+
+def _value_test(d: JsonDialect, node: BCompare | BPresent, value: ColumnElement[Any]) -> ColumnElement[bool]:
+    """One comparison on a JSON scalar (an element of a multi-valued attribute, or a value)."""
+    leaf = node.path.leaf
+    if isinstance(node, BPresent):
+        return and_(value.is_not(None), value != "") if leaf.type is AttrType.STRING else value.is_not(None)
+    if node.value is None:
+        return _null_compare(node, value)
+    if leaf.type is AttrType.BOOLEAN:
+        return _ordered(node.op, value, d.boolean(bool(node.value)))
+    if leaf.type in (AttrType.INTEGER, AttrType.DECIMAL):
+        return _ordered(node.op, value, literal(node.value))
+    if leaf.type is AttrType.DATETIME:
+        return _ordered(node.op, d.instant(value), d.instant(literal(str(node.value))))
+    key = comparison_key(leaf, str(node.value))
+    return _string_op(d, node.op, d.nfc(value) if leaf.case_exact else d.fold(value), key)
+
+
+def _null_compare(node: BCompare, value: ColumnElement[Any]) -> ColumnElement[bool]:
+    # `x eq null` is "x is unassigned" and `x ne null` is "x has a value" (RFC 7643 §2.5).
+    if node.op is CompareOp.EQ:
+        return value.is_(None)
+    if node.op is CompareOp.NE:
+        return value.is_not(None)
+    return false()
+
+
+def _ordered(op: CompareOp, left: ColumnElement[Any], right: ColumnElement[Any]) -> ColumnElement[bool]:
+    guard = left.is_not(None)
+    if op is CompareOp.EQ:
+        return and_(guard, left == right)
+    if op is CompareOp.NE:
+        return and_(guard, left != right)
+    if op is CompareOp.GT:
+        return and_(guard, left > right)
+    if op is CompareOp.GE:
+        return and_(guard, left >= right)
+    if op is CompareOp.LT:
+        return and_(guard, left < right)
+    if op is CompareOp.LE:
+        return and_(guard, left <= right)
+    return false()
+
+
+def _string_op(d: JsonDialect, op: CompareOp, left: ColumnElement[Any], key: str) -> ColumnElement[bool]:
+    guard = left.is_not(None)
+    if op is CompareOp.CO:
+        return and_(guard, d.contains(left, key))
+    if op is CompareOp.SW:
+        return and_(guard, func.substr(left, 1, len(key)) == key)
+    if op is CompareOp.EW:
+        return and_(guard, func.substr(left, -len(key)) == key) if key else guard
+    return _ordered(op, left, literal(key))
+
+
+def _compare_column(d: JsonDialect, node: BCompare | BPresent, column: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Key columns already hold comparison keys: compare them with the value's key."""
+    if isinstance(node, BPresent):
+        return and_(column.is_not(None), column != "")
+    if node.value is None:
+        return _null_compare(node, column)
     if not isinstance(node.value, str):
         return false()
-    key = comparison_key(node.path.leaf, node.value)
-    column = key_column(node.path)
-    if column is not None:
-        return resources.c[column] == key
-    if is_multi_value_key(node.path):
-        return exists(
-            select(resource_values.c.resource_pk).where(
-                resource_values.c.resource_pk == resources.c.pk,
-                resource_values.c.tenant_id == tenant_id,
-                resource_values.c.path == node.path.key,
-                resource_values.c.value_key == key,
-            )
-        )
-    raise InvalidFilter(f"Equality on '{node.path.key}' is not supported by this server yet.")
+    return _string_op(d, node.op, column, comparison_key(node.path.leaf, node.value))
 
 
-def _describe(node: Bound) -> str:
-    if isinstance(node, BCompare):
-        return f"'{node.path.key} {node.op}'"
-    return type(node).__name__.removeprefix("B").lower()
+def _compare_instant(node: BCompare, column: ColumnElement[Any]) -> ColumnElement[bool]:
+    if node.value is None:
+        return _null_compare(node, column)
+    try:
+        value = normalise_instant(str(node.value))
+    except ValueError:
+        raise InvalidFilter(f"'{node.path.key}' needs an xsd:dateTime value, got {node.value!r}.") from None
+    return _ordered(node.op, column, literal(value))
+
+
+def _compare_constant(node: BCompare | BPresent, constant: str) -> ColumnElement[bool]:
+    if isinstance(node, BPresent):
+        return true()
+    matched = node.op is CompareOp.EQ and isinstance(node.value, str) and node.value.casefold() == constant.casefold()
+    return true() if matched else false()

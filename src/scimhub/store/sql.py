@@ -9,6 +9,7 @@ IMMEDIATE serialises writers across processes.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from collections.abc import Iterable
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from sqlalchemy import and_
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import insert
+from sqlalchemy import literal
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -31,16 +33,21 @@ from sqlalchemy.sql import ColumnElement
 
 from scimhub.errors import Uniqueness
 from scimhub.store.base import IndexKeys
+from scimhub.store.base import Keyset
 from scimhub.store.base import MemberRef
 from scimhub.store.base import Page
 from scimhub.store.base import Query
 from scimhub.store.base import StoredResource
 from scimhub.store.base import Tenant
 from scimhub.store.base import TokenRecord
+from scimhub.store.dialects import SQLITE
 from scimhub.store.filter_sql import compile_filter
+from scimhub.store.paging import Ordering
+from scimhub.store.sort_sql import sort_key
 from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_values
 from scimhub.store.tables import resources
+from scimhub.store.tables import server_secrets
 from scimhub.store.tables import tenants
 from scimhub.store.tables import tokens
 
@@ -263,20 +270,58 @@ class SqlStore:
     async def search(self, tenant_id: str, query: Query) -> Page:
         where = [resources.c.tenant_id == tenant_id, resources.c.resource_type == query.resource_type]
         if query.filter is not None:
-            where.append(compile_filter(query.filter, tenant_id))
+            where.append(compile_filter(query.filter, tenant_id, query.resource_type, SQLITE))
+        sort = None if query.sort_by is None else sort_key(query.sort_by, SQLITE, query.resource_type)
+        ordering = Ordering(sort, query.descending)
         async with self._read() as conn:
             total = conn.execute(select(func.count()).select_from(resources).where(*where)).scalar_one()
-            if query.count <= 0 or query.start_index > total:
+            if query.count <= 0:
                 return Page(total, [])
-            stmt = (
-                select(*_RESOURCE_COLUMNS)
-                .where(*where)
-                .order_by(resources.c.pk)
-                .offset(query.start_index - 1)
-                .limit(query.count)
-            )
-            rows = conn.execute(stmt).all()
-        return Page(total, [_row_to_resource(r) for r in rows])
+            if query.keyset is None and not query.cursor_mode:
+                return Page(total, self._index_page(conn, where, ordering, query))
+            return self._keyset_page(conn, where, ordering, query, total)
+
+    def _index_page(
+        self, conn: Connection, where: list[ColumnElement[bool]], ordering: Ordering, query: Query
+    ) -> list[StoredResource]:
+        stmt = (
+            select(*_RESOURCE_COLUMNS)
+            .where(*where)
+            .order_by(*ordering.order_by())
+            .offset(query.start_index - 1)
+            .limit(query.count)
+        )
+        return [_row_to_resource(r) for r in conn.execute(stmt)]
+
+    def _keyset_page(
+        self, conn: Connection, where: list[ColumnElement[bool]], ordering: Ordering, query: Query, total: int
+    ) -> Page:
+        key = query.keyset
+        backwards = key is not None and key.before
+        conditions = [*where, ordering.beyond(key)] if key is not None else where
+        sort_column = (ordering.sort if ordering.sort is not None else literal(None)).label("sort_value")
+        stmt = (
+            select(*_RESOURCE_COLUMNS, resources.c.pk, sort_column)
+            .where(*conditions)
+            .order_by(*ordering.order_by(reverse=backwards))
+            .limit(query.count + 1)
+        )
+        rows = list(conn.execute(stmt).all())
+        more = len(rows) > query.count
+        rows = rows[: query.count]
+        if backwards:
+            rows.reverse()
+        if not rows:
+            return Page(total, [], more_before=key is not None and not backwards)
+        first, last = (Keyset(r.sort_value, r.pk) for r in (rows[0], rows[-1]))
+        return Page(
+            total,
+            [_row_to_resource(r) for r in rows],
+            first,
+            last,
+            more_after=more if not backwards else True,
+            more_before=more if backwards else key is not None,
+        )
 
     async def members(self, tenant_id: str, group_ids: Sequence[str]) -> dict[str, list[MemberRef]]:
         found: dict[str, list[MemberRef]] = {gid: [] for gid in group_ids}
@@ -318,6 +363,19 @@ class SqlStore:
                 for row in conn.execute(stmt):
                     found[row.mid].append(MemberRef(row.gid, "direct", row.display))
         return found
+
+    async def server_secret(self, name: str) -> bytes:
+        """A random secret shared through the database, created on first use."""
+        stmt = select(server_secrets.c.value).where(server_secrets.c.name == name)
+        with self.engine.begin() as conn:
+            value = conn.execute(stmt).scalar()
+            if value is None:
+                conn.execute(
+                    sqlite_insert(server_secrets).on_conflict_do_nothing(),
+                    {"name": name, "value": secrets.token_hex(32)},
+                )
+                value = conn.execute(stmt).scalar_one()
+        return bytes.fromhex(value)
 
     async def create_tenant(self, tenant: Tenant) -> None:
         with self.engine.begin() as conn:

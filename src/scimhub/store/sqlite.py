@@ -8,6 +8,7 @@ sees one snapshot for its count and page queries.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from sqlalchemy import Engine
@@ -35,6 +36,7 @@ def create_sqlite_engine(url: str, synchronous: str = "NORMAL") -> Engine:
         cursor.close()
         # Unicode-correct case folding for filters (SQLite's lower() is ASCII-only).
         dbapi_connection.create_function("scim_fold", 1, _fold_or_none, deterministic=True)
+        dbapi_connection.create_function("scim_nfc", 1, _nfc_or_none, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -45,3 +47,7 @@ def create_sqlite_engine(url: str, synchronous: str = "NORMAL") -> Engine:
 
 def _fold_or_none(value: object) -> str | None:
     return fold(value) if isinstance(value, str) else None
+
+
+def _nfc_or_none(value: object) -> str | None:
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else None

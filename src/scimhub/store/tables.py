@@ -106,3 +106,11 @@ group_members = Table(
     UniqueConstraint("group_pk", "member_pk"),
     Index(None, "member_pk"),
 )
+
+# Server-wide secrets shared by every instance on the database (e.g. the cursor signing key).
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(128), nullable=False),
+)
