@@ -21,6 +21,8 @@ class RequestContext:
     principal: Principal
     base_url: str  # e.g. https://host/scim/v2, no trailing slash
     policy: Policy = field(default_factory=Policy)
+    method: str = ""  # for the audit log
+    path: str = ""
 
     @property
     def tenant_id(self) -> str:

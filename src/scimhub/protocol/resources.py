@@ -8,6 +8,7 @@ work per write, and the clock and id factory are injected.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,13 @@ from typing import Any
 
 from scimhub.errors import InvalidValue
 from scimhub.errors import NotFound
+from scimhub.events.model import ACTIVE_ATTRIBUTE
+from scimhub.events.model import Change
+from scimhub.events.model import Event
+from scimhub.events.model import EventDraft
+from scimhub.events.model import EventType
+from scimhub.events.model import activity_transition
+from scimhub.events.model import diff_documents
 from scimhub.patch.apply import MemberOp
 from scimhub.patch.apply import apply_patch
 from scimhub.patch.model import parse_patch_request
@@ -30,6 +38,7 @@ from scimhub.schema.project import project
 from scimhub.schema.registry import SchemaRegistry
 from scimhub.schema.validate import Context
 from scimhub.schema.validate import validate_resource
+from scimhub.store.base import AuditEntry
 from scimhub.store.base import MemberRef
 from scimhub.store.base import Store
 from scimhub.store.base import StoredResource
@@ -59,7 +68,9 @@ class ResourceService:
         *,
         clock: Callable[[], str] = utc_now,
         ids: Callable[[], str] = new_id,
+        on_commit: Callable[[list[Event]], Awaitable[None]] | None = None,
     ) -> None:
+        self.on_commit = on_commit
         self.store = store
         self.registry = registry
         self.clock = clock
@@ -110,10 +121,14 @@ class ResourceService:
         members = _pop_members(doc, rtype)
         now = self.clock()
         stored = StoredResource(self.ids(), rtype.id, doc, now, now, 1)
+        delta = MemberDelta()
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             await uow.insert(stored, index_keys(doc, rtype, self.registry.common))
             if members:
-                await uow.add_members(stored.id, await _resolve_members(uow, members))
+                delta.add(await uow.add_members(stored.id, await _resolve_members(uow, members)))
+            drafts = self._drafts(ctx, rtype, None, stored, delta)
+            events = await self._commit_log(uow, ctx, rtype, stored.id, 201, drafts)
+        await self._committed(events)
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
     async def replace(
@@ -126,17 +141,19 @@ class ResourceService:
         if_match: str | None = None,
     ) -> ResourceResult:
         """RFC 7644 §3.5.1: full replace; readOnly ignored, immutable must not change."""
+        delta = MemberDelta()
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
             doc = validate_resource(
                 body, rtype, self.registry.common, Context.REPLACE, ctx.policy, existing=current.doc
             )
             members = _pop_members(doc, rtype)
-            changed = doc != current.doc
             if members_attribute(rtype):
-                refs = await _resolve_members(uow, members or [])
-                changed = await _replace_members(uow, id, refs) or changed
-            stored = await self._save(uow, rtype, current, doc, changed)
+                await _replace_members(uow, id, await _resolve_members(uow, members or []), delta)
+            stored = await self._save(uow, rtype, current, doc, delta)
+            drafts = self._drafts(ctx, rtype, current, stored, delta)
+            events = await self._commit_log(uow, ctx, rtype, id, 200, drafts)
+        await self._committed(events)
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
     async def patch(
@@ -150,31 +167,145 @@ class ResourceService:
     ) -> ResourceResult:
         """RFC 7644 §3.5.2: all operations apply, or none."""
         operations = parse_patch_request(body)
+        delta = MemberDelta()
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
             result = apply_patch(current.doc, operations, rtype, self.registry.common, ctx.policy)
             doc = validate_resource(
                 result.doc, rtype, self.registry.common, Context.PATCH, ctx.policy, existing=current.doc
             )
-            changed = await _apply_member_changes(uow, id, result.members) or doc != current.doc
-            stored = await self._save(uow, rtype, current, doc, changed)
+            await _apply_member_changes(uow, id, result.members, delta)
+            stored = await self._save(uow, rtype, current, doc, delta)
+            drafts = self._drafts(ctx, rtype, current, stored, delta)
+            events = await self._commit_log(uow, ctx, rtype, id, 200, drafts)
+        await self._committed(events)
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
     async def delete(self, ctx: RequestContext, rtype: ResourceType, id: str, if_match: str | None = None) -> None:
-        """RFC 7644 §3.6: memberships go with the resource (ON DELETE CASCADE)."""
+        """RFC 7644 §3.6: memberships go with the resource (ON DELETE CASCADE); history stays."""
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
-            await _current(uow, rtype, id, if_match)
+            current = await _current(uow, rtype, id, if_match)
             await uow.delete(rtype.id, id)
+            draft = self._draft(ctx, rtype, current, "deleted", diff_documents(current.doc, {}))
+            events = await self._commit_log(uow, ctx, rtype, id, 204, [draft])
+        await self._committed(events)
 
     async def _save(
-        self, uow: UnitOfWork, rtype: ResourceType, current: StoredResource, doc: JsonDoc, changed: bool
+        self, uow: UnitOfWork, rtype: ResourceType, current: StoredResource, doc: JsonDoc, delta: MemberDelta
     ) -> StoredResource:
         # An unchanged result keeps meta.version and lastModified (RFC 7644 §3.14).
-        if not changed:
+        if doc == current.doc and not delta:
             return current
         stored = StoredResource(current.id, rtype.id, doc, current.created, self.clock(), current.version + 1)
         await uow.update(stored, index_keys(doc, rtype, self.registry.common))
         return stored
+
+    # -- events and audit -------------------------------------------------------
+    def _drafts(
+        self,
+        ctx: RequestContext,
+        rtype: ResourceType,
+        before: StoredResource | None,
+        after: StoredResource,
+        delta: MemberDelta,
+    ) -> list[EventDraft]:
+        """The events of one write: created/updated, (de)activation, member changes."""
+        drafts: list[EventDraft] = []
+        changes = diff_documents(before.doc if before else {}, after.doc)
+        if before is None:
+            drafts.append(self._draft(ctx, rtype, after, "created", changes))
+        elif changes:
+            has_active = rtype.schema.attribute(ACTIVE_ATTRIBUTE) is not None
+            transition = activity_transition(before.doc, after.doc) if has_active else None
+            if transition is not None:
+                active = tuple(c for c in changes if c.path == ACTIVE_ATTRIBUTE)
+                drafts.append(self._draft(ctx, rtype, after, transition.value.split(".")[1], active))
+                changes = tuple(c for c in changes if c.path != ACTIVE_ATTRIBUTE)
+            if changes:
+                drafts.append(self._draft(ctx, rtype, after, "updated", changes))
+        if delta.added:
+            drafts.append(self._draft(ctx, rtype, after, "member_added", (), tuple(delta.added)))
+        if delta.removed:
+            drafts.append(self._draft(ctx, rtype, after, "member_removed", (), tuple(delta.removed)))
+        return drafts
+
+    def _draft(
+        self,
+        ctx: RequestContext,
+        rtype: ResourceType,
+        stored: StoredResource,
+        kind: str,
+        changes: tuple[Change, ...],
+        members: tuple[str, ...] = (),
+    ) -> EventDraft:
+        resource = render(stored, rtype, self.registry, ctx.base_url) if kind != "deleted" else None
+        return EventDraft(
+            id=self.ids(),
+            type=EventType(f"{rtype.id.lower()}.{kind}"),
+            resource_type=rtype.id,
+            resource_id=stored.id,
+            occurred_at=self.clock(),
+            token_id=ctx.principal.token_id,
+            changes=changes,
+            resource=resource,
+            members=members,
+        )
+
+    async def _commit_log(
+        self,
+        uow: UnitOfWork,
+        ctx: RequestContext,
+        rtype: ResourceType,
+        id: str,
+        status: int,
+        drafts: list[EventDraft],
+    ) -> list[Event]:
+        """Append the events and the audit entry inside the write transaction."""
+        events = await uow.append_events(drafts)
+        await uow.record_audit(
+            AuditEntry(
+                occurred_at=self.clock(),
+                token_id=ctx.principal.token_id,
+                method=ctx.method,
+                path=ctx.path,
+                status=status,
+                resource_type=rtype.id,
+                resource_id=id,
+                first_seq=events[0].seq if events else None,
+                last_seq=events[-1].seq if events else None,
+                detail=[e.type for e in events] or None,
+            )
+        )
+        return events
+
+    async def _committed(self, events: list[Event]) -> None:
+        if events and self.on_commit is not None:
+            await self.on_commit(events)
+
+
+class MemberDelta:
+    """Net membership change of one request (a remove then re-add of the same id cancels out)."""
+
+    def __init__(self) -> None:
+        self.added: dict[str, None] = {}
+        self.removed: dict[str, None] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed)
+
+    def add(self, ids: Sequence[str]) -> None:
+        for i in ids:
+            if i in self.removed:
+                del self.removed[i]
+            else:
+                self.added[i] = None
+
+    def remove(self, ids: Sequence[str]) -> None:
+        for i in ids:
+            if i in self.added:
+                del self.added[i]
+            else:
+                self.removed[i] = None
 
 
 async def _current(uow: UnitOfWork, rtype: ResourceType, id: str, if_match: str | None) -> StoredResource:
@@ -202,30 +333,28 @@ async def _resolve_members(uow: UnitOfWork, members: list[JsonDoc]) -> list[Memb
     return [MemberRef(i, found[i]) for i in dict.fromkeys(ids)]
 
 
-async def _replace_members(uow: UnitOfWork, group_id: str, refs: list[MemberRef]) -> bool:
+async def _replace_members(uow: UnitOfWork, group_id: str, refs: list[MemberRef], delta: MemberDelta) -> None:
     """Make the member set exactly ``refs``; touches only the rows that differ."""
     current = set(await uow.member_ids(group_id))
     wanted = {r.value for r in refs}
     gone = [i for i in current if i not in wanted]
     new = [r for r in refs if r.value not in current]
     if gone:
-        await uow.remove_members(group_id, gone)
+        delta.remove(await uow.remove_members(group_id, gone))
     if new:
-        await uow.add_members(group_id, new)
-    return bool(gone or new)
+        delta.add(await uow.add_members(group_id, new))
 
 
-async def _apply_member_changes(uow: UnitOfWork, group_id: str, changes: Sequence[MemberOp]) -> bool:
+async def _apply_member_changes(
+    uow: UnitOfWork, group_id: str, changes: Sequence[MemberOp], delta: MemberDelta
+) -> None:
     """Apply membership operations in request order (Okta sends remove, then add)."""
-    changed = False
     for change in changes:
         if change.kind == "replace":
-            changed |= await _replace_members(uow, group_id, await _resolve_members(uow, list(change.members)))
+            await _replace_members(uow, group_id, await _resolve_members(uow, list(change.members)), delta)
         elif change.kind == "add":
-            refs = await _resolve_members(uow, list(change.members))
-            changed |= bool(await uow.add_members(group_id, refs))
+            delta.add(await uow.add_members(group_id, await _resolve_members(uow, list(change.members))))
         elif change.ids is None:
-            changed |= bool(await uow.clear_members(group_id))
+            delta.remove(await uow.clear_members(group_id))
         else:
-            changed |= bool(await uow.remove_members(group_id, change.ids))
-    return changed
+            delta.remove(await uow.remove_members(group_id, change.ids))

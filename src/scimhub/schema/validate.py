@@ -105,6 +105,8 @@ def _place(
         return
     target = doc if schema is rtype.schema else doc.setdefault(schema.id, {})
     _store(target, attr, value, context, policy)
+    if target is not doc and not target:  # a null URN-qualified extension attribute adds no container
+        del doc[schema.id]
 
 
 def _place_extension(doc: JsonDoc, schema: Schema, value: Any, context: Context, policy: Policy) -> None:
@@ -224,8 +226,8 @@ def _check_datetime(value: str, where: str) -> None:
 
 def _check_required(doc: JsonDoc, rtype: ResourceType, common: Schema) -> None:
     for attr in rtype.schema.attributes:
-        if attr.required and attr.mutability is not Mutability.READ_ONLY and attr.name not in doc:
-            raise InvalidValue(f"'{attr.name}' is required for {rtype.name}.")
+        if attr.required and attr.mutability is not Mutability.READ_ONLY and _blank(doc.get(attr.name)):
+            raise InvalidValue(f"'{attr.name}' is required for {rtype.name} and must not be empty.")
     for schema, ext_required in rtype.extensions:
         container = doc.get(schema.id, {})
         if ext_required and not container:
@@ -233,6 +235,11 @@ def _check_required(doc: JsonDoc, rtype: ResourceType, common: Schema) -> None:
         for attr in schema.attributes:
             if container and attr.required and attr.name not in container:
                 raise InvalidValue(f"'{schema.id}:{attr.name}' is required.")
+
+
+def _blank(value: Any) -> bool:
+    """Absent, or a string of only whitespace (RFC 7643 §4.1: a non-empty userName)."""
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _check_immutable(doc: JsonDoc, existing: JsonDoc, rtype: ResourceType, common: Schema) -> None:

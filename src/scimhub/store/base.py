@@ -9,8 +9,11 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from dataclasses import field
+from typing import Any
 from typing import Protocol
 
+from scimhub.events.model import Event
+from scimhub.events.model import EventDraft
 from scimhub.filter.bind import Bound
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.paths import BoundPath
@@ -69,6 +72,22 @@ SortValue = str | int | float | None
 
 
 @dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One write request in the audit log: who, what, when, and the result."""
+
+    occurred_at: str
+    token_id: str | None
+    method: str
+    path: str
+    status: int
+    resource_type: str | None = None
+    resource_id: str | None = None
+    first_seq: int | None = None
+    last_seq: int | None = None
+    detail: Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class Keyset:
     """A position in a sorted result: the sort value and pk of a boundary row (RFC 9865 cursors).
 
@@ -124,11 +143,21 @@ class UnitOfWork(Protocol):
         """Map each id that exists in the tenant to its resource type."""
         ...
 
-    async def add_members(self, group_id: str, members: Sequence[MemberRef]) -> int: ...
+    async def add_members(self, group_id: str, members: Sequence[MemberRef]) -> list[str]:
+        """Add members; returns the ids that were not members before."""
+        ...
 
-    async def remove_members(self, group_id: str, member_ids: Sequence[str]) -> int: ...
+    async def remove_members(self, group_id: str, member_ids: Sequence[str]) -> list[str]:
+        """Remove members; returns the ids that were members."""
+        ...
 
-    async def clear_members(self, group_id: str) -> int: ...
+    async def clear_members(self, group_id: str) -> list[str]: ...
+
+    async def append_events(self, drafts: Sequence[EventDraft]) -> list[Event]:
+        """Append to the outbox in this transaction, with gapless per-tenant sequence numbers."""
+        ...
+
+    async def record_audit(self, entry: AuditEntry) -> None: ...
 
     async def member_ids(self, group_id: str) -> list[str]: ...
 

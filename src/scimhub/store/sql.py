@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+from typing import TypeVar
 
 import orjson
 from sqlalchemy import Engine
@@ -32,6 +33,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
 from scimhub.errors import Uniqueness
+from scimhub.events.model import Event
+from scimhub.events.model import EventDraft
+from scimhub.store.base import AuditEntry
 from scimhub.store.base import IndexKeys
 from scimhub.store.base import Keyset
 from scimhub.store.base import MemberRef
@@ -44,13 +48,17 @@ from scimhub.store.dialects import SQLITE
 from scimhub.store.filter_sql import compile_filter
 from scimhub.store.paging import Ordering
 from scimhub.store.sort_sql import sort_key
+from scimhub.store.tables import audit_log
+from scimhub.store.tables import events
 from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_values
 from scimhub.store.tables import resources
 from scimhub.store.tables import server_secrets
+from scimhub.store.tables import tenant_event_seq
 from scimhub.store.tables import tenants
 from scimhub.store.tables import tokens
 
+_T = TypeVar("_T")
 _CHUNK = 500  # ids per IN (...) list; far below SQLite's bound-parameter limit
 
 # Which unique constraint names which attribute, for the 409 detail.
@@ -80,7 +88,7 @@ def _row_to_resource(row: Row[*tuple[Any, ...]]) -> StoredResource:
     )
 
 
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+def _chunks(items: Sequence[_T]) -> Iterable[Sequence[_T]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
 
@@ -177,34 +185,34 @@ class SqlUnitOfWork:
                 self._pks[row.id] = row.pk
         return found
 
-    async def add_members(self, group_id: str, members: Sequence[MemberRef]) -> int:
+    async def add_members(self, group_id: str, members: Sequence[MemberRef]) -> list[str]:
+        """Insert membership rows; returns the ids that were not members yet (one statement)."""
         group_pk = await self._pk("Group", group_id)
         await self.resolve_members([m.value for m in members if m.value not in self._pks])
+        unique = {m.value: m for m in members}
+        if not unique:
+            return []
         rows = [
-            {
-                "tenant_id": self._tenant_id,
-                "group_pk": group_pk,
-                "member_pk": self._pks[m.value],
-                "member_type": m.type,
-            }
-            for m in members
+            {"tenant_id": self._tenant_id, "group_pk": group_pk, "member_pk": self._pks[m.value], "member_type": m.type}
+            for m in unique.values()
         ]
-        if not rows:
-            return 0
-        stmt = sqlite_insert(group_members).on_conflict_do_nothing()
-        return int(self._conn.execute(stmt, rows).rowcount)
+        stmt = sqlite_insert(group_members).on_conflict_do_nothing().returning(group_members.c.member_pk)
+        added = {row.member_pk for row in self._conn.execute(stmt, rows)}
+        return [i for i in unique if self._pks[i] in added]
 
-    async def remove_members(self, group_id: str, member_ids: Sequence[str]) -> int:
+    async def remove_members(self, group_id: str, member_ids: Sequence[str]) -> list[str]:
+        """Delete membership rows; returns the ids that were members."""
         group_pk = await self._pk("Group", group_id)
-        removed = 0
-        for chunk in _chunks(list(member_ids)):
-            member_pks = select(resources.c.pk).where(
-                resources.c.tenant_id == self._tenant_id, resources.c.id.in_(chunk)
+        await self.resolve_members([i for i in member_ids if i not in self._pks])
+        wanted = {self._pks[i]: i for i in member_ids if i in self._pks}
+        removed: list[str] = []
+        for chunk in _chunks(list(wanted)):
+            stmt = (
+                delete(group_members)
+                .where(group_members.c.group_pk == group_pk, group_members.c.member_pk.in_(chunk))
+                .returning(group_members.c.member_pk)
             )
-            stmt = delete(group_members).where(
-                group_members.c.group_pk == group_pk, group_members.c.member_pk.in_(member_pks)
-            )
-            removed += int(self._conn.execute(stmt).rowcount)
+            removed += [wanted[row.member_pk] for row in self._conn.execute(stmt)]
         return removed
 
     async def member_ids(self, group_id: str) -> list[str]:
@@ -216,10 +224,60 @@ class SqlUnitOfWork:
         )
         return list(self._conn.execute(stmt).scalars())
 
-    async def clear_members(self, group_id: str) -> int:
+    async def clear_members(self, group_id: str) -> list[str]:
+        removed = await self.member_ids(group_id)
         group_pk = await self._pk("Group", group_id)
-        stmt = delete(group_members).where(group_members.c.group_pk == group_pk)
-        return int(self._conn.execute(stmt).rowcount)
+        self._conn.execute(delete(group_members).where(group_members.c.group_pk == group_pk))
+        return removed
+
+    async def append_events(self, drafts: Sequence[EventDraft]) -> list[Event]:
+        """Outbox: allocate gapless per-tenant sequence numbers and insert, in this transaction."""
+        if not drafts:
+            return []
+        stmt = (
+            update(tenant_event_seq)
+            .where(tenant_event_seq.c.tenant_id == self._tenant_id)
+            .values(last_seq=tenant_event_seq.c.last_seq + len(drafts))
+            .returning(tenant_event_seq.c.last_seq)
+        )
+        first = self._conn.execute(stmt).scalar_one() - len(drafts) + 1
+        committed = [Event(self._tenant_id, first + i, d.id, d.type.value, d.payload()) for i, d in enumerate(drafts)]
+        self._conn.execute(
+            insert(events),
+            [
+                {
+                    "tenant_id": self._tenant_id,
+                    "seq": e.seq,
+                    "id": e.id,
+                    "type": e.type,
+                    "resource_type": d.resource_type,
+                    "resource_id": d.resource_id,
+                    "occurred_at": d.occurred_at,
+                    "payload": orjson.dumps(e.payload).decode(),
+                }
+                for e, d in zip(committed, drafts, strict=True)
+            ],
+        )
+        return committed
+
+    async def record_audit(self, entry: AuditEntry) -> None:
+        self._conn.execute(insert(audit_log), [audit_row(self._tenant_id, entry)])
+
+
+def audit_row(tenant_id: str, entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "occurred_at": entry.occurred_at,
+        "token_id": entry.token_id,
+        "method": entry.method,
+        "path": entry.path,
+        "status": entry.status,
+        "resource_type": entry.resource_type,
+        "resource_id": entry.resource_id,
+        "first_seq": entry.first_seq,
+        "last_seq": entry.last_seq,
+        "detail": None if entry.detail is None else orjson.dumps(entry.detail).decode(),
+    }
 
 
 def _uniqueness_error(exc: IntegrityError) -> Uniqueness:
@@ -380,6 +438,7 @@ class SqlStore:
     async def create_tenant(self, tenant: Tenant) -> None:
         with self.engine.begin() as conn:
             conn.execute(insert(tenants).values(id=tenant.id, name=tenant.name, created_at=tenant.created_at))
+            conn.execute(insert(tenant_event_seq).values(tenant_id=tenant.id, last_seq=0))
 
     async def tenant_by_name(self, name: str) -> Tenant | None:
         async with self._read() as conn:

@@ -114,3 +114,93 @@ server_secrets = Table(
     Column("name", String(64), primary_key=True),
     Column("value", String(128), nullable=False),
 )
+
+# Transactional outbox: events commit with the change that caused them. ``seq`` is gapless per
+# tenant, allocated from tenants.event_seq under the tenant row's write lock (so seq order is
+# commit order; PostgreSQL sequences can commit out of order).
+tenant_event_seq = Table(
+    "tenant_event_seq",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("type", String(40), nullable=False),
+    Column("resource_type", String(32), nullable=False),
+    Column("resource_id", String(36), nullable=False),
+    Column("occurred_at", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Index(None, "occurred_at"),
+)
+
+# Audit log: one row per write request (who, what, when, result).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("pk", _Pk, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("occurred_at", String(32), nullable=False),
+    Column("token_id", String(36)),
+    Column("method", String(10), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("resource_type", String(32)),
+    Column("resource_id", String(36)),
+    Column("first_seq", BigInteger),
+    Column("last_seq", BigInteger),
+    Column("detail", Text),
+    Index(None, "tenant_id", "pk"),
+    Index(None, "occurred_at"),
+)
+
+# Webhook endpoints of a tenant. ``delivered_seq`` is the consumer cursor: events are delivered in
+# seq order, one at a time, by whichever instance holds the lease.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", String(100), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("delivered_seq", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", String(32)),
+    Column("lease_owner", String(64)),
+    Column("lease_until", String(32)),
+    Index(None, "tenant_id"),
+)
+
+# Every delivery attempt (the delivery log), and dead letters (outcome "dead").
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("pk", _Pk, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(36), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", String(36), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("attempted_at", String(32), nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("latency_ms", Integer),
+    Column("outcome", String(16), nullable=False),  # delivered | retry | dead | redelivered
+    Index(None, "webhook_id", "pk"),
+    Index(None, "outcome"),
+)
+
+# In-process hook consumers' cursors, per tenant (hooks are retried from the outbox).
+hook_offsets = Table(
+    "hook_offsets",
+    metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("delivered_seq", BigInteger, nullable=False),
+)
