@@ -7,7 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import fields
 
+from scimhub.limits import DEFAULT_LIMITS
+from scimhub.limits import InputLimits
 from scimhub.policy import Policy
+from scimhub.ratelimit import DEFAULT_RATE_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,24 @@ class Settings:
     auto_migrate: bool = True  # `serve` migrates a SQLite database on start
     log_level: str = "INFO"
     strict_rfc: bool = False  # turn every IdP leniency switch off (see scimhub.policy)
+    max_string_length: int = DEFAULT_LIMITS.max_string_length
+    max_members_per_request: int = DEFAULT_LIMITS.max_members_per_request
+    max_patch_operations: int = DEFAULT_LIMITS.max_patch_operations
+    max_filter_length: int = DEFAULT_LIMITS.max_filter_length
+    max_filter_depth: int = DEFAULT_LIMITS.max_filter_depth
+    rate_limit: str = DEFAULT_RATE_LIMIT  # per tenant and per token, `limits` syntax; "" disables
+    rate_limit_storage: str = "memory://"  # or redis://host:port to share counters between instances
+    metrics_enabled: bool = True  # /metrics when the `metrics` extra (prometheus-client) is installed
+
+    @property
+    def limits(self) -> InputLimits:
+        return InputLimits(
+            self.max_string_length,
+            self.max_members_per_request,
+            self.max_patch_operations,
+            self.max_filter_length,
+            self.max_filter_depth,
+        )
 
     @property
     def policy(self) -> Policy:

@@ -57,9 +57,9 @@ def base_url(request: Request) -> str:
 
 def context(request: Request) -> RequestContext:
     principal: Principal = request.scope["scimhub.principal"]
-    return RequestContext(
-        principal, base_url(request), runtime(request).settings.policy, request.method, request.url.path
-    )
+    settings = runtime(request).settings
+    return RequestContext(principal, base_url(request), settings.policy, settings.limits, request.method,
+                          request.url.path)
 
 
 def projection(request: Request, rtype: ResourceType) -> Projection:

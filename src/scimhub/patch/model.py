@@ -9,9 +9,10 @@ from typing import Any
 from scimhub.errors import InvalidSyntax
 from scimhub.errors import InvalidValue
 from scimhub.errors import NoTarget
+from scimhub.limits import DEFAULT_LIMITS
 
 PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-MAX_OPERATIONS = 1000
+MAX_OPERATIONS = DEFAULT_LIMITS.max_patch_operations
 
 
 class OpName(StrEnum):
@@ -35,7 +36,7 @@ def _get(body: dict[str, Any], name: str) -> Any:
     return None
 
 
-def parse_patch_request(body: Any) -> list[PatchOperation]:
+def parse_patch_request(body: Any, max_operations: int = MAX_OPERATIONS) -> list[PatchOperation]:
     """Validate the PatchOp envelope; op names are case-insensitive (Entra sends ``Replace``)."""
     if not isinstance(body, dict):
         raise InvalidSyntax("A PATCH body must be a PatchOp JSON object.")
@@ -45,8 +46,8 @@ def parse_patch_request(body: Any) -> list[PatchOperation]:
     operations = _get(body, "operations")
     if not isinstance(operations, list) or not operations:
         raise InvalidValue("'Operations' must be a non-empty array of operations.")
-    if len(operations) > MAX_OPERATIONS:
-        raise InvalidValue(f"At most {MAX_OPERATIONS} operations are accepted in one PATCH request.")
+    if len(operations) > max_operations:
+        raise InvalidValue(f"At most {max_operations} operations are accepted in one PATCH request.")
     return [_operation(op, i) for i, op in enumerate(operations)]
 
 

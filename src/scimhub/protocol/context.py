@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field
 
+from scimhub.limits import InputLimits
 from scimhub.policy import Policy
 
 
@@ -21,6 +22,7 @@ class RequestContext:
     principal: Principal
     base_url: str  # e.g. https://host/scim/v2, no trailing slash
     policy: Policy = field(default_factory=Policy)
+    limits: InputLimits = field(default_factory=InputLimits)
     method: str = ""  # for the audit log
     path: str = ""
 

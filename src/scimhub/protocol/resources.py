@@ -117,8 +117,10 @@ class ResourceService:
         self, ctx: RequestContext, rtype: ResourceType, body: Any, projection: Projection
     ) -> ResourceResult:
         """RFC 7644 §3.3."""
-        doc = validate_resource(body, rtype, self.registry.common, Context.CREATE, ctx.policy)
+        doc = validate_resource(body, rtype, self.registry.common, Context.CREATE, ctx.policy,
+                                max_string_length=ctx.limits.max_string_length)
         members = _pop_members(doc, rtype)
+        _check_member_count(len(members or ()), ctx)
         now = self.clock()
         stored = StoredResource(self.ids(), rtype.id, doc, now, now, 1)
         delta = MemberDelta()
@@ -144,10 +146,10 @@ class ResourceService:
         delta = MemberDelta()
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
-            doc = validate_resource(
-                body, rtype, self.registry.common, Context.REPLACE, ctx.policy, existing=current.doc
-            )
+            doc = validate_resource(body, rtype, self.registry.common, Context.REPLACE, ctx.policy,
+                                    existing=current.doc, max_string_length=ctx.limits.max_string_length)
             members = _pop_members(doc, rtype)
+            _check_member_count(len(members or ()), ctx)
             if members_attribute(rtype):
                 await _replace_members(uow, id, await _resolve_members(uow, members or []), delta)
             stored = await self._save(uow, rtype, current, doc, delta)
@@ -166,14 +168,14 @@ class ResourceService:
         if_match: str | None = None,
     ) -> ResourceResult:
         """RFC 7644 §3.5.2: all operations apply, or none."""
-        operations = parse_patch_request(body)
+        operations = parse_patch_request(body, ctx.limits.max_patch_operations)
+        _check_member_count(sum(len(op.value) for op in operations if isinstance(op.value, list)), ctx)
         delta = MemberDelta()
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
             result = apply_patch(current.doc, operations, rtype, self.registry.common, ctx.policy)
-            doc = validate_resource(
-                result.doc, rtype, self.registry.common, Context.PATCH, ctx.policy, existing=current.doc
-            )
+            doc = validate_resource(result.doc, rtype, self.registry.common, Context.PATCH, ctx.policy,
+                                    existing=current.doc, max_string_length=ctx.limits.max_string_length)
             await _apply_member_changes(uow, id, result.members, delta)
             stored = await self._save(uow, rtype, current, doc, delta)
             drafts = self._drafts(ctx, rtype, current, stored, delta)
@@ -314,6 +316,12 @@ async def _current(uow: UnitOfWork, rtype: ResourceType, id: str, if_match: str 
         raise NotFound(f"{rtype.name} {id} not found.")
     check_if_match(if_match, current.version)
     return current
+
+
+def _check_member_count(count: int, ctx: RequestContext) -> None:
+    if count > ctx.limits.max_members_per_request:
+        raise InvalidValue(f"At most {ctx.limits.max_members_per_request} members (or values) may be sent in one "
+                           f"request; this one has {count}. Send them in batches.")
 
 
 def _pop_members(doc: JsonDoc, rtype: ResourceType) -> list[JsonDoc] | None:

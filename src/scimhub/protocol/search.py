@@ -158,7 +158,9 @@ class Searcher:
     def _bind(self, rtype: ResourceType, text: str | None) -> Bound | None:
         if text is None or not text.strip():
             return None
-        return bind_filter(parse_filter(text), rtype, self.service.registry.common, text, self.ctx.policy)
+        limits = self.ctx.limits
+        ast = parse_filter(text, max_length=limits.max_filter_length, max_depth=limits.max_filter_depth)
+        return bind_filter(ast, rtype, self.service.registry.common, text, self.ctx.policy)
 
     def _bind_for_root(self, rtype: ResourceType, text: str | None) -> Bound | _NoMatch | None:
         # RFC 7644 §3.4.2.1: an attribute a type does not have has no value there. A filter

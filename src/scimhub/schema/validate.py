@@ -15,6 +15,7 @@ from typing import Any
 from scimhub.errors import InvalidSyntax
 from scimhub.errors import InvalidValue
 from scimhub.errors import Mutability as MutabilityError
+from scimhub.limits import DEFAULT_LIMITS
 from scimhub.policy import Policy
 from scimhub.schema.model import Attribute
 from scimhub.schema.model import AttrType
@@ -49,6 +50,7 @@ def validate_resource(
     context: Context,
     policy: Policy,
     existing: JsonDoc | None = None,
+    max_string_length: int = DEFAULT_LIMITS.max_string_length,
 ) -> JsonDoc:
     """Canonical document for ``body``; raises InvalidValue / Mutability / InvalidSyntax."""
     if not isinstance(body, dict):
@@ -60,8 +62,22 @@ def validate_resource(
     if existing is not None and context is not Context.CREATE:
         _check_immutable(doc, existing, rtype, common)
     _check_required(doc, rtype, common)
+    check_string_lengths(doc, max_string_length)
     doc["schemas"] = [rtype.schema.id, *(s.id for s, _ in rtype.extensions if s.id in doc)]
     return doc
+
+
+def check_string_lengths(value: Any, limit: int, where: str = "") -> None:
+    """No string value may exceed ``limit`` characters (SCIMHUB_MAX_STRING_LENGTH)."""
+    if isinstance(value, str):
+        if len(value) > limit:
+            raise InvalidValue(f"'{where}' is longer than the limit of {limit} characters.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_string_lengths(item, limit, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_string_lengths(item, limit, f"{where}[{i}]")
 
 
 def _key(body: dict[str, Any], name: str) -> str:

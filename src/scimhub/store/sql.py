@@ -30,11 +30,13 @@ from sqlalchemy import update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ColumnElement
 
 from scimhub.errors import Uniqueness
 from scimhub.events.model import Event
 from scimhub.events.model import EventDraft
+from scimhub.store import migrate
 from scimhub.store.base import AuditEntry
 from scimhub.store.base import IndexKeys
 from scimhub.store.base import Keyset
@@ -301,6 +303,14 @@ class SqlStore:
 
     async def close(self) -> None:
         self.engine.dispose()
+
+    async def readiness_problem(self) -> str | None:
+        """None when the database answers and is migrated; otherwise what is wrong."""
+        try:
+            current = migrate.is_current(self.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            return f"database unreachable: {type(exc).__name__}"
+        return None if current else "database schema is not at the newest migration (run scimhub db upgrade)"
 
     @asynccontextmanager
     async def unit_of_work(self, tenant_id: str) -> AsyncIterator[SqlUnitOfWork]:

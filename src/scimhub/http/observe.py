@@ -1,0 +1,123 @@
+"""Request id, one access-log line per request, and Prometheus metrics (optional extra)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp
+from starlette.types import Message
+from starlette.types import Receive
+from starlette.types import Scope
+from starlette.types import Send
+
+from scimhub.protocol.context import Principal
+
+log = logging.getLogger("scimhub.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_ID_SEGMENT = re.compile(r"^(/scim/v2/(?:Users|Groups|Schemas|ResourceTypes))/(?!\.search$)[^/]+")
+
+
+def route_label(path: str, root_path: str = "") -> str:
+    """``/scim/v2/Users/<id>`` → ``/scim/v2/Users/{id}``: bounded label cardinality."""
+    path = path.removeprefix(root_path)
+    return _ID_SEGMENT.sub(r"\1/{id}", path)
+
+
+class Metrics:
+    """Prometheus collectors in a registry of their own (one per app)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry
+        from prometheus_client import Counter
+        from prometheus_client import Histogram
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "scimhub_requests",
+            "SCIM and admin requests",
+            ["route", "method", "status", "tenant"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "scimhub_request_duration_seconds",
+            "Request latency",
+            ["route", "method"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.rate_limited = Counter("scimhub_rate_limited", "Requests answered 429", ["tenant"], registry=self.registry)
+        self.webhook_deliveries = Counter(
+            "scimhub_webhook_deliveries", "Webhook delivery attempts", ["outcome"], registry=self.registry
+        )
+
+    def render(self) -> bytes:
+        from prometheus_client import generate_latest
+
+        return bytes(generate_latest(self.registry))
+
+
+def metrics_available() -> bool:
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class AccessLogMiddleware:
+    """Outermost: assigns the request id, logs one line and records metrics per request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        scope["scimhub.request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self._record(scope, status, time.perf_counter() - started, request_id)
+
+    def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
+        principal: Principal | None = scope.get("scimhub.principal")
+        route = route_label(scope["path"], scope.get("root_path", ""))
+        tenant = principal.tenant_id if principal else "-"
+        fields: dict[str, Any] = {
+            "request_id": request_id,
+            "tenant": tenant,
+            "token_id": principal.token_id if principal else None,
+            "method": scope["method"],
+            "route": route,
+            "status": status,
+            "latency_ms": round(seconds * 1000, 3),
+        }
+        log.info("%s %s %s", scope["method"], route, status, extra=fields)
+        if self.metrics is not None:
+            self.metrics.requests.labels(route, scope["method"], str(status), tenant).inc()
+            self.metrics.latency.labels(route, scope["method"]).observe(seconds)
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for key, value in scope["headers"]:
+        if key == b"x-request-id":
+            text = bytes(value).decode("latin-1")
+            return text if _REQUEST_ID.match(text) else None
+    return None

@@ -1,0 +1,39 @@
+"""Pure-ASGI rate limiting after authentication: 429 with a SCIM body and Retry-After."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.types import ASGIApp
+from starlette.types import Receive
+from starlette.types import Scope
+from starlette.types import Send
+
+from scimhub.errors import TooManyRequests
+from scimhub.http.errors import error_response
+from scimhub.protocol.context import Principal
+from scimhub.ratelimit import RateLimiter
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, on_limited: Callable[[str], None] | None = None) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.on_limited = on_limited
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        principal: Principal | None = scope.get("scimhub.principal")
+        if scope["type"] != "http" or principal is None:
+            await self.app(scope, receive, send)
+            return
+        verdict = await self.limiter.check(principal.tenant_id, principal.token_id)
+        if verdict.allowed:
+            await self.app(scope, receive, send)
+            return
+        if self.on_limited is not None:
+            self.on_limited(principal.tenant_id)
+        error = TooManyRequests(
+            f"Rate limit exceeded for this tenant or token; retry in {verdict.retry_after} s.",
+            headers={"Retry-After": str(verdict.retry_after)},
+        )
+        await error_response(error)(scope, receive, send)

@@ -1,0 +1,62 @@
+"""Per-tenant and per-token rate limits on the ``limits`` library (memory or Redis storage).
+
+Defaults are generous on purpose: an IdP's initial sync must never be throttled into
+failure. Okta and Entra each send at most a few dozen requests per second per app
+(Entra's gallery requirement is 25 req/s per tenant), so the default of 100 requests per
+second and 3,000 per minute per tenant leaves headroom while stopping a looping client.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem
+from limits import parse_many
+from limits.aio.storage import MemoryStorage
+from limits.aio.storage import RedisStorage
+from limits.aio.storage import Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+DEFAULT_RATE_LIMIT = "100/second;3000/minute"
+
+
+def storage_for(uri: str | None) -> Storage:
+    """``None`` or ``memory://`` keeps counters in this process; ``redis://…`` shares them."""
+    if not uri or uri.startswith("memory://"):
+        return MemoryStorage()
+    if uri.startswith(("redis://", "rediss://")):
+        return RedisStorage(f"async+{uri}", implementation="redispy")
+    raise ValueError(f"Unsupported rate-limit storage {uri!r}; use memory:// or redis://host:port")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    retry_after: int = 0  # seconds, for the Retry-After header (RFC 9110 §10.2.3)
+
+
+class RateLimiter:
+    """Checks a request against the tenant's and the token's limits (both must allow it)."""
+
+    def __init__(self, spec: str = DEFAULT_RATE_LIMIT, storage: Storage | None = None) -> None:
+        self.items: list[RateLimitItem] = parse_many(spec)
+        self.limiter = SlidingWindowCounterRateLimiter(storage or MemoryStorage())
+        self._overrides: dict[str, list[RateLimitItem]] = {}
+
+    def set_tenant_limit(self, tenant_id: str, spec: str | None) -> None:
+        """Per-tenant limits (from the tenant's settings); None restores the default."""
+        if spec:
+            self._overrides[tenant_id] = parse_many(spec)
+        else:
+            self._overrides.pop(tenant_id, None)
+
+    async def check(self, tenant_id: str, token_id: str) -> Verdict:
+        items = self._overrides.get(tenant_id, self.items)
+        for key in (f"tenant:{tenant_id}", f"token:{token_id}"):
+            for item in items:
+                if not await self.limiter.hit(item, key):
+                    stats = await self.limiter.get_window_stats(item, key)
+                    return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
+        return Verdict(True)
