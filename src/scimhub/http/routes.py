@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
 from scimhub.http import endpoints
 from scimhub.http.endpoints import ResourceEndpoints
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def route(path: str, **handlers: Endpoint) -> Route:
+    """One route per path, so that a 405 names every method the path allows (RFC 9110 §15.5.6)."""
+
+    async def dispatch(request: Request) -> Response:
+        # Starlette routes HEAD wherever GET is allowed; GET answers it.
+        handler = handlers.get(request.method) or handlers["GET"]
+        return await handler(request)
+
+    return Route(path, dispatch, methods=list(handlers))
+
 
 def resource_routes(rtype_id: str, path: str) -> list[BaseRoute]:
     ep = ResourceEndpoints(rtype_id)
     return [
-        Route(path, ep.list, methods=["GET"]),
-        Route(path, ep.create, methods=["POST"]),
-        Route(f"{path}/.search", ep.search, methods=["POST"]),
-        Route(f"{path}/{{id}}", ep.get, methods=["GET"]),
-        Route(f"{path}/{{id}}", ep.replace, methods=["PUT"]),
-        Route(f"{path}/{{id}}", ep.patch, methods=["PATCH"]),
-        Route(f"{path}/{{id}}", ep.delete, methods=["DELETE"]),
+        route(path, GET=ep.list, POST=ep.create),
+        route(f"{path}/.search", POST=ep.search),
+        route(f"{path}/{{id}}", GET=ep.get, PUT=ep.replace, PATCH=ep.patch, DELETE=ep.delete),
     ]
 
 
@@ -26,10 +40,10 @@ def scim_routes() -> list[BaseRoute]:
     return [
         *resource_routes("User", "/Users"),
         *resource_routes("Group", "/Groups"),
-        Route("/.search", endpoints.search_root, methods=["POST"]),
-        Route("/ServiceProviderConfig", endpoints.service_provider_config, methods=["GET"]),
-        Route("/ResourceTypes", endpoints.resource_types, methods=["GET"]),
-        Route("/ResourceTypes/{id}", endpoints.resource_type, methods=["GET"]),
-        Route("/Schemas", endpoints.schemas, methods=["GET"]),
-        Route("/Schemas/{id}", endpoints.schema, methods=["GET"]),
+        route("/.search", POST=endpoints.search_root),
+        route("/ServiceProviderConfig", GET=endpoints.service_provider_config),
+        route("/ResourceTypes", GET=endpoints.resource_types),
+        route("/ResourceTypes/{id}", GET=endpoints.resource_type),
+        route("/Schemas", GET=endpoints.schemas),
+        route("/Schemas/{id}", GET=endpoints.schema),
     ]

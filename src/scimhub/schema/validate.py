@@ -193,6 +193,8 @@ def _coerce_complex(attr: Attribute, value: Any, policy: Policy, where: str) -> 
             if not policy.ignore_unknown_attributes:
                 raise InvalidValue(f"Unknown sub-attribute '{key}' of '{where}'.")
             continue
+        if sub.mutability is Mutability.READ_ONLY:
+            continue  # RFC 7644 §3.3: readOnly values sent by clients are ignored (manager.displayName)
         coerced = _coerce_single(sub, sub_value, policy, f"{where}.{sub.name}")
         if coerced is not MISSING:
             out[sub.name] = coerced
