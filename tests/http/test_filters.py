@@ -325,11 +325,6 @@ async def test_entras_typed_email_filter_finds_the_user(client: httpx2.AsyncClie
     assert _ids(found) == [people["kathy"]["id"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Group.members and User.groups live in the group_members table, not in the JSON "
-    "document, so filters on them silently match nothing instead of matching (or invalidFilter).",
-)
 @pytest.mark.parametrize(
     ("endpoint", "text"), [("/Groups", 'members.value eq "{user}"'), ("/Users", 'groups.value eq "{group}"')]
 )

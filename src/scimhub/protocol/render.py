@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from scimhub.protocol.etag import etag
-from scimhub.protocol.relations import member_of_attribute
-from scimhub.protocol.relations import members_attribute
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
 from scimhub.schema.registry import SchemaRegistry
+from scimhub.schema.relations import member_of_attribute
+from scimhub.schema.relations import members_attribute
 from scimhub.store.base import MemberRef
 from scimhub.store.base import StoredResource
 

@@ -28,14 +28,14 @@ from scimhub.patch.apply import apply_patch
 from scimhub.patch.model import parse_patch_request
 from scimhub.protocol.context import RequestContext
 from scimhub.protocol.etag import check_if_match
-from scimhub.protocol.relations import member_of_attribute
-from scimhub.protocol.relations import members_attribute
 from scimhub.protocol.render import render
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
 from scimhub.schema.project import Projection
 from scimhub.schema.project import project
 from scimhub.schema.registry import SchemaRegistry
+from scimhub.schema.relations import member_of_attribute
+from scimhub.schema.relations import members_attribute
 from scimhub.schema.validate import Context
 from scimhub.schema.validate import validate_resource
 from scimhub.store.base import AuditEntry
@@ -117,8 +117,14 @@ class ResourceService:
         self, ctx: RequestContext, rtype: ResourceType, body: Any, projection: Projection
     ) -> ResourceResult:
         """RFC 7644 §3.3."""
-        doc = validate_resource(body, rtype, self.registry.common, Context.CREATE, ctx.policy,
-                                max_string_length=ctx.limits.max_string_length)
+        doc = validate_resource(
+            body,
+            rtype,
+            self.registry.common,
+            Context.CREATE,
+            ctx.policy,
+            max_string_length=ctx.limits.max_string_length,
+        )
         members = _pop_members(doc, rtype)
         _check_member_count(len(members or ()), ctx)
         now = self.clock()
@@ -146,8 +152,15 @@ class ResourceService:
         delta = MemberDelta()
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
-            doc = validate_resource(body, rtype, self.registry.common, Context.REPLACE, ctx.policy,
-                                    existing=current.doc, max_string_length=ctx.limits.max_string_length)
+            doc = validate_resource(
+                body,
+                rtype,
+                self.registry.common,
+                Context.REPLACE,
+                ctx.policy,
+                existing=current.doc,
+                max_string_length=ctx.limits.max_string_length,
+            )
             members = _pop_members(doc, rtype)
             _check_member_count(len(members or ()), ctx)
             if members_attribute(rtype):
@@ -174,8 +187,15 @@ class ResourceService:
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
             result = apply_patch(current.doc, operations, rtype, self.registry.common, ctx.policy)
-            doc = validate_resource(result.doc, rtype, self.registry.common, Context.PATCH, ctx.policy,
-                                    existing=current.doc, max_string_length=ctx.limits.max_string_length)
+            doc = validate_resource(
+                result.doc,
+                rtype,
+                self.registry.common,
+                Context.PATCH,
+                ctx.policy,
+                existing=current.doc,
+                max_string_length=ctx.limits.max_string_length,
+            )
             await _apply_member_changes(uow, id, result.members, delta)
             stored = await self._save(uow, rtype, current, doc, delta)
             drafts = self._drafts(ctx, rtype, current, stored, delta)
@@ -320,8 +340,10 @@ async def _current(uow: UnitOfWork, rtype: ResourceType, id: str, if_match: str 
 
 def _check_member_count(count: int, ctx: RequestContext) -> None:
     if count > ctx.limits.max_members_per_request:
-        raise InvalidValue(f"At most {ctx.limits.max_members_per_request} members (or values) may be sent in one "
-                           f"request; this one has {count}. Send them in batches.")
+        raise InvalidValue(
+            f"At most {ctx.limits.max_members_per_request} members (or values) may be sent in one "
+            f"request; this one has {count}. Send them in batches."
+        )
 
 
 def _pop_members(doc: JsonDoc, rtype: ResourceType) -> list[JsonDoc] | None:

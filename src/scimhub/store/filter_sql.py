@@ -35,10 +35,13 @@ from scimhub.schema.compare import comparison_key
 from scimhub.schema.model import Attribute
 from scimhub.schema.model import AttrType
 from scimhub.schema.registry import COMMON_SCHEMA
+from scimhub.schema.relations import MEMBER_OF_ATTRIBUTE
+from scimhub.schema.relations import MEMBERS_ATTRIBUTE
 from scimhub.store.dialects import JsonDialect
 from scimhub.store.dialects import PathKey
 from scimhub.store.index_plan import is_multi_value_key
 from scimhub.store.index_plan import key_column
+from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_values
 from scimhub.store.tables import resources
 from scimhub.timestamps import normalise_instant
@@ -60,9 +63,55 @@ class FilterCompiler:
             return or_(self.compile(node.left), self.compile(node.right))
         if isinstance(node, BNot):
             return not_(self.compile(node.expr))
+        relational = self._relational(node)
+        if relational is not None:
+            return relational
         if isinstance(node, BValuePath):
             return self._value_path(node)
         return self._atom(node)
+
+    # -- Group.members / User.groups live in group_members ----------------------
+    def _relational(self, node: Bound) -> ColumnElement[bool] | None:
+        if not isinstance(node, BCompare | BPresent | BValuePath) or node.path.extension is not None:
+            return None
+        name = node.path.attribute.name
+        if name == MEMBERS_ATTRIBUTE.get(self.resource_type):
+            this, other_side = group_members.c.group_pk, group_members.c.member_pk
+        elif name == MEMBER_OF_ATTRIBUTE.get(self.resource_type):
+            this, other_side = group_members.c.member_pk, group_members.c.group_pk
+        else:
+            return None
+        other = resources.alias("related")
+        columns: dict[str, ColumnElement[Any]] = {
+            "value": other.c.id,
+            "display": other.c.display,
+            "type": group_members.c.member_type
+            if name == MEMBERS_ATTRIBUTE.get(self.resource_type)
+            else literal("direct"),
+        }
+        condition = (
+            true()
+            if isinstance(node, BPresent) and node.path.sub is None
+            else (self._member_condition(node.filter if isinstance(node, BValuePath) else node, columns))
+        )
+        # pk IN (…): driven by the related row's (tenant_id, id) index and group_members' indexes.
+        return resources.c.pk.in_(
+            select(this)
+            .select_from(group_members.join(other, other.c.pk == other_side))
+            .where(other.c.tenant_id == self.tenant_id, condition)
+        )
+
+    def _member_condition(self, node: Bound, columns: dict[str, ColumnElement[Any]]) -> ColumnElement[bool]:
+        if isinstance(node, BAnd):
+            return and_(self._member_condition(node.left, columns), self._member_condition(node.right, columns))
+        if isinstance(node, BOr):
+            return or_(self._member_condition(node.left, columns), self._member_condition(node.right, columns))
+        if isinstance(node, BNot):
+            return not_(self._member_condition(node.expr, columns))
+        sub = node.path.sub if not isinstance(node, BValuePath) else None
+        if sub is None or sub.name not in columns:
+            raise InvalidFilter(f"Filtering memberships supports {', '.join(columns)} only.")
+        return _compare_column(self.dialect, node, columns[sub.name])  # type: ignore[arg-type]
 
     # -- atoms on the resource ---------------------------------------------------
     def _atom(self, node: BCompare | BPresent) -> ColumnElement[bool]:
@@ -73,7 +122,8 @@ class FilterCompiler:
         if path.attribute.schema == COMMON_SCHEMA:
             return self._common(node)
         if isinstance(node, BCompare) and node.op is CompareOp.EQ and is_multi_value_key(path):
-            return self._indexed_multi_eq(node)
+            # A value is an index probe; `emails eq null` ("no email") reads the document.
+            return self._json_atom(node) if node.value is None else self._indexed_multi_eq(node)
         return self._json_atom(node)
 
     def _common(self, node: BCompare | BPresent) -> ColumnElement[bool]:
@@ -124,7 +174,8 @@ class FilterCompiler:
         doc = resources.c.doc
         if not path.attribute.multi_valued:
             element = d.extract(doc, [*prefix, path.attribute.name])
-            return self._element(node.filter, element)
+            # An unassigned complex value has no element to match, not even `name[not (…)]`.
+            return and_(element.is_not(None), self._element(node.filter, element))
         elements = d.elements(doc, [*prefix, path.attribute.name])
         inner = self._element(node.filter, elements.c.value)
         return exists(select(literal(1)).select_from(elements).where(inner))
@@ -222,7 +273,9 @@ def _compare_column(d: JsonDialect, node: BCompare | BPresent, column: ColumnEle
     if isinstance(node, BPresent):
         return and_(column.is_not(None), column != "")
     if node.value is None:
-        return _null_compare(node, column)
+        # As on the document (`_json_atom`): "" is unassigned too, so `x eq null` holds for it.
+        present = and_(column.is_not(None), column != "")
+        return not_(present) if node.op is CompareOp.EQ else present if node.op is CompareOp.NE else false()
     if not isinstance(node.value, str):
         return false()
     return _string_op(d, node.op, column, comparison_key(node.path.leaf, node.value))
