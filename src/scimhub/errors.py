@@ -86,7 +86,7 @@ class InvalidValue(BadRequest):
 
 
 class InvalidVersion(BadRequest):
-    scim_type = "invalidVersion"
+    scim_type = "invalidVers"
     default_detail = "The specified SCIM protocol version is not supported."
 
 

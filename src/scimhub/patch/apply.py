@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from typing import Any
 from typing import Literal
 
@@ -28,7 +29,6 @@ from scimhub.filter.parser import parse_path
 from scimhub.patch.model import OpName
 from scimhub.patch.model import PatchOperation
 from scimhub.policy import Policy
-from scimhub.protocol.relations import members_attribute
 from scimhub.schema.model import Attribute
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import Mutability
@@ -38,6 +38,7 @@ from scimhub.schema.paths import BoundPath
 from scimhub.schema.paths import find_schema
 from scimhub.schema.paths import resolve
 from scimhub.schema.paths import resolve_name
+from scimhub.schema.relations import members_attribute
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,8 @@ def apply_patch(
     """The document after all operations, plus membership changes; raises on the first bad op."""
     engine = _Engine(copy.deepcopy(doc), rtype, common, policy)
     for operation in operations:
-        engine.apply(operation)
+        # The result shares no object with the request: clearing a primary must not edit the request.
+        engine.apply(replace(operation, value=copy.deepcopy(operation.value)))
     return PatchResult(engine.doc, tuple(engine.members))
 
 
@@ -180,13 +182,13 @@ class _Engine:
     def _set(self, op: OpName, target: _Target, value: Any, *, pathless: bool) -> None:
         attr = target.path.attribute
         value = self._normalise_complex(attr if target.path.sub is None else target.path.sub, value)
+        if value is None:  # RFC 7643 §2.5: null is unassigned
+            self._remove(target, None)
+            return
         if target.filter is not None:
             self._set_filtered(op, target, value)
             return
         holder = self._holder(target.path, create=True)
-        if value is None:
-            self._remove(target, None)
-            return
         if target.path.sub is not None:
             self._set_sub(holder, target.path, value)
         elif attr.multi_valued:
@@ -223,14 +225,10 @@ class _Engine:
 
     def _set_multi(self, op: OpName, holder: JsonDoc, attr: Attribute, value: Any) -> None:
         values = value if isinstance(value, list) else [value]
-        if op is OpName.REPLACE:
-            holder[attr.name] = values
-        else:
-            current = holder.get(attr.name)
-            items = list(current) if isinstance(current, list) else []
-            items += [v for v in values if v not in items]  # add never duplicates (RFC 7644 §3.5.2.1)
-            holder[attr.name] = items
-        _clear_other_primaries(holder[attr.name], values)
+        current = holder.get(attr.name) if op is OpName.ADD else None
+        items = _unique([*(current if isinstance(current, list) else []), *values])
+        holder[attr.name] = items
+        _clear_other_primaries(items, values)
 
     def _set_filtered(self, op: OpName, target: _Target, value: Any) -> None:
         attr, sub = target.path.attribute, target.path.sub
@@ -241,18 +239,18 @@ class _Engine:
         matched = [i for i, item in enumerate(items) if element_matches(target.filter, item)]
         if not matched:
             items.append(self._new_element(target, value))
-            holder[attr.name] = items
-            return
-        for i in matched:
-            if sub is not None:
-                items[i] = {**items[i], sub.name: value}
-            elif op is OpName.REPLACE:
-                items[i] = value
-            elif isinstance(value, dict):
-                items[i] = {**items[i], **value}
-        holder[attr.name] = items
-        if sub is not None and sub.name == "primary" and value is True:
-            _clear_other_primaries(items, [items[i] for i in matched])
+            matched = [len(items) - 1]
+        else:
+            for i in matched:
+                if sub is not None:
+                    items[i] = {**items[i], sub.name: value}
+                elif op is OpName.REPLACE:
+                    items[i] = value
+                elif isinstance(value, dict):
+                    items[i] = {**items[i], **value}
+        touched = [items[i] for i in matched]
+        holder[attr.name] = items = _unique(items)
+        _clear_other_primaries(items, touched)
 
     def _new_element(self, target: _Target, value: Any) -> JsonDoc:
         """Entra PATCHes ``phoneNumbers[type eq "mobile"].value`` before such a number exists."""
@@ -274,6 +272,9 @@ class _Engine:
     # -- remove ---------------------------------------------------------------
     def _remove(self, target: _Target, value: Any) -> None:
         attr, sub = target.path.attribute, target.path.sub
+        if target.filter is None and target.path.leaf.required:
+            # RFC 7644 §3.5.2.2: removing (or unassigning) a required attribute is "mutability".
+            raise MutabilityError(f"'{target.path.key}' is required and cannot be removed.")
         holder = self._holder(target.path, create=False)
         if attr.name not in holder:
             return  # removing what is not there is a no-op
@@ -346,13 +347,27 @@ class _Engine:
 
 def _clear_other_primaries(items: list[Any], new_values: list[Any]) -> None:
     """RFC 7643 §2.4: at most one element may have primary true; the newest wins."""
-    winners = [v for v in new_values if isinstance(v, dict) and v.get("primary") is True]
+    winners = [v for v in new_values if isinstance(v, dict) and _is_true(v.get("primary"))]
     if not winners:
         return
     keep = winners[-1]
     for item in items:
-        if isinstance(item, dict) and item is not keep and item.get("primary") is True and item != keep:
+        if isinstance(item, dict) and item is not keep and _is_true(item.get("primary")) and item != keep:
             item["primary"] = False
+
+
+def _unique(items: list[Any]) -> list[Any]:
+    """Equal values once, first one kept (RFC 7644 §3.5.2.1: adding a value already there is no change)."""
+    out: list[Any] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def _is_true(value: Any) -> bool:
+    """``true``, or Entra's ``"True"`` that validation will turn into it (policy.string_booleans)."""
+    return value is True or (isinstance(value, str) and value.casefold() == "true")
 
 
 def _equalities(node: Bound) -> JsonDoc | None:

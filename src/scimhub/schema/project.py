@@ -24,6 +24,7 @@ class Projection:
     requested: dict[_Key, frozenset[str] | None] = field(default_factory=dict)
     excluded: dict[_Key, frozenset[str] | None] = field(default_factory=dict)
     requested_extensions: frozenset[str] = frozenset()
+    excluded_extensions: frozenset[str] = frozenset()
 
     def includes(self, attr: Attribute, extension: str | None = None) -> bool:
         """Whether ``attr`` can appear at all (lets the store skip loading it, e.g. members)."""
@@ -50,9 +51,14 @@ def parse_projection(rtype: ResourceType, common: Schema, attributes: str | None
             continue
         _add(requested, rtype, common, name)
     dropped: dict[_Key, frozenset[str] | None] = {}
+    excluded_extensions: set[str] = set()
     for name in _names(excluded):
+        ext = find_schema(rtype, name)
+        if ext is not None and ext is not rtype.schema:
+            excluded_extensions.add(ext.id)
+            continue
         _add(dropped, rtype, common, name)
-    return Projection(requested, dropped, frozenset(extensions))
+    return Projection(requested, dropped, frozenset(extensions), frozenset(excluded_extensions))
 
 
 def _names(param: str | None) -> list[str]:
@@ -91,6 +97,8 @@ def project(doc: JsonDoc, rtype: ResourceType, common: Schema, projection: Proje
 
 def _project_container(container: JsonDoc, ext: Schema, projection: Projection) -> JsonDoc:
     out: JsonDoc = {}
+    if ext.id in projection.excluded_extensions and not (projection.requested or projection.requested_extensions):
+        return {attr: value for attr, value in container.items() if _always(ext, attr)}
     whole = ext.id in projection.requested_extensions
     for key, value in container.items():
         attr = ext.attribute(key)
@@ -134,3 +142,8 @@ def _sub_kept(attr: Attribute, name: str, names: frozenset[str], keep: bool) -> 
     if sub is not None and sub.returned is Returned.ALWAYS:
         return True
     return (name.casefold() in names) is keep
+
+
+def _always(ext: Schema, name: str) -> bool:
+    attr = ext.attribute(name)
+    return attr is not None and attr.returned is Returned.ALWAYS

@@ -266,7 +266,11 @@ def _check_immutable(doc: JsonDoc, existing: JsonDoc, rtype: ResourceType, commo
         for attr in schema.attributes:
             if attr.mutability is not Mutability.IMMUTABLE or attr.name not in before:
                 continue
-            if attr.name in target and target[attr.name] != before[attr.name]:
+            if attr.name not in target:
+                target[attr.name] = before[attr.name]  # omitted on replace: the value stays as set
+                if schema.id != rtype.schema.id and schema.id != common.id:
+                    doc[schema.id] = target
+            elif target[attr.name] != before[attr.name]:
                 raise MutabilityError(f"'{attr.name}' is immutable and cannot be changed.")
 
 
