@@ -25,6 +25,9 @@ class Policy:
     # Entra removes members with {"op":"Remove","path":"members","value":[{"value":id}]}:
     # remove exactly those members, not all of them.
     remove_members_by_value: bool = True
+    # Entra's legacy tutorial (Example 5) PATCHes {"path":"manager","value":[{"$ref":…,"value":id}]}:
+    # an extension attribute without its URN, as a one-element array.
+    unqualified_extension_paths: bool = True
 
     @classmethod
     def strict(cls) -> Policy:

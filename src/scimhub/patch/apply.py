@@ -122,7 +122,9 @@ class _Engine:
             if ext is not None:
                 return _Target(BoundPath(ext.attributes[0], None, ext.id), None, ext)
         sub = parsed.sub_attr if parsed.filter is not None else attr.sub_attr
-        bound = resolve(self.rtype, self.common, attr.uri, attr.attr, None)
+        bound = resolve(self.rtype, self.common, attr.uri, attr.attr, None) or self._unqualified_extension(
+            attr.uri, attr.attr
+        )
         if bound is None:
             raise InvalidPath(f"Unknown attribute in path '{text}'.")
         if sub is not None:
@@ -137,6 +139,16 @@ class _Engine:
             parent = BoundPath(bound.attribute, None, bound.extension)
             flt = bind_value_filter(parsed.filter, parent, self.rtype, self.common, text, self.policy)
         return _Target(bound, flt)
+
+    def _unqualified_extension(self, uri: str | None, name: str) -> BoundPath | None:
+        """Entra's legacy tutorial PATCHes ``path: "manager"`` without the extension URN."""
+        if uri is not None or not self.policy.unqualified_extension_paths:
+            return None
+        found = [(ext, ext.attribute(name)) for ext, _ in self.rtype.extensions if ext.attribute(name)]
+        if len(found) != 1:
+            return None  # unknown, or ambiguous between extensions
+        ext, attr = found[0]
+        return BoundPath(attr, None, ext.id) if attr is not None else None
 
     def _dispatch(self, op: OpName, target: _Target, value: Any, *, pathless: bool) -> None:
         if target.container is not None:
@@ -207,6 +219,9 @@ class _Engine:
                 return None
             if isinstance(value, str):
                 return {"value": value}
+            # Entra's legacy form wraps the single manager in a one-element array.
+            if isinstance(value, list) and len(value) == 1 and self.policy.unqualified_extension_paths:
+                return value[0]
         return value
 
     def _set_sub(self, holder: JsonDoc, path: BoundPath, value: Any) -> None:
