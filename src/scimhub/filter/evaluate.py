@@ -91,12 +91,13 @@ def _present(value: Any) -> bool:
 def compare(node: BCompare, actual: Any) -> bool:
     """One comparison of RFC 7644 §3.4.2.2 Table 3 on one value."""
     expected = node.value
-    if actual is None or expected is None:
-        return (
-            (actual is None) == (expected is None)
-            if node.op is CompareOp.EQ
-            else (node.op is CompareOp.NE and (actual is None) != (expected is None))
-        )
+    if expected is None:
+        # `x eq null` is "x is unassigned", `x ne null` is "x has a value" (RFC 7643 §2.5).
+        return actual is None if node.op is CompareOp.EQ else (node.op is CompareOp.NE and actual is not None)
+    if actual is None:
+        # An unassigned value matches no comparison, `ne` included: as for a missing top-level
+        # attribute here, and as in the SQL compiler.
+        return False
     leaf = node.path.leaf
     try:
         left, right = _operands(leaf, actual, expected)

@@ -50,7 +50,7 @@ class Ordering:
         for i, (term, value) in enumerate(zip(terms, values, strict=True)):
             if i == 1 and value is None:
                 continue  # in the unassigned tail every sort value is NULL: only pk decides
-            step = term > literal(value) if not forward else term < literal(value)
+            step = term > literal(value) if forward else term < literal(value)
             disjuncts.append(and_(*prefix, step) if prefix else step)
             prefix.append(term == literal(value))
         return or_(*disjuncts) if disjuncts else false()
