@@ -356,13 +356,6 @@ async def test_a_comparison_that_makes_no_sense_answers_400_invalid_filter(
     assert_scim_error(await client.get("/Users", params={"filter": text}), 400, "invalidFilter")
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: syntax errors name a 0-based position (parser, documented), schema errors a 1-based one "
-        "(bind._error adds 1) found by text search, so a repeated path points at its first occurrence."
-    ),
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("text", "offending"),
     [

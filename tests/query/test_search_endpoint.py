@@ -246,13 +246,6 @@ async def test_root_search_with_a_user_only_attribute_returns_only_users(
     assert user["id"] == people["dana"]["id"]
 
 
-ROOT_BUG = (
-    "BUG: Searcher._bind_for_root drops a whole resource type when any attribute of the filter does "
-    "not bind to it; RFC 7644 §3.4.2.1 says such an attribute has no value (so only its atom is false)."
-)
-
-
-@pytest.mark.xfail(reason=ROOT_BUG, strict=True)
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

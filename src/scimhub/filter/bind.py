@@ -61,7 +61,18 @@ class BValuePath:
     filter: Bound
 
 
-Bound: TypeAlias = BCompare | BPresent | BAnd | BOr | BNot | BValuePath
+@dataclass(frozen=True, slots=True)
+class BFalse:
+    """A comparison on an attribute the resource type does not have: it matches nothing
+    (RFC 7644 §3.4.2.1, filters at the server root across resource types)."""
+
+
+Bound: TypeAlias = BCompare | BPresent | BAnd | BOr | BNot | BValuePath | BFalse
+
+
+class _UnknownAttribute(Exception):
+    pass
+
 
 _ORDERING = {CompareOp.GT, CompareOp.GE, CompareOp.LT, CompareOp.LE}
 _SUBSTRING = {CompareOp.CO, CompareOp.SW, CompareOp.EW}
@@ -78,13 +89,27 @@ _ALLOWED: dict[AttrType, set[CompareOp]] = {
 
 
 class _Binder:
-    def __init__(self, rtype: ResourceType, common: Schema, text: str, policy: Policy) -> None:
+    def __init__(
+        self, rtype: ResourceType, common: Schema, text: str, policy: Policy, unknown_is_false: bool = False
+    ) -> None:
         self.rtype = rtype
         self.common = common
         self.text = text
         self.policy = policy
+        self.unknown_is_false = unknown_is_false
+        self._folded = text.casefold()
+        self._cursor = 0  # paths are bound in textual order: each search starts after the last
+        self._position = -1
 
     def bind(self, node: ast.Filter, parent: BoundPath | None = None) -> Bound:
+        if isinstance(node, ast.And | ast.Or | ast.Not) or not self.unknown_is_false:
+            return self._bind(node, parent)
+        try:
+            return self._bind(node, parent)
+        except _UnknownAttribute:
+            return BFalse()
+
+    def _bind(self, node: ast.Filter, parent: BoundPath | None = None) -> Bound:
         if isinstance(node, ast.And):
             return BAnd(self.bind(node.left, parent), self.bind(node.right, parent))
         if isinstance(node, ast.Or):
@@ -133,7 +158,14 @@ class _Binder:
             node.path, f"value {ast.render_value(value)} does not fit {kind.value} attribute '{path.key}'"
         )
 
+    def _locate(self, path: ast.AttrPath) -> None:
+        found = self._folded.find(str(path).casefold(), self._cursor)
+        self._position = found
+        if found >= 0:
+            self._cursor = found + len(str(path))
+
     def _path(self, path: ast.AttrPath, parent: BoundPath | None, *, implicit_value: bool) -> BoundPath:
+        self._locate(path)
         if parent is not None:
             if path.uri is not None or path.sub_attr is not None:
                 raise self._error(path, "inside [...] use sub-attribute names")
@@ -143,6 +175,8 @@ class _Binder:
             return BoundPath(parent.attribute, sub, parent.extension)
         bound = resolve(self.rtype, self.common, path.uri, path.attr, path.sub_attr)
         if bound is None:
+            if self.unknown_is_false:
+                raise _UnknownAttribute
             raise self._error(path, f"unknown attribute for resource type {self.rtype.name}")
         if implicit_value and bound.sub is None and bound.attribute.is_complex:
             # RFC 7644 §3.4.2.2: `emails co "example.com"` compares the value sub-attribute.
@@ -153,16 +187,26 @@ class _Binder:
         return bound
 
     def _error(self, path: ast.AttrPath, message: str) -> InvalidFilter:
-        position = self.text.casefold().find(str(path).casefold())
-        where = f" at position {position + 1}" if position >= 0 else ""
-        return InvalidFilter(f"Invalid filter{where} ('{path}'): {message}.")
+        # 0-based, like the parser's syntax errors.
+        where = f" at position {self._position}" if self._position >= 0 else ""
+        return InvalidFilter(f"Invalid filter{where}: '{path}': {message}.")
 
 
 def bind_filter(
-    node: ast.Filter, rtype: ResourceType, common: Schema, text: str = "", policy: Policy | None = None
+    node: ast.Filter,
+    rtype: ResourceType,
+    common: Schema,
+    text: str = "",
+    policy: Policy | None = None,
+    *,
+    unknown_is_false: bool = False,
 ) -> Bound:
-    """Resolve paths and type-check operators; raises InvalidFilter (RFC 7644 §3.4.2.2)."""
-    return _Binder(rtype, common, text, policy or Policy()).bind(node)
+    """Resolve paths and type-check operators; raises InvalidFilter (RFC 7644 §3.4.2.2).
+
+    With ``unknown_is_false`` an attribute the type lacks makes its comparison false instead
+    (RFC 7644 §3.4.2.1, for queries at the server root).
+    """
+    return _Binder(rtype, common, text, policy or Policy(), unknown_is_false).bind(node)
 
 
 def bind_value_filter(

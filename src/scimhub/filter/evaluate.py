@@ -13,6 +13,7 @@ from typing import Any
 from scimhub.filter.ast import CompareOp
 from scimhub.filter.bind import BAnd
 from scimhub.filter.bind import BCompare
+from scimhub.filter.bind import BFalse
 from scimhub.filter.bind import BNot
 from scimhub.filter.bind import BOr
 from scimhub.filter.bind import Bound
@@ -27,6 +28,8 @@ from scimhub.schema.paths import BoundPath
 
 def matches(node: Bound, doc: JsonDoc) -> bool:
     """Whether the resource document ``doc`` satisfies ``node``."""
+    if isinstance(node, BFalse):
+        return False
     if isinstance(node, BAnd):
         return matches(node.left, doc) and matches(node.right, doc)
     if isinstance(node, BOr):
@@ -46,6 +49,8 @@ def matches(node: Bound, doc: JsonDoc) -> bool:
 
 def element_matches(node: Bound, element: Any) -> bool:
     """Whether one element of a complex attribute satisfies a valuePath filter."""
+    if isinstance(node, BFalse):
+        return False
     if isinstance(node, BAnd):
         return element_matches(node.left, element) and element_matches(node.right, element)
     if isinstance(node, BOr):

@@ -37,13 +37,6 @@ SEARCH_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 DEFAULT_COUNT = 100
 
 
-class _NoMatch:
-    """A root search filter that cannot match a resource type."""
-
-
-_NO_MATCH = _NoMatch()
-
-
 @dataclass(frozen=True, slots=True)
 class SearchParams:
     """The query parameters of RFC 7644 §3.4.2 and RFC 9865, from a URL or a SearchRequest."""
@@ -141,10 +134,10 @@ class Searcher:
             raise InvalidValue("Cursor pagination is offered per resource type, not on /.search.")
         start, count = _start(params), self._count(params)
         total, skip, docs = 0, start - 1, list[Any]()
+        self._check_binds_somewhere(params.filter)
         for rtype in self.service.registry.resource_types.values():
-            bound = self._bind_for_root(rtype, params.filter)
-            if bound is _NO_MATCH:
-                continue
+            # RFC 7644 §3.4.2.1: an attribute a type does not have has no value there.
+            bound = self._bind(rtype, params.filter, root=True)
             query = replace(self._query(rtype, params, bound), start_index=skip + 1, count=count - len(docs))
             page = await self.service.store.search(self.ctx.tenant_id, query)
             projection = parse_projection(
@@ -155,29 +148,25 @@ class Searcher:
             total += page.total
         return list_response(total, start, docs)
 
-    def _bind(self, rtype: ResourceType, text: str | None) -> Bound | None:
+    def _bind(self, rtype: ResourceType, text: str | None, *, root: bool = False) -> Bound | None:
         if text is None or not text.strip():
             return None
         limits = self.ctx.limits
         ast = parse_filter(text, max_length=limits.max_filter_length, max_depth=limits.max_filter_depth)
-        return bind_filter(ast, rtype, self.service.registry.common, text, self.ctx.policy)
+        common, policy = self.service.registry.common, self.ctx.policy
+        return bind_filter(ast, rtype, common, text, policy, unknown_is_false=root)
 
-    def _bind_for_root(self, rtype: ResourceType, text: str | None) -> Bound | _NoMatch | None:
-        # RFC 7644 §3.4.2.1: an attribute a type does not have has no value there. A filter
-        # that binds to no type at all is still an error.
-        try:
-            return self._bind(rtype, text)
-        except InvalidFilter:
-            if not any(self._binds(rt, text) for rt in self.service.registry.resource_types.values()):
-                raise
-            return _NO_MATCH
-
-    def _binds(self, rtype: ResourceType, text: str | None) -> bool:
-        try:
-            self._bind(rtype, text)
-        except InvalidFilter:
-            return False
-        return True
+    def _check_binds_somewhere(self, text: str | None) -> None:
+        """A root filter must name attributes of at least one resource type."""
+        errors = []
+        for rtype in self.service.registry.resource_types.values():
+            try:
+                self._bind(rtype, text)
+            except InvalidFilter as exc:
+                errors.append(exc)
+            else:
+                return
+        raise errors[0]
 
     def _count(self, params: SearchParams) -> int:
         """RFC 7644 §3.4.2.4: negative is 0; over the cap is clamped (RFC 9865: invalidCount)."""
@@ -188,8 +177,7 @@ class Searcher:
             return self.max_results
         return count
 
-    def _query(self, rtype: ResourceType, params: SearchParams, bound: Bound | _NoMatch | None) -> Query:
-        assert not isinstance(bound, _NoMatch)
+    def _query(self, rtype: ResourceType, params: SearchParams, bound: Bound | None) -> Query:
         if params.cursor is not None and params.start_index is not None:
             raise InvalidValue("Use either startIndex or cursor for pagination, not both.")
         return Query(

@@ -26,6 +26,7 @@ from scimhub.errors import InvalidFilter
 from scimhub.filter.ast import CompareOp
 from scimhub.filter.bind import BAnd
 from scimhub.filter.bind import BCompare
+from scimhub.filter.bind import BFalse
 from scimhub.filter.bind import BNot
 from scimhub.filter.bind import BOr
 from scimhub.filter.bind import Bound
@@ -63,6 +64,8 @@ class FilterCompiler:
             return or_(self.compile(node.left), self.compile(node.right))
         if isinstance(node, BNot):
             return not_(self.compile(node.expr))
+        if isinstance(node, BFalse):
+            return false()
         relational = self._relational(node)
         if relational is not None:
             return relational
@@ -108,6 +111,8 @@ class FilterCompiler:
             return or_(self._member_condition(node.left, columns), self._member_condition(node.right, columns))
         if isinstance(node, BNot):
             return not_(self._member_condition(node.expr, columns))
+        if isinstance(node, BFalse):
+            return false()
         sub = node.path.sub if not isinstance(node, BValuePath) else None
         if sub is None or sub.name not in columns:
             raise InvalidFilter(f"Filtering memberships supports {', '.join(columns)} only.")
@@ -187,6 +192,8 @@ class FilterCompiler:
             return or_(self._element(node.left, element), self._element(node.right, element))
         if isinstance(node, BNot):
             return not_(self._element(node.expr, element))
+        if isinstance(node, BFalse):
+            return false()
         if isinstance(node, BValuePath) or node.path.sub is None:
             raise InvalidFilter("Inside [...] compare sub-attributes of the attribute.")
         if isinstance(node, BPresent):
