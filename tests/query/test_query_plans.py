@@ -259,14 +259,6 @@ async def test_a_substring_filter_scans_only_the_tenants_rows(
         assert any("tenant_id=? AND resource_type=?" in line for line in plan.lines), plan.lines
 
 
-@pytest.mark.xfail(
-    reason=(
-        "PERF: Ordering sorts by (CASE WHEN key IS NULL …, key, pk), which no index provides, so a "
-        "sorted page (cursor or index) reads and sorts all of the tenant's rows; paging.py's "
-        "'every page costs one index range scan' holds only for the default pk order."
-    ),
-    strict=True,
-)
 async def test_a_cursor_page_sorted_by_user_name_needs_no_sort_step(
     directory: Directory, capture: list[tuple[str, Any]]
 ) -> None:

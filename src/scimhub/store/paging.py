@@ -26,10 +26,15 @@ from scimhub.store.tables import resources
 class Ordering:
     sort: ColumnElement[Any] | None
     descending: bool
+    # A sort key that is never NULL (a required attribute's key column) needs no null-ordering
+    # term, so the (tenant, type, key) index provides the order and a page is a range scan.
+    nullable: bool = True
 
     def terms(self) -> list[ColumnElement[Any]]:
         if self.sort is None:
             return [resources.c.pk]
+        if not self.nullable:
+            return [self.sort, resources.c.pk]
         return [case((self.sort.is_(None), 1), else_=0), self.sort, resources.c.pk]
 
     def order_by(self, *, reverse: bool = False) -> list[ColumnElement[Any]]:
@@ -39,6 +44,8 @@ class Ordering:
     def values(self, key: Keyset) -> list[SortValue]:
         if self.sort is None:
             return [key.pk]
+        if not self.nullable:
+            return [key.value, key.pk]
         return [1 if key.value is None else 0, key.value, key.pk]
 
     def beyond(self, key: Keyset) -> ColumnElement[bool]:
@@ -48,7 +55,7 @@ class Ordering:
         disjuncts = []
         prefix: list[ColumnElement[bool]] = []
         for i, (term, value) in enumerate(zip(terms, values, strict=True)):
-            if i == 1 and value is None:
+            if term is self.sort and value is None:
                 continue  # in the unassigned tail every sort value is NULL: only pk decides
             step = term > literal(value) if forward else term < literal(value)
             disjuncts.append(and_(*prefix, step) if prefix else step)

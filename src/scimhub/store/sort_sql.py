@@ -25,6 +25,13 @@ from scimhub.store.tables import resources
 _META_COLUMNS = {"created": "created", "lastModified": "last_modified"}
 
 
+def sort_nullable(path: BoundPath) -> bool:
+    """Whether rows may lack a sort value (required key columns and server columns never do)."""
+    if key_column(path) is not None:
+        return not path.leaf.required and path.attribute.schema != COMMON_SCHEMA
+    return path.attribute.schema != COMMON_SCHEMA
+
+
 def sort_key(path: BoundPath, dialect: JsonDialect, resource_type: str) -> ColumnElement[Any]:
     column = key_column(path)
     if column is not None:

@@ -50,6 +50,7 @@ from scimhub.store.dialects import SQLITE
 from scimhub.store.filter_sql import compile_filter
 from scimhub.store.paging import Ordering
 from scimhub.store.sort_sql import sort_key
+from scimhub.store.sort_sql import sort_nullable
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
 from scimhub.store.tables import group_members
@@ -340,7 +341,8 @@ class SqlStore:
         if query.filter is not None:
             where.append(compile_filter(query.filter, tenant_id, query.resource_type, SQLITE))
         sort = None if query.sort_by is None else sort_key(query.sort_by, SQLITE, query.resource_type)
-        ordering = Ordering(sort, query.descending)
+        nullable = query.sort_by is None or sort_nullable(query.sort_by)
+        ordering = Ordering(sort, query.descending, nullable)
         async with self._read() as conn:
             total = conn.execute(select(func.count()).select_from(resources).where(*where)).scalar_one()
             if query.count <= 0:
