@@ -7,10 +7,19 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
 from starlette.routing import Mount
 from starlette.routing import Router
 
 from scimhub.errors import ScimError
+from scimhub.events.hooks import HookDispatcher
+from scimhub.events.hooks import HookRegistry
+from scimhub.events.model import Event
+from scimhub.events.worker import DeliveryWorker
+from scimhub.events.worker import Sender
+from scimhub.http.admin import ADMIN_PREFIX
+from scimhub.http.admin import AdminRuntime
+from scimhub.http.admin import admin_app
 from scimhub.http.auth import BearerAuthMiddleware
 from scimhub.http.endpoints import Runtime
 from scimhub.http.errors import http_exception_handler
@@ -21,27 +30,77 @@ from scimhub.protocol.resources import ResourceService
 from scimhub.schema.registry import default_registry
 from scimhub.settings import Settings
 from scimhub.store.base import Store
+from scimhub.store.events_sql import EventStore
 from scimhub.store.factory import open_store
+from scimhub.store.sql import SqlStore
 
 SCIM_PREFIX = "/scim/v2"
 
 
-def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Starlette:
-    """The scimhub ASGI app; SCIM is served under ``/scim/v2``. No side effects until started."""
+class DirectorySync:
+    """What happens after a commit: wake the webhook worker, run the in-process hooks."""
+
+    def __init__(self, settings: Settings, events: EventStore, hooks: HookRegistry | None) -> None:
+        self.settings = settings
+        self.events = events
+        self.sender = Sender(settings.webhook_timeout_seconds)
+        self.worker = DeliveryWorker(events, settings, sender=self.sender)
+        self.dispatcher = HookDispatcher(hooks, events, settings) if hooks else None
+
+    async def after_commit(self, events: list[Event]) -> None:
+        """ResourceService's on_commit: must never fail the SCIM response."""
+        self.worker.wake()
+        if self.dispatcher is not None:
+            await self.dispatcher.after_commit(events)
+
+    async def start(self) -> None:
+        if self.settings.worker_enabled:
+            await self.worker.start()
+        if self.dispatcher is not None:
+            await self.dispatcher.start()
+
+    async def stop(self) -> None:
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        await self.worker.stop()
+
+
+def create_app(
+    settings: Settings | None = None, *, store: Store | None = None, hooks: HookRegistry | None = None
+) -> Starlette:
+    """The scimhub ASGI app: SCIM under ``/scim/v2``, the admin API under ``/admin/v1``.
+
+    ``hooks``: in-process handlers called after each commit (see ``scimhub.HookRegistry``). When
+    mounted in a host app, run this app's lifespan too (``lifespan=scim.router.lifespan_context``)
+    so that webhooks are delivered and failed hooks retried on a timer. No side effects until started.
+    """
     settings = settings or Settings.from_env()
     store = store if store is not None else open_store(settings)
-    scim = BearerAuthMiddleware(Router(routes=scim_routes()), store, settings.token_pepper)
+    sync = DirectorySync(settings, EventStore.of(store), hooks) if isinstance(store, SqlStore) else None
+    if sync is None and hooks:
+        raise ValueError("In-process hooks need the SQL store (the outbox lives in its database).")
+    service = ResourceService(store, default_registry(), on_commit=sync.after_commit if sync else None)
+    routes: list[BaseRoute] = [
+        Mount(SCIM_PREFIX, app=BearerAuthMiddleware(Router(routes=scim_routes()), store, settings.token_pepper))
+    ]
+    if sync is not None:
+        runtime = AdminRuntime(store, sync.events, sync.sender)
+        routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        if sync is not None:
+            await sync.start()
         try:
             yield
         finally:
+            if sync is not None:
+                await sync.stop()
             await store.close()
 
     app = Starlette(
-        routes=[Mount(SCIM_PREFIX, app=scim)],
+        routes=routes,
         exception_handlers={
             ScimError: scim_error_handler,
             HTTPException: http_exception_handler,
@@ -49,5 +108,5 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         },
         lifespan=lifespan,
     )
-    app.state.scimhub = Runtime(settings, ResourceService(store, default_registry()))
+    app.state.scimhub = Runtime(settings, service)
     return app

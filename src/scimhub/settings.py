@@ -28,6 +28,17 @@ class Settings:
     auto_migrate: bool = True  # `serve` migrates a SQLite database on start
     log_level: str = "INFO"
     strict_rfc: bool = False  # turn every IdP leniency switch off (see scimhub.policy)
+    # Directory sync (events feed, webhooks, audit): see the README "Directory sync" section.
+    admin_token: str | None = None  # bearer token of the admin API (/admin/v1); unset: admin API off (404)
+    event_retention_days: int = 30  # events (and the delivery log) older than this are purged; 0 keeps all
+    audit_retention_days: int = 365  # audit entries older than this are purged; 0 keeps all
+    webhook_max_attempts: int = 16  # failed attempts before an event is dead-lettered
+    webhook_timeout_seconds: float = 10.0  # per delivery attempt (connect + response)
+    webhook_backoff_base_seconds: float = 2.0  # first retry delay; doubles per attempt (with jitter)
+    webhook_backoff_max_seconds: float = 3600.0  # cap on one retry delay
+    hook_timeout_seconds: float = 10.0  # per in-process hook call
+    worker_enabled: bool = True  # run the webhook delivery worker (and retention purge) in this process
+    worker_poll_seconds: float = 2.0  # how often the worker looks for other processes' commits
     max_string_length: int = DEFAULT_LIMITS.max_string_length
     max_members_per_request: int = DEFAULT_LIMITS.max_members_per_request
     max_patch_operations: int = DEFAULT_LIMITS.max_patch_operations
@@ -69,6 +80,11 @@ def _convert(name: str, raw: str, kind: str) -> object:
             return int(raw)
         except ValueError:
             raise ValueError(f"SCIMHUB_{name.upper()} must be an integer, got {raw!r}") from None
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"SCIMHUB_{name.upper()} must be a number, got {raw!r}") from None
     if kind == "bool":
         if raw.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
             raise ValueError(f"SCIMHUB_{name.upper()} must be true or false, got {raw!r}")

@@ -58,8 +58,9 @@ def base_url(request: Request) -> str:
 def context(request: Request) -> RequestContext:
     principal: Principal = request.scope["scimhub.principal"]
     settings = runtime(request).settings
-    return RequestContext(principal, base_url(request), settings.policy, settings.limits, request.method,
-                          request.url.path)
+    return RequestContext(
+        principal, base_url(request), settings.policy, settings.limits, request.method, request.url.path
+    )
 
 
 def projection(request: Request, rtype: ResourceType) -> Projection:

@@ -61,3 +61,26 @@ async def issue_token(
 async def revoke_token(store: Store, token_id: str) -> None:
     if not await store.revoke_token(token_id, _now().isoformat(timespec="seconds")):
         raise NotFound(f"No active token with id {token_id}.")
+
+
+async def rotate_token(
+    store: Store, token_id: str, overlap_hours: float, pepper: str | None
+) -> tuple[TokenRecord, str]:
+    """A new token for the same tenant; the old one keeps working for ``overlap_hours`` only.
+
+    Lets an operator put the new token into the IdP before the old one stops working.
+    """
+    old = await store.token_by_id(token_id)
+    if old is None or old.revoked_at is not None:
+        raise NotFound(f"No active token with id {token_id}.")
+    tenant = next((t for t in await store.list_tenants() if t.id == old.tenant_id), None)
+    if tenant is None:
+        raise NotFound(f"The tenant of token {token_id} no longer exists.")
+    cutoff = _now() + timedelta(hours=overlap_hours)
+    current = None if old.expires_at is None else datetime.fromisoformat(old.expires_at)
+    if current is None or cutoff < current:
+        await store.set_token_expiry(token_id, cutoff.isoformat(timespec="seconds"))
+    remaining_days = None
+    if current is not None:
+        remaining_days = max(1, int((current - _now()).total_seconds() // 86400))
+    return await issue_token(store, tenant, pepper, remaining_days)

@@ -494,6 +494,15 @@ class SqlStore:
             )
         return bool(result.rowcount)
 
+    async def token_by_id(self, token_id: str) -> TokenRecord | None:
+        async with self._read() as conn:
+            row = conn.execute(select(tokens).where(tokens.c.id == token_id)).first()
+        return None if row is None else _token(row)
+
+    async def set_token_expiry(self, token_id: str, when: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(tokens).where(tokens.c.id == token_id).values(expires_at=when))
+
     async def touch_token(self, token_id: str, when: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(tokens).where(tokens.c.id == token_id).values(last_used_at=when))

@@ -1,0 +1,67 @@
+"""Webhook endpoints as the CLI and the admin API manage them: add, and redeliver dead letters."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+import httpx2
+
+from scimhub.events.signing import new_secret
+from scimhub.events.worker import Sender
+from scimhub.store.events_sql import Attempt
+from scimhub.store.events_sql import DeadLetter
+from scimhub.store.events_sql import EventStore
+from scimhub.store.events_sql import Outcome
+from scimhub.store.events_sql import Webhook
+from scimhub.timestamps import utc_now
+
+
+def check_url(url: str) -> str:
+    """An absolute http(s) URL with a host (the only thing a webhook can be sent to)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"A webhook URL must be an absolute http:// or https:// URL, got {url!r}.")
+    return url.strip()
+
+
+async def add_webhook(store: EventStore, tenant_id: str, url: str, after: int | None = None) -> Webhook:
+    """A new endpoint with a fresh ``whsec_`` secret (returned once: show it, then forget it).
+
+    Delivery starts with the events committed from now on, or after seq ``after`` when given
+    (``after=0`` replays every retained event).
+    """
+    if after is not None and after < 0:
+        raise ValueError("after must be a sequence number >= 0.")
+    return await store.add_webhook(str(uuid.uuid4()), tenant_id, check_url(url), new_secret(), utc_now(), after)
+
+
+async def redeliver(store: EventStore, sender: Sender, webhook: Webhook, seq: int | None = None) -> list[Attempt]:
+    """Send dead-lettered events again, now, in seq order (all of them, or only ``seq``).
+
+    Each try is logged: ``redelivered`` when the receiver accepts it (the dead letter is then
+    settled), ``dead`` again when it does not. Dead letters are out of order by nature: the
+    cursor moved past them, so a redelivered event arrives after later ones.
+    """
+    attempts = []
+    async with sender.client() as client:
+        for dead in await store.dead_letters(webhook.id, seq):
+            attempt = await _redeliver_one(store, sender, client, webhook, dead)
+            await store.log_attempt(attempt)
+            attempts.append(attempt)
+    return attempts
+
+
+async def _redeliver_one(
+    store: EventStore, sender: Sender, client: httpx2.AsyncClient, webhook: Webhook, dead: DeadLetter
+) -> Attempt:
+    event = await store.event(webhook.tenant_id, dead.seq)
+    base = Attempt(webhook.id, webhook.tenant_id, dead.seq, dead.event_id, dead.attempts + 1, utc_now(), Outcome.DEAD)
+    if event is None:
+        return replace(base, error="The event is no longer retained (SCIMHUB_EVENT_RETENTION_DAYS).")
+    result = await sender.send(client, webhook.url, webhook.secret, event)
+    outcome = Outcome.REDELIVERED if result.ok else Outcome.DEAD
+    return replace(
+        base, outcome=outcome, status_code=result.status_code, error=result.error, latency_ms=result.latency_ms
+    )

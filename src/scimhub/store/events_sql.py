@@ -1,0 +1,525 @@
+"""EventStore: the directory-sync side of the database, on the SqlStore's engine.
+
+Feed reads, webhook endpoints and their consumer cursors, the delivery lease, the delivery log
+and dead letters, in-process hook offsets, audit queries and the retention purge. Every write
+is one short transaction (BEGIN IMMEDIATE on SQLite) taken under the SqlStore's write lock, so
+this process never has two writers; no method does network I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+from contextlib import contextmanager
+from dataclasses import dataclass
+from dataclasses import field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine
+from sqlalchemy import Row
+from sqlalchemy import and_
+from sqlalchemy import delete
+from sqlalchemy import exists
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
+
+from scimhub.events.model import Event
+from scimhub.schema.model import JsonDoc
+from scimhub.store.sql import SqlStore
+from scimhub.store.tables import audit_log
+from scimhub.store.tables import events
+from scimhub.store.tables import hook_offsets
+from scimhub.store.tables import tenant_event_seq
+from scimhub.store.tables import webhook_attempts
+from scimhub.store.tables import webhooks
+
+_ATTEMPT = webhook_attempts.alias("a")
+_LATER = webhook_attempts.alias("r")
+
+
+class Outcome(StrEnum):
+    """What one delivery attempt came to (the ``webhook_attempts.outcome`` column)."""
+
+    DELIVERED = "delivered"  # 2xx; the cursor moved past the event
+    RETRY = "retry"  # failed; the same event is tried again after a backoff
+    DEAD = "dead"  # failed for the last time: dead-lettered, the cursor moved on
+    REDELIVERED = "redelivered"  # a dead letter sent again by hand, and accepted
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A tenant's webhook endpoint and its consumer cursor (``delivered_seq``)."""
+
+    id: str
+    tenant_id: str
+    url: str
+    created_at: str
+    delivered_seq: int
+    attempts: int
+    next_attempt_at: str | None
+    secret: str = field(repr=False)
+
+    def to_json(self) -> JsonDoc:
+        """The endpoint as the admin API shows it (never the secret)."""
+        return {
+            "id": self.id,
+            "url": self.url,
+            "createdAt": self.created_at,
+            "deliveredSeq": self.delivered_seq,
+            "attempts": self.attempts,
+            "nextAttemptAt": self.next_attempt_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A leased webhook and the event at the head of its queue; ``attempt`` counts from 1."""
+
+    webhook: Webhook
+    event: Event
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One row of the delivery log."""
+
+    webhook_id: str
+    tenant_id: str
+    seq: int
+    event_id: str
+    attempt: int
+    attempted_at: str
+    outcome: Outcome
+    status_code: int | None = None
+    error: str | None = None
+    latency_ms: int | None = None
+    pk: int | None = None
+
+    def to_json(self) -> JsonDoc:
+        return {
+            "id": self.pk,
+            "webhookId": self.webhook_id,
+            "seq": self.seq,
+            "eventId": self.event_id,
+            "attempt": self.attempt,
+            "attemptedAt": self.attempted_at,
+            "outcome": self.outcome.value,
+            "statusCode": self.status_code,
+            "error": self.error,
+            "latencyMs": self.latency_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An event dead-lettered for a webhook and not redelivered since; ``attempts`` so far."""
+
+    webhook_id: str
+    seq: int
+    event_id: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeCounts:
+    events: int
+    attempts: int
+    audit: int
+
+
+def _event(row: Row[Any]) -> Event:
+    return Event(row.tenant_id, row.seq, row.id, row.type, orjson.loads(row.payload))
+
+
+def _webhook(row: Row[Any]) -> Webhook:
+    return Webhook(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        url=row.url,
+        created_at=row.created_at,
+        delivered_seq=row.delivered_seq,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        secret=row.secret,
+    )
+
+
+def _attempt(row: Row[Any]) -> Attempt:
+    return Attempt(
+        webhook_id=row.webhook_id,
+        tenant_id=row.tenant_id,
+        seq=row.seq,
+        event_id=row.event_id,
+        attempt=row.attempt,
+        attempted_at=row.attempted_at,
+        outcome=Outcome(row.outcome),
+        status_code=row.status_code,
+        error=row.error,
+        latency_ms=row.latency_ms,
+        pk=row.pk,
+    )
+
+
+def _attempt_row(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "webhook_id": attempt.webhook_id,
+        "tenant_id": attempt.tenant_id,
+        "seq": attempt.seq,
+        "event_id": attempt.event_id,
+        "attempt": attempt.attempt,
+        "attempted_at": attempt.attempted_at,
+        "status_code": attempt.status_code,
+        "error": attempt.error,
+        "latency_ms": attempt.latency_ms,
+        "outcome": attempt.outcome.value,
+    }
+
+
+def _last_seq(conn: Connection, tenant_id: str) -> int:
+    stmt = select(tenant_event_seq.c.last_seq).where(tenant_event_seq.c.tenant_id == tenant_id)
+    return int(conn.execute(stmt).scalar() or 0)
+
+
+def _lease_free(now: str) -> ColumnElement[bool]:
+    return or_(webhooks.c.lease_until.is_(None), webhooks.c.lease_until < now)
+
+
+def _has_pending_events() -> ColumnElement[bool]:
+    return exists().where(events.c.tenant_id == webhooks.c.tenant_id, events.c.seq > webhooks.c.delivered_seq)
+
+
+class EventStore:
+    """Directory-sync queries on the same engine (and write lock) as a SqlStore."""
+
+    def __init__(self, engine: Engine, write_lock: asyncio.Lock | None = None) -> None:
+        self.engine = engine
+        self._write_lock = write_lock or asyncio.Lock()
+
+    @classmethod
+    def of(cls, store: SqlStore) -> EventStore:
+        """Share ``store``'s engine and its write lock (one writer per process)."""
+        return cls(store.engine, store._write_lock)
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.info["writer"] = False  # the flag stays with a pooled connection: reset it
+            with conn.begin():
+                yield conn
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[Connection]:
+        async with self._write_lock:
+            with self.engine.connect() as conn:
+                conn.info["writer"] = True
+                with conn.begin():
+                    yield conn
+
+    # -- the feed ----------------------------------------------------------------------------
+    async def events_after(self, tenant_id: str, after: int, limit: int) -> list[Event]:
+        """Committed events with seq > ``after``, in seq order (gapless within retention)."""
+        stmt = (
+            select(events)
+            .where(events.c.tenant_id == tenant_id, events.c.seq > after)
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [_event(r) for r in conn.execute(stmt)]
+
+    async def event(self, tenant_id: str, seq: int) -> Event | None:
+        with self._read() as conn:
+            row = conn.execute(select(events).where(events.c.tenant_id == tenant_id, events.c.seq == seq)).first()
+        return None if row is None else _event(row)
+
+    async def retained_from(self, tenant_id: str) -> int:
+        """The smallest seq still stored (last_seq + 1 when none is): older ones were purged."""
+        with self._read() as conn:
+            oldest = conn.execute(select(func.min(events.c.seq)).where(events.c.tenant_id == tenant_id)).scalar()
+            return int(oldest) if oldest is not None else _last_seq(conn, tenant_id) + 1
+
+    # -- webhook endpoints -------------------------------------------------------------------
+    async def add_webhook(
+        self, webhook_id: str, tenant_id: str, url: str, secret: str, created_at: str, after: int | None = None
+    ) -> Webhook:
+        """Insert an endpoint whose first event is the one after ``after`` (default: the tenant's
+        current last seq, i.e. only events committed from now on)."""
+        async with self._write() as conn:
+            if after is None:
+                after = _last_seq(conn, tenant_id)
+            row = {
+                "id": webhook_id,
+                "tenant_id": tenant_id,
+                "url": url,
+                "secret": secret,
+                "created_at": created_at,
+                "delivered_seq": after,
+                "attempts": 0,
+            }
+            conn.execute(insert(webhooks), row)
+        return Webhook(webhook_id, tenant_id, url, created_at, after, 0, None, secret)
+
+    async def get_webhook(self, webhook_id: str, tenant_id: str | None = None) -> Webhook | None:
+        """The endpoint ``webhook_id`` (only if it belongs to ``tenant_id``, when given)."""
+        stmt = select(webhooks).where(webhooks.c.id == webhook_id)
+        if tenant_id is not None:
+            stmt = stmt.where(webhooks.c.tenant_id == tenant_id)
+        with self._read() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else _webhook(row)
+
+    async def list_webhooks(self, tenant_id: str) -> list[Webhook]:
+        stmt = select(webhooks).where(webhooks.c.tenant_id == tenant_id).order_by(webhooks.c.created_at)
+        with self._read() as conn:
+            return [_webhook(r) for r in conn.execute(stmt)]
+
+    async def remove_webhook(self, webhook_id: str) -> bool:
+        """Delete the endpoint and its delivery log."""
+        async with self._write() as conn:
+            return bool(conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id)).rowcount)
+
+    # -- delivery ----------------------------------------------------------------------------
+    async def claim(self, owner: str, now: str, lease_until: str, limit: int) -> list[Claim]:
+        """Lease up to ``limit`` due webhooks that have undelivered events, with their head event.
+
+        The one place that decides who delivers: a conditional UPDATE (lease free or expired)
+        inside BEGIN IMMEDIATE, so with several processes on one database exactly one holds a
+        webhook at a time. On PostgreSQL this becomes SELECT … FOR UPDATE SKIP LOCKED.
+        """
+        due = (
+            select(webhooks)
+            .where(
+                or_(webhooks.c.next_attempt_at.is_(None), webhooks.c.next_attempt_at <= now),
+                _lease_free(now),
+                _has_pending_events(),
+            )
+            .order_by(webhooks.c.id)
+            .limit(limit)
+        )
+        with self._read() as conn:  # the common case, nothing due, takes no write lock
+            if conn.execute(due.with_only_columns(webhooks.c.id)).first() is None:
+                return []
+        claims: list[Claim] = []
+        async with self._write() as conn:
+            for row in conn.execute(due).all():
+                head = self._head(conn, row.tenant_id, row.delivered_seq)
+                lease = (
+                    update(webhooks)
+                    .where(webhooks.c.id == row.id, _lease_free(now))
+                    .values(lease_owner=owner, lease_until=lease_until)
+                )
+                if head is not None and conn.execute(lease).rowcount:
+                    claims.append(Claim(_webhook(row), head, row.attempts + 1))
+        return claims
+
+    @staticmethod
+    def _head(conn: Connection, tenant_id: str, delivered_seq: int) -> Event | None:
+        stmt = (
+            select(events)
+            .where(events.c.tenant_id == tenant_id, events.c.seq > delivered_seq)
+            .order_by(events.c.seq)
+            .limit(1)
+        )
+        row = conn.execute(stmt).first()
+        return None if row is None else _event(row)
+
+    async def finish(self, claim: Claim, attempt: Attempt, owner: str, retry_at: str | None = None) -> bool:
+        """Log the attempt and move the cursor (delivered/dead) or schedule a retry; drop the lease.
+
+        Returns False when the lease was lost meanwhile (another process owns the webhook now)
+        or the webhook is gone; the attempt is still logged if the webhook exists.
+        """
+        if attempt.outcome is Outcome.RETRY:
+            values: dict[str, Any] = {"attempts": claim.attempt, "next_attempt_at": retry_at}
+        else:
+            values = {"delivered_seq": claim.event.seq, "attempts": 0, "next_attempt_at": None}
+        async with self._write() as conn:
+            if conn.execute(select(webhooks.c.id).where(webhooks.c.id == claim.webhook.id)).first() is None:
+                return False
+            conn.execute(insert(webhook_attempts), [_attempt_row(attempt)])
+            stmt = (
+                update(webhooks)
+                .where(
+                    webhooks.c.id == claim.webhook.id,
+                    webhooks.c.lease_owner == owner,
+                    webhooks.c.delivered_seq == claim.webhook.delivered_seq,
+                )
+                .values(**values, lease_owner=None, lease_until=None)
+            )
+            return bool(conn.execute(stmt).rowcount)
+
+    async def release(self, webhook_id: str, owner: str) -> None:
+        """Give a lease back without recording anything (shutdown in the middle of an attempt)."""
+        async with self._write() as conn:
+            conn.execute(
+                update(webhooks)
+                .where(webhooks.c.id == webhook_id, webhooks.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    async def next_retry_at(self, now: str) -> str | None:
+        """The earliest scheduled retry after ``now`` (the worker sleeps until then at most)."""
+        stmt = select(func.min(webhooks.c.next_attempt_at)).where(webhooks.c.next_attempt_at > now)
+        with self._read() as conn:
+            value = conn.execute(stmt).scalar()
+        return None if value is None else str(value)
+
+    async def log_attempt(self, attempt: Attempt) -> None:
+        async with self._write() as conn:
+            conn.execute(insert(webhook_attempts), [_attempt_row(attempt)])
+
+    async def attempts(
+        self, webhook_id: str, after: int = 0, limit: int = 100, *, latest: bool = False
+    ) -> list[Attempt]:
+        """The delivery log of one webhook, oldest first: after log id ``after``, or the
+        ``limit`` most recent rows when ``latest``."""
+        stmt = select(webhook_attempts).where(webhook_attempts.c.webhook_id == webhook_id)
+        if latest:
+            stmt = stmt.order_by(webhook_attempts.c.pk.desc()).limit(limit)
+        else:
+            stmt = stmt.where(webhook_attempts.c.pk > after).order_by(webhook_attempts.c.pk).limit(limit)
+        with self._read() as conn:
+            rows = [_attempt(r) for r in conn.execute(stmt)]
+        return rows[::-1] if latest else rows
+
+    async def dead_letters(self, webhook_id: str, seq: int | None = None) -> list[DeadLetter]:
+        """Events dead-lettered for the webhook and not redelivered since, in seq order."""
+        redelivered = exists().where(
+            _LATER.c.webhook_id == _ATTEMPT.c.webhook_id,
+            _LATER.c.seq == _ATTEMPT.c.seq,
+            _LATER.c.outcome == Outcome.REDELIVERED.value,
+        )
+        conditions = [_ATTEMPT.c.webhook_id == webhook_id, _ATTEMPT.c.outcome == Outcome.DEAD.value, ~redelivered]
+        if seq is not None:
+            conditions.append(_ATTEMPT.c.seq == seq)
+        stmt = (
+            select(_ATTEMPT.c.seq, _ATTEMPT.c.event_id, func.max(_ATTEMPT.c.attempt).label("attempts"))
+            .where(*conditions)
+            .group_by(_ATTEMPT.c.seq, _ATTEMPT.c.event_id)
+            .order_by(_ATTEMPT.c.seq)
+        )
+        with self._read() as conn:
+            return [DeadLetter(webhook_id, r.seq, r.event_id, r.attempts) for r in conn.execute(stmt)]
+
+    # -- in-process hook offsets -------------------------------------------------------------
+    async def hook_backlog(self, consumer: str) -> dict[str, int]:
+        """Tenants with events beyond ``consumer``'s offset → that offset."""
+        offset = func.coalesce(hook_offsets.c.delivered_seq, 0)
+        stmt = (
+            select(tenant_event_seq.c.tenant_id, offset.label("offset"))
+            .select_from(
+                tenant_event_seq.outerjoin(
+                    hook_offsets,
+                    and_(
+                        hook_offsets.c.tenant_id == tenant_event_seq.c.tenant_id,
+                        hook_offsets.c.consumer == consumer,
+                    ),
+                )
+            )
+            .where(tenant_event_seq.c.last_seq > offset)
+        )
+        with self._read() as conn:
+            return {r.tenant_id: int(r.offset) for r in conn.execute(stmt)}
+
+    async def hook_offset(self, consumer: str, tenant_id: str) -> int:
+        stmt = select(hook_offsets.c.delivered_seq).where(
+            hook_offsets.c.consumer == consumer, hook_offsets.c.tenant_id == tenant_id
+        )
+        with self._read() as conn:
+            return int(conn.execute(stmt).scalar() or 0)
+
+    async def advance_hook_offset(self, consumer: str, tenant_id: str, seq: int) -> None:
+        """Move the offset forward to ``seq`` (never backwards: several processes may share it)."""
+        stmt = sqlite_insert(hook_offsets).values(consumer=consumer, tenant_id=tenant_id, delivered_seq=seq)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[hook_offsets.c.consumer, hook_offsets.c.tenant_id],
+            set_={"delivered_seq": seq},
+            where=hook_offsets.c.delivered_seq < seq,
+        )
+        async with self._write() as conn:
+            conn.execute(stmt)
+
+    # -- audit and retention -----------------------------------------------------------------
+    async def audit(self, tenant_id: str, after: int = 0, limit: int = 100) -> list[JsonDoc]:
+        """Audit entries after ``after`` (their id), oldest first, with the changes of their events
+        while those are retained."""
+        stmt = (
+            select(audit_log)
+            .where(audit_log.c.tenant_id == tenant_id, audit_log.c.pk > after)
+            .order_by(audit_log.c.pk)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+            changes = self._changes_of(conn, tenant_id, rows)
+        return [_audit_json(r, changes) for r in rows]
+
+    @staticmethod
+    def _changes_of(conn: Connection, tenant_id: str, rows: Sequence[Row[Any]]) -> dict[int, JsonDoc]:
+        seqs = [s for r in rows for s in (r.first_seq, r.last_seq) if s is not None]
+        if not seqs:
+            return {}
+        stmt = select(events.c.seq, events.c.type, events.c.payload).where(
+            events.c.tenant_id == tenant_id, events.c.seq.between(min(seqs), max(seqs))
+        )
+        found = {}
+        for row in conn.execute(stmt):
+            payload = orjson.loads(row.payload)
+            found[row.seq] = {"seq": row.seq, "type": row.type, "changes": payload.get("changes", [])}
+            if payload.get("members"):
+                found[row.seq]["members"] = payload["members"]
+        return found
+
+    async def purge(self, events_before: str | None, audit_before: str | None) -> PurgeCounts:
+        """Delete events, delivery-log rows and audit entries older than the cut-offs.
+
+        An event a webhook of its tenant has not got past yet is kept whatever its age, so
+        retention never drops an undelivered webhook event.
+        """
+        counts = [0, 0, 0]
+        async with self._write() as conn:
+            if events_before is not None:
+                counts[0] = conn.execute(delete(events).where(*_purgeable_events(events_before))).rowcount
+                counts[1] = conn.execute(
+                    delete(webhook_attempts).where(webhook_attempts.c.attempted_at < events_before)
+                ).rowcount
+            if audit_before is not None:
+                counts[2] = conn.execute(delete(audit_log).where(audit_log.c.occurred_at < audit_before)).rowcount
+        return PurgeCounts(*counts)
+
+
+def _purgeable_events(before: str) -> list[ColumnElement[bool]]:
+    slowest = (
+        select(func.min(webhooks.c.delivered_seq)).where(webhooks.c.tenant_id == events.c.tenant_id).scalar_subquery()
+    )
+    return [events.c.occurred_at < before, events.c.seq <= func.coalesce(slowest, events.c.seq)]
+
+
+def _audit_json(row: Row[Any], changes: dict[int, JsonDoc]) -> JsonDoc:
+    seqs = range(row.first_seq, row.last_seq + 1) if row.first_seq is not None else range(0)
+    return {
+        "id": row.pk,
+        "occurredAt": row.occurred_at,
+        "tokenId": row.token_id,
+        "method": row.method,
+        "path": row.path,
+        "status": row.status,
+        "resourceType": row.resource_type,
+        "resourceId": row.resource_id,
+        "firstSeq": row.first_seq,
+        "lastSeq": row.last_seq,
+        "detail": None if row.detail is None else orjson.loads(row.detail),
+        "events": [changes[s] for s in seqs if s in changes],
+    }
