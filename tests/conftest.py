@@ -64,8 +64,11 @@ class TenantAccess:
 async def make_tenant(store: SqlStore, app: object, name: str) -> TenantAccess:
     tenant = await tenants.create_tenant(store, name)
     record, secret = await tenants.issue_token(store, tenant, None)
-    client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app),  # type: ignore[arg-type]
-                                base_url=SCIM, headers={"Authorization": f"Bearer {secret}"})
+    client = httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app),  # type: ignore[arg-type]
+        base_url=SCIM,
+        headers={"Authorization": f"Bearer {secret}"},
+    )
     return TenantAccess(tenant.id, record.id, secret, client)
 
 

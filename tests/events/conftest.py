@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.events.support import Receiver
-from tests.events.support import fast
 
 from scimhub.settings import Settings
+from tests.events.support import Receiver
+from tests.events.support import fast
 
 
 @pytest.fixture

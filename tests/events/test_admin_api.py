@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 import pytest
+
+from scimhub.app import create_app
+from scimhub.settings import Settings
+from scimhub.store.sql import SqlStore
 from tests.events.support import ADMIN_TOKEN
 from tests.events.support import admin_client
 from tests.events.support import create_group
 from tests.events.support import create_user
 from tests.events.support import feed
 from tests.events.support import patch
-
-from scimhub.app import create_app
-from scimhub.settings import Settings
-from scimhub.store.sql import SqlStore
 
 if TYPE_CHECKING:
     from tests.conftest import TenantAccess

@@ -11,7 +11,6 @@ import orjson
 import pytest
 from click.testing import CliRunner
 from standardwebhooks import Webhook
-from tests.events.support import Receiver
 
 from scimhub.admin.cli import main
 from scimhub.events.model import Event
@@ -23,6 +22,7 @@ from scimhub.protocol import tenants
 from scimhub.settings import Settings
 from scimhub.store.events_sql import EventStore
 from scimhub.store.sql import SqlStore
+from tests.events.support import Receiver
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 import pytest
+
 from tests.events.support import USER
 from tests.events.support import create_group
 from tests.events.support import create_user

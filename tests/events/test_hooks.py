@@ -18,10 +18,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.routing import Route
-from tests.events.support import create_user
-from tests.events.support import feed
-from tests.events.support import patch
-from tests.events.support import wait_until
 
 import scimhub
 from scimhub import Event
@@ -31,6 +27,10 @@ from scimhub.protocol import tenants
 from scimhub.settings import Settings
 from scimhub.store.events_sql import EventStore
 from scimhub.store.sql import SqlStore
+from tests.events.support import create_user
+from tests.events.support import feed
+from tests.events.support import patch
+from tests.events.support import wait_until
 
 pytestmark = pytest.mark.anyio
 

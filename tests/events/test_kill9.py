@@ -17,15 +17,15 @@ from pathlib import Path
 import httpx2
 import pytest
 from standardwebhooks import Webhook
-from tests.events.support import Receiver
-from tests.events.support import patch_body
-from tests.events.support import user_body
 
 from scimhub.protocol import tenants
 from scimhub.settings import Settings
 from scimhub.store import migrate
 from scimhub.store.factory import create_engine_for
 from scimhub.store.factory import open_store
+from tests.events.support import Receiver
+from tests.events.support import patch_body
+from tests.events.support import user_body
 
 WRITES = 8  # users; each is created (seq 2i-1) and deactivated (seq 2i)
 

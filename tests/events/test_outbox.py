@@ -10,16 +10,16 @@ from typing import Any
 
 import httpx2
 import pytest
+
+from scimhub.app import create_app
+from scimhub.settings import Settings
+from scimhub.store.factory import open_store
 from tests.events.support import admin_client
 from tests.events.support import create_group
 from tests.events.support import create_user
 from tests.events.support import feed
 from tests.events.support import patch
 from tests.events.support import user_body
-
-from scimhub.app import create_app
-from scimhub.settings import Settings
-from scimhub.store.factory import open_store
 
 if TYPE_CHECKING:
     from tests.conftest import TenantAccess

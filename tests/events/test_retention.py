@@ -9,13 +9,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
-from tests.events.support import admin_client
-from tests.events.support import create_user
 
 from scimhub.events.worker import DeliveryWorker
 from scimhub.settings import Settings
 from scimhub.store.events_sql import EventStore
 from scimhub.store.sql import SqlStore
+from tests.events.support import admin_client
+from tests.events.support import create_user
 
 if TYPE_CHECKING:
     from tests.conftest import TenantAccess

@@ -15,15 +15,6 @@ import httpx2
 import pytest
 from sqlalchemy.pool import QueuePool
 from standardwebhooks import Webhook
-from tests.events.support import Receiver
-from tests.events.support import admin_client
-from tests.events.support import create_group
-from tests.events.support import create_user
-from tests.events.support import eventually
-from tests.events.support import feed
-from tests.events.support import patch
-from tests.events.support import running
-from tests.events.support import wait_until
 
 from scimhub.app import create_app
 from scimhub.events.worker import Backoff
@@ -33,6 +24,15 @@ from scimhub.settings import Settings
 from scimhub.store.events_sql import EventStore
 from scimhub.store.factory import open_store
 from scimhub.store.sql import SqlStore
+from tests.events.support import Receiver
+from tests.events.support import admin_client
+from tests.events.support import create_group
+from tests.events.support import create_user
+from tests.events.support import eventually
+from tests.events.support import feed
+from tests.events.support import patch
+from tests.events.support import running
+from tests.events.support import wait_until
 
 if TYPE_CHECKING:
     from tests.conftest import TenantAccess

@@ -88,9 +88,7 @@ INVALID_FILTERS: list[tuple[str, int, str]] = [
     INVALID_FILTERS,
     ids=[text if len(text) < 40 else text[:37] + "..." for text, _, _ in INVALID_FILTERS],
 )
-def test_an_invalid_filter_raises_invalid_filter_naming_the_position(
-    text: str, position: int, reason: str
-) -> None:
+def test_an_invalid_filter_raises_invalid_filter_naming_the_position(text: str, position: int, reason: str) -> None:
     with pytest.raises(InvalidFilter) as raised:
         parse_filter(text)
     assert raised.value.detail == f"Invalid filter at position {position}: {reason}"
@@ -122,9 +120,7 @@ def test_a_filter_exactly_at_the_limits_is_accepted() -> None:
         ("a pr and b pr", {"max_operators": 0}, 5, "more than 0 'and'/'or' operators"),
     ],
 )
-def test_the_limits_can_be_configured_per_call(
-    text: str, limits: dict[str, int], position: int, reason: str
-) -> None:
+def test_the_limits_can_be_configured_per_call(text: str, limits: dict[str, int], position: int, reason: str) -> None:
     with pytest.raises(InvalidFilter) as raised:
         parse_filter(text, **limits)
     assert raised.value.detail == f"Invalid filter at position {position}: {reason}"

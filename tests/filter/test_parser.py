@@ -95,9 +95,7 @@ def test_a_valid_filter_parses_to_its_expected_tree(text: str, expected: Filter)
 
 
 @pytest.mark.parametrize(("text", "expected"), VALID_FILTERS, ids=[text for text, _ in VALID_FILTERS])
-def test_a_parsed_filter_renders_to_text_that_parses_back_to_the_same_tree(
-    text: str, expected: Filter
-) -> None:
+def test_a_parsed_filter_renders_to_text_that_parses_back_to_the_same_tree(text: str, expected: Filter) -> None:
     assert_same_tree(parse_filter(str(parse_filter(text))), expected)
 
 
@@ -247,9 +245,7 @@ def test_a_continued_value_path_keeps_an_or_selector_grouped() -> None:
 
 def test_a_continued_value_path_combines_with_other_expressions() -> None:
     parsed = parse_filter('emails[type eq "work"].value eq "x" and active eq true')
-    assert parsed == And(
-        ValuePath(path("emails"), And(eq("type", "work"), eq("value", "x"))), eq("active", True)
-    )
+    assert parsed == And(ValuePath(path("emails"), And(eq("type", "work"), eq("value", "x"))), eq("active", True))
 
 
 @pytest.mark.parametrize(
@@ -337,9 +333,7 @@ VALID_PATHS: list[tuple[str, PatchPath]] = [
     ('emails[type eq "work"].value', PatchPath(path("emails"), eq("type", "work"), "value")),
     (
         'emails[type eq "work" and value ew "example.com"]',
-        PatchPath(
-            path("emails"), And(eq("type", "work"), Compare(path("value"), CompareOp.EW, "example.com"))
-        ),
+        PatchPath(path("emails"), And(eq("type", "work"), Compare(path("value"), CompareOp.EW, "example.com"))),
     ),
     (
         'addresses[type eq "work"].streetAddress',
@@ -384,9 +378,7 @@ def test_a_patch_path_renders_to_text_that_parses_back(text: str, expected: Patc
         ('emails[type eq "unterminated]', 15, "unterminated string"),
     ],
 )
-def test_an_invalid_patch_path_raises_invalid_path_naming_the_position(
-    text: str, position: int, expected: str
-) -> None:
+def test_an_invalid_patch_path_raises_invalid_path_naming_the_position(text: str, position: int, expected: str) -> None:
     with pytest.raises(InvalidPath) as raised:
         parse_path(text)
     assert raised.value.detail == f"Invalid path at position {position}: {expected}"

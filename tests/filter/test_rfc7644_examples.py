@@ -33,12 +33,8 @@ def cmp(path: AttrPath, op: str, value: str) -> Compare:
     return Compare(path, CompareOp(op), value)
 
 
-EMAILS_CO_EITHER = Or(
-    cmp(attr("emails"), "co", "example.com"), cmp(attr("emails", "value"), "co", "example.org")
-)
-WORK_EMAIL = ValuePath(
-    attr("emails"), And(cmp(attr("type"), "eq", "work"), cmp(attr("value"), "co", "@example.com"))
-)
+EMAILS_CO_EITHER = Or(cmp(attr("emails"), "co", "example.com"), cmp(attr("emails", "value"), "co", "example.org"))
+WORK_EMAIL = ValuePath(attr("emails"), And(cmp(attr("type"), "eq", "work"), cmp(attr("value"), "co", "@example.com")))
 
 RFC_EXAMPLES: list[tuple[str, Filter]] = [
     # §3.4.2.2 prose: attribute names and operators are case-insensitive.
@@ -86,9 +82,7 @@ RFC_EXAMPLES: list[tuple[str, Filter]] = [
         'emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]',
         Or(
             WORK_EMAIL,
-            ValuePath(
-                attr("ims"), And(cmp(attr("type"), "eq", "xmpp"), cmp(attr("value"), "co", "@foo.com"))
-            ),
+            ValuePath(attr("ims"), And(cmp(attr("type"), "eq", "xmpp"), cmp(attr("value"), "co", "@foo.com"))),
         ),
     ),
 ]

@@ -10,6 +10,11 @@ from typing import TYPE_CHECKING
 import httpx2
 import pytest
 from sqlalchemy import update
+
+from scimhub.auth.tokens import mint_token
+from scimhub.protocol import tenants
+from scimhub.store.sql import SqlStore
+from scimhub.store.tables import tokens
 from tests.http.scim_checks import UNKNOWN_ID
 from tests.http.scim_checks import assert_scim_error
 from tests.http.scim_checks import client_for
@@ -18,11 +23,6 @@ from tests.http.scim_checks import get_ok
 from tests.http.scim_checks import patch_body
 from tests.http.scim_checks import snapshot
 from tests.http.scim_checks import user_body
-
-from scimhub.auth.tokens import mint_token
-from scimhub.protocol import tenants
-from scimhub.store.sql import SqlStore
-from scimhub.store.tables import tokens
 
 if TYPE_CHECKING:
     from tests.conftest import TenantAccess

@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx2
 import pytest
+
+from scimhub.settings import Settings
 from tests.http.scim_checks import ENTERPRISE
 from tests.http.scim_checks import GROUP
 from tests.http.scim_checks import SCIM
@@ -14,8 +16,6 @@ from tests.http.scim_checks import assert_list_response
 from tests.http.scim_checks import assert_scim_error
 from tests.http.scim_checks import get_ok
 from tests.http.scim_checks import null_paths
-
-from scimhub.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

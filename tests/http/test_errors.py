@@ -9,6 +9,9 @@ from typing import Any
 
 import httpx2
 import pytest
+
+from scimhub.settings import Settings
+from scimhub.store.sql import SqlStore
 from tests.http.scim_checks import GROUP
 from tests.http.scim_checks import UNKNOWN_ID
 from tests.http.scim_checks import USER
@@ -22,9 +25,6 @@ from tests.http.scim_checks import get_ok
 from tests.http.scim_checks import patch_body
 from tests.http.scim_checks import snapshot
 from tests.http.scim_checks import user_body
-
-from scimhub.settings import Settings
-from scimhub.store.sql import SqlStore
 
 if TYPE_CHECKING:
     from tests.conftest import TenantAccess

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx2
 import pytest
+
 from tests.http.scim_checks import assert_list_response
 from tests.http.scim_checks import assert_scim_error
 from tests.http.scim_checks import create_group

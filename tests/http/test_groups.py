@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx2
 import pytest
+
 from tests.http.scim_checks import GROUP
 from tests.http.scim_checks import SCIM
 from tests.http.scim_checks import UNKNOWN_ID

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx2
 import pytest
+
 from tests.http.scim_checks import ERROR
 from tests.http.scim_checks import LIST_RESPONSE
 from tests.http.scim_checks import USER

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx2
 import pytest
+
 from tests.http.scim_checks import ENTERPRISE
 from tests.http.scim_checks import GROUP
 from tests.http.scim_checks import SCIM

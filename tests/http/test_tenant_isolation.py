@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 import pytest
+
 from tests.http.scim_checks import ENTERPRISE
 from tests.http.scim_checks import UNKNOWN_ID
 from tests.http.scim_checks import USER

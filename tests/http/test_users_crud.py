@@ -8,6 +8,9 @@ from typing import Any
 
 import httpx2
 import pytest
+
+from scimhub.settings import Settings
+from scimhub.store.sql import SqlStore
 from tests.http.scim_checks import ENTERPRISE
 from tests.http.scim_checks import SCIM
 from tests.http.scim_checks import UNKNOWN_ID
@@ -25,9 +28,6 @@ from tests.http.scim_checks import search
 from tests.http.scim_checks import snapshot
 from tests.http.scim_checks import user_body
 from tests.http.scim_checks import without_meta
-
-from scimhub.settings import Settings
-from scimhub.store.sql import SqlStore
 
 if TYPE_CHECKING:
     from tests.conftest import TenantAccess

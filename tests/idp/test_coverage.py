@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from tests.idp.replay import load_scenario
 from tests.idp.replay import scenario_files
 from tests.idp.replay import scenario_id

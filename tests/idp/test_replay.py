@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+
 from tests.idp.replay import TESTDATA
 from tests.idp.replay import bare_client
 from tests.idp.replay import load_scenario

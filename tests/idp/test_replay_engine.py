@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx2
 import pytest
+
 from tests.idp.replay import MISSING
 from tests.idp.replay import ScenarioError
 from tests.idp.replay import bare_client

@@ -6,17 +6,6 @@ import copy
 from typing import Any
 
 import pytest
-from tests.patch.support import BJENSEN
-from tests.patch.support import COMMON
-from tests.patch.support import ENTERPRISE
-from tests.patch.support import MANAGER_ID
-from tests.patch.support import STRICT
-from tests.patch.support import USER
-from tests.patch.support import changed
-from tests.patch.support import in_enterprise
-from tests.patch.support import patch
-from tests.patch.support import patched
-from tests.patch.support import request
 
 from scimhub.errors import InvalidFilter
 from scimhub.errors import InvalidPath
@@ -28,6 +17,17 @@ from scimhub.patch.model import parse_patch_request
 from scimhub.policy import Policy
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.registry import USER_SCHEMA
+from tests.patch.support import BJENSEN
+from tests.patch.support import COMMON
+from tests.patch.support import ENTERPRISE
+from tests.patch.support import MANAGER_ID
+from tests.patch.support import STRICT
+from tests.patch.support import USER
+from tests.patch.support import changed
+from tests.patch.support import in_enterprise
+from tests.patch.support import patch
+from tests.patch.support import patched
+from tests.patch.support import request
 
 WORK_EMAIL = {"value": "bjensen@example.com", "type": "work", "primary": True}
 HOME_EMAIL = {"value": "babs@jensen.org", "type": "home"}

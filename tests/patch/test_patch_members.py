@@ -9,11 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.patch.support import GROUP
-from tests.patch.support import STRICT
-from tests.patch.support import TOUR_GUIDES
-from tests.patch.support import changed
-from tests.patch.support import patch
 
 from scimhub.errors import InvalidPath
 from scimhub.errors import InvalidValue
@@ -21,6 +16,11 @@ from scimhub.errors import Mutability
 from scimhub.patch.apply import MemberOp
 from scimhub.patch.apply import PatchResult
 from scimhub.policy import Policy
+from tests.patch.support import GROUP
+from tests.patch.support import STRICT
+from tests.patch.support import TOUR_GUIDES
+from tests.patch.support import changed
+from tests.patch.support import patch
 
 BABS = {
     "display": "Babs Jensen",

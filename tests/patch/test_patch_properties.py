@@ -15,12 +15,6 @@ from typing import Any
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
-from tests.patch.support import BJENSEN
-from tests.patch.support import COMMON
-from tests.patch.support import ENTERPRISE
-from tests.patch.support import STRICT
-from tests.patch.support import USER
-from tests.patch.support import request
 
 from scimhub.errors import ScimError
 from scimhub.patch.apply import apply_patch
@@ -30,6 +24,12 @@ from scimhub.policy import Policy
 from scimhub.schema.registry import USER_SCHEMA
 from scimhub.schema.validate import Context
 from scimhub.schema.validate import validate_resource
+from tests.patch.support import BJENSEN
+from tests.patch.support import COMMON
+from tests.patch.support import ENTERPRISE
+from tests.patch.support import STRICT
+from tests.patch.support import USER
+from tests.patch.support import request
 
 texts = st.sampled_from(["", "Babs", "bjensen@example.com", "work", "home", "Ünïcødé"]) | st.text(max_size=6)
 strings = st.none() | texts

@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
+from scimhub.errors import InvalidPath
+from scimhub.errors import Mutability
+from scimhub.schema.model import JsonDoc
+from scimhub.schema.registry import USER_SCHEMA
 from tests.patch.support import BJENSEN
 from tests.patch.support import ENTERPRISE
 from tests.patch.support import GROUP
@@ -13,11 +18,6 @@ from tests.patch.support import changed
 from tests.patch.support import in_enterprise
 from tests.patch.support import patch
 from tests.patch.support import patched
-
-from scimhub.errors import InvalidPath
-from scimhub.errors import Mutability
-from scimhub.schema.model import JsonDoc
-from scimhub.schema.registry import USER_SCHEMA
 
 WORK_EMAIL = {"value": "bjensen@example.com", "type": "work", "primary": True}
 HOME_EMAIL = {"value": "babs@jensen.org", "type": "home"}

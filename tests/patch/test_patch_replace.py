@@ -5,15 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.patch.support import BJENSEN
-from tests.patch.support import COMMON
-from tests.patch.support import ENTERPRISE
-from tests.patch.support import STRICT
-from tests.patch.support import USER
-from tests.patch.support import changed
-from tests.patch.support import in_enterprise
-from tests.patch.support import patch
-from tests.patch.support import patched
 
 from scimhub.errors import InvalidPath
 from scimhub.errors import InvalidValue
@@ -23,6 +14,15 @@ from scimhub.policy import Policy
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.validate import Context
 from scimhub.schema.validate import validate_resource
+from tests.patch.support import BJENSEN
+from tests.patch.support import COMMON
+from tests.patch.support import ENTERPRISE
+from tests.patch.support import STRICT
+from tests.patch.support import USER
+from tests.patch.support import changed
+from tests.patch.support import in_enterprise
+from tests.patch.support import patch
+from tests.patch.support import patched
 
 WORK_EMAIL = {"value": "bjensen@example.com", "type": "work", "primary": True}
 HOME_EMAIL = {"value": "babs@jensen.org", "type": "home"}

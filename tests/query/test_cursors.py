@@ -7,16 +7,16 @@ from typing import Any
 
 import httpx2
 import pytest
-from tests.http.scim_checks import LIST_RESPONSE
-from tests.http.scim_checks import assert_scim_error
-from tests.http.scim_checks import create_group
-from tests.http.scim_checks import create_user
-from tests.http.scim_checks import get_ok
 
 from scimhub.errors import ExpiredCursor
 from scimhub.protocol.cursor import CURSOR_TIMEOUT
 from scimhub.protocol.cursor import CursorCodec
 from scimhub.store.base import Keyset
+from tests.http.scim_checks import LIST_RESPONSE
+from tests.http.scim_checks import assert_scim_error
+from tests.http.scim_checks import create_group
+from tests.http.scim_checks import create_user
+from tests.http.scim_checks import get_ok
 
 pytestmark = pytest.mark.anyio
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx2
 import pytest
+
 from tests.http.scim_checks import ENTERPRISE
 from tests.http.scim_checks import USER
 from tests.http.scim_checks import assert_list_response

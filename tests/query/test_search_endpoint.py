@@ -6,6 +6,9 @@ from typing import Any
 
 import httpx2
 import pytest
+
+from scimhub.settings import Settings
+from scimhub.store.sql import SqlStore
 from tests.http.scim_checks import ENTERPRISE
 from tests.http.scim_checks import USER
 from tests.http.scim_checks import app_with
@@ -16,9 +19,6 @@ from tests.http.scim_checks import client_for
 from tests.http.scim_checks import create_group
 from tests.http.scim_checks import create_user
 from tests.http.scim_checks import get_ok
-
-from scimhub.settings import Settings
-from scimhub.store.sql import SqlStore
 
 pytestmark = pytest.mark.anyio
 

@@ -54,7 +54,7 @@ class Ordering:
         terms, values = self.terms(), self.values(key)
         disjuncts = []
         prefix: list[ColumnElement[bool]] = []
-        for i, (term, value) in enumerate(zip(terms, values, strict=True)):
+        for term, value in zip(terms, values, strict=True):
             if term is self.sort and value is None:
                 continue  # in the unassigned tail every sort value is NULL: only pk decides
             step = term > literal(value) if forward else term < literal(value)
