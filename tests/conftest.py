@@ -41,7 +41,8 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(migrated_template: Path, tmp_path: Path) -> Settings:
     path = tmp_path / "scimhub.db"
     shutil.copy(migrated_template, path)
-    return Settings(database_url=f"sqlite:///{path}")
+    # Rate limiting is off here (tests fire bursts); tests/http/test_operations.py turns it on.
+    return Settings(database_url=f"sqlite:///{path}", rate_limit="")
 
 
 @pytest.fixture

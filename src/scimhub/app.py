@@ -7,9 +7,12 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 from starlette.routing import Mount
+from starlette.routing import Route
 from starlette.routing import Router
+from starlette.types import ASGIApp
 
 from scimhub.errors import ScimError
 from scimhub.events.hooks import HookDispatcher
@@ -17,6 +20,7 @@ from scimhub.events.hooks import HookRegistry
 from scimhub.events.model import Event
 from scimhub.events.worker import DeliveryWorker
 from scimhub.events.worker import Sender
+from scimhub.http import health
 from scimhub.http.admin import ADMIN_PREFIX
 from scimhub.http.admin import AdminRuntime
 from scimhub.http.admin import admin_app
@@ -25,8 +29,14 @@ from scimhub.http.endpoints import Runtime
 from scimhub.http.errors import http_exception_handler
 from scimhub.http.errors import scim_error_handler
 from scimhub.http.errors import unexpected_error_handler
+from scimhub.http.observe import AccessLogMiddleware
+from scimhub.http.observe import Metrics
+from scimhub.http.observe import metrics_available
+from scimhub.http.ratelimit import RateLimitMiddleware
 from scimhub.http.routes import scim_routes
 from scimhub.protocol.resources import ResourceService
+from scimhub.ratelimit import RateLimiter
+from scimhub.ratelimit import storage_for
 from scimhub.schema.registry import default_registry
 from scimhub.settings import Settings
 from scimhub.store.base import Store
@@ -80,8 +90,17 @@ def create_app(
     if sync is None and hooks:
         raise ValueError("In-process hooks need the SQL store (the outbox lives in its database).")
     service = ResourceService(store, default_registry(), on_commit=sync.after_commit if sync else None)
+    metrics = _metrics(settings, sync)
+    scim: ASGIApp = Router(routes=scim_routes())
+    if settings.rate_limit:
+        limiter = RateLimiter(settings.rate_limit, storage_for(settings.rate_limit_storage))
+        on_limited = (lambda tenant: metrics.rate_limited.labels(tenant).inc()) if metrics else None
+        scim = RateLimitMiddleware(scim, limiter, on_limited)
     routes: list[BaseRoute] = [
-        Mount(SCIM_PREFIX, app=BearerAuthMiddleware(Router(routes=scim_routes()), store, settings.token_pepper))
+        Route("/healthz", health.healthz, methods=["GET"]),
+        Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/metrics", health.metrics, methods=["GET"]),
+        Mount(SCIM_PREFIX, app=BearerAuthMiddleware(scim, store, settings.token_pepper)),
     ]
     if sync is not None:
         runtime = AdminRuntime(store, sync.events, sync.sender)
@@ -106,7 +125,15 @@ def create_app(
             HTTPException: http_exception_handler,
             Exception: unexpected_error_handler,
         },
+        middleware=[Middleware(AccessLogMiddleware, metrics=metrics)],
         lifespan=lifespan,
     )
     app.state.scimhub = Runtime(settings, service)
+    app.state.scimhub_metrics = metrics
     return app
+
+
+def _metrics(settings: Settings, sync: DirectorySync | None) -> Metrics | None:
+    if not settings.metrics_enabled or not metrics_available():
+        return None
+    return Metrics(sync.events.delivery_stats if sync is not None else None)

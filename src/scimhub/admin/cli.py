@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -15,6 +14,7 @@ from scimhub.errors import ScimError
 from scimhub.events import feed
 from scimhub.events import webhooks as webhook_ops
 from scimhub.events.worker import Sender
+from scimhub.observability import configure_standalone_logging
 from scimhub.protocol import tenants as tenant_ops
 from scimhub.settings import Settings
 from scimhub.store import migrate
@@ -78,12 +78,16 @@ def serve(host: str | None, port: int | None) -> None:
             err=True,
         )
     click.echo(f"SCIM base URL: http://{settings.host}:{settings.port}/scim/v2", err=True)
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr)
+    configure_standalone_logging(settings.log_level)
+    # Our access log (JSON, with tenant and request id) replaces uvicorn's; on SIGTERM uvicorn
+    # stops accepting, lets in-flight requests finish, then the lifespan stops the worker.
     uvicorn.run(
         create_app(settings, store=store),
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

@@ -6,6 +6,8 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
 from starlette.types import ASGIApp
@@ -30,7 +32,7 @@ def route_label(path: str, root_path: str = "") -> str:
 class Metrics:
     """Prometheus collectors in a registry of their own (one per app)."""
 
-    def __init__(self) -> None:
+    def __init__(self, delivery_stats: Callable[[], tuple[dict[str, int], dict[str, int]]] | None = None) -> None:
         from prometheus_client import CollectorRegistry
         from prometheus_client import Counter
         from prometheus_client import Histogram
@@ -50,14 +52,40 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.rate_limited = Counter("scimhub_rate_limited", "Requests answered 429", ["tenant"], registry=self.registry)
-        self.webhook_deliveries = Counter(
-            "scimhub_webhook_deliveries", "Webhook delivery attempts", ["outcome"], registry=self.registry
-        )
+        if delivery_stats is not None:
+            self.registry.register(_DeliveryCollector(delivery_stats))
 
     def render(self) -> bytes:
         from prometheus_client import generate_latest
 
         return bytes(generate_latest(self.registry))
+
+
+class _DeliveryCollector:
+    """Webhook attempts by outcome and the event backlog, read from the database at scrape time
+    (so every instance reports the shared truth)."""
+
+    def __init__(self, stats: Callable[[], tuple[dict[str, int], dict[str, int]]]) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        outcomes, backlog = self.stats()
+        attempts = GaugeMetricFamily(
+            "scimhub_webhook_attempts",
+            "Webhook delivery attempts in the delivery log (within retention), by outcome",
+            labels=["outcome"],
+        )
+        for outcome, count in sorted(outcomes.items()):
+            attempts.add_metric([outcome], count)
+        yield attempts
+        lag = GaugeMetricFamily(
+            "scimhub_event_backlog", "Events not yet delivered to the slowest webhook of a tenant", labels=["tenant"]
+        )
+        for tenant, count in sorted(backlog.items()):
+            lag.add_metric([tenant], count)
+        yield lag
 
 
 def metrics_available() -> bool:

@@ -227,6 +227,23 @@ class EventStore:
                 with conn.begin():
                     yield conn
 
+    def delivery_stats(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Attempts by outcome (within retention) and undelivered events per tenant (metrics)."""
+        with self._read() as conn:
+            outcomes = {
+                row[0]: int(row[1])
+                for row in conn.execute(
+                    select(webhook_attempts.c.outcome, func.count()).group_by(webhook_attempts.c.outcome)
+                )
+            }
+            backlog_rows = conn.execute(
+                select(webhooks.c.tenant_id, func.max(tenant_event_seq.c.last_seq - webhooks.c.delivered_seq))
+                .join(tenant_event_seq, tenant_event_seq.c.tenant_id == webhooks.c.tenant_id)
+                .group_by(webhooks.c.tenant_id)
+            )
+            backlog = {row[0]: int(row[1] or 0) for row in backlog_rows}
+        return outcomes, backlog
+
     # -- the feed ----------------------------------------------------------------------------
     async def events_after(self, tenant_id: str, after: int, limit: int) -> list[Event]:
         """Committed events with seq > ``after``, in seq order (gapless within retention)."""

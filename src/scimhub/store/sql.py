@@ -54,6 +54,7 @@ from scimhub.store.sort_sql import sort_nullable
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
 from scimhub.store.tables import group_members
+from scimhub.store.tables import resource_counts
 from scimhub.store.tables import resource_values
 from scimhub.store.tables import resources
 from scimhub.store.tables import server_secrets
@@ -143,6 +144,7 @@ class SqlUnitOfWork:
             raise _uniqueness_error(exc) from None
         self._pks[resource.id] = pk
         self._insert_values(pk, keys)
+        self._count(resource.resource_type, +1)
 
     async def update(self, resource: StoredResource, keys: IndexKeys) -> None:
         row = _resource_row(self._tenant_id, resource, keys)
@@ -169,7 +171,18 @@ class SqlUnitOfWork:
 
     async def delete(self, resource_type: str, id: str) -> bool:
         result = self._conn.execute(delete(resources).where(self._where_id(resource_type, id)))
+        if result.rowcount:
+            self._count(resource_type, -1)
         return bool(result.rowcount)
+
+    def _count(self, resource_type: str, delta: int) -> None:
+        stmt = sqlite_insert(resource_counts).values(
+            tenant_id=self._tenant_id, resource_type=resource_type, count=max(delta, 0)
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant_id", "resource_type"], set_={"count": resource_counts.c.count + delta}
+        )
+        self._conn.execute(stmt)
 
     async def _pk(self, resource_type: str, id: str) -> int:
         if id not in self._pks:
@@ -318,13 +331,18 @@ class SqlStore:
         async with self._write_lock:
             with self.engine.connect() as conn:
                 conn.info["writer"] = True
-                with conn.begin():
-                    yield SqlUnitOfWork(conn, tenant_id)
+                try:
+                    with conn.begin():
+                        yield SqlUnitOfWork(conn, tenant_id)
+                finally:
+                    conn.info["writer"] = False  # the flag stays with the pooled connection
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        with self.engine.connect() as conn:
+            conn.info["writer"] = False
+            with conn.begin():
+                yield conn
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None:
         stmt = select(*_RESOURCE_COLUMNS).where(
@@ -344,12 +362,21 @@ class SqlStore:
         nullable = query.sort_by is None or sort_nullable(query.sort_by)
         ordering = Ordering(sort, query.descending, nullable)
         async with self._read() as conn:
-            total = conn.execute(select(func.count()).select_from(resources).where(*where)).scalar_one()
+            total = self._total(conn, tenant_id, query, where)
             if query.count <= 0:
                 return Page(total, [])
             if query.keyset is None and not query.cursor_mode:
                 return Page(total, self._index_page(conn, where, ordering, query))
             return self._keyset_page(conn, where, ordering, query, total)
+
+    @staticmethod
+    def _total(conn: Connection, tenant_id: str, query: Query, where: list[ColumnElement[bool]]) -> int:
+        if query.filter is None:  # kept exact in the write transaction: one row, not a count
+            stmt = select(resource_counts.c.count).where(
+                resource_counts.c.tenant_id == tenant_id, resource_counts.c.resource_type == query.resource_type
+            )
+            return int(conn.execute(stmt).scalar() or 0)
+        return int(conn.execute(select(func.count()).select_from(resources).where(*where)).scalar_one())
 
     def _index_page(
         self, conn: Connection, where: list[ColumnElement[bool]], ordering: Ordering, query: Query

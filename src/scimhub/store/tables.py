@@ -204,3 +204,42 @@ hook_offsets = Table(
     Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
     Column("delivered_seq", BigInteger, nullable=False),
 )
+
+# Exact per-tenant resource counts, kept in the write transaction, so an unfiltered list's
+# totalResults is one row read instead of a count over the whole tenant.
+resource_counts = Table(
+    "resource_counts",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("resource_type", String(32), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
+# Per-tenant settings set by operators (`scimhub tenant set`): policy switches, rate limit.
+tenant_settings = Table(
+    "tenant_settings",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# The last SCIM requests of each tenant, for IdP debugging (redacted, size-capped bodies).
+request_log = Table(
+    "request_log",
+    metadata,
+    Column("pk", _Pk, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("token_id", String(36)),
+    Column("method", String(10), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("query", Text),
+    Column("status", Integer, nullable=False),
+    Column("latency_ms", Integer, nullable=False),
+    Column("error", Text),
+    Column("request_body", Text),
+    Column("response_body", Text),
+    Index(None, "tenant_id", "pk"),
+)
