@@ -35,6 +35,7 @@ from scimhub.http.observe import metrics_available
 from scimhub.http.ratelimit import RateLimitMiddleware
 from scimhub.http.routes import scim_routes
 from scimhub.protocol.resources import ResourceService
+from scimhub.protocol.tenant_config import TenantConfigCache
 from scimhub.ratelimit import RateLimiter
 from scimhub.ratelimit import storage_for
 from scimhub.schema.registry import default_registry
@@ -91,6 +92,7 @@ def create_app(
         raise ValueError("In-process hooks need the SQL store (the outbox lives in its database).")
     service = ResourceService(store, default_registry(), on_commit=sync.after_commit if sync else None)
     metrics = _metrics(settings, sync)
+    configs = TenantConfigCache(store, settings.policy)
     scim: ASGIApp = Router(routes=scim_routes())
     if settings.rate_limit:
         limiter = RateLimiter(settings.rate_limit, storage_for(settings.rate_limit_storage))
@@ -100,7 +102,7 @@ def create_app(
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
-        Mount(SCIM_PREFIX, app=BearerAuthMiddleware(scim, store, settings.token_pepper)),
+        Mount(SCIM_PREFIX, app=BearerAuthMiddleware(scim, store, settings.token_pepper, configs)),
     ]
     if sync is not None:
         runtime = AdminRuntime(store, sync.events, sync.sender)

@@ -43,17 +43,11 @@ class RateLimiter:
     def __init__(self, spec: str = DEFAULT_RATE_LIMIT, storage: Storage | None = None) -> None:
         self.items: list[RateLimitItem] = parse_many(spec)
         self.limiter = SlidingWindowCounterRateLimiter(storage or MemoryStorage())
-        self._overrides: dict[str, list[RateLimitItem]] = {}
+        self._parsed: dict[str, list[RateLimitItem]] = {}
 
-    def set_tenant_limit(self, tenant_id: str, spec: str | None) -> None:
-        """Per-tenant limits (from the tenant's settings); None restores the default."""
-        if spec:
-            self._overrides[tenant_id] = parse_many(spec)
-        else:
-            self._overrides.pop(tenant_id, None)
-
-    async def check(self, tenant_id: str, token_id: str) -> Verdict:
-        items = self._overrides.get(tenant_id, self.items)
+    async def check(self, tenant_id: str, token_id: str, spec: str | None = None) -> Verdict:
+        """``spec`` is the tenant's own limit (``scimhub tenant set NAME rate_limit …``), if any."""
+        items = self.items if not spec else self._parsed.setdefault(spec, parse_many(spec))
         for key in (f"tenant:{tenant_id}", f"token:{token_id}"):
             for item in items:
                 if not await self.limiter.hit(item, key):

@@ -16,6 +16,8 @@ from scimhub.events import webhooks as webhook_ops
 from scimhub.events.worker import Sender
 from scimhub.observability import configure_standalone_logging
 from scimhub.protocol import tenants as tenant_ops
+from scimhub.protocol.tenant_config import check_setting
+from scimhub.protocol.tenant_config import setting_keys
 from scimhub.settings import Settings
 from scimhub.store import migrate
 from scimhub.store.events_sql import Attempt
@@ -127,6 +129,49 @@ def tenant_list() -> None:
         click.echo(f"{t.id}\t{t.name}\t{t.created_at}")
 
 
+@tenant.command("set")
+@click.argument("name")
+@click.argument("key", metavar="KEY")
+@click.argument("value", metavar="VALUE")
+def tenant_set(name: str, key: str, value: str) -> None:
+    """Set KEY to VALUE for tenant NAME (VALUE "default" removes the override).
+
+    Keys: policy.<switch> (on/off; see the README's IdP leniency table) and rate_limit
+    (e.g. 1200/minute, or off). Servers pick changes up within 10 seconds.
+    """
+    store = _store(Settings.from_env())
+    stored = None
+    if value != "default":
+        try:
+            stored = check_setting(key, value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="KEY/VALUE") from None
+    elif key not in setting_keys():
+        raise click.BadParameter(f"Unknown tenant setting {key!r}; known: {', '.join(setting_keys())}.")
+
+    async def apply() -> None:
+        found = await tenant_ops.require_tenant(store, name)
+        await store.set_tenant_setting(found.id, key, stored)
+
+    _run(apply())
+    click.echo(f"{name}: {key} = {stored if stored is not None else 'default'}")
+
+
+@tenant.command("show")
+@click.argument("name")
+def tenant_show(name: str) -> None:
+    """Show tenant NAME's settings (overrides of the server defaults)."""
+    store = _store(Settings.from_env())
+
+    async def values() -> dict[str, str]:
+        found = await tenant_ops.require_tenant(store, name)
+        return await store.tenant_settings(found.id)
+
+    current = _run(values())
+    for key in setting_keys():
+        click.echo(f"{key}\t{current.get(key, 'default')}")
+
+
 @main.group()
 def token() -> None:
     """Bearer tokens for the SCIM API."""
@@ -183,6 +228,30 @@ def token_revoke(token_id: str) -> None:
     """Revoke TOKEN_ID; requests with it fail with 401 from now on."""
     _run(tenant_ops.revoke_token(_store(Settings.from_env()), token_id))
     click.echo(f"Revoked token {token_id}.")
+
+
+@token.command("rotate")
+@click.argument("token_id")
+@click.option(
+    "--overlap",
+    "overlap_hours",
+    type=click.FloatRange(min=0),
+    default=24.0,
+    show_default=True,
+    metavar="HOURS",
+    help="How long the old token keeps working.",
+)
+def token_rotate(token_id: str, overlap_hours: float) -> None:
+    """Issue a new token for TOKEN_ID's tenant; the old one expires after the overlap.
+
+    The new token is printed once, alone on the last line.
+    """
+    settings = Settings.from_env()
+    record, secret = _run(tenant_ops.rotate_token(_store(settings), token_id, overlap_hours, settings.token_pepper))
+    click.echo(
+        f"New token id {record.id}; token {token_id} stops working in {overlap_hours:g} h. It is shown only now:"
+    )
+    click.echo(secret)
 
 
 # -- directory sync: webhooks and the event feed ------------------------------------------------

@@ -10,16 +10,21 @@ from starlette.types import Send
 from scimhub.auth.bearer import authenticate
 from scimhub.errors import Unauthorized
 from scimhub.http.errors import error_response
+from scimhub.protocol.tenant_config import TenantConfigCache
 from scimhub.store.base import Store
 
 
 class BearerAuthMiddleware:
-    """Puts the caller's Principal in ``scope["scimhub.principal"]`` or answers 401."""
+    """Puts the caller's Principal in ``scope["scimhub.principal"]`` (and the tenant's
+    configuration in ``scope["scimhub.tenant_config"]``) or answers 401."""
 
-    def __init__(self, app: ASGIApp, store: Store, pepper: str | None) -> None:
+    def __init__(
+        self, app: ASGIApp, store: Store, pepper: str | None, configs: TenantConfigCache | None = None
+    ) -> None:
         self.app = app
         self.store = store
         self.pepper = pepper
+        self.configs = configs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -27,10 +32,13 @@ class BearerAuthMiddleware:
             return
         header = _header(scope, b"authorization")
         try:
-            scope["scimhub.principal"] = await authenticate(self.store, header, self.pepper)
+            principal = await authenticate(self.store, header, self.pepper)
         except Unauthorized as exc:
             await error_response(exc)(scope, receive, send)
             return
+        scope["scimhub.principal"] = principal
+        if self.configs is not None:
+            scope["scimhub.tenant_config"] = await self.configs.get(principal.tenant_id)
         await self.app(scope, receive, send)
 
 

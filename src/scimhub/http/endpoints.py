@@ -19,6 +19,7 @@ from scimhub.protocol.resources import ResourceService
 from scimhub.protocol.search import Searcher
 from scimhub.protocol.search import params_from_body
 from scimhub.protocol.search import params_from_query
+from scimhub.protocol.tenant_config import TenantConfig
 from scimhub.schema.model import ResourceType
 from scimhub.schema.project import Projection
 from scimhub.schema.project import parse_projection
@@ -58,9 +59,9 @@ def base_url(request: Request) -> str:
 def context(request: Request) -> RequestContext:
     principal: Principal = request.scope["scimhub.principal"]
     settings = runtime(request).settings
-    return RequestContext(
-        principal, base_url(request), settings.policy, settings.limits, request.method, request.url.path
-    )
+    config: TenantConfig | None = request.scope.get("scimhub.tenant_config")
+    policy = config.policy if config is not None else settings.policy
+    return RequestContext(principal, base_url(request), policy, settings.limits, request.method, request.url.path)
 
 
 def projection(request: Request, rtype: ResourceType) -> Projection:

@@ -12,6 +12,7 @@ from starlette.types import Send
 from scimhub.errors import TooManyRequests
 from scimhub.http.errors import error_response
 from scimhub.protocol.context import Principal
+from scimhub.protocol.tenant_config import TenantConfig
 from scimhub.ratelimit import RateLimiter
 
 
@@ -26,7 +27,12 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or principal is None:
             await self.app(scope, receive, send)
             return
-        verdict = await self.limiter.check(principal.tenant_id, principal.token_id)
+        config: TenantConfig | None = scope.get("scimhub.tenant_config")
+        override = config.rate_limit if config is not None else None
+        if override == "":
+            await self.app(scope, receive, send)  # this tenant's limit is switched off
+            return
+        verdict = await self.limiter.check(principal.tenant_id, principal.token_id, override)
         if verdict.allowed:
             await self.app(scope, receive, send)
             return

@@ -59,6 +59,7 @@ from scimhub.store.tables import resource_values
 from scimhub.store.tables import resources
 from scimhub.store.tables import server_secrets
 from scimhub.store.tables import tenant_event_seq
+from scimhub.store.tables import tenant_settings
 from scimhub.store.tables import tenants
 from scimhub.store.tables import tokens
 
@@ -473,6 +474,22 @@ class SqlStore:
                 )
                 value = conn.execute(stmt).scalar_one()
         return bytes.fromhex(value)
+
+    async def tenant_settings(self, tenant_id: str) -> dict[str, str]:
+        async with self._read() as conn:
+            rows = conn.execute(
+                select(tenant_settings.c.key, tenant_settings.c.value).where(tenant_settings.c.tenant_id == tenant_id)
+            )
+            return {row.key: row.value for row in rows}
+
+    async def set_tenant_setting(self, tenant_id: str, key: str, value: str | None) -> None:
+        """Set (or, with None, remove) one tenant setting."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(tenant_settings).where(tenant_settings.c.tenant_id == tenant_id, tenant_settings.c.key == key)
+            )
+            if value is not None:
+                conn.execute(insert(tenant_settings).values(tenant_id=tenant_id, key=key, value=value))
 
     async def create_tenant(self, tenant: Tenant) -> None:
         with self.engine.begin() as conn:

@@ -1,0 +1,79 @@
+"""Per-tenant configuration: IdP leniency switches and the rate limit, over the global defaults.
+
+Operators set them with ``scimhub tenant set``; the server caches them for ``ttl`` seconds, so
+a change is in force on every instance within that bound (documented in the README).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import fields
+from dataclasses import replace
+
+from limits import parse_many
+
+from scimhub.policy import Policy
+from scimhub.store.base import Store
+
+POLICY_PREFIX = "policy."
+RATE_LIMIT_KEY = "rate_limit"
+CACHE_SECONDS = 10.0
+
+
+def setting_keys() -> list[str]:
+    return [f"{POLICY_PREFIX}{f.name}" for f in fields(Policy)] + [RATE_LIMIT_KEY]
+
+
+def check_setting(key: str, value: str) -> str:
+    """Normalise a value for ``key``; ValueError with a message an operator can act on."""
+    if key.startswith(POLICY_PREFIX) and key in setting_keys():
+        if value.lower() not in ("on", "off", "true", "false"):
+            raise ValueError(f"{key} takes on or off, not {value!r}.")
+        return "on" if value.lower() in ("on", "true") else "off"
+    if key == RATE_LIMIT_KEY:
+        if value.lower() == "off":
+            return "off"
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit such as 600/minute or 20/second;1000/hour.") from None
+        return value
+    raise ValueError(f"Unknown tenant setting {key!r}; known: {', '.join(setting_keys())}.")
+
+
+@dataclass(frozen=True, slots=True)
+class TenantConfig:
+    policy: Policy
+    rate_limit: str | None  # None: the server default; "" : no limit
+
+
+def config_from(values: dict[str, str], default_policy: Policy) -> TenantConfig:
+    switches = {k.removeprefix(POLICY_PREFIX): v == "on" for k, v in values.items() if k.startswith(POLICY_PREFIX)}
+    limit = values.get(RATE_LIMIT_KEY)
+    return TenantConfig(replace(default_policy, **switches), "" if limit == "off" else limit)
+
+
+class TenantConfigCache:
+    def __init__(
+        self,
+        store: Store,
+        default_policy: Policy,
+        ttl: float = CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.default_policy = default_policy
+        self.ttl = ttl
+        self.clock = clock
+        self._cache: dict[str, tuple[float, TenantConfig]] = {}
+
+    async def get(self, tenant_id: str) -> TenantConfig:
+        now = self.clock()
+        hit = self._cache.get(tenant_id)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        config = config_from(await self.store.tenant_settings(tenant_id), self.default_policy)
+        self._cache[tenant_id] = (now, config)
+        return config
