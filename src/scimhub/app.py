@@ -33,6 +33,8 @@ from scimhub.http.observe import AccessLogMiddleware
 from scimhub.http.observe import Metrics
 from scimhub.http.observe import metrics_available
 from scimhub.http.ratelimit import RateLimitMiddleware
+from scimhub.http.request_log import RequestLogBuffer
+from scimhub.http.request_log import RequestLogMiddleware
 from scimhub.http.routes import scim_routes
 from scimhub.protocol.resources import ResourceService
 from scimhub.protocol.tenant_config import TenantConfigCache
@@ -43,6 +45,7 @@ from scimhub.settings import Settings
 from scimhub.store.base import Store
 from scimhub.store.events_sql import EventStore
 from scimhub.store.factory import open_store
+from scimhub.store.request_log_sql import RequestLogStore
 from scimhub.store.sql import SqlStore
 
 SCIM_PREFIX = "/scim/v2"
@@ -98,6 +101,9 @@ def create_app(
         limiter = RateLimiter(settings.rate_limit, storage_for(settings.rate_limit_storage))
         on_limited = (lambda tenant: metrics.rate_limited.labels(tenant).inc()) if metrics else None
         scim = RateLimitMiddleware(scim, limiter, on_limited)
+    request_log = _request_log(settings, store)
+    if request_log is not None:
+        scim = RequestLogMiddleware(scim, request_log)
     routes: list[BaseRoute] = [
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
@@ -105,7 +111,7 @@ def create_app(
         Mount(SCIM_PREFIX, app=BearerAuthMiddleware(scim, store, settings.token_pepper, configs)),
     ]
     if sync is not None:
-        runtime = AdminRuntime(store, sync.events, sync.sender)
+        runtime = AdminRuntime(store, sync.events, sync.sender, request_log)
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
 
     @asynccontextmanager
@@ -113,9 +119,13 @@ def create_app(
         await store.open()
         if sync is not None:
             await sync.start()
+        if request_log is not None:
+            await request_log.start()
         try:
             yield
         finally:
+            if request_log is not None:
+                await request_log.stop()
             if sync is not None:
                 await sync.stop()
             await store.close()
@@ -133,6 +143,13 @@ def create_app(
     app.state.scimhub = Runtime(settings, service)
     app.state.scimhub_metrics = metrics
     return app
+
+
+def _request_log(settings: Settings, store: Store) -> RequestLogBuffer | None:
+    if settings.request_log_size <= 0 or not isinstance(store, SqlStore):
+        return None
+    log_store = RequestLogStore(store.engine, store.write_lock, settings.request_log_size)
+    return RequestLogBuffer(log_store, settings.request_log_body_bytes)
 
 
 def _metrics(settings: Settings, sync: DirectorySync | None) -> Metrics | None:

@@ -46,6 +46,8 @@ class Settings:
     max_filter_depth: int = DEFAULT_LIMITS.max_filter_depth
     rate_limit: str = DEFAULT_RATE_LIMIT  # per tenant and per token, `limits` syntax; "" disables
     rate_limit_storage: str = "memory://"  # or redis://host:port to share counters between instances
+    request_log_size: int = 1000  # last SCIM requests kept per tenant (0 disables the request log)
+    request_log_body_bytes: int = 4096  # bodies are redacted and cut to this size
     shutdown_grace_seconds: int = 30  # SIGTERM: in-flight requests get this long to finish
     metrics_enabled: bool = True  # /metrics when the `metrics` extra (prometheus-client) is installed
 

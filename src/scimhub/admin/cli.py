@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable
+from typing import Any
 from typing import TypeVar
 
 import click
@@ -26,6 +27,7 @@ from scimhub.store.events_sql import Outcome
 from scimhub.store.events_sql import Webhook
 from scimhub.store.factory import create_engine_for
 from scimhub.store.factory import open_store
+from scimhub.store.request_log_sql import RequestLogStore
 from scimhub.store.sql import SqlStore
 
 T = TypeVar("T")
@@ -376,3 +378,32 @@ def events_list(tenant_name: str, after: int, limit: int) -> None:
 
     for event in _run(page()).events:
         click.echo(orjson.dumps(event.to_json()).decode())
+
+
+@main.command("requests")
+@click.argument("tenant_name", metavar="TENANT")
+@click.option("--failed", is_flag=True, help="Only requests answered with an error (status >= 400).")
+@click.option("--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True)
+@click.option("--bodies", is_flag=True, help="Also print the (redacted, size-capped) bodies.")
+def requests_cmd(tenant_name: str, failed: bool, limit: int, bodies: bool) -> None:
+    """TENANT's last SCIM requests, newest first: why did the IdP's provisioning fail?
+
+    Entries reach the database within about a second of the response.
+    """
+    settings = Settings.from_env()
+    store = _store(settings)
+    log_store = RequestLogStore(store.engine, store.write_lock, settings.request_log_size)
+
+    async def recent() -> list[dict[str, Any]]:
+        found = await tenant_ops.require_tenant(store, tenant_name)
+        return await log_store.recent(found.id, limit, failed)
+
+    for entry in _run(recent()):
+        query = f"?{entry['query']}" if entry["query"] else ""
+        click.echo(
+            f"{entry['at']}  {entry['status']}  {entry['method']} {entry['path']}{query}  "
+            f"{entry['latencyMs']} ms  {entry['error'] or ''}".rstrip()
+        )
+        if bodies:
+            click.echo(f"    request:  {entry['requestBody'] or '-'}")
+            click.echo(f"    response: {entry['responseBody'] or '-'}")

@@ -29,6 +29,7 @@ from starlette.types import Send
 from scimhub.events import feed
 from scimhub.events import webhooks as webhook_ops
 from scimhub.events.worker import Sender
+from scimhub.http.request_log import RequestLogBuffer
 from scimhub.store.base import Store
 from scimhub.store.base import Tenant
 from scimhub.store.events_sql import EventStore
@@ -93,6 +94,7 @@ class AdminRuntime:
     store: Store
     events: EventStore
     sender: Sender
+    request_log: RequestLogBuffer | None = None
 
 
 def _rt(request: Request) -> AdminRuntime:
@@ -156,6 +158,19 @@ async def read_audit(request: Request) -> Response:
     after = _int_param(request, "after", 0) or 0
     entries = await _rt(request).events.audit(tenant.id, after, feed.clamp_limit(_int_param(request, "limit")))
     return JSONResponse({"entries": entries, "next_after": entries[-1]["id"] if entries else after})
+
+
+async def read_requests(request: Request) -> Response:
+    """GET tenants/{tenant}/requests?failed=true&limit=N: the tenant's last SCIM requests, newest
+    first, with redacted, size-capped bodies ("why did Entra's provisioning fail?")."""
+    tenant = await _tenant(request)
+    buffer = _rt(request).request_log
+    if buffer is None:
+        raise AdminError(404, "The request log is disabled (SCIMHUB_REQUEST_LOG_SIZE=0).")
+    await buffer.flush()
+    failed = request.query_params.get("failed", "").lower() in ("1", "true", "yes")
+    limit = feed.clamp_limit(_int_param(request, "limit"))
+    return JSONResponse({"requests": await buffer.store.recent(tenant.id, limit, failed)})
 
 
 async def list_webhooks(request: Request) -> Response:
@@ -244,6 +259,7 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
         routes=[
             _route(f"{tenant}/events", GET=read_events),
             _route(f"{tenant}/audit", GET=read_audit),
+            _route(f"{tenant}/requests", GET=read_requests),
             _route(f"{tenant}/webhooks", GET=list_webhooks, POST=create_webhook),
             _route(hook, GET=get_webhook, DELETE=delete_webhook),
             _route(f"{hook}/attempts", GET=list_attempts),

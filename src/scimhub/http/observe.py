@@ -110,6 +110,7 @@ class AccessLogMiddleware:
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         scope["scimhub.request_id"] = request_id
         started = time.perf_counter()
+        route = route_label(scope["path"], scope.get("root_path", ""))  # before a Mount changes root_path
         status = 500
 
         async def send_wrapper(message: Message) -> None:
@@ -122,11 +123,10 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            self._record(scope, status, time.perf_counter() - started, request_id)
+            self._record(scope, route, status, time.perf_counter() - started, request_id)
 
-    def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
+    def _record(self, scope: Scope, route: str, status: int, seconds: float, request_id: str) -> None:
         principal: Principal | None = scope.get("scimhub.principal")
-        route = route_label(scope["path"], scope.get("root_path", ""))
         tenant = principal.tenant_id if principal else "-"
         fields: dict[str, Any] = {
             "request_id": request_id,

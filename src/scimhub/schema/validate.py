@@ -218,7 +218,8 @@ def coerce_simple(attr: Attribute, value: Any, policy: Policy, where: str) -> An
             raise InvalidValue(f"'{where}' must be a number.")
         return value
     if not isinstance(value, str):
-        raise InvalidValue(f"'{where}' must be a string ({kind.value}).")
+        noun = "a string" if kind is AttrType.STRING else f"a string ({kind.value})"
+        raise InvalidValue(f"'{where}' must be {noun}.")
     if kind is AttrType.DATETIME:
         _check_datetime(value, where)
     return value

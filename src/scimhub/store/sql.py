@@ -312,6 +312,11 @@ class SqlStore:
         self.engine = engine
         self._write_lock = asyncio.Lock()
 
+    @property
+    def write_lock(self) -> asyncio.Lock:
+        """One writer per process (SQLite has one writer); shared by every writer on this engine."""
+        return self._write_lock
+
     async def open(self) -> None:
         with self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")

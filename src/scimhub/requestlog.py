@@ -1,0 +1,49 @@
+"""What the request log keeps of a request: redacted, size-capped bodies (pure)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+REDACTED = "[redacted]"
+# Keys whose values are secrets wherever they appear in a body.
+_SECRET_KEY = re.compile(r"password|secret|token|authorization|credential", re.IGNORECASE)
+_SECRET_PAIR = re.compile(
+    rb'("[^"]*(?:password|secret|token|authorization|credential)[^"]*"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE
+)
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: REDACTED if _SECRET_KEY.search(k) else _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def redact_body(raw: bytes, cap: int) -> str | None:
+    """The body with secret values replaced, cut to ``cap`` bytes; None when empty."""
+    if not raw:
+        return None
+    try:
+        text = orjson.dumps(_redact(orjson.loads(raw)))
+    except orjson.JSONDecodeError:
+        text = _SECRET_PAIR.sub(rb'\1"' + REDACTED.encode() + rb'"', raw)
+    if len(text) > cap:
+        return text[:cap].decode("utf-8", "ignore") + f"… [{len(text) - cap} more bytes]"
+    return text.decode("utf-8", "replace")
+
+
+def error_detail(raw: bytes) -> str | None:
+    """The ``detail`` of a SCIM error body (RFC 7644 §3.12), if the body is one."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(body, dict):
+        detail, scim_type = body.get("detail"), body.get("scimType")
+        if isinstance(detail, str):
+            return f"{scim_type}: {detail}" if isinstance(scim_type, str) else detail
+    return None

@@ -1,0 +1,90 @@
+"""The per-tenant request log (IdP debugging): batched writes, trimmed to the last N per tenant."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import asdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+
+from scimhub.schema.model import JsonDoc
+from scimhub.store.tables import request_log
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    tenant_id: str
+    at: str
+    request_id: str
+    token_id: str | None
+    method: str
+    path: str
+    query: str | None
+    status: int
+    latency_ms: int
+    error: str | None
+    request_body: str | None
+    response_body: str | None
+
+
+class RequestLogStore:
+    def __init__(self, engine: Engine, write_lock: asyncio.Lock, keep: int) -> None:
+        self.engine = engine
+        self._write_lock = write_lock
+        self.keep = keep
+
+    async def append(self, entries: Sequence[LoggedRequest]) -> None:
+        """Insert a batch in one transaction and keep only the newest ``keep`` rows per tenant."""
+        if not entries:
+            return
+        async with self._write_lock:
+            with self.engine.connect() as conn:
+                conn.info["writer"] = True
+                try:
+                    with conn.begin():
+                        conn.execute(insert(request_log), [asdict(e) for e in entries])
+                        for tenant_id in {e.tenant_id for e in entries}:
+                            newest = select(func.max(request_log.c.pk)).where(request_log.c.tenant_id == tenant_id)
+                            conn.execute(
+                                delete(request_log).where(
+                                    request_log.c.tenant_id == tenant_id,
+                                    request_log.c.pk <= newest.scalar_subquery() - self.keep,
+                                )
+                            )
+                finally:
+                    conn.info["writer"] = False
+
+    async def recent(self, tenant_id: str, limit: int, failed_only: bool = False) -> list[JsonDoc]:
+        """Newest first."""
+        stmt = select(request_log).where(request_log.c.tenant_id == tenant_id)
+        if failed_only:
+            stmt = stmt.where(request_log.c.status >= 400)
+        stmt = stmt.order_by(request_log.c.pk.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            conn.info["writer"] = False
+            rows = conn.execute(stmt).all()
+        return [_json(row._mapping) for row in rows]
+
+
+def _json(row: Any) -> JsonDoc:
+    return {
+        "id": row["pk"],
+        "at": row["at"],
+        "requestId": row["request_id"],
+        "tokenId": row["token_id"],
+        "method": row["method"],
+        "path": row["path"],
+        "query": row["query"],
+        "status": row["status"],
+        "latencyMs": row["latency_ms"],
+        "error": row["error"],
+        "requestBody": row["request_body"],
+        "responseBody": row["response_body"],
+    }
