@@ -1,5 +1,5 @@
 """The outbox: every committed change has its events, in a gapless per-tenant sequence; a failed
-request has none, and leaves the audit log unchanged."""
+request has none, and the audit log records only that it was refused."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ FAILED_REQUESTS = [
 
 
 @pytest.mark.parametrize(("method", "path", "body", "headers", "status"), FAILED_REQUESTS)
-async def test_a_failed_request_appends_no_event_and_no_audit_entry(
+async def test_a_failed_request_appends_no_event_and_its_audit_entry_records_the_failure(
     app: object, acme: TenantAccess, method: str, path: str, body: Any, headers: dict[str, str], status: int
 ) -> None:
     alice = await create_user(acme.client, "alice")
@@ -129,4 +129,8 @@ async def test_a_failed_request_appends_no_event_and_no_audit_entry(
 
     assert response.status_code == status, response.text
     assert await feed(app) == before_events
-    assert await audit(app) == before_audit
+    after_audit = await audit(app)
+    assert after_audit[: len(before_audit)] == before_audit
+    [failure] = after_audit[len(before_audit) :]
+    assert (failure["method"], failure["status"], failure["events"]) == (method, status, [])
+    assert failure["detail"]["error"] == response.json()["detail"]

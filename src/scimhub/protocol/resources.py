@@ -7,15 +7,22 @@ work per write, and the clock and id factory are injected.
 
 from __future__ import annotations
 
+import functools
+import logging
 import uuid
 from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Coroutine
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from typing import Concatenate
+from typing import ParamSpec
+from typing import TypeVar
 
 from scimhub.errors import InvalidValue
 from scimhub.errors import NotFound
+from scimhub.errors import ScimError
 from scimhub.events.model import ACTIVE_ATTRIBUTE
 from scimhub.events.model import Change
 from scimhub.events.model import Event
@@ -58,6 +65,31 @@ class ResourceResult:
     doc: JsonDoc
     version: int
     location: str
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+log = logging.getLogger("scimhub.audit")
+
+
+def _audit_failures(
+    method: Callable[Concatenate[ResourceService, RequestContext, ResourceType, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[ResourceService, RequestContext, ResourceType, P], Coroutine[Any, Any, T]]:
+    """A refused write changes nothing and emits no event, but the audit log records the attempt
+    and its result (who tried what, and why it failed)."""
+
+    @functools.wraps(method)
+    async def wrapper(
+        self: ResourceService, ctx: RequestContext, rtype: ResourceType, /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        try:
+            return await method(self, ctx, rtype, *args, **kwargs)
+        except ScimError as exc:
+            target = args[0] if method.__name__ != "create" and args and isinstance(args[0], str) else None
+            await self._audit_failure(ctx, rtype, target, exc)
+            raise
+
+    return wrapper
 
 
 class ResourceService:
@@ -113,6 +145,7 @@ class ResourceService:
         return {}
 
     # -- writes ----------------------------------------------------------------
+    @_audit_failures
     async def create(
         self, ctx: RequestContext, rtype: ResourceType, body: Any, projection: Projection
     ) -> ResourceResult:
@@ -139,6 +172,7 @@ class ResourceService:
         await self._committed(events)
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
+    @_audit_failures
     async def replace(
         self,
         ctx: RequestContext,
@@ -171,6 +205,7 @@ class ResourceService:
         await self._committed(events)
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
+    @_audit_failures
     async def patch(
         self,
         ctx: RequestContext,
@@ -203,6 +238,7 @@ class ResourceService:
         await self._committed(events)
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
+    @_audit_failures
     async def delete(self, ctx: RequestContext, rtype: ResourceType, id: str, if_match: str | None = None) -> None:
         """RFC 7644 §3.6: memberships go with the resource (ON DELETE CASCADE); history stays."""
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
@@ -299,6 +335,22 @@ class ResourceService:
             )
         )
         return events
+
+    async def _audit_failure(self, ctx: RequestContext, rtype: ResourceType, id: str | None, exc: ScimError) -> None:
+        entry = AuditEntry(
+            occurred_at=self.clock(),
+            token_id=ctx.principal.token_id,
+            method=ctx.method,
+            path=ctx.path,
+            status=exc.status,
+            resource_type=rtype.id,
+            resource_id=id,
+            detail={"error": exc.detail, "scimType": exc.scim_type},
+        )
+        try:
+            await self.store.append_audit(ctx.tenant_id, entry)
+        except Exception:  # the client must get its SCIM error even if auditing fails
+            log.exception("could not audit a failed %s %s", ctx.method, ctx.path)
 
     async def _committed(self, events: list[Event]) -> None:
         if events and self.on_commit is not None:

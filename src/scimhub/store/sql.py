@@ -467,6 +467,17 @@ class SqlStore:
                     found[row.mid].append(MemberRef(row.gid, "direct", row.display))
         return found
 
+    async def append_audit(self, tenant_id: str, entry: AuditEntry) -> None:
+        """An audit entry in a transaction of its own (a refused write has no unit of work)."""
+        async with self._write_lock:
+            with self.engine.connect() as conn:
+                conn.info["writer"] = True
+                try:
+                    with conn.begin():
+                        conn.execute(insert(audit_log), [audit_row(tenant_id, entry)])
+                finally:
+                    conn.info["writer"] = False
+
     async def server_secret(self, name: str) -> bytes:
         """A random secret shared through the database, created on first use."""
         stmt = select(server_secrets.c.value).where(server_secrets.c.name == name)
