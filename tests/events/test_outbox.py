@@ -134,3 +134,17 @@ async def test_a_failed_request_appends_no_event_and_its_audit_entry_records_the
     [failure] = after_audit[len(before_audit) :]
     assert (failure["method"], failure["status"], failure["events"]) == (method, status, [])
     assert failure["detail"]["error"] == response.json()["detail"]
+
+
+async def test_deleting_a_member_emits_member_removed_for_each_of_its_groups(app: object, acme: TenantAccess) -> None:
+    alice = await create_user(acme.client, "alice")
+    first = await create_group(acme.client, "g1", [alice])
+    second = await create_group(acme.client, "g2", [alice])
+    before = len(await feed(app))
+
+    assert (await acme.client.delete(f"/Users/{alice}")).status_code == 204
+
+    new = (await feed(app))[before:]
+    assert [e["type"] for e in new] == ["user.deleted", "group.member_removed", "group.member_removed"]
+    assert {e["resourceId"] for e in new[1:]} == {first, second}
+    assert all(e["members"] == [alice] for e in new[1:])

@@ -243,9 +243,12 @@ class ResourceService:
         """RFC 7644 §3.6: memberships go with the resource (ON DELETE CASCADE); history stays."""
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
+            # A deleted member leaves its groups: say so, so that apps revoke group access too.
+            left = await uow.groups_containing(id)
             await uow.delete(rtype.id, id)
-            draft = self._draft(ctx, rtype, current, "deleted", diff_documents(current.doc, {}))
-            events = await self._commit_log(uow, ctx, rtype, id, 204, [draft])
+            drafts = [self._draft(ctx, rtype, current, "deleted", diff_documents(current.doc, {}))]
+            drafts += [self._member_removed(ctx, group_id, id) for group_id in left]
+            events = await self._commit_log(uow, ctx, rtype, id, 204, drafts)
         await self._committed(events)
 
     async def _save(
@@ -307,6 +310,17 @@ class ResourceService:
             changes=changes,
             resource=resource,
             members=members,
+        )
+
+    def _member_removed(self, ctx: RequestContext, group_id: str, member_id: str) -> EventDraft:
+        return EventDraft(
+            id=self.ids(),
+            type=EventType.GROUP_MEMBER_REMOVED,
+            resource_type="Group",
+            resource_id=group_id,
+            occurred_at=self.clock(),
+            token_id=ctx.principal.token_id,
+            members=(member_id,),
         )
 
     async def _commit_log(

@@ -161,6 +161,10 @@ class UnitOfWork(Protocol):
 
     async def member_ids(self, group_id: str) -> list[str]: ...
 
+    async def groups_containing(self, member_id: str) -> list[str]:
+        """Ids of the groups ``member_id`` belongs to (directly)."""
+        ...
+
 
 class Store(Protocol):
     """Storage backend: tenants, tokens, resources, memberships."""

@@ -232,6 +232,15 @@ class SqlUnitOfWork:
             removed += [wanted[row.member_pk] for row in self._conn.execute(stmt)]
         return removed
 
+    async def groups_containing(self, member_id: str) -> list[str]:
+        member = select(resources.c.pk).where(resources.c.tenant_id == self._tenant_id, resources.c.id == member_id)
+        stmt = (
+            select(resources.c.id)
+            .select_from(group_members.join(resources, resources.c.pk == group_members.c.group_pk))
+            .where(group_members.c.member_pk == member.scalar_subquery())
+        )
+        return list(self._conn.execute(stmt).scalars())
+
     async def member_ids(self, group_id: str) -> list[str]:
         group_pk = await self._pk("Group", group_id)
         stmt = (
