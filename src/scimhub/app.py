@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -49,6 +52,7 @@ from scimhub.store.request_log_sql import RequestLogStore
 from scimhub.store.sql import SqlStore
 
 SCIM_PREFIX = "/scim/v2"
+MAINTENANCE_SECONDS = 300
 
 
 class DirectorySync:
@@ -117,6 +121,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        maintenance = asyncio.create_task(_maintain(store), name="scimhub-maintenance")
         if sync is not None:
             await sync.start()
         if request_log is not None:
@@ -124,6 +129,9 @@ def create_app(
         try:
             yield
         finally:
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
             if request_log is not None:
                 await request_log.stop()
             if sync is not None:
@@ -143,6 +151,15 @@ def create_app(
     app.state.scimhub = Runtime(settings, service)
     app.state.scimhub_metrics = metrics
     return app
+
+
+async def _maintain(store: Store) -> None:
+    while True:
+        try:
+            await store.maintain()
+        except Exception:  # upkeep must never stop the server
+            logging.getLogger("scimhub").exception("database maintenance failed")
+        await asyncio.sleep(MAINTENANCE_SECONDS)
 
 
 def _request_log(settings: Settings, store: Store) -> RequestLogBuffer | None:

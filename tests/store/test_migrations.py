@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -28,3 +29,19 @@ def test_upgrade_twice_is_harmless_and_reports_current(tmp_path: Path) -> None:
     migrate.upgrade(engine)
     assert migrate.is_current(engine)
     engine.dispose()
+
+
+@pytest.mark.anyio
+async def test_maintain_gathers_planner_statistics(migrated_template: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from scimhub.store.factory import open_store
+
+    path = tmp_path / "m.db"
+    shutil.copy(migrated_template, path)
+    store = open_store(Settings(database_url=f"sqlite:///{path}"))
+    await store.maintain()
+    with store.engine.connect() as conn:
+        tables = {row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "sqlite_stat1" in tables
+    store.engine.dispose()

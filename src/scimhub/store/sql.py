@@ -320,6 +320,7 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._write_lock = asyncio.Lock()
+        self._analyzed_rows = 0
 
     @property
     def write_lock(self) -> asyncio.Lock:
@@ -332,6 +333,22 @@ class SqlStore:
 
     async def close(self) -> None:
         self.engine.dispose()
+
+    async def maintain(self) -> None:
+        """Refresh the planner's statistics when the data has grown or shrunk a lot, so that
+        ``a eq x or b eq y`` stays two index probes (SQLite plans without sqlite_stat1 scan)."""
+        with self.engine.connect() as conn:
+            conn.info["writer"] = False
+            rows = int(conn.exec_driver_sql("SELECT count(*) FROM resources").scalar() or 0)
+        if self._analyzed_rows and 0.5 * self._analyzed_rows <= rows <= 2 * self._analyzed_rows:
+            return
+        async with self._write_lock:
+            with self.engine.connect() as conn:
+                # analysis_limit keeps ANALYZE to a sample per index: milliseconds at a million rows.
+                conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+        self._analyzed_rows = max(rows, 1)
 
     async def readiness_problem(self) -> str | None:
         """None when the database answers and is migrated; otherwise what is wrong."""
