@@ -128,7 +128,8 @@ async def test_delete_removes_the_user_from_the_api_and_its_groups_but_keeps_its
     assert (await acme.client.get(f"/Users/{alice}")).status_code == 404
     assert (await acme.client.get(f"/Groups/{group}")).json().get("members", []) == []
     events = await feed(app)
-    assert events[-1]["type"] == "user.deleted"
-    assert events[-1]["resourceId"] == alice
-    assert "resource" not in events[-1]
+    assert [e["type"] for e in events[-2:]] == ["user.deleted", "group.member_removed"]
+    assert events[-2]["resourceId"] == alice
+    assert "resource" not in events[-2]
+    assert (events[-1]["resourceId"], events[-1]["members"]) == (group, [alice])
     assert [e["type"] for e in events if e["resourceId"] == alice] == ["user.created", "user.deleted"]
