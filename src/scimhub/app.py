@@ -101,6 +101,7 @@ def create_app(
     metrics = _metrics(settings, sync)
     configs = TenantConfigCache(store, settings.policy)
     scim: ASGIApp = Router(routes=scim_routes())
+    limiter: RateLimiter | None = None
     if settings.rate_limit:
         limiter = RateLimiter(settings.rate_limit, storage_for(settings.rate_limit_storage))
         on_limited = (lambda tenant: metrics.rate_limited.labels(tenant).inc()) if metrics else None
@@ -136,6 +137,8 @@ def create_app(
                 await request_log.stop()
             if sync is not None:
                 await sync.stop()
+            if limiter is not None:
+                await limiter.close()
             await store.close()
 
     app = Starlette(

@@ -40,3 +40,7 @@ def configure_standalone_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx2 logs every request URL at INFO, and a webhook URL may carry a credential; the
+    # worker logs each delivery attempt itself, by webhook id.
+    for name in ("httpx2", "httpcore2"):
+        logging.getLogger(name).setLevel(logging.WARNING)

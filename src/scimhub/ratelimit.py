@@ -54,3 +54,9 @@ class RateLimiter:
                     stats = await self.limiter.get_window_stats(item, key)
                     return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
         return Verdict(True)
+
+    async def close(self) -> None:
+        """Release the storage's connections (a Redis client's pool); memory storage holds none."""
+        client = getattr(getattr(self.limiter.storage, "bridge", None), "storage", None)
+        if client is not None and hasattr(client, "aclose"):
+            await client.aclose()

@@ -206,7 +206,8 @@ async def test_adding_a_member_twice_is_idempotent(client: httpx2.AsyncClient) -
         client, f"/Groups/{group['id']}", {"op": "add", "path": "members", "value": [{"value": bob}]}
     )
 
-    assert sorted(m["value"] for m in patched["members"]) == sorted([alice, bob])
+    assert "members" not in patched  # PATCH answers omit the member list unless asked for
+    assert sorted(await member_ids(client, group["id"])) == sorted([alice, bob])
     assert again == patched
 
 
@@ -320,7 +321,21 @@ async def test_removing_a_member_that_is_not_there_changes_nothing(client: httpx
 
     patched = await patch_ok(client, f"/Groups/{group['id']}", {"op": "remove", "path": f'members[value eq "{bob}"]'})
 
-    assert patched == group
+    assert patched == {k: v for k, v in group.items() if k != "members"}
+    assert await get_ok(client, f"/Groups/{group['id']}") == group
+
+
+async def test_a_patch_answer_lists_members_only_when_attributes_asks_for_them(client: httpx2.AsyncClient) -> None:
+    alice, bob = await _users(client, "alice", "bob")
+    group = await create_group(client, "G", [alice])
+    operation = {"op": "add", "path": "members", "value": [{"value": bob}]}
+
+    plain = await client.patch(f"/Groups/{group['id']}", json=patch_body(operation))
+    asked = await client.patch(f"/Groups/{group['id']}?attributes=members,displayName", json=patch_body(operation))
+
+    assert plain.status_code == asked.status_code == 200
+    assert "members" not in plain.json() and plain.json()["displayName"] == "G"
+    assert sorted(m["value"] for m in asked.json()["members"]) == sorted([alice, bob])
 
 
 # -- unknown members ------------------------------------------------------------------------------

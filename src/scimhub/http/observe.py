@@ -21,12 +21,29 @@ from scimhub.protocol.context import Principal
 log = logging.getLogger("scimhub.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _ID_SEGMENT = re.compile(r"^(/scim/v2/(?:Users|Groups|Schemas|ResourceTypes))/(?!\.search$)[^/]+")
+_ADMIN_TENANT = re.compile(r"^/admin/v1/tenants/[^/]+")
+_ADMIN_WEBHOOK = re.compile(r"^(/admin/v1/tenants/\{tenant\}/webhooks)/[^/]+")
+_SCIM = ("/Users", "/Users/.search", "/Users/{id}", "/Groups", "/Groups/.search", "/Groups/{id}", "/.search")
+_DISCOVERY = ("/ServiceProviderConfig", "/ResourceTypes", "/ResourceTypes/{id}", "/Schemas", "/Schemas/{id}")
+_ADMIN = ("/events", "/audit", "/requests", "/webhooks", "/webhooks/{id}", "/webhooks/{id}/attempts")
+ROUTE_LABELS = frozenset(
+    ["/healthz", "/readyz", "/metrics"]
+    + [f"/scim/v2{p}" for p in (*_SCIM, *_DISCOVERY)]
+    + [f"/admin/v1/tenants/{{tenant}}{p}" for p in (*_ADMIN, "/webhooks/{id}/redeliver")]
+)  # every route the app serves; anything else is labelled OTHER_ROUTE
+OTHER_ROUTE = "other"
 
 
 def route_label(path: str, root_path: str = "") -> str:
-    """``/scim/v2/Users/<id>`` → ``/scim/v2/Users/{id}``: bounded label cardinality."""
+    """``/scim/v2/Users/<id>`` → ``/scim/v2/Users/{id}``; a path the app does not serve → ``other``.
+
+    Bounded label cardinality whatever a client (authenticated or not) sends.
+    """
     path = path.removeprefix(root_path)
-    return _ID_SEGMENT.sub(r"\1/{id}", path)
+    label = _ADMIN_WEBHOOK.sub(
+        r"\1/{id}", _ADMIN_TENANT.sub("/admin/v1/tenants/{tenant}", _ID_SEGMENT.sub(r"\1/{id}", path))
+    )
+    return label if label in ROUTE_LABELS else OTHER_ROUTE
 
 
 class Metrics:

@@ -40,6 +40,7 @@ from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
 from scimhub.schema.project import Projection
 from scimhub.schema.project import project
+from scimhub.schema.project import without_unrequested
 from scimhub.schema.registry import SchemaRegistry
 from scimhub.schema.relations import member_of_attribute
 from scimhub.schema.relations import members_attribute
@@ -236,6 +237,12 @@ class ResourceService:
             drafts = self._drafts(ctx, rtype, current, stored, delta)
             events = await self._commit_log(uow, ctx, rtype, id, 200, drafts)
         await self._committed(events)
+        # A PATCH answer carries the group without its member list unless `attributes` asks for it:
+        # Okta accepts null members, Entra calls listing them "not advisable", and rendering 100k
+        # members would make one-member changes cost O(group size).
+        members = members_attribute(rtype)
+        if members is not None:
+            projection = without_unrequested(projection, rtype.schema.attribute(members))  # type: ignore[arg-type]
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
     @_audit_failures
