@@ -10,29 +10,41 @@ import orjson
 REDACTED = "[redacted]"
 # Keys whose values are secrets wherever they appear in a body.
 _SECRET_KEY = re.compile(r"password|secret|token|authorization|credential", re.IGNORECASE)
+# Text that is not whole JSON: a secret's string value, also one cut off at the end of the text.
 _SECRET_PAIR = re.compile(
-    rb'("[^"]*(?:password|secret|token|authorization|credential)[^"]*"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE
+    rb'("[^"]*(?:password|secret|token|authorization|credential)[^"]*"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?\Z)',
+    re.IGNORECASE,
 )
 
 
 def _redact(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: REDACTED if _SECRET_KEY.search(k) else _redact(v) for k, v in value.items()}
+        # A PATCH operation names the attribute in "path" and carries it in "value" (RFC 7644 §3.5.2).
+        path = next((v for k, v in value.items() if k.lower() == "path"), None)
+        secret_value = isinstance(path, str) and _SECRET_KEY.search(path) is not None
+        return {
+            k: REDACTED if _SECRET_KEY.search(k) or (secret_value and k.lower() == "value") else _redact(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_redact(v) for v in value]
     return value
 
 
-def redact_body(raw: bytes, cap: int) -> str | None:
-    """The body with secret values replaced, cut to ``cap`` bytes; None when empty."""
+def redact_body(raw: bytes, cap: int, size: int | None = None) -> str | None:
+    """The body with secret values replaced, cut to ``cap`` bytes; None when empty.
+
+    ``size``: the body's full length when ``raw`` is only its beginning.
+    """
     if not raw:
         return None
     try:
         text = orjson.dumps(_redact(orjson.loads(raw)))
     except orjson.JSONDecodeError:
         text = _SECRET_PAIR.sub(rb'\1"' + REDACTED.encode() + rb'"', raw)
-    if len(text) > cap:
-        return text[:cap].decode("utf-8", "ignore") + f"… [{len(text) - cap} more bytes]"
+    more = len(text) - cap + (0 if size is None else max(0, size - len(raw)))
+    if more > 0:
+        return text[:cap].decode("utf-8", "ignore") + f"… [{more} more bytes]"
     return text.decode("utf-8", "replace")
 
 

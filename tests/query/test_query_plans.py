@@ -127,8 +127,13 @@ def capture(directory: Directory) -> Iterator[list[tuple[str, Any]]]:
         if statement.lstrip().upper().startswith("SELECT"):
             statements.append((statement, parameters))
 
+    def fast_listener(statement: str, parameters: Any) -> None:
+        listener(None, None, statement, tuple(parameters), None, False)
+
     event.listen(directory.store.engine, "before_cursor_execute", listener)
+    directory.store.fast.observers.append(fast_listener)
     yield statements
+    directory.store.fast.observers.remove(fast_listener)
     event.remove(directory.store.engine, "before_cursor_execute", listener)
 
 

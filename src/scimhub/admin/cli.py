@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import Awaitable
+from types import FrameType
 from typing import Any
 from typing import TypeVar
 
@@ -61,6 +63,10 @@ def main() -> None:
 
     The database is chosen by SCIMHUB_DATABASE_URL (default: sqlite:///scimhub.db).
     """
+    try:
+        Settings.from_env()  # a bad SCIMHUB_* value: one clear line, not a traceback
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
@@ -83,6 +89,9 @@ def serve(host: str | None, port: int | None) -> None:
         )
     click.echo(f"SCIM base URL: http://{settings.host}:{settings.port}/scim/v2", err=True)
     configure_standalone_logging(settings.log_level)
+    # uvicorn re-raises the SIGTERM it handled once the graceful shutdown is done; that re-raise
+    # (or a SIGTERM before uvicorn starts) ends the process normally, with status 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     # Our access log (JSON, with tenant and request id) replaces uvicorn's; on SIGTERM uvicorn
     # stops accepting, lets in-flight requests finish, then the lifespan stops the worker.
     uvicorn.run(
@@ -93,6 +102,10 @@ def serve(host: str | None, port: int | None) -> None:
         access_log=False,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
+
+
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 @main.group()
@@ -119,7 +132,10 @@ def tenant() -> None:
 @click.argument("name")
 def tenant_create(name: str) -> None:
     """Create tenant NAME."""
-    created = _run(tenant_ops.create_tenant(_store(Settings.from_env()), name))
+    try:
+        created = _run(tenant_ops.create_tenant(_store(Settings.from_env()), name))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"Created tenant {created.name} ({created.id}).")
     click.echo(f"Issue a token for it with: scimhub token issue {created.name}")
 

@@ -76,21 +76,27 @@ class RequestLogMiddleware:
             return
         cap = self.buffer.body_cap
         request_body, response_body = bytearray(), bytearray()
+        response_size = 0
         status = 500
         started = time.perf_counter()
 
         async def tee_receive() -> Message:
             message = await receive()
-            if message["type"] == "http.request" and len(request_body) <= cap:
-                request_body.extend(message.get("body", b"")[: cap + 1 - len(request_body)])
+            if message["type"] == "http.request":
+                # Whole: the endpoint holds it too (at most SCIMHUB_MAX_BODY_BYTES are read), and
+                # secrets are found in the parsed JSON only; the cap applies after redaction.
+                request_body.extend(message.get("body", b""))
             return message
 
         async def tee_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_size
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif message["type"] == "http.response.body" and len(response_body) <= cap:
-                response_body.extend(message.get("body", b"")[: cap + 1 - len(response_body)])
+            elif message["type"] == "http.response.body":
+                chunk = message.get("body", b"")
+                response_size += len(chunk)
+                if len(response_body) <= cap:
+                    response_body.extend(chunk[: cap + 1 - len(response_body)])
             await send(message)
 
         try:
@@ -109,6 +115,6 @@ class RequestLogMiddleware:
                     latency_ms=round((time.perf_counter() - started) * 1000),
                     error=error_detail(bytes(response_body)) if status >= 400 else None,
                     request_body=redact_body(bytes(request_body), cap),
-                    response_body=redact_body(bytes(response_body), cap),
+                    response_body=redact_body(bytes(response_body), cap, response_size),
                 )
             )

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy import delete
-from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 
@@ -51,11 +50,18 @@ class RequestLogStore:
                     with conn.begin():
                         conn.execute(insert(request_log), [asdict(e) for e in entries])
                         for tenant_id in {e.tenant_id for e in entries}:
-                            newest = select(func.max(request_log.c.pk)).where(request_log.c.tenant_id == tenant_id)
+                            # pks are shared by all tenants: keep from the tenant's keep-th newest row.
+                            oldest_kept = (
+                                select(request_log.c.pk)
+                                .where(request_log.c.tenant_id == tenant_id)
+                                .order_by(request_log.c.pk.desc())
+                                .offset(max(self.keep - 1, 0))
+                                .limit(1)
+                            )
                             conn.execute(
                                 delete(request_log).where(
                                     request_log.c.tenant_id == tenant_id,
-                                    request_log.c.pk <= newest.scalar_subquery() - self.keep,
+                                    request_log.c.pk < oldest_kept.scalar_subquery(),
                                 )
                             )
                 finally:

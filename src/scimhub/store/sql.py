@@ -36,6 +36,10 @@ from sqlalchemy.sql import ColumnElement
 from scimhub.errors import Uniqueness
 from scimhub.events.model import Event
 from scimhub.events.model import EventDraft
+from scimhub.filter.ast import CompareOp
+from scimhub.filter.bind import BCompare
+from scimhub.schema.compare import comparison_key
+from scimhub.store import fast_reads as fast
 from scimhub.store import migrate
 from scimhub.store.base import AuditEntry
 from scimhub.store.base import IndexKeys
@@ -47,7 +51,9 @@ from scimhub.store.base import StoredResource
 from scimhub.store.base import Tenant
 from scimhub.store.base import TokenRecord
 from scimhub.store.dialects import SQLITE
+from scimhub.store.fast_reads import FastReads
 from scimhub.store.filter_sql import compile_filter
+from scimhub.store.index_plan import key_column
 from scimhub.store.paging import Ordering
 from scimhub.store.sort_sql import sort_key
 from scimhub.store.sort_sql import sort_nullable
@@ -321,6 +327,7 @@ class SqlStore:
         self.engine = engine
         self._write_lock = asyncio.Lock()
         self._analyzed_rows = 0
+        self.fast = FastReads(engine.url.database or "")
 
     @property
     def write_lock(self) -> asyncio.Lock:
@@ -332,6 +339,7 @@ class SqlStore:
             conn.exec_driver_sql("SELECT 1")
 
     async def close(self) -> None:
+        self.fast.close()
         self.engine.dispose()
 
     async def maintain(self) -> None:
@@ -377,16 +385,16 @@ class SqlStore:
                 yield conn
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None:
-        stmt = select(*_RESOURCE_COLUMNS).where(
-            resources.c.tenant_id == tenant_id,
-            resources.c.id == id,
-            resources.c.resource_type == resource_type,
-        )
-        async with self._read() as conn:
-            row = conn.execute(stmt).first()
-        return None if row is None else _row_to_resource(row)
+        found = self.fast.rows(fast.RESOURCE, tenant=tenant_id, id=id, rtype=resource_type)
+        if not found:
+            return None
+        rid, rtype, doc, created, last_modified, version = found[0]
+        return StoredResource(rid, rtype, orjson.loads(doc), created, last_modified, version)
 
     async def search(self, tenant_id: str, query: Query) -> Page:
+        quick = self._quick_search(tenant_id, query)
+        if quick is not None:
+            return quick
         where = [resources.c.tenant_id == tenant_id, resources.c.resource_type == query.resource_type]
         if query.filter is not None:
             where.append(compile_filter(query.filter, tenant_id, query.resource_type, SQLITE))
@@ -400,6 +408,35 @@ class SqlStore:
             if query.keyset is None and not query.cursor_mode:
                 return Page(total, self._index_page(conn, where, ordering, query))
             return self._keyset_page(conn, where, ordering, query, total)
+
+    def _quick_search(self, tenant_id: str, query: Query) -> Page | None:
+        """Plain pages and key-column equality (the IdP existence check) on precompiled statements."""
+        if query.sort_by is not None or query.descending or query.cursor_mode or query.keyset is not None:
+            return None
+        params: dict[str, str | int] = {
+            "tenant": tenant_id,
+            "rtype": query.resource_type,
+            "limit": query.count,
+            "offset": query.start_index - 1,
+        }
+        if query.filter is None:
+            counted = self.fast.rows(fast.COUNT, tenant=tenant_id, rtype=query.resource_type)
+            total = int(counted[0][0]) if counted else 0
+            page_stmt = fast.PAGE
+        else:
+            node = query.filter
+            if not (isinstance(node, BCompare) and node.op is CompareOp.EQ and isinstance(node.value, str)):
+                return None
+            column = key_column(node.path)
+            if column is None:
+                return None
+            params["key"] = comparison_key(node.path.leaf, node.value)
+            total = int(self.fast.rows(fast.EQ_COUNT[column], **params)[0][0])
+            page_stmt = fast.EQ_PAGE[column]
+        if query.count <= 0 or total == 0:
+            return Page(total, [])
+        rows = self.fast.rows(page_stmt, **params)
+        return Page(total, [StoredResource(r[0], r[1], orjson.loads(r[2]), r[3], r[4], r[5]) for r in rows])
 
     @staticmethod
     def _total(conn: Connection, tenant_id: str, query: Query, where: list[ColumnElement[bool]]) -> int:
@@ -476,6 +513,9 @@ class SqlStore:
         return found
 
     async def groups_of(self, tenant_id: str, member_ids: Sequence[str]) -> dict[str, list[MemberRef]]:
+        if len(member_ids) == 1:  # a GET by id or an existence check: the hot case
+            rows = self.fast.rows(fast.GROUPS_OF_ONE, tenant=tenant_id, id=member_ids[0])
+            return {member_ids[0]: [MemberRef(gid, "direct", display) for gid, display in rows]}
         found: dict[str, list[MemberRef]] = {mid: [] for mid in member_ids}
         async with self._read() as conn:
             for chunk in _chunks(list(member_ids)):
@@ -562,9 +602,8 @@ class SqlStore:
             )
 
     async def token_by_digest(self, digest: str) -> TokenRecord | None:
-        async with self._read() as conn:
-            row = conn.execute(select(tokens).where(tokens.c.digest == digest)).first()
-        return None if row is None else _token(row)
+        found = self.fast.rows(fast.TOKEN, digest=digest)
+        return TokenRecord(*found[0]) if found else None
 
     async def list_tokens(self, tenant_id: str) -> list[TokenRecord]:
         async with self._read() as conn:

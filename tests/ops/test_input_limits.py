@@ -1,0 +1,245 @@
+"""Limits on input: each refused with a clear SCIM error, and nothing changes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import pytest
+
+from scimhub.limits import DEFAULT_LIMITS
+from scimhub.settings import Settings
+from scimhub.store.sql import SqlStore
+from tests.conftest import TenantAccess
+from tests.http.scim_checks import app_with
+from tests.http.scim_checks import assert_scim_error
+from tests.http.scim_checks import client_for
+from tests.http.scim_checks import create_group
+from tests.http.scim_checks import create_user
+from tests.http.scim_checks import get_ok
+from tests.http.scim_checks import group_body
+from tests.http.scim_checks import patch_body
+from tests.http.scim_checks import snapshot
+from tests.http.scim_checks import user_body
+
+pytestmark = pytest.mark.anyio
+
+SMALL = {
+    "max_body_bytes": 2000,
+    "max_filter_length": 60,
+    "max_filter_depth": 3,
+    "max_patch_operations": 3,
+    "max_members_per_request": 3,
+    "max_string_length": 40,  # above the 36 characters of an id (member values are strings too)
+}
+
+
+@pytest.fixture
+async def small(settings: Settings, store: SqlStore, acme: TenantAccess) -> AsyncIterator[httpx2.AsyncClient]:
+    """acme on an app with small limits (the same database as the ``acme`` fixture's app)."""
+    async with client_for(app_with(settings, store, **SMALL), acme.token) as client:
+        yield client
+
+
+@pytest.fixture
+async def seeded(small: httpx2.AsyncClient) -> dict[str, Any]:
+    """Four users and a group with one member; ``before`` is the snapshot of all of it."""
+    users = [(await create_user(small, f"user{i}"))["id"] for i in range(4)]
+    group = await create_group(small, "Staff", users[:1])
+    return {"users": users, "group": group["id"], "before": await snapshot(small)}
+
+
+def test_the_defaults_are_documented_values() -> None:
+    assert (
+        DEFAULT_LIMITS.max_string_length,
+        DEFAULT_LIMITS.max_members_per_request,
+        DEFAULT_LIMITS.max_patch_operations,
+        DEFAULT_LIMITS.max_filter_length,
+        DEFAULT_LIMITS.max_filter_depth,
+    ) == (65_536, 50_000, 1_000, 4_096, 32)
+    assert Settings().limits == DEFAULT_LIMITS
+    assert Settings().max_body_bytes == 4 * 1024 * 1024
+
+
+# -- body size -------------------------------------------------------------------------------------
+async def test_the_body_limit_is_advertised_as_bulk_max_payload_size(small: httpx2.AsyncClient) -> None:
+    config = await get_ok(small, "/ServiceProviderConfig")
+
+    assert config["bulk"]["maxPayloadSize"] == SMALL["max_body_bytes"]
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("POST", "/Users"),
+        ("POST", "/Groups"),
+        ("PUT", "/Users/{user}"),
+        ("PATCH", "/Users/{user}"),
+        ("PATCH", "/Groups/{group}"),
+        ("POST", "/Users/.search"),
+        ("POST", "/.search"),
+    ],
+)
+async def test_a_body_over_the_limit_answers_413_and_changes_nothing(
+    small: httpx2.AsyncClient, seeded: dict[str, Any], method: str, url: str
+) -> None:
+    padding = "x" * (SMALL["max_body_bytes"] + 1)
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "big", "title": padding}
+
+    response = await small.request(method, url.format(user=seeded["users"][0], group=seeded["group"]), json=body)
+
+    error = assert_scim_error(response, 413)
+    assert error["detail"] == f"The request body exceeds the limit of {SMALL['max_body_bytes']} bytes."
+    assert await snapshot(small) == seeded["before"]
+
+
+# -- filters ---------------------------------------------------------------------------------------
+async def test_a_filter_over_the_length_limit_is_refused(small: httpx2.AsyncClient, seeded: dict[str, Any]) -> None:
+    long_filter = 'userName eq "' + "a" * SMALL["max_filter_length"] + '"'
+    just_right = 'userName eq "' + "a" * (SMALL["max_filter_length"] - 14) + '"'
+    assert len(just_right) == SMALL["max_filter_length"]
+
+    by_get = await small.get("/Users", params={"filter": long_filter})
+    by_search = await small.post("/Users/.search", json={"filter": long_filter})
+    by_root_search = await small.post("/.search", json={"filter": long_filter})
+
+    for response in (by_get, by_search, by_root_search):
+        error = assert_scim_error(response, 400, "invalidFilter")
+        assert f"longer than the limit of {SMALL['max_filter_length']} characters" in error["detail"]
+    assert (await get_ok(small, "/Users", params={"filter": just_right}))["totalResults"] == 0
+    assert await snapshot(small) == seeded["before"]
+
+
+async def test_a_filter_nested_too_deep_is_refused(small: httpx2.AsyncClient, seeded: dict[str, Any]) -> None:
+    depth = SMALL["max_filter_depth"]
+    too_deep = "(" * (depth + 1) + "userName pr" + ")" * (depth + 1)
+    deepest_allowed = "(" * depth + "userName pr" + ")" * depth
+    value_path = 'not (emails[type eq "work" and (value pr and (display pr))])'
+
+    for response in (
+        await small.get("/Users", params={"filter": too_deep}),
+        await small.post("/Users/.search", json={"filter": too_deep}),
+        await small.get("/Users", params={"filter": value_path}),
+    ):
+        error = assert_scim_error(response, 400, "invalidFilter")
+        assert f"nested deeper than {depth} levels" in error["detail"]
+    assert (await get_ok(small, "/Users", params={"filter": deepest_allowed}))["totalResults"] == 4
+    assert await snapshot(small) == seeded["before"]
+
+
+async def test_a_patch_path_filter_is_bounded_by_the_default_filter_limits(acme: TenantAccess) -> None:
+    """PATCH paths are parsed with the default bounds (4096 characters, 32 levels), not the configured
+    SCIMHUB_MAX_FILTER_* (a smaller configured filter limit does not apply to them)."""
+    user = await create_user(acme.client, "bjensen")
+    before = await snapshot(acme.client)
+    long_path = 'emails[value eq "' + "a" * 4100 + '"].type'
+    deep_path = "emails[" + "(" * 33 + 'type eq "work"' + ")" * 33 + "].value"
+
+    for path, words in ((long_path, "longer than the limit of 4096"), (deep_path, "nested deeper than 32")):
+        operation = {"op": "replace", "path": path, "value": "x"}
+        error = assert_scim_error(
+            await acme.client.patch(f"/Users/{user['id']}", json=patch_body(operation)), 400, "invalidPath"
+        )
+        assert words in error["detail"]
+    assert await snapshot(acme.client) == before
+
+
+# -- PATCH operations ------------------------------------------------------------------------------
+async def test_too_many_patch_operations_are_refused(small: httpx2.AsyncClient, seeded: dict[str, Any]) -> None:
+    user = seeded["users"][0]
+    operations = [
+        {"op": "replace", "path": "title", "value": f"t{i}"} for i in range(SMALL["max_patch_operations"] + 1)
+    ]
+
+    response = await small.patch(f"/Users/{user}", json=patch_body(*operations))
+
+    error = assert_scim_error(response, 400, "invalidValue")
+    assert error["detail"] == f"At most {SMALL['max_patch_operations']} operations are accepted in one PATCH request."
+    assert await snapshot(small) == seeded["before"]
+    accepted = await small.patch(f"/Users/{user}", json=patch_body(*operations[:-1]))
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["title"] == f"t{SMALL['max_patch_operations'] - 1}"
+
+
+# -- members ---------------------------------------------------------------------------------------
+async def test_too_many_members_in_a_create_are_refused(small: httpx2.AsyncClient, seeded: dict[str, Any]) -> None:
+    response = await small.post("/Groups", json=group_body("Everyone", seeded["users"]))
+
+    error = assert_scim_error(response, 400, "invalidValue")
+    assert error["detail"] == (
+        f"At most {SMALL['max_members_per_request']} members (or values) may be sent in one request; "
+        "this one has 4. Send them in batches."
+    )
+    assert await snapshot(small) == seeded["before"]
+    await create_group(small, "Most", seeded["users"][:3])
+
+
+async def test_too_many_members_in_a_replace_are_refused(small: httpx2.AsyncClient, seeded: dict[str, Any]) -> None:
+    response = await small.put(f"/Groups/{seeded['group']}", json=group_body("Staff", seeded["users"]))
+
+    assert "this one has 4" in assert_scim_error(response, 400, "invalidValue")["detail"]
+    assert await snapshot(small) == seeded["before"]
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-operation", "spread-over-operations"])
+async def test_too_many_members_in_a_patch_are_refused(
+    small: httpx2.AsyncClient, seeded: dict[str, Any], split: bool
+) -> None:
+    values = [{"value": u} for u in seeded["users"]]
+    chunks = [values[:2], values[2:]] if split else [values]
+    operations = [{"op": "add", "path": "members", "value": chunk} for chunk in chunks]
+
+    response = await small.patch(f"/Groups/{seeded['group']}", json=patch_body(*operations))
+
+    assert "this one has 4" in assert_scim_error(response, 400, "invalidValue")["detail"]
+    assert await snapshot(small) == seeded["before"]
+
+
+# -- string lengths --------------------------------------------------------------------------------
+async def test_a_string_over_the_length_limit_is_refused_on_every_write(
+    small: httpx2.AsyncClient, seeded: dict[str, Any]
+) -> None:
+    limit = SMALL["max_string_length"]
+    user = seeded["users"][0]
+    long = "x" * (limit + 1)
+    refused = [
+        await small.post("/Users", json=user_body("newbie", displayName=long)),
+        await small.post("/Users", json=user_body("newbie", emails=[{"value": long, "type": "work"}])),
+        await small.post("/Groups", json=group_body(long)),
+        await small.put(f"/Users/{user}", json=user_body("user0", title=long)),
+        await small.patch(f"/Users/{user}", json=patch_body({"op": "replace", "path": "title", "value": long})),
+        await small.patch(f"/Users/{user}", json=patch_body({"op": "add", "value": {"name": {"givenName": long}}})),
+    ]
+    wheres = ["displayName", "emails[0].value", "displayName", "title", "title", "name.givenName"]
+
+    for response, where in zip(refused, wheres, strict=True):
+        error = assert_scim_error(response, 400, "invalidValue")
+        assert error["detail"] == f"'{where}' is longer than the limit of {limit} characters."
+    assert await snapshot(small) == seeded["before"]
+
+
+async def test_the_string_limit_counts_characters_not_bytes(small: httpx2.AsyncClient) -> None:
+    created = await create_user(small, "ü" * SMALL["max_string_length"])
+
+    assert created["userName"] == "ü" * SMALL["max_string_length"]
+
+
+async def test_limits_come_from_the_environment(settings: Settings, store: SqlStore, acme: TenantAccess) -> None:
+    env = {
+        "SCIMHUB_DATABASE_URL": settings.database_url,
+        "SCIMHUB_RATE_LIMIT": "",
+        "SCIMHUB_MAX_PATCH_OPERATIONS": "1",
+        "SCIMHUB_MAX_STRING_LENGTH": "5",
+    }
+    configured = Settings.from_env(env)
+    user = await create_user(acme.client, "bjensen")
+    before = await snapshot(acme.client)
+    async with client_for(app_with(configured, store), acme.token) as client:
+        two = patch_body({"op": "add", "path": "title", "value": "a"}, {"op": "add", "path": "nickName", "value": "b"})
+        too_many = await client.patch(f"/Users/{user['id']}", json=two)
+        too_long = await client.post("/Users", json=user_body("abcdef"))
+
+    assert "At most 1 operations" in assert_scim_error(too_many, 400, "invalidValue")["detail"]
+    assert "limit of 5 characters" in assert_scim_error(too_long, 400, "invalidValue")["detail"]
+    assert await snapshot(acme.client) == before

@@ -1,0 +1,167 @@
+"""Prometheus text at /metrics: requests, latency, 429s, webhook attempts and the event backlog."""
+
+from __future__ import annotations
+
+import pytest
+
+from scimhub.auth.tokens import mint_token
+from scimhub.http.observe import route_label
+from scimhub.settings import Settings
+from scimhub.store.sql import SqlStore
+from tests.conftest import TenantAccess
+from tests.events.support import Receiver
+from tests.events.support import fast
+from tests.events.support import running
+from tests.events.support import wait_until
+from tests.http.scim_checks import app_with
+from tests.http.scim_checks import client_for
+from tests.http.scim_checks import create_user
+from tests.http.scim_checks import user_body
+from tests.ops.support import admin_client
+from tests.ops.support import ops_app
+from tests.ops.support import root_client
+from tests.ops.support import scrape
+from tests.ops.support import value
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_requests_are_counted_by_route_method_status_and_tenant(
+    settings: Settings, store: SqlStore, acme: TenantAccess, globex: TenantAccess
+) -> None:
+    app = app_with(settings, store)
+    async with client_for(app, acme.token) as a, client_for(app, globex.token) as g:
+        user = await create_user(a, "bjensen")
+        await a.get(f"/Users/{user['id']}")
+        await a.get(f"/Users/{user['id']}")
+        await a.post("/Users", json=user_body("bjensen"))  # 409
+        await g.get("/Users")
+        await g.post("/Users/.search", json={})
+        await g.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
+    async with client_for(app, mint_token()) as stranger:
+        await stranger.get("/Users")
+
+    samples = await scrape(app)
+    requests = "scimhub_requests_total"
+    assert value(samples, requests, route="/scim/v2/Users", method="POST", status="201", tenant=acme.tenant_id) == 1
+    assert value(samples, requests, route="/scim/v2/Users", method="POST", status="409", tenant=acme.tenant_id) == 1
+    by_id = value(samples, requests, route="/scim/v2/Users/{id}", method="GET", status="200", tenant=acme.tenant_id)
+    assert by_id == 2
+    assert value(samples, requests, route="/scim/v2/Users", method="GET", status="200", tenant=globex.tenant_id) == 1
+    search = value(samples, requests, route="/scim/v2/Users/.search", method="POST", tenant=globex.tenant_id)
+    assert search == 1
+    assert value(samples, requests, route="/scim/v2/Schemas/{id}", method="GET", tenant=globex.tenant_id) == 1
+    assert value(samples, requests, route="/scim/v2/Users", method="GET", status="401", tenant="-") == 1
+    assert value(samples, requests, route="/scim/v2/Users", method="GET", tenant=acme.tenant_id) is None
+    assert not any(user["id"] in str(s.labels) for s in samples)  # ids never become labels
+
+
+async def test_latency_is_a_histogram_per_route_and_method(
+    settings: Settings, store: SqlStore, acme: TenantAccess
+) -> None:
+    app = app_with(settings, store)
+    async with client_for(app, acme.token) as client:
+        for _ in range(3):
+            await client.get("/Users")
+
+    samples = await scrape(app)
+    histogram = "scimhub_request_duration_seconds"
+    assert value(samples, f"{histogram}_count", route="/scim/v2/Users", method="GET") == 3
+    total = value(samples, f"{histogram}_sum", route="/scim/v2/Users", method="GET")
+    assert total is not None and 0 < total < 30
+    buckets = [s for s in samples if s.name == f"{histogram}_bucket" and s.labels["route"] == "/scim/v2/Users"]
+    assert [s.labels["le"] for s in buckets][-1] == "+Inf"
+    assert buckets[-1].value == 3
+    assert [s.value for s in buckets] == sorted(s.value for s in buckets)  # cumulative
+    assert "tenant" not in buckets[0].labels  # latency series stay few
+
+
+async def test_rate_limited_requests_are_counted_per_tenant(
+    settings: Settings, store: SqlStore, acme: TenantAccess, globex: TenantAccess
+) -> None:
+    app = app_with(settings, store, rate_limit="1/hour")
+    async with client_for(app, acme.token) as a, client_for(app, globex.token) as g:
+        for _ in range(4):
+            await a.get("/Users")
+        await g.get("/Users")
+
+    samples = await scrape(app)
+    assert value(samples, "scimhub_rate_limited_total", tenant=acme.tenant_id) == 3
+    assert value(samples, "scimhub_rate_limited_total", tenant=globex.tenant_id) is None
+
+
+async def test_webhook_attempts_by_outcome_and_the_event_backlog(
+    settings: Settings, store: SqlStore, acme: TenantAccess, receiver: Receiver
+) -> None:
+    app = ops_app(fast(settings), store)
+    async with admin_client(app) as admin:
+        created = await admin.post("/tenants/acme/webhooks", json={"url": receiver.url})
+    assert created.status_code == 201, created.text
+    async with client_for(app, acme.token) as client:
+        for name in ("a", "b", "c"):
+            await create_user(client, name)
+
+    waiting = await scrape(app)  # no worker runs yet: three events wait
+    assert value(waiting, "scimhub_event_backlog", tenant=acme.tenant_id) == 3
+    assert not [s for s in waiting if s.name == "scimhub_webhook_attempts"]
+
+    receiver.fail_first = 1
+    async with running(app):
+        await wait_until(lambda: len(receiver.accepted()) == 3, what="three deliveries")
+    delivered = await scrape(app)
+    assert value(delivered, "scimhub_event_backlog", tenant=acme.tenant_id) == 0
+    assert value(delivered, "scimhub_webhook_attempts", outcome="retry") == 1
+    assert value(delivered, "scimhub_webhook_attempts", outcome="delivered") == 3
+
+
+async def test_metrics_can_be_switched_off(settings: Settings, store: SqlStore) -> None:
+    async with root_client(app_with(settings, store, metrics_enabled=False)) as client:
+        response = await client.get("/metrics")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "metrics are disabled or prometheus-client is not installed"}
+
+
+async def test_each_app_has_a_registry_of_its_own(settings: Settings, store: SqlStore, acme: TenantAccess) -> None:
+    one, two = app_with(settings, store), app_with(settings, store)
+    async with client_for(one, acme.token) as client:
+        await client.get("/Users")
+
+    assert value(await scrape(one), "scimhub_requests_total", route="/scim/v2/Users", tenant=acme.tenant_id) == 1
+    assert value(await scrape(two), "scimhub_requests_total", route="/scim/v2/Users", tenant=acme.tenant_id) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "label"),
+    [
+        ("/scim/v2/Users", "/scim/v2/Users"),
+        ("/scim/v2/Users/2819c223-7f76-453a-919d-413861904646", "/scim/v2/Users/{id}"),
+        ("/scim/v2/Groups/.search", "/scim/v2/Groups/.search"),
+        ("/scim/v2/.search", "/scim/v2/.search"),
+        ("/scim/v2/ServiceProviderConfig", "/scim/v2/ServiceProviderConfig"),
+        ("/scim/v2/ResourceTypes/User", "/scim/v2/ResourceTypes/{id}"),
+        ("/healthz", "/healthz"),
+        ("/admin/v1/tenants/acme/events", "/admin/v1/tenants/{tenant}/events"),
+        ("/admin/v1/tenants/acme/webhooks/7d2c/attempts", "/admin/v1/tenants/{tenant}/webhooks/{id}/attempts"),
+    ],
+)
+def test_route_labels_are_templates(path: str, label: str) -> None:
+    assert route_label(path) == label
+    assert route_label(f"/identity{path}", "/identity") == label  # mounted under a host app's prefix
+
+
+async def test_unknown_paths_do_not_create_a_series_each(
+    settings: Settings, store: SqlStore, acme: TenantAccess
+) -> None:
+    """Unauthenticated scanners must not grow the registry (and the process) without bound."""
+    app = app_with(settings, store, admin_token="test-admin-token-0123456789abcdef")
+    async with root_client(app) as stranger, client_for(app, acme.token) as client:
+        for i in range(25):
+            await stranger.get(f"/scim/v2/probe-{i}")
+            await stranger.get(f"/wp-admin/{i}.php")
+            await stranger.get(f"/admin/v1/tenants/t{i}/events")
+            await client.get(f"/Users/{i}/extra/{i}")
+            await client.get(f"/No-Such-{i}")
+
+    routes = {s.labels["route"] for s in await scrape(app) if s.name == "scimhub_requests_total"}
+    assert len(routes) <= 6, sorted(routes)

@@ -1,0 +1,263 @@
+"""The per-tenant request log: the last N SCIM requests, redacted and size-capped, via the admin API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import orjson
+import pytest
+
+from scimhub.auth.tokens import mint_token
+from scimhub.requestlog import REDACTED
+from scimhub.requestlog import error_detail
+from scimhub.requestlog import redact_body
+from scimhub.settings import Settings
+from scimhub.store.sql import SqlStore
+from tests.conftest import TenantAccess
+from tests.events.support import ADMIN_TOKEN
+from tests.events.support import running
+from tests.http.scim_checks import ENTERPRISE
+from tests.http.scim_checks import USER
+from tests.http.scim_checks import client_for
+from tests.http.scim_checks import create_user
+from tests.http.scim_checks import patch_body
+from tests.http.scim_checks import user_body
+from tests.ops.support import admin_client
+from tests.ops.support import ops_app
+from tests.ops.support import request_log
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_each_request_is_kept_with_method_path_status_and_error(
+    settings: Settings, store: SqlStore, acme: TenantAccess
+) -> None:
+    app = ops_app(settings, store)
+    async with client_for(app, acme.token) as client:
+        created = await client.post("/Users", json=user_body("bjensen"))
+        listed = await client.get("/Users", params={"filter": 'userName eq "bjensen"', "count": "5"})
+        conflict = await client.post("/Users", json=user_body("bjensen"))
+        bad_patch = await client.patch(
+            f"/Users/{created.json()['id']}", json=patch_body({"op": "jump", "path": "title"})
+        )
+        deleted = await client.delete(f"/Users/{created.json()['id']}")
+
+    entries = await request_log(app)
+
+    assert [(e["method"], e["status"]) for e in entries] == [
+        ("DELETE", 204),
+        ("PATCH", 400),
+        ("POST", 409),
+        ("GET", 200),
+        ("POST", 201),
+    ]
+    delete, patch, post_conflict, get, post = entries
+    responses = [deleted, bad_patch, conflict, listed, created]
+    assert [e["requestId"] for e in entries] == [r.headers["x-request-id"] for r in responses]
+    assert {e["tokenId"] for e in entries} == {acme.token_id}
+    assert post["path"] == "/scim/v2/Users" and post["query"] is None and post["error"] is None
+    assert get["query"] == "filter=userName+eq+%22bjensen%22&count=5"
+    assert post_conflict["error"] == f"uniqueness: {conflict.json()['detail']}"
+    assert patch["error"] == f"invalidValue: {bad_patch.json()['detail']}"
+    assert delete["path"] == f"/scim/v2/Users/{created.json()['id']}"
+    assert delete["requestBody"] is None and delete["responseBody"] is None and delete["error"] is None
+    assert orjson.loads(post["requestBody"]) == user_body("bjensen")
+    assert orjson.loads(post["responseBody"])["id"] == created.json()["id"]
+    for entry in entries:
+        assert isinstance(entry["latencyMs"], int) and entry["latencyMs"] >= 0
+        assert datetime.fromisoformat(entry["at"]).tzinfo is not None
+
+
+async def test_failed_only_and_limit(settings: Settings, store: SqlStore, acme: TenantAccess) -> None:
+    app = ops_app(settings, store)
+    async with client_for(app, acme.token) as client:
+        await create_user(client, "bjensen")
+        for _ in range(3):
+            await client.post("/Users", json=user_body("bjensen"))
+        await client.get("/Users/no-such-id")
+        await client.get("/Users")
+
+    failed = await request_log(app, failed="true")
+    assert [e["status"] for e in failed] == [404, 409, 409, 409]
+    assert [e["status"] for e in await request_log(app, failed="true", limit="2")] == [404, 409]
+    assert [e["status"] for e in await request_log(app, limit="2")] == [200, 404]
+    assert len(await request_log(app, failed="false")) == 6
+
+
+async def test_the_log_is_per_tenant(
+    settings: Settings, store: SqlStore, acme: TenantAccess, globex: TenantAccess
+) -> None:
+    app = ops_app(settings, store)
+    async with client_for(app, acme.token) as a, client_for(app, globex.token) as g:
+        await create_user(a, "acme-user")
+        await g.get("/Groups")
+    async with client_for(app, mint_token()) as stranger:
+        assert (await stranger.get("/Users")).status_code == 401  # no tenant: in no tenant's log
+
+    acme_log, globex_log = await request_log(app, "acme"), await request_log(app, "globex")
+    assert [(e["method"], e["path"]) for e in acme_log] == [("POST", "/scim/v2/Users")]
+    assert [(e["method"], e["path"]) for e in globex_log] == [("GET", "/scim/v2/Groups")]
+    assert globex_log[0]["tokenId"] == globex.token_id
+
+
+async def test_only_the_last_n_requests_are_kept(settings: Settings, store: SqlStore, acme: TenantAccess) -> None:
+    app = ops_app(settings, store, request_log_size=3)
+    async with client_for(app, acme.token) as client:
+        for i in range(7):
+            await client.get("/Users", params={"startIndex": str(i + 1)})
+            await request_log(app)  # one flush (one batch) per request
+
+    assert [e["query"] for e in await request_log(app)] == ["startIndex=7", "startIndex=6", "startIndex=5"]
+
+
+async def test_trimming_keeps_n_per_tenant_when_tenants_interleave(
+    settings: Settings, store: SqlStore, acme: TenantAccess, globex: TenantAccess
+) -> None:
+    app = ops_app(settings, store, request_log_size=3)
+    async with client_for(app, acme.token) as a, client_for(app, globex.token) as g:
+        for i in range(6):
+            await a.get("/Users", params={"startIndex": str(i + 1)})
+            await g.get("/Groups", params={"startIndex": str(i + 1)})
+        await request_log(app)  # one batch with both tenants
+        for i in range(6, 8):
+            await a.get("/Users", params={"startIndex": str(i + 1)})
+            await request_log(app)
+            await g.get("/Groups", params={"startIndex": str(i + 1)})
+            await request_log(app)
+
+    assert [e["query"] for e in await request_log(app, "acme")] == ["startIndex=8", "startIndex=7", "startIndex=6"]
+    assert [e["query"] for e in await request_log(app, "globex")] == ["startIndex=8", "startIndex=7", "startIndex=6"]
+
+
+async def test_secrets_in_bodies_are_redacted(settings: Settings, store: SqlStore, acme: TenantAccess) -> None:
+    app = ops_app(settings, store)
+    password, new_password, okta_password = "Corr3ct-Horse-Battery", "N3w-Pa55phrase-Babs", "0kta-Pushed-Secret"
+    body = user_body(
+        "bjensen",
+        password=password,
+        apiToken="tok-123-visible-nowhere",  # unknown attributes are ignored, but the body is logged
+        clientSecret="cs-456-visible-nowhere",
+        nested={"Authorization": "Bearer bearer-xyz-789", "credentials": ["cred-one-xyz", "cred-two-xyz"]},
+    )
+    body["schemas"] = [USER, ENTERPRISE]
+    body[ENTERPRISE] = {"employeeNumber": "701984"}
+    async with client_for(app, acme.token) as client:
+        user = await create_user(client, "bjensen-first")
+        created = await client.post("/Users", json=body)
+        by_value = await client.patch(
+            f"/Users/{user['id']}", json=patch_body({"op": "replace", "value": {"password": okta_password}})
+        )
+        by_path = await client.patch(
+            f"/Users/{user['id']}", json=patch_body({"op": "replace", "path": "password", "value": new_password})
+        )
+        by_path_case = await client.patch(
+            f"/Users/{user['id']}", json=patch_body({"Op": "Replace", "Path": "PASSWORD", "Value": new_password})
+        )
+    assert (created.status_code, by_value.status_code, by_path.status_code, by_path_case.status_code) == (
+        201,
+        200,
+        200,
+        200,
+    )
+
+    entries = await request_log(app)
+    logged_create = orjson.loads(entries[3]["requestBody"])
+    assert logged_create["password"] == REDACTED
+    assert logged_create["apiToken"] == logged_create["clientSecret"] == REDACTED
+    assert logged_create["nested"] == {"Authorization": REDACTED, "credentials": REDACTED}
+    assert logged_create["userName"] == "bjensen"
+    assert logged_create[ENTERPRISE] == {"employeeNumber": "701984"}  # everything else is kept
+    assert orjson.loads(entries[2]["requestBody"])["Operations"][0]["value"] == {"password": REDACTED}
+    assert orjson.loads(entries[1]["requestBody"])["Operations"][0] == {
+        "op": "replace",
+        "path": "password",
+        "value": REDACTED,
+    }
+    text = orjson.dumps(entries).decode()
+    for secret in (password, new_password, okta_password, "tok-123", "cs-456", "xyz-789", "cred-", acme.token):
+        assert secret not in text
+
+
+async def test_bodies_are_capped(settings: Settings, store: SqlStore, acme: TenantAccess) -> None:
+    cap = 200
+    app = ops_app(settings, store, request_log_body_bytes=cap)
+    async with client_for(app, acme.token) as client:
+        created = await client.post("/Users", json=user_body("bjensen", title="t" * 1000))
+        small = await client.post("/Users", json=user_body("x"))
+
+    big_entry, small_entry = (await request_log(app))[1], (await request_log(app))[0]
+    for logged in (big_entry["requestBody"], big_entry["responseBody"]):
+        head, _, rest = logged.partition("… [")
+        assert len(head.encode()) == cap
+        assert rest.endswith(" more bytes]")
+    assert big_entry["requestBody"].startswith('{"schemas":')
+    more = int(big_entry["responseBody"].rsplit("[", 1)[1].split()[0])
+    assert cap + more == len(created.content)
+    assert small.status_code == 201
+    assert orjson.loads(small_entry["requestBody"]) == user_body("x")  # under the cap: whole
+
+
+async def test_a_secret_cut_by_the_cap_is_still_redacted(
+    settings: Settings, store: SqlStore, acme: TenantAccess
+) -> None:
+    app = ops_app(settings, store, request_log_body_bytes=40)
+    secret = "S3cr3t-" + "p" * 60
+    raw = b'{"password":"' + secret.encode() + b'","userName":"bjensen","schemas":["' + USER.encode() + b'"]}'
+    async with client_for(app, acme.token) as client:
+        response = await client.post("/Users", content=raw, headers={"Content-Type": "application/scim+json"})
+    assert response.status_code == 201, response.text
+
+    logged = (await request_log(app))[0]["requestBody"]
+    assert "S3cr3t" not in logged
+    assert logged.startswith('{"password":"[redacted]')
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'{"password":"abc', '{"password":"[redacted]"'),
+        (b'{"password":"ab\\', '{"password":"[redacted]"'),
+        (b'{"clientSecret": "xy\\"z", "a": 1', '{"clientSecret": "[redacted]", "a": 1'),
+        (b'{"userName":"a","pass', '{"userName":"a","pass'),
+    ],
+)
+def test_redaction_of_bodies_that_are_not_whole_json(raw: bytes, expected: str) -> None:
+    assert redact_body(raw, 1000) == expected
+
+
+def test_error_detail_reads_scim_error_bodies_only() -> None:
+    assert error_detail(b'{"detail":"No.","scimType":"invalidValue"}') == "invalidValue: No."
+    assert error_detail(b'{"detail":"Gone."}') == "Gone."
+    assert error_detail(b"<html>") is None
+    assert error_detail(b"[1]") is None
+
+
+async def test_the_buffer_is_flushed_when_the_app_stops(
+    settings: Settings, store: SqlStore, acme: TenantAccess
+) -> None:
+    app = ops_app(settings, store, worker_enabled=False)
+    async with running(app), client_for(app, acme.token) as client:
+        await client.get("/Users")
+    other = ops_app(settings, store)  # a second instance reads the database only
+    assert [e["path"] for e in await request_log(other)] == ["/scim/v2/Users"]
+
+
+async def test_the_admin_api_of_the_request_log(settings: Settings, store: SqlStore, acme: TenantAccess) -> None:
+    app = ops_app(settings, store)
+    disabled = ops_app(settings, store, request_log_size=0)
+    async with admin_client(app) as admin, admin_client(disabled) as admin_of_disabled:
+        unknown = await admin.get("/tenants/nosuch/requests")
+        bad_limit = await admin.get("/tenants/acme/requests", params={"limit": "-1"})
+        off = await admin_of_disabled.get("/tenants/acme/requests")
+        anonymous = await admin.get("/tenants/acme/requests", headers={"Authorization": f"Bearer {ADMIN_TOKEN}x"})
+
+    assert (unknown.status_code, unknown.json()) == (404, {"detail": "No tenant named 'nosuch'."})
+    assert (bad_limit.status_code, bad_limit.json()) == (
+        400,
+        {"detail": "limit must be a non-negative integer, got '-1'."},
+    )
+    assert (off.status_code, off.json()) == (
+        404,
+        {"detail": "The request log is disabled (SCIMHUB_REQUEST_LOG_SIZE=0)."},
+    )
+    assert anonymous.status_code == 401
