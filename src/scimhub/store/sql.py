@@ -144,9 +144,8 @@ class SqlUnitOfWork:
 
     async def insert(self, resource: StoredResource, keys: IndexKeys) -> None:
         row = _resource_row(self._tenant_id, resource, keys)
-        try:
-            with self._conn.begin_nested():
-                pk = self._conn.execute(insert(resources).returning(resources.c.pk), row).scalar_one()
+        try:  # a violation fails the whole unit of work, so no savepoint is needed
+            pk = self._conn.execute(insert(resources).returning(resources.c.pk), row).scalar_one()
         except IntegrityError as exc:
             raise _uniqueness_error(exc) from None
         self._pks[resource.id] = pk
@@ -157,10 +156,7 @@ class SqlUnitOfWork:
         row = _resource_row(self._tenant_id, resource, keys)
         del row["created"]
         try:
-            with self._conn.begin_nested():
-                self._conn.execute(
-                    update(resources).where(self._where_id(resource.resource_type, resource.id)).values(row)
-                )
+            self._conn.execute(update(resources).where(self._where_id(resource.resource_type, resource.id)).values(row))
         except IntegrityError as exc:
             raise _uniqueness_error(exc) from None
         pk = await self._pk(resource.resource_type, resource.id)
