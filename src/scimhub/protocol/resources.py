@@ -151,14 +151,7 @@ class ResourceService:
         self, ctx: RequestContext, rtype: ResourceType, body: Any, projection: Projection
     ) -> ResourceResult:
         """RFC 7644 §3.3."""
-        doc = validate_resource(
-            body,
-            rtype,
-            self.registry.common,
-            Context.CREATE,
-            ctx.policy,
-            max_string_length=ctx.limits.max_string_length,
-        )
+        doc = self._validate(ctx, rtype, body, Context.CREATE)
         members = _pop_members(doc, rtype)
         _check_member_count(len(members or ()), ctx)
         now = self.clock()
@@ -187,22 +180,12 @@ class ResourceService:
         delta = MemberDelta()
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
-            doc = validate_resource(
-                body,
-                rtype,
-                self.registry.common,
-                Context.REPLACE,
-                ctx.policy,
-                existing=current.doc,
-                max_string_length=ctx.limits.max_string_length,
-            )
+            doc = self._validate(ctx, rtype, body, Context.REPLACE, current.doc)
             members = _pop_members(doc, rtype)
             _check_member_count(len(members or ()), ctx)
             if members_attribute(rtype):
                 await _replace_members(uow, id, await _resolve_members(uow, members or []), delta)
-            stored = await self._save(uow, rtype, current, doc, delta)
-            drafts = self._drafts(ctx, rtype, current, stored, delta)
-            events = await self._commit_log(uow, ctx, rtype, id, 200, drafts)
+            stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta)
         await self._committed(events)
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
@@ -223,19 +206,9 @@ class ResourceService:
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
             result = apply_patch(current.doc, operations, rtype, self.registry.common, ctx.policy)
-            doc = validate_resource(
-                result.doc,
-                rtype,
-                self.registry.common,
-                Context.PATCH,
-                ctx.policy,
-                existing=current.doc,
-                max_string_length=ctx.limits.max_string_length,
-            )
+            doc = self._validate(ctx, rtype, result.doc, Context.PATCH, current.doc)
             await _apply_member_changes(uow, id, result.members, delta)
-            stored = await self._save(uow, rtype, current, doc, delta)
-            drafts = self._drafts(ctx, rtype, current, stored, delta)
-            events = await self._commit_log(uow, ctx, rtype, id, 200, drafts)
+            stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta)
         await self._committed(events)
         # A PATCH answer carries the group without its member list unless `attributes` asks for it:
         # Okta accepts null members, Entra calls listing them "not advisable", and rendering 100k
@@ -257,6 +230,33 @@ class ResourceService:
             drafts += [self._member_removed(ctx, group_id, id) for group_id in left]
             events = await self._commit_log(uow, ctx, rtype, id, 204, drafts)
         await self._committed(events)
+
+    def _validate(
+        self, ctx: RequestContext, rtype: ResourceType, body: Any, context: Context, existing: JsonDoc | None = None
+    ) -> JsonDoc:
+        return validate_resource(
+            body,
+            rtype,
+            self.registry.common,
+            context,
+            ctx.policy,
+            existing=existing,
+            max_string_length=ctx.limits.max_string_length,
+        )
+
+    async def _finish_update(
+        self,
+        uow: UnitOfWork,
+        ctx: RequestContext,
+        rtype: ResourceType,
+        current: StoredResource,
+        doc: JsonDoc,
+        delta: MemberDelta,
+    ) -> tuple[StoredResource, list[Event]]:
+        """Write the new state (if it changed) with its events and audit entry (PUT and PATCH)."""
+        stored = await self._save(uow, rtype, current, doc, delta)
+        drafts = self._drafts(ctx, rtype, current, stored, delta)
+        return stored, await self._commit_log(uow, ctx, rtype, current.id, 200, drafts)
 
     async def _save(
         self, uow: UnitOfWork, rtype: ResourceType, current: StoredResource, doc: JsonDoc, delta: MemberDelta
