@@ -122,7 +122,7 @@ async def run(args: argparse.Namespace) -> None:
     workdir = Path(args.db_dir or tempfile.mkdtemp(prefix="scimhub-bench-"))
     path = workdir / "latency.db"
     path.unlink(missing_ok=True)
-    settings = Settings(database_url=f"sqlite:///{path}")
+    settings = Settings(database_url=f"sqlite:///{path}", rate_limit="")
     engine = create_engine_for(settings)
     migrate.upgrade(engine)
     engine.dispose()
