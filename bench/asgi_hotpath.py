@@ -1,0 +1,131 @@
+"""Per-request cost of the hottest paths, calling the ASGI app directly (no network, no client).
+
+Usage: python -m bench.asgi_hotpath [--users 2000] [--requests 3000] [--profile]
+Prints microseconds per request for an existence check (userName eq) and a create.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from scimhub.app import create_app
+from scimhub.protocol import tenants
+from scimhub.settings import Settings
+from scimhub.store import migrate
+from scimhub.store.factory import create_engine_for
+from scimhub.store.factory import open_store
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+def user(i: int) -> bytes:
+    return orjson.dumps(
+        {
+            "schemas": [USER, ENTERPRISE],
+            "userName": f"u{i}@example.com",
+            "externalId": f"e{i}",
+            "active": True,
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "emails": [{"value": f"u{i}@example.com", "type": "work", "primary": True}],
+            ENTERPRISE: {"department": "R&D", "employeeNumber": str(i)},
+        }
+    )
+
+
+class Caller:
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.headers = [
+            (b"host", b"bench"),
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"content-type", b"application/scim+json"),
+        ]
+
+    async def __call__(self, method: str, path: str, query: bytes = b"", body: bytes = b"") -> int:
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query,
+            "root_path": "",
+            "headers": self.headers,
+            "scheme": "http",
+            "server": ("bench", 80),
+            "client": ("127.0.0.1", 1),
+            "http_version": "1.1",
+            "asgi": {"version": "3.0"},
+        }
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop() if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        await self.app(scope, receive, send)
+        return status
+
+
+async def measure(label: str, calls: list[Any], profile: bool) -> None:
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    for call in calls:
+        await call()
+    if profiler:
+        profiler.disable()
+    per_request = (time.perf_counter() - started) / len(calls) * 1e6
+    print(f"{label}: {per_request:,.0f} µs per request ({len(calls)} requests)")
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+
+
+async def run(args: argparse.Namespace) -> None:
+    url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'hotpath.db'}"
+    engine = create_engine_for(Settings(database_url=url))
+    migrate.upgrade(engine)
+    engine.dispose()
+    settings = Settings(database_url=url, rate_limit="", log_level="WARNING")
+    store = open_store(settings)
+    tenant = await tenants.create_tenant(store, "bench")
+    _, token = await tenants.issue_token(store, tenant, None)
+    call = Caller(create_app(settings, store=store), token)
+    for i in range(args.users):
+        assert await call("POST", "/scim/v2/Users", body=user(i)) == 201
+    query = b"filter=userName%20eq%20%22u5%40example.com%22"
+
+    def get() -> Any:
+        return call("GET", "/scim/v2/Users", query)
+
+    await measure("GET /Users?filter=userName eq", [get] * args.requests, args.profile)
+    bodies = [user(args.users + i) for i in range(args.requests)]
+    posts = [lambda b=b: call("POST", "/scim/v2/Users", body=b) for b in bodies]  # type: ignore[misc]
+    await measure("POST /Users", posts, args.profile)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--profile", action="store_true")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
