@@ -40,7 +40,7 @@ def redact_body(raw: bytes, cap: int, size: int | None = None) -> str | None:
         return None
     try:
         text = orjson.dumps(_redact(orjson.loads(raw)))
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, TypeError, RecursionError):  # not JSON, or nested too deep
         text = _SECRET_PAIR.sub(rb'\1"' + REDACTED.encode() + rb'"', raw)
     more = len(text) - cap + (0 if size is None else max(0, size - len(raw)))
     if more > 0:

@@ -111,6 +111,10 @@ class HookDispatcher:
         tenant_id = events[0].tenant_id
         if tenant_id in _dispatching.get():
             return  # a handler wrote through scimhub: the running dispatch picks the new events up
+        lock = self._locks.get(tenant_id)
+        if lock is not None and lock.locked():
+            self._wake.set()
+            return  # a drain is running (maybe a long backlog): it reaches these events; never wait on it
         try:
             # A bounded amount inline: a long backlog (e.g. a new consumer) is left to the retry loop.
             await self.drain(tenant_id, max_events=_BATCH)

@@ -14,6 +14,7 @@ from scimhub.errors import PayloadTooLarge
 from scimhub.errors import UnsupportedMediaType
 
 SCIM_MEDIA_TYPE = "application/scim+json"
+MAX_JSON_DEPTH = 32  # SCIM documents nest 4-5 levels (PatchOp > value > extension > complex)
 _ACCEPTED = {SCIM_MEDIA_TYPE, "application/json"}
 
 
@@ -43,9 +44,25 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     if not body.strip():
         raise InvalidSyntax("The request body is empty; a JSON object is required.")
     try:
-        return orjson.loads(body)
+        document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidSyntax(f"The request body is not valid JSON: {exc}.") from None
+    if _depth_exceeds(document, MAX_JSON_DEPTH):
+        raise InvalidSyntax(f"The request body nests deeper than {MAX_JSON_DEPTH} levels; SCIM documents never do.")
+    return document
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Iterative, so a hostile body cannot exhaust the stack while it is checked."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _too_large(max_bytes: int) -> PayloadTooLarge:

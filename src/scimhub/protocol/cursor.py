@@ -57,7 +57,7 @@ class CursorCodec:
     def decode(self, token: str, fingerprint: str, count: int) -> Keyset:
         """The keyset a cursor names; invalidCursor / expiredCursor / invalidCount otherwise."""
         payload, _, signature = token.partition(".")
-        if not signature or not hmac.compare_digest(self._sign(payload), signature):
+        if not signature or not token.isascii() or not hmac.compare_digest(self._sign(payload), signature):
             raise InvalidCursor("The cursor is not one this server issued, or it was altered.")
         try:
             version, fp, first_count, value, pk, before, issued = orjson.loads(_unb64(payload))

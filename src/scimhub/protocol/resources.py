@@ -160,7 +160,8 @@ class ResourceService:
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             await uow.insert(stored, index_keys(doc, rtype, self.registry.common))
             if members:
-                delta.add(await uow.add_members(stored.id, await _resolve_members(uow, members)))
+                delta.add(await uow.add_members(stored.id, await _resolve_members(uow, members, stored.id)))
+                await uow.touch(list(delta.added), now)
             drafts = self._drafts(ctx, rtype, None, stored, delta)
             events = await self._commit_log(uow, ctx, rtype, stored.id, 201, drafts)
         await self._committed(events)
@@ -184,7 +185,7 @@ class ResourceService:
             members = _pop_members(doc, rtype)
             _check_member_count(len(members or ()), ctx)
             if members_attribute(rtype):
-                await _replace_members(uow, id, await _resolve_members(uow, members or []), delta)
+                await _replace_members(uow, id, await _resolve_members(uow, members or [], id), delta)
             stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta)
         await self._committed(events)
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
@@ -201,7 +202,7 @@ class ResourceService:
     ) -> ResourceResult:
         """RFC 7644 §3.5.2: all operations apply, or none."""
         operations = parse_patch_request(body, ctx.limits.max_patch_operations)
-        _check_member_count(sum(len(op.value) for op in operations if isinstance(op.value, list)), ctx)
+        _check_member_count(sum(_value_count(op.value) for op in operations), ctx)
         delta = MemberDelta()
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
@@ -226,6 +227,7 @@ class ResourceService:
             # A deleted member leaves its groups: say so, so that apps revoke group access too.
             left = await uow.groups_containing(id)
             await uow.delete(rtype.id, id)
+            await uow.touch(left, self.clock())
             drafts = [self._draft(ctx, rtype, current, "deleted", diff_documents(current.doc, {}))]
             drafts += [self._member_removed(ctx, group_id, id) for group_id in left]
             events = await self._commit_log(uow, ctx, rtype, id, 204, drafts)
@@ -255,6 +257,8 @@ class ResourceService:
     ) -> tuple[StoredResource, list[Event]]:
         """Write the new state (if it changed) with its events and audit entry (PUT and PATCH)."""
         stored = await self._save(uow, rtype, current, doc, delta)
+        if delta:  # the members' `groups` changed too (RFC 7644 §3.14: their ETags must move)
+            await uow.touch([*delta.added, *delta.removed], stored.last_modified)
         drafts = self._drafts(ctx, rtype, current, stored, delta)
         return stored, await self._commit_log(uow, ctx, rtype, current.id, 200, drafts)
 
@@ -411,6 +415,15 @@ async def _current(uow: UnitOfWork, rtype: ResourceType, id: str, if_match: str 
     return current
 
 
+def _value_count(value: Any) -> int:
+    """Values an operation carries, pathless ones included ({"members": [...]})."""
+    if isinstance(value, list):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(len(v) for v in value.values() if isinstance(v, list))
+    return 0
+
+
 def _check_member_count(count: int, ctx: RequestContext) -> None:
     if count > ctx.limits.max_members_per_request:
         raise InvalidValue(
@@ -424,11 +437,14 @@ def _pop_members(doc: JsonDoc, rtype: ResourceType) -> list[JsonDoc] | None:
     return doc.pop(name, None) if name else None
 
 
-async def _resolve_members(uow: UnitOfWork, members: list[JsonDoc]) -> list[MemberRef]:
-    """Members must exist in the tenant (RFC 7643 §4.2 value is a resource id)."""
+async def _resolve_members(uow: UnitOfWork, members: list[JsonDoc], group_id: str) -> list[MemberRef]:
+    """Members must exist in the tenant (RFC 7643 §4.2 value is a resource id); a group cannot
+    contain itself."""
     ids = [m["value"] for m in members if isinstance(m.get("value"), str)]
     if len(ids) != len(members):
         raise InvalidValue("Every member needs a 'value' holding the id of a User or Group.")
+    if group_id in ids:
+        raise InvalidValue(f"A group cannot be a member of itself ({group_id}).")
     found = await uow.resolve_members(ids)
     missing = [i for i in ids if i not in found]
     if missing:
@@ -454,9 +470,9 @@ async def _apply_member_changes(
     """Apply membership operations in request order (Okta sends remove, then add)."""
     for change in changes:
         if change.kind == "replace":
-            await _replace_members(uow, group_id, await _resolve_members(uow, list(change.members)), delta)
+            await _replace_members(uow, group_id, await _resolve_members(uow, list(change.members), group_id), delta)
         elif change.kind == "add":
-            delta.add(await uow.add_members(group_id, await _resolve_members(uow, list(change.members))))
+            delta.add(await uow.add_members(group_id, await _resolve_members(uow, list(change.members), group_id)))
         elif change.ids is None:
             delta.remove(await uow.clear_members(group_id))
         else:

@@ -35,6 +35,7 @@ from scimhub.store.base import Query
 LIST_RESPONSE_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 DEFAULT_COUNT = 100
+MAX_START_INDEX = 2**62  # beyond any table; keeps the value inside SQL's 64-bit integers
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +220,7 @@ class Searcher:
 
 def _start(params: SearchParams) -> int:
     """RFC 7644 §3.4.2.4: a startIndex below 1 is taken as 1."""
-    return max(1, params.start_index or 1)
+    return min(max(1, params.start_index or 1), MAX_START_INDEX)
 
 
 def _descending(params: SearchParams) -> bool:

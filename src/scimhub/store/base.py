@@ -161,6 +161,10 @@ class UnitOfWork(Protocol):
 
     async def member_ids(self, group_id: str) -> list[str]: ...
 
+    async def touch(self, ids: Sequence[str], when: str) -> None:
+        """Bump version and lastModified of resources changed indirectly (ETags stay truthful)."""
+        ...
+
     async def groups_containing(self, member_id: str) -> list[str]:
         """Ids of the groups ``member_id`` belongs to (directly)."""
         ...

@@ -87,8 +87,8 @@ class FilterCompiler:
         other = resources.alias("related")
         columns: dict[str, ColumnElement[Any]] = {
             "value": other.c.id,
-            "display": other.c.display,
-            "type": group_members.c.member_type
+            "display": self.dialect.fold(other.c.display),  # raw text: fold like the compared key
+            "type": self.dialect.fold(group_members.c.member_type)
             if name == MEMBERS_ATTRIBUTE.get(self.resource_type)
             else literal("direct"),
         }
@@ -293,7 +293,7 @@ def _compare_instant(node: BCompare, column: ColumnElement[Any]) -> ColumnElemen
         return _null_compare(node, column)
     try:
         value = normalise_instant(str(node.value))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InvalidFilter(f"'{node.path.key}' needs an xsd:dateTime value, got {node.value!r}.") from None
     return _ordered(node.op, column, literal(value))
 

@@ -234,6 +234,18 @@ class SqlUnitOfWork:
             removed += [wanted[row.member_pk] for row in self._conn.execute(stmt)]
         return removed
 
+    async def touch(self, ids: Sequence[str], when: str) -> None:
+        """New version and lastModified for resources whose representation changed indirectly
+        (a user's ``groups`` when it joins or leaves; a group's ``members`` when a member is deleted)."""
+        await self.resolve_members([i for i in ids if i not in self._pks])
+        pks = [self._pks[i] for i in ids if i in self._pks]
+        for chunk in _chunks(pks):
+            self._conn.execute(
+                update(resources)
+                .where(resources.c.pk.in_(chunk))
+                .values(version=resources.c.version + 1, last_modified=when)
+            )
+
     async def groups_containing(self, member_id: str) -> list[str]:
         member = select(resources.c.pk).where(resources.c.tenant_id == self._tenant_id, resources.c.id == member_id)
         stmt = (

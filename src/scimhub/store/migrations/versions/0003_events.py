@@ -32,6 +32,8 @@ def upgrade() -> None:
         _tenant_fk("tenant_event_seq"),
         sa.PrimaryKeyConstraint("tenant_id", name="pk_tenant_event_seq"),
     )
+    # Tenants created before this revision need their counter row, or their writes fail.
+    op.execute("INSERT INTO tenant_event_seq (tenant_id, last_seq) SELECT id, 0 FROM tenants")
     op.create_table(
         "events",
         sa.Column("tenant_id", sa.String(36), nullable=False),
