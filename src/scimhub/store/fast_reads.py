@@ -64,6 +64,18 @@ COUNT = _compile(
         resource_counts.c.tenant_id == bindparam("tenant"), resource_counts.c.resource_type == bindparam("rtype")
     )
 )
+# Many ids in one parameter (a JSON array): one precompiled statement whatever the page size.
+_ID_LIST = select(func.json_each(bindparam("ids")).table_valued("value").c.value).scalar_subquery()
+GROUPS_OF_MANY = _compile(
+    select(_MEMBER.c.id, _GROUP.c.id, _GROUP.c.display)
+    .select_from(
+        group_members.join(_GROUP, _GROUP.c.pk == group_members.c.group_pk).join(
+            _MEMBER, _MEMBER.c.pk == group_members.c.member_pk
+        )
+    )
+    .where(_MEMBER.c.tenant_id == bindparam("tenant"), _MEMBER.c.id.in_(_ID_LIST))
+    .order_by(group_members.c.member_pk, group_members.c.group_pk)
+)
 GROUPS_OF_ONE = _compile(
     select(_GROUP.c.id, _GROUP.c.display)
     .select_from(
