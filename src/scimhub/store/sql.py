@@ -124,6 +124,7 @@ class SqlUnitOfWork:
 
     def __init__(self, conn: Connection, tenant_id: str) -> None:
         self._conn = conn
+        self.connection = conn  # for store-internal writes that are not about one tenant
         self._tenant_id = tenant_id
         self._pks: dict[str, int] = {}
 
@@ -329,7 +330,7 @@ def _uniqueness_error(exc: IntegrityError) -> Uniqueness:
 
 
 class SqlStore:
-    """Store on a SQLAlchemy engine (SQLite file or memory)."""
+    """Store on a SQLAlchemy engine over a SQLite file (hot reads use a second, raw connection)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -544,14 +545,17 @@ class SqlStore:
     async def server_secret(self, name: str) -> bytes:
         """A random secret shared through the database, created on first use."""
         stmt = select(server_secrets.c.value).where(server_secrets.c.name == name)
-        with self.engine.begin() as conn:
+        async with self._read() as conn:
             value = conn.execute(stmt).scalar()
-            if value is None:
-                conn.execute(
+        if value is None:
+            # A writer transaction (BEGIN IMMEDIATE): two processes creating it at once cannot
+            # both read "absent" and then collide; the second keeps the first one's secret.
+            async with self.unit_of_work("") as uow:
+                uow.connection.execute(
                     sqlite_insert(server_secrets).on_conflict_do_nothing(),
                     {"name": name, "value": secrets.token_hex(32)},
                 )
-                value = conn.execute(stmt).scalar_one()
+                value = uow.connection.execute(stmt).scalar_one()
         return bytes.fromhex(value)
 
     async def tenant_settings(self, tenant_id: str) -> dict[str, str]:
