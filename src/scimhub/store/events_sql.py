@@ -322,7 +322,7 @@ class EventStore:
                 _lease_free(now),
                 _has_pending_events(),
             )
-            .order_by(webhooks.c.id)
+            .order_by(webhooks.c.lease_until.asc().nulls_first(), webhooks.c.id)
             .limit(limit)
         )
         with self._read() as conn:  # the common case, nothing due, takes no write lock
@@ -373,7 +373,9 @@ class EventStore:
                     webhooks.c.lease_owner == owner,
                     webhooks.c.delivered_seq == claim.webhook.delivered_seq,
                 )
-                .values(**values, lease_owner=None, lease_until=None)
+                # lease_until keeps the (past) time of this attempt: claims serve the least
+                # recently served webhook first, so busy ones cannot starve the rest.
+                .values(**values, lease_owner=None, lease_until=attempt.attempted_at)
             )
             return bool(conn.execute(stmt).rowcount)
 
