@@ -115,7 +115,7 @@ async def run(args: argparse.Namespace) -> None:
 
     await measure("GET /Users?filter=userName eq", [get] * args.requests, args.profile)
     bodies = [user(args.users + i) for i in range(args.requests)]
-    posts = [lambda b=b: call("POST", "/scim/v2/Users", body=b) for b in bodies]  # type: ignore[misc]
+    posts = [lambda b=b: call("POST", "/scim/v2/Users", body=b) for b in bodies]
     await measure("POST /Users", posts, args.profile)
 
 

@@ -94,7 +94,7 @@ async def measure(
     response = await call()  # warm-up (and a correctness check)
     assert response.status_code == 200, response.text
     body = response.json()
-    samples = []
+    samples: list[float] = []
     deadline = time.perf_counter() + budget_s
     while len(samples) < min_runs or (time.perf_counter() < deadline and len(samples) < 500):
         t0 = time.perf_counter()
@@ -135,7 +135,7 @@ async def run(args: argparse.Namespace) -> None:
 
     n, page = args.users, args.page
     middle = n // 2
-    transport = httpx2.ASGITransport(app=app)  # type: ignore[arg-type]
+    transport = httpx2.ASGITransport(app=app)
     async with httpx2.AsyncClient(
         transport=transport, base_url=SCIM, headers={"Authorization": f"Bearer {token}"}
     ) as client:

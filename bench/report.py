@@ -1,0 +1,241 @@
+"""Results as JSON and as Markdown tables, and the issue's targets checked against them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from bench.scenarios import Row
+
+
+@dataclass
+class SizeRun:
+    """Everything measured at one size on one database."""
+
+    size: int
+    db: str
+    seeded: int = 0  # users created directly through ResourceService before the server started
+    http_created: int = 0  # users created over HTTP (scenario a, or unmeasured population)
+    rows: list[Row] = field(default_factory=list)
+    peak_kb: dict[str, int] = field(default_factory=dict)  # server -> VmHWM at the end
+    notes: list[str] = field(default_factory=list)
+
+    def pairs(self) -> list[tuple[Row, Row | None]]:
+        """(scimhub row, floor row) in run order."""
+        floor = {r.row: r for r in self.rows if r.server == "floor"}
+        return [(r, floor.get(r.row)) for r in self.rows if r.server == "scimhub"]
+
+    def row(self, name: str, server: str = "scimhub") -> Row | None:
+        return next((r for r in self.rows if r.row == name and r.server == server), None)
+
+    def ratio(self, name: str) -> float | None:
+        mine, floor = self.row(name), self.row(name, "floor")
+        if mine is None or floor is None or not mine.cpu_us or not floor.cpu_us:
+            return None
+        return mine.cpu_us / floor.cpu_us
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "db": self.db,
+            "seeded_directly": self.seeded,
+            "created_over_http": self.http_created,
+            "rows": [
+                {
+                    "row": mine.row,
+                    "scimhub": mine.to_json(),
+                    "floor": floor.to_json() if floor else None,
+                    "cpu_ratio_vs_floor": self.ratio(mine.row),
+                }
+                for mine, floor in self.pairs()
+            ],
+            "peak_rss_kb": self.peak_kb,
+            "notes": self.notes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    limit: str
+    value: float | None
+    met: bool | None
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.name, "limit": self.limit, "value": self.value, "met": self.met, "note": self.note}
+
+
+def _find(runs: list[SizeRun], size: int, db: str = "sqlite") -> SizeRun | None:
+    return next((r for r in runs if r.size == size and r.db == db), None)
+
+
+def _bound(name: str, limit: float, unit: str, value: float | None, note: str = "") -> Target:
+    return Target(name, f"≤ {limit:g}{unit}", value, None if value is None else value <= limit, note)
+
+
+def _ratio_targets(runs: list[SizeRun]) -> list[Target]:
+    run = _find(runs, 100_000)
+    specs = (
+        ("a POST /Users, CPU x floor (100k)", ("a.post",), 3.0),
+        ("b filter userName eq, CPU x floor (100k)", ("b.hit", "b.miss"), 2.5),
+        ("c list page of 100, CPU x floor (100k)", ("c.index", "c.cursor"), 5.0),
+        ("d PATCH active false, CPU x floor (100k)", ("d.entra", "d.okta"), 3.0),
+        ("e GET /Groups excl. members, 100k group, CPU x floor", ("e.list",), 3.0),
+    )
+    targets = []
+    for name, rows, limit in specs:
+        values = [run.ratio(r) for r in rows] if run else []
+        known = [v for v in values if v is not None]
+        detail = ", ".join(f"{r} {v:.2f}x" for r, v in zip(rows, values, strict=False) if v is not None)
+        targets.append(_bound(name, limit, "x", max(known) if known else None, detail or "not run"))
+    return targets
+
+
+def _p50(run: SizeRun | None, row: str) -> float | None:
+    found = run.row(row) if run else None
+    return found.p50_ms if found else None
+
+
+def _quotient(top: float | None, bottom: float | None) -> float | None:
+    return top / bottom if top is not None and bottom else None
+
+
+def _group_targets(runs: list[SizeRun]) -> list[Target]:
+    run = _find(runs, 100_000)
+    targets = []
+    for kind in ("add", "remove"):
+        big, small = _p50(run, f"e.{kind}1.big"), _p50(run, f"e.{kind}1.small")
+        targets.append(_bound(f"one-member {kind} on a 100k group, p50", 3.0, " ms", big, "IdP-shaped (no query)"))
+        targets.append(
+            _bound(f"one-member {kind}: 100k group p50 / 100-member group p50", 2.0, "x", _quotient(big, small))
+        )
+    return targets
+
+
+def _scaling_targets(runs: list[SizeRun]) -> list[Target]:
+    million, small = _find(runs, 1_000_000), _find(runs, 10_000)
+    eq = _quotient(_p50(million, "b.hit"), _p50(small, "b.hit"))
+    cursor = million.row("c.cursor") if million else None
+    end = cursor.extra.get("last_over_first") if cursor and cursor.extra.get("complete") else None
+    peak_kb = million.peak_kb.get("scimhub") if million else None
+    peak = peak_kb / 1024 if peak_kb else None
+    return [
+        _bound("eq filter p50 at 1M / at 10k", 1.5, "x", eq, "" if million else "1M not run"),
+        _bound("cursor page at the end of 1M / first page (p50 of 10)", 1.5, "x", end, "" if million else "1M not run"),
+        _bound("scimhub peak RSS (VmHWM) at 1M users", 150, " MB", peak, "" if million else "1M not run"),
+    ]
+
+
+def targets(runs: list[SizeRun]) -> list[Target]:
+    return [*_ratio_targets(runs), *_group_targets(runs), *_scaling_targets(runs)]
+
+
+# -- Markdown -------------------------------------------------------------------------------------
+NONE = "-"
+
+
+def _num(value: float | None, fmt: str = "{:,.0f}") -> str:
+    return NONE if value is None else fmt.format(value)
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return NONE
+    return f"{value:,.1f}" if value >= 100 else f"{value:.2f}" if value >= 1 else f"{value:.3f}"
+
+
+def _flags(row: Row) -> str:
+    flags = []
+    if row.unexpected:
+        flags.append(f"{row.unexpected} bad")
+    if row.stopped:
+        flags.append("time-capped")
+    if row.extra.get("complete") is False:
+        flags.append("walk incomplete")
+    return f" ({', '.join(flags)})" if flags else ""
+
+
+HEADER = (
+    "| scenario | requests | req/s | p50 ms | p99 ms | server CPU µs/req | req per CPU-s | x floor "
+    "| floor µs/req | floor p50 ms |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+)
+
+
+def _table_row(run: SizeRun, mine: Row, floor: Row | None) -> str:
+    per_cpu = mine.requests / mine.cpu_s if mine.cpu_s > 0 else None
+    cells = [
+        f"{mine.label}{_flags(mine)}",
+        f"{mine.requests:,}",
+        _num(mine.rps),
+        _ms(mine.p50_ms),
+        _ms(mine.p99_ms),
+        _num(mine.cpu_us),
+        _num(per_cpu),
+        _num(run.ratio(mine.row), "{:.2f}x"),
+        _num(floor.cpu_us if floor else None),
+        _ms(floor.p50_ms if floor else None),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _walk_note(run: SizeRun) -> list[str]:
+    lines = []
+    for name in ("c.index", "c.cursor"):
+        row = run.row(name)
+        if row and row.extra:
+            lines.append(
+                f"- `{name}`: {row.extra['pages']:,} pages, {'complete' if row.extra['complete'] else 'INCOMPLETE'}; "
+                f"p50 of the first 10 pages {_ms(row.extra['first_pages_p50_ms'])} ms, "
+                f"of the last 10 {_ms(row.extra['last_pages_p50_ms'])} ms"
+            )
+    return lines
+
+
+def size_markdown(run: SizeRun) -> str:
+    title = f"### N = {run.size:,} users · {run.db}"
+    origin = (
+        f"{run.seeded:,} users seeded directly through `ResourceService` (`--seed-direct`), "
+        f"{run.http_created:,} created over HTTP"
+        if run.seeded
+        else f"all {run.http_created:,} users created over HTTP"
+    )
+    peaks = ", ".join(f"{k} {v / 1024:,.0f} MB" for k, v in run.peak_kb.items())
+    lines = [title, "", origin + ".", "", HEADER]
+    lines += [_table_row(run, mine, floor) for mine, floor in run.pairs()]
+    lines += ["", f"Peak RSS (VmHWM) at the end: {peaks or NONE}.", *_walk_note(run)]
+    lines += [f"- note: {n}" for n in run.notes]
+    return "\n".join(lines)
+
+
+def _verdict(target: Target) -> str:
+    return "not measured" if target.met is None else "met" if target.met else "**missed**"
+
+
+def targets_markdown(found: list[Target]) -> str:
+    lines = [
+        "### Targets (SQLite, one process)",
+        "",
+        "| target | limit | measured | verdict | detail |",
+        "|---|---|--:|---|---|",
+    ]
+    for t in found:
+        lines.append(f"| {t.name} | {t.limit} | {_num(t.value, '{:.2f}')} | {_verdict(t)} | {t.note} |")
+    return "\n".join(lines)
+
+
+def markdown(meta: dict[str, Any], runs: list[SizeRun], found: list[Target], skipped: list[str]) -> str:
+    parts = [
+        f"## scimhub benchmark, {meta['started']}",
+        "",
+        f"`{meta['command']}` · scimhub {meta['revision']} · {meta['machine']}",
+        "",
+        "Server CPU is the server process's own CPU time (/proc), divided by requests; "
+        "`x floor` divides it by the floor server's for the same requests.",
+    ]
+    parts += [f"\n{size_markdown(run)}" for run in runs]
+    parts += ["", targets_markdown(found)]
+    if skipped:
+        parts += ["", *[f"- skipped: {s}" for s in skipped]]
+    return "\n".join(parts) + "\n"
