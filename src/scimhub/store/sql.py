@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator
 from collections.abc import Iterable
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ from scimhub.filter.ast import CompareOp
 from scimhub.filter.bind import BCompare
 from scimhub.schema.compare import comparison_key
 from scimhub.store import fast_reads as fast
+from scimhub.store import fast_writes as fw
 from scimhub.store import migrate
 from scimhub.store.base import AuditEntry
 from scimhub.store.base import IndexKeys
@@ -58,10 +60,8 @@ from scimhub.store.paging import Ordering
 from scimhub.store.sort_sql import sort_key
 from scimhub.store.sort_sql import sort_nullable
 from scimhub.store.tables import audit_log
-from scimhub.store.tables import events
 from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_counts
-from scimhub.store.tables import resource_values
 from scimhub.store.tables import resources
 from scimhub.store.tables import server_secrets
 from scimhub.store.tables import tenant_event_seq
@@ -125,6 +125,8 @@ class SqlUnitOfWork:
     def __init__(self, conn: Connection, tenant_id: str) -> None:
         self._conn = conn
         self.connection = conn  # for store-internal writes that are not about one tenant
+        # The same sqlite3 connection and transaction, for the precompiled hot statements.
+        self._raw = conn.connection.driver_connection
         self._tenant_id = tenant_id
         self._pks: dict[str, int] = {}
 
@@ -136,18 +138,18 @@ class SqlUnitOfWork:
         )
 
     async def get_for_update(self, resource_type: str, id: str) -> StoredResource | None:
-        stmt = select(resources.c.pk, *_RESOURCE_COLUMNS).where(self._where_id(resource_type, id))
-        row = self._conn.execute(stmt).first()
-        if row is None:
+        found = fw.run(self._raw, fw.GET_FOR_UPDATE, w_tenant=self._tenant_id, w_id=id, w_rtype=resource_type)
+        if not found:
             return None
-        self._pks[id] = row.pk
-        return _row_to_resource(row)
+        pk, rid, rtype, doc, created, last_modified, version = found[0]
+        self._pks[id] = pk
+        return StoredResource(rid, rtype, orjson.loads(doc), created, last_modified, version)
 
     async def insert(self, resource: StoredResource, keys: IndexKeys) -> None:
         row = _resource_row(self._tenant_id, resource, keys)
         try:  # a violation fails the whole unit of work, so no savepoint is needed
-            pk = self._conn.execute(insert(resources).returning(resources.c.pk), row).scalar_one()
-        except IntegrityError as exc:
+            pk = fw.run(self._raw, fw.INSERT_RESOURCE, **row)[0][0]
+        except sqlite3.IntegrityError as exc:
             raise _uniqueness_error(exc) from None
         self._pks[resource.id] = pk
         self._insert_values(pk, keys)
@@ -155,13 +157,13 @@ class SqlUnitOfWork:
 
     async def update(self, resource: StoredResource, keys: IndexKeys) -> None:
         row = _resource_row(self._tenant_id, resource, keys)
-        del row["created"]
+        where = {"w_tenant": self._tenant_id, "w_id": resource.id, "w_rtype": resource.resource_type}
         try:
-            self._conn.execute(update(resources).where(self._where_id(resource.resource_type, resource.id)).values(row))
-        except IntegrityError as exc:
+            fw.run(self._raw, fw.UPDATE_RESOURCE, **row, **where)
+        except sqlite3.IntegrityError as exc:
             raise _uniqueness_error(exc) from None
         pk = await self._pk(resource.resource_type, resource.id)
-        self._conn.execute(delete(resource_values).where(resource_values.c.resource_pk == pk))
+        fw.run(self._raw, fw.DELETE_VALUES, pk=pk)
         self._insert_values(pk, keys)
 
     def _insert_values(self, pk: int, keys: IndexKeys) -> None:
@@ -171,7 +173,7 @@ class SqlUnitOfWork:
             for key in dict.fromkeys(values)
         ]
         if rows:
-            self._conn.execute(insert(resource_values), rows)
+            fw.run_many(self._raw, fw.INSERT_VALUE, rows)
 
     async def delete(self, resource_type: str, id: str) -> bool:
         result = self._conn.execute(delete(resources).where(self._where_id(resource_type, id)))
@@ -180,13 +182,14 @@ class SqlUnitOfWork:
         return bool(result.rowcount)
 
     def _count(self, resource_type: str, delta: int) -> None:
-        stmt = sqlite_insert(resource_counts).values(
-            tenant_id=self._tenant_id, resource_type=resource_type, count=max(delta, 0)
+        fw.run(
+            self._raw,
+            fw.COUNT,
+            tenant_id=self._tenant_id,
+            resource_type=resource_type,
+            count=max(delta, 0),
+            delta=delta,
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["tenant_id", "resource_type"], set_={"count": resource_counts.c.count + delta}
-        )
-        self._conn.execute(stmt)
 
     async def _pk(self, resource_type: str, id: str) -> int:
         if id not in self._pks:
@@ -275,16 +278,14 @@ class SqlUnitOfWork:
         """Outbox: allocate gapless per-tenant sequence numbers and insert, in this transaction."""
         if not drafts:
             return []
-        stmt = (
-            update(tenant_event_seq)
-            .where(tenant_event_seq.c.tenant_id == self._tenant_id)
-            .values(last_seq=tenant_event_seq.c.last_seq + len(drafts))
-            .returning(tenant_event_seq.c.last_seq)
-        )
-        first = self._conn.execute(stmt).scalar_one() - len(drafts) + 1
+        allocated = fw.run(self._raw, fw.NEXT_SEQ, tenant=self._tenant_id, n=len(drafts))
+        if not allocated:
+            raise RuntimeError(f"tenant {self._tenant_id} has no event counter (run scimhub db upgrade)")
+        first = allocated[0][0] - len(drafts) + 1
         committed = [Event(self._tenant_id, first + i, d.id, d.type.value, d.payload()) for i, d in enumerate(drafts)]
-        self._conn.execute(
-            insert(events),
+        fw.run_many(
+            self._raw,
+            fw.INSERT_EVENT,
             [
                 {
                     "tenant_id": self._tenant_id,
@@ -302,7 +303,7 @@ class SqlUnitOfWork:
         return committed
 
     async def record_audit(self, entry: AuditEntry) -> None:
-        self._conn.execute(insert(audit_log), [audit_row(self._tenant_id, entry)])
+        fw.run_many(self._raw, fw.INSERT_AUDIT, [audit_row(self._tenant_id, entry)])
 
 
 def audit_row(tenant_id: str, entry: AuditEntry) -> dict[str, Any]:
@@ -321,8 +322,8 @@ def audit_row(tenant_id: str, entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-def _uniqueness_error(exc: IntegrityError) -> Uniqueness:
-    text = str(exc.orig)
+def _uniqueness_error(exc: IntegrityError | sqlite3.IntegrityError) -> Uniqueness:
+    text = str(exc.orig if isinstance(exc, IntegrityError) else exc)
     for column, attribute in _UNIQUE_COLUMNS.items():
         if column in text:
             return Uniqueness(f"{attribute} is already in use by another resource of this tenant.")

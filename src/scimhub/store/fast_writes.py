@@ -1,0 +1,108 @@
+"""The unit of work's hot statements, compiled once and run on the transaction's own sqlite3
+connection (inside the same BEGIN IMMEDIATE): Core expressions, bound parameters only, without
+SQLAlchemy's per-call construction and execution cost (about 80 µs a statement)."""
+
+from __future__ import annotations
+
+from typing import Any
+from typing import cast
+
+from sqlalchemy import bindparam
+from sqlalchemy import delete
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from scimhub.store.tables import audit_log
+from scimhub.store.tables import events
+from scimhub.store.tables import resource_counts
+from scimhub.store.tables import resource_values
+from scimhub.store.tables import resources
+from scimhub.store.tables import tenant_event_seq
+
+Prepared = tuple[str, tuple[str, ...]]
+_DIALECT = sqlite.dialect()
+
+
+def _compile(stmt: ClauseElement) -> Prepared:
+    compiled = cast(SQLCompiler, stmt.compile(dialect=_DIALECT))
+    return compiled.string, tuple(compiled.positiontup or ())
+
+
+def _bind(*names: str) -> dict[str, Any]:
+    return {name: bindparam(name) for name in names}
+
+
+_ROW = ("doc", "last_modified", "version", "active", "display", "k_user_name", "k_external_id", "k_display_name")
+_WHERE = (
+    resources.c.tenant_id == bindparam("w_tenant"),
+    resources.c.id == bindparam("w_id"),
+    resources.c.resource_type == bindparam("w_rtype"),
+)
+
+GET_FOR_UPDATE = _compile(
+    select(
+        resources.c.pk,
+        resources.c.id,
+        resources.c.resource_type,
+        resources.c.doc,
+        resources.c.created,
+        resources.c.last_modified,
+        resources.c.version,
+    ).where(*_WHERE)
+)
+INSERT_RESOURCE = _compile(
+    insert(resources).values(_bind("tenant_id", "resource_type", "id", "created", *_ROW)).returning(resources.c.pk)
+)
+UPDATE_RESOURCE = _compile(update(resources).where(*_WHERE).values(_bind(*_ROW)))
+DELETE_VALUES = _compile(delete(resource_values).where(resource_values.c.resource_pk == bindparam("pk")))
+INSERT_VALUE = _compile(insert(resource_values).values(_bind("resource_pk", "tenant_id", "path", "value_key")))
+COUNT = _compile(
+    sqlite_insert(resource_counts)
+    .values(_bind("tenant_id", "resource_type", "count"))
+    .on_conflict_do_update(
+        index_elements=["tenant_id", "resource_type"], set_={"count": resource_counts.c.count + bindparam("delta")}
+    )
+)
+NEXT_SEQ = _compile(
+    update(tenant_event_seq)
+    .where(tenant_event_seq.c.tenant_id == bindparam("tenant"))
+    .values(last_seq=tenant_event_seq.c.last_seq + bindparam("n"))
+    .returning(tenant_event_seq.c.last_seq)
+)
+INSERT_EVENT = _compile(
+    insert(events).values(
+        _bind("tenant_id", "seq", "id", "type", "resource_type", "resource_id", "occurred_at", "payload")
+    )
+)
+INSERT_AUDIT = _compile(
+    insert(audit_log).values(
+        _bind(
+            "tenant_id",
+            "occurred_at",
+            "token_id",
+            "method",
+            "path",
+            "status",
+            "resource_type",
+            "resource_id",
+            "first_seq",
+            "last_seq",
+            "detail",
+        )
+    )
+)
+
+
+def run(raw: Any, statement: Prepared, **params: Any) -> list[tuple[Any, ...]]:
+    sql, names = statement
+    return list(raw.execute(sql, [params[n] for n in names]).fetchall())
+
+
+def run_many(raw: Any, statement: Prepared, rows: list[dict[str, Any]]) -> None:
+    sql, names = statement
+    raw.executemany(sql, [[row[n] for n in names] for row in rows])
