@@ -10,6 +10,7 @@ import orjson
 REDACTED = "[redacted]"
 # Keys whose values are secrets wherever they appear in a body.
 _SECRET_KEY = re.compile(r"password|secret|token|authorization|credential", re.IGNORECASE)
+_SECRET_BYTES = re.compile(rb"password|secret|token|authorization|credential", re.IGNORECASE)
 # Text that is not whole JSON: a secret's string value, also one cut off at the end of the text.
 _SECRET_PAIR = re.compile(
     rb'("[^"]*(?:password|secret|token|authorization|credential)[^"]*"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?\Z)',
@@ -38,10 +39,14 @@ def redact_body(raw: bytes, cap: int, size: int | None = None) -> str | None:
     """
     if not raw:
         return None
-    try:
-        text = orjson.dumps(_redact(orjson.loads(raw)))
-    except (orjson.JSONDecodeError, TypeError, RecursionError):  # not JSON, or nested too deep
-        text = _SECRET_PAIR.sub(rb'\1"' + REDACTED.encode() + rb'"', raw)
+    # A key spelled with \u escapes ("pass\u0077ord") must not slip past the quick check.
+    if _SECRET_BYTES.search(raw) is None and b"\\u" not in raw:
+        text = raw  # nothing that could name a secret: no need to parse (the common case)
+    else:
+        try:
+            text = orjson.dumps(_redact(orjson.loads(raw)))
+        except (orjson.JSONDecodeError, TypeError, RecursionError):  # not JSON, or nested too deep
+            text = _SECRET_PAIR.sub(rb'\1"' + REDACTED.encode() + rb'"', raw)
     more = len(text) - cap + (0 if size is None else max(0, size - len(raw)))
     if more > 0:
         return text[:cap].decode("utf-8", "ignore") + f"… [{more} more bytes]"
