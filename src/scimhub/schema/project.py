@@ -87,6 +87,8 @@ def _add(target: dict[_Key, frozenset[str] | None], rtype: ResourceType, common:
 
 def project(doc: JsonDoc, rtype: ResourceType, common: Schema, projection: Projection) -> JsonDoc:
     """A new document holding only what the response may carry."""
+    if projection == _DEFAULT and not _has_hidden_attributes(rtype):
+        return doc  # stored documents hold no returned=never values: nothing to take away
     out: JsonDoc = {}
     for key, value in doc.items():
         if key == "schemas":
@@ -156,3 +158,20 @@ def _sub_kept(attr: Attribute, name: str, names: frozenset[str], keep: bool) -> 
 def _always(ext: Schema, name: str) -> bool:
     attr = ext.attribute(name)
     return attr is not None and attr.returned is Returned.ALWAYS
+
+
+_DEFAULT = Projection()
+
+
+_HIDDEN: dict[int, bool] = {}  # by id(): resource types live as long as their registry
+
+
+def _has_hidden_attributes(rtype: ResourceType) -> bool:
+    """Whether a default response must drop something: attributes returned only on request."""
+    known = _HIDDEN.get(id(rtype))
+    if known is None:
+        schemas = [rtype.schema, *(ext for ext, _ in rtype.extensions)]
+        attrs = [a for schema in schemas for a in schema.attributes]
+        known = any(a.returned is Returned.REQUEST for a in [*attrs, *(s for a in attrs for s in a.sub_attributes)])
+        _HIDDEN[id(rtype)] = known
+    return known
