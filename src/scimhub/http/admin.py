@@ -122,7 +122,7 @@ def _int_param(request: Request, name: str, default: int | None = None) -> int |
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise AdminError(400, f"{name} must be a non-negative integer, got {raw!r}.")
     return int(raw)
 
