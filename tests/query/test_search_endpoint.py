@@ -363,3 +363,16 @@ async def test_the_clamp_is_settings_max_results(
     assert len(assert_list_response(posted, total=4)) == 3
     assert names(root) == ["cy", "bo", "Engineering"]
     assert_scim_error(cursor, 400, "invalidCount")
+
+
+async def test_root_search_sorts_by_an_attribute_only_users_have(client: httpx2.AsyncClient) -> None:
+    for name in ("zed", "amy"):
+        assert (await client.post("/Users", json={"userName": name})).status_code == 201
+    assert (await client.post("/Groups", json={"displayName": "G"})).status_code == 201
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "sortBy": "userName"}
+    response = await client.post("/.search", json=body)
+    assert response.status_code == 200, response.text
+    names = [r.get("userName") or r.get("displayName") for r in response.json()["Resources"]]
+    assert names[:2] == ["amy", "zed"] and "G" in names
+    body["sortBy"] = "noSuchAttribute"
+    assert (await client.post("/.search", json=body)).status_code == 400

@@ -136,10 +136,14 @@ class Searcher:
         start, count = _start(params), self._count(params)
         total, skip, docs = 0, start - 1, list[Any]()
         self._check_binds_somewhere(params.filter)
+        types = list(self.service.registry.resource_types.values())
+        if params.sort_by and not any(self._sorts(rtype, params) for rtype in types):
+            self._sort_path(types[0], params)  # raises the error naming the attribute
         for rtype in self.service.registry.resource_types.values():
             # RFC 7644 §3.4.2.1: an attribute a type does not have has no value there.
             bound = self._bind(rtype, params.filter, root=True)
-            query = replace(self._query(rtype, params, bound), start_index=skip + 1, count=count - len(docs))
+            typed = params if self._sorts(rtype, params) else replace(params, sort_by=None)
+            query = replace(self._query(rtype, typed, bound), start_index=skip + 1, count=count - len(docs))
             page = await self.service.store.search(self.ctx.tenant_id, query)
             projection = parse_projection(
                 rtype, self.service.registry.common, params.attributes, params.excluded_attributes
@@ -200,6 +204,15 @@ class Searcher:
         if path.leaf.is_complex:
             raise InvalidValue(f"sortBy must name a sub-attribute of {path.key!r}, e.g. {path.key}.value.")
         return path
+
+    def _sorts(self, rtype: ResourceType, params: SearchParams) -> bool:
+        """Whether ``sortBy`` names an attribute of ``rtype`` (root searches sort each type that has it;
+        the others keep creation order, as their values are unassigned)."""
+        try:
+            self._sort_path(rtype, params)
+        except InvalidValue:
+            return False
+        return True
 
     def _fingerprint(self, rtype: ResourceType, params: SearchParams) -> str:
         return query_fingerprint(self.ctx.tenant_id, rtype.id, params.filter, params.sort_by, str(_descending(params)))
