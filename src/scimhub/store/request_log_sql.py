@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import asdict
 from dataclasses import dataclass
+from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy.dialects import sqlite
 
 from scimhub.schema.model import JsonDoc
 from scimhub.store.tables import request_log
@@ -33,6 +36,12 @@ class LoggedRequest:
     response_body: str | None
 
 
+_FIELDS = tuple(f.name for f in fields(LoggedRequest))
+_INSERT = insert(request_log).values({n: bindparam(n) for n in _FIELDS}).compile(dialect=sqlite.dialect())
+_INSERT_SQL = _INSERT.string
+_ROW = attrgetter(*(_INSERT.positiontup or ()))
+
+
 class RequestLogStore:
     def __init__(self, engine: Engine, write_lock: asyncio.Lock, keep: int) -> None:
         self.engine = engine
@@ -48,7 +57,10 @@ class RequestLogStore:
                 conn.info["writer"] = True
                 try:
                     with conn.begin():
-                        conn.execute(insert(request_log), [asdict(e) for e in entries])
+                        # One precompiled executemany on the driver (SQLAlchemy would rebuild it).
+                        driver = conn.connection.driver_connection
+                        assert driver is not None
+                        driver.executemany(_INSERT_SQL, [_ROW(e) for e in entries])
                         for tenant_id in {e.tenant_id for e in entries}:
                             # pks are shared by all tenants: keep from the tenant's keep-th newest row.
                             oldest_kept = (
