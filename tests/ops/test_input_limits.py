@@ -129,8 +129,7 @@ async def test_a_filter_nested_too_deep_is_refused(small: httpx2.AsyncClient, se
 
 
 async def test_a_patch_path_filter_is_bounded_by_the_default_filter_limits(acme: TenantAccess) -> None:
-    """PATCH paths are parsed with the default bounds (4096 characters, 32 levels), not the configured
-    SCIMHUB_MAX_FILTER_* (a smaller configured filter limit does not apply to them)."""
+    """With the default settings PATCH paths are bounded at 4096 characters and 32 levels."""
     user = await create_user(acme.client, "bjensen")
     before = await snapshot(acme.client)
     long_path = 'emails[value eq "' + "a" * 4100 + '"].type'
@@ -143,6 +142,17 @@ async def test_a_patch_path_filter_is_bounded_by_the_default_filter_limits(acme:
         )
         assert words in error["detail"]
     assert await snapshot(acme.client) == before
+
+
+async def test_a_patch_path_filter_is_bounded_by_the_configured_filter_limits(
+    small: httpx2.AsyncClient, seeded: dict[str, Any]
+) -> None:
+    user = seeded["users"][0]
+    too_long = 'emails[value eq "' + "a" * SMALL["max_filter_length"] + '"].type'
+    operation = {"op": "replace", "path": too_long, "value": "x"}
+    error = assert_scim_error(await small.patch(f"/Users/{user}", json=patch_body(operation)), 400, "invalidPath")
+    assert f"longer than the limit of {SMALL['max_filter_length']}" in error["detail"]
+    assert await snapshot(small) == seeded["before"]
 
 
 # -- PATCH operations ------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from scimhub.filter.bind import Bound
 from scimhub.filter.bind import bind_value_filter
 from scimhub.filter.evaluate import element_matches
 from scimhub.filter.parser import parse_path
+from scimhub.limits import DEFAULT_LIMITS
+from scimhub.limits import InputLimits
 from scimhub.patch.model import OpName
 from scimhub.patch.model import PatchOperation
 from scimhub.policy import Policy
@@ -64,10 +66,15 @@ class _Target:
 
 
 def apply_patch(
-    doc: JsonDoc, operations: list[PatchOperation], rtype: ResourceType, common: Schema, policy: Policy
+    doc: JsonDoc,
+    operations: list[PatchOperation],
+    rtype: ResourceType,
+    common: Schema,
+    policy: Policy,
+    limits: InputLimits = DEFAULT_LIMITS,
 ) -> PatchResult:
     """The document after all operations, plus membership changes; raises on the first bad op."""
-    engine = _Engine(copy.deepcopy(doc), rtype, common, policy)
+    engine = _Engine(copy.deepcopy(doc), rtype, common, policy, limits)
     for operation in operations:
         # The result shares no object with the request: clearing a primary must not edit the request.
         engine.apply(replace(operation, value=copy.deepcopy(operation.value)))
@@ -75,8 +82,9 @@ def apply_patch(
 
 
 class _Engine:
-    def __init__(self, doc: JsonDoc, rtype: ResourceType, common: Schema, policy: Policy) -> None:
+    def __init__(self, doc: JsonDoc, rtype: ResourceType, common: Schema, policy: Policy, limits: InputLimits) -> None:
         self.doc = doc
+        self.limits = limits
         self.rtype = rtype
         self.common = common
         self.policy = policy
@@ -115,7 +123,7 @@ class _Engine:
         return None if bound is None else _Target(bound)
 
     def _target(self, text: str) -> _Target:
-        parsed = parse_path(text)
+        parsed = parse_path(text, max_length=self.limits.max_filter_length, max_depth=self.limits.max_filter_depth)
         attr = parsed.attr
         if attr.uri is not None and attr.sub_attr is None and parsed.filter is None:
             ext = self.rtype.extension(f"{attr.uri}:{attr.attr}")

@@ -206,7 +206,7 @@ class ResourceService:
         delta = MemberDelta()
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
-            result = apply_patch(current.doc, operations, rtype, self.registry.common, ctx.policy)
+            result = apply_patch(current.doc, operations, rtype, self.registry.common, ctx.policy, ctx.limits)
             doc = self._validate(ctx, rtype, result.doc, Context.PATCH, current.doc)
             await _apply_member_changes(uow, id, result.members, delta)
             stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta)
