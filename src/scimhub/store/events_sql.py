@@ -37,6 +37,7 @@ from sqlalchemy.sql import ColumnElement
 from scimhub.events.model import Event
 from scimhub.schema.model import JsonDoc
 from scimhub.store.sql import SqlStore
+from scimhub.store.sqlite import write_transaction
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
 from scimhub.store.tables import hook_offsets
@@ -221,11 +222,8 @@ class EventStore:
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[Connection]:
-        async with self._write_lock:
-            with self.engine.connect() as conn:
-                conn.info["writer"] = True
-                with conn.begin():
-                    yield conn
+        async with write_transaction(self.engine, self._write_lock) as conn:
+            yield conn
 
     def delivery_stats(self) -> tuple[dict[str, int], dict[str, int]]:
         """Attempts by outcome (within retention) and undelivered events per tenant (metrics)."""

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import sqlite
 
 from scimhub.schema.model import JsonDoc
+from scimhub.store.sqlite import write_transaction
 from scimhub.store.tables import request_log
 
 
@@ -52,32 +53,26 @@ class RequestLogStore:
         """Insert a batch in one transaction and keep only the newest ``keep`` rows per tenant."""
         if not entries:
             return
-        async with self._write_lock:
-            with self.engine.connect() as conn:
-                conn.info["writer"] = True
-                try:
-                    with conn.begin():
-                        # One precompiled executemany on the driver (SQLAlchemy would rebuild it).
-                        driver = conn.connection.driver_connection
-                        assert driver is not None
-                        driver.executemany(_INSERT_SQL, [_ROW(e) for e in entries])
-                        for tenant_id in {e.tenant_id for e in entries}:
-                            # pks are shared by all tenants: keep from the tenant's keep-th newest row.
-                            oldest_kept = (
-                                select(request_log.c.pk)
-                                .where(request_log.c.tenant_id == tenant_id)
-                                .order_by(request_log.c.pk.desc())
-                                .offset(max(self.keep - 1, 0))
-                                .limit(1)
-                            )
-                            conn.execute(
-                                delete(request_log).where(
-                                    request_log.c.tenant_id == tenant_id,
-                                    request_log.c.pk < oldest_kept.scalar_subquery(),
-                                )
-                            )
-                finally:
-                    conn.info["writer"] = False
+        async with write_transaction(self.engine, self._write_lock) as conn:
+            # One precompiled executemany on the driver (SQLAlchemy would rebuild it).
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            driver.executemany(_INSERT_SQL, [_ROW(e) for e in entries])
+            for tenant_id in {e.tenant_id for e in entries}:
+                # pks are shared by all tenants: keep from the tenant's keep-th newest row.
+                oldest_kept = (
+                    select(request_log.c.pk)
+                    .where(request_log.c.tenant_id == tenant_id)
+                    .order_by(request_log.c.pk.desc())
+                    .offset(max(self.keep - 1, 0))
+                    .limit(1)
+                )
+                conn.execute(
+                    delete(request_log).where(
+                        request_log.c.tenant_id == tenant_id,
+                        request_log.c.pk < oldest_kept.scalar_subquery(),
+                    )
+                )
 
     async def recent(self, tenant_id: str, limit: int, failed_only: bool = False) -> list[JsonDoc]:
         """Newest first."""

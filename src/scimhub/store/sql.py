@@ -59,6 +59,7 @@ from scimhub.store.index_plan import key_column
 from scimhub.store.paging import Ordering
 from scimhub.store.sort_sql import sort_key
 from scimhub.store.sort_sql import sort_nullable
+from scimhub.store.sqlite import write_transaction
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_counts
@@ -378,14 +379,8 @@ class SqlStore:
 
     @asynccontextmanager
     async def unit_of_work(self, tenant_id: str) -> AsyncIterator[SqlUnitOfWork]:
-        async with self._write_lock:
-            with self.engine.connect() as conn:
-                conn.info["writer"] = True
-                try:
-                    with conn.begin():
-                        yield SqlUnitOfWork(conn, tenant_id)
-                finally:
-                    conn.info["writer"] = False  # the flag stays with the pooled connection
+        async with write_transaction(self.engine, self._write_lock) as conn:
+            yield SqlUnitOfWork(conn, tenant_id)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[Connection]:
@@ -534,14 +529,8 @@ class SqlStore:
 
     async def append_audit(self, tenant_id: str, entry: AuditEntry) -> None:
         """An audit entry in a transaction of its own (a refused write has no unit of work)."""
-        async with self._write_lock:
-            with self.engine.connect() as conn:
-                conn.info["writer"] = True
-                try:
-                    with conn.begin():
-                        conn.execute(insert(audit_log), [audit_row(tenant_id, entry)])
-                finally:
-                    conn.info["writer"] = False
+        async with write_transaction(self.engine, self._write_lock) as conn:
+            conn.execute(insert(audit_log), [audit_row(tenant_id, entry)])
 
     async def server_secret(self, name: str) -> bytes:
         """A random secret shared through the database, created on first use."""

@@ -8,7 +8,10 @@ sees one snapshot for its count and page queries.
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Engine
@@ -51,3 +54,16 @@ def _fold_or_none(value: object) -> str | None:
 
 def _nfc_or_none(value: object) -> str | None:
     return unicodedata.normalize("NFC", value) if isinstance(value, str) else None
+
+
+@asynccontextmanager
+async def write_transaction(engine: Engine, lock: asyncio.Lock) -> AsyncIterator[Connection]:
+    """The one way to write: this process's writer lock, then BEGIN IMMEDIATE on a pooled connection."""
+    async with lock:
+        with engine.connect() as conn:
+            conn.info["writer"] = True
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.info["writer"] = False  # the flag stays with the pooled connection
