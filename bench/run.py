@@ -204,7 +204,7 @@ class SizeRunner:
         floor = servers.start_floor(floor_port, self.workdir)
         self.started += [scimhub, floor]
         await asyncio.gather(servers.wait_ready(scimhub, token), servers.wait_ready(floor, token))
-        await configure_floor(floor, seeded, plan.size)
+        await configure_floor(floor, seeded, self._member_pool())
         pad = [""] * (plan.size - seeded)
         worlds = [World(floor, token, fake_ids(seeded) + pad), World(scimhub, token, ids + pad)]
         await self._populate(worlds)
@@ -213,13 +213,17 @@ class SizeRunner:
                 break
         self.run.peak_kb = {w.server.name: _peak(w.server) for w in reversed(worlds)}
 
+    def _member_pool(self) -> int:
+        """Group members the floor prepares (unmeasured) for scenario e's big-group answers."""
+        return self.plan.size if "e" in self.opts.scenarios else 0
+
     async def _populate(self, worlds: list[World]) -> None:
         """Scenario a when asked for; otherwise the same creates, unmeasured, on scimhub only."""
         if "a" in self.opts.scenarios:
             await self._scenario("a", worlds)
         else:
             await initial_sync(self.plan, worlds[1])
-            await configure_floor(worlds[0].server, self.plan.size, self.plan.size)
+            await configure_floor(worlds[0].server, self.plan.size, self._member_pool())
             worlds[0].user_ids = fake_ids(self.plan.size)
         self.run.http_created = sum(1 for i in worlds[1].user_ids[self.run.seeded :] if i)
         missing = self.plan.size - self.run.seeded - self.run.http_created

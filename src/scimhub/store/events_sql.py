@@ -36,6 +36,8 @@ from sqlalchemy.sql import ColumnElement
 
 from scimhub.events.model import Event
 from scimhub.schema.model import JsonDoc
+from scimhub.store import fast_reads
+from scimhub.store.fast_reads import FastReads
 from scimhub.store.sql import SqlStore
 from scimhub.store.sqlite import write_transaction
 from scimhub.store.tables import audit_log
@@ -204,14 +206,20 @@ def _has_pending_events() -> ColumnElement[bool]:
 class EventStore:
     """Directory-sync queries on the same engine (and write lock) as a SqlStore."""
 
-    def __init__(self, engine: Engine, write_lock: asyncio.Lock | None = None) -> None:
+    def __init__(self, engine: Engine, write_lock: asyncio.Lock | None = None, fast: FastReads | None = None) -> None:
         self.engine = engine
         self._write_lock = write_lock or asyncio.Lock()
+        self._fast = fast
+
+    def has_webhooks(self) -> bool:
+        """Cheap check before the worker's claim queries: most tenants have no webhook at all
+        (one precompiled probe instead of two SQLAlchemy queries after every commit)."""
+        return self._fast is None or bool(self._fast.rows(fast_reads.ANY_WEBHOOK)[0][0])
 
     @classmethod
     def of(cls, store: SqlStore) -> EventStore:
         """Share ``store``'s engine and its write lock (one writer per process)."""
-        return cls(store.engine, store._write_lock)
+        return cls(store.engine, store._write_lock, store.fast)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam
+from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.dialects import sqlite
@@ -23,6 +24,7 @@ from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_counts
 from scimhub.store.tables import resources
 from scimhub.store.tables import tokens
+from scimhub.store.tables import webhooks
 
 _DIALECT = sqlite.dialect()
 _GROUP = resources.alias("g")
@@ -118,6 +120,9 @@ EQ_COUNT = {
     )
     for column in EQ_PAGE
 }
+
+
+ANY_WEBHOOK = _compile(select(exists().where(webhooks.c.id.is_not(None))))
 
 
 class FastReads:
