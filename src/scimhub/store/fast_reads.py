@@ -12,13 +12,15 @@ import sqlite3
 from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
+from typing import cast
 
 from sqlalchemy import bindparam
 from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_counts
@@ -31,12 +33,16 @@ _GROUP = resources.alias("g")
 _MEMBER = resources.alias("m")
 
 
-def _compile(stmt: Select[Any]) -> tuple[str, tuple[str, ...]]:
-    compiled = stmt.compile(dialect=_DIALECT)
+Prepared = tuple[str, tuple[str, ...]]  # SQL text and the bound-parameter names in order
+
+
+def prepare(stmt: ClauseElement) -> Prepared:
+    """Compile a Core statement once for the sqlite3 driver (qmark parameters)."""
+    compiled = cast(SQLCompiler, stmt.compile(dialect=_DIALECT))
     return compiled.string, tuple(compiled.positiontup or ())
 
 
-TOKEN = _compile(
+TOKEN = prepare(
     select(
         tokens.c.id,
         tokens.c.tenant_id,
@@ -47,7 +53,7 @@ TOKEN = _compile(
         tokens.c.revoked_at,
     ).where(tokens.c.digest == bindparam("digest"))
 )
-RESOURCE = _compile(
+RESOURCE = prepare(
     select(
         resources.c.id,
         resources.c.resource_type,
@@ -61,14 +67,14 @@ RESOURCE = _compile(
         resources.c.resource_type == bindparam("rtype"),
     )
 )
-COUNT = _compile(
+COUNT = prepare(
     select(resource_counts.c.count).where(
         resource_counts.c.tenant_id == bindparam("tenant"), resource_counts.c.resource_type == bindparam("rtype")
     )
 )
 # Many ids in one parameter (a JSON array): one precompiled statement whatever the page size.
 _ID_LIST = select(func.json_each(bindparam("ids")).table_valued("value").c.value).scalar_subquery()
-GROUPS_OF_MANY = _compile(
+GROUPS_OF_MANY = prepare(
     select(_MEMBER.c.id, _GROUP.c.id, _GROUP.c.display)
     .select_from(
         group_members.join(_GROUP, _GROUP.c.pk == group_members.c.group_pk).join(
@@ -78,7 +84,7 @@ GROUPS_OF_MANY = _compile(
     .where(_MEMBER.c.tenant_id == bindparam("tenant"), _MEMBER.c.id.in_(_ID_LIST))
     .order_by(group_members.c.member_pk, group_members.c.group_pk)
 )
-GROUPS_OF_ONE = _compile(
+GROUPS_OF_ONE = prepare(
     select(_GROUP.c.id, _GROUP.c.display)
     .select_from(
         group_members.join(_GROUP, _GROUP.c.pk == group_members.c.group_pk).join(
@@ -101,11 +107,11 @@ _COLUMNS = (
 _IN_TYPE = (resources.c.tenant_id == bindparam("tenant"), resources.c.resource_type == bindparam("rtype"))
 # The first page of a list in creation order (the (tenant, type, pk) index), and of an equality on
 # each key column (the existence checks every IdP sends).
-PAGE = _compile(
+PAGE = prepare(
     select(*_COLUMNS).where(*_IN_TYPE).order_by(resources.c.pk).limit(bindparam("limit")).offset(bindparam("offset"))
 )
 EQ_PAGE = {
-    column: _compile(
+    column: prepare(
         select(*_COLUMNS)
         .where(*_IN_TYPE, resources.c[column] == bindparam("key"))
         .order_by(resources.c.pk)
@@ -115,14 +121,14 @@ EQ_PAGE = {
     for column in ("id", "k_user_name", "k_external_id", "k_display_name")
 }
 EQ_COUNT = {
-    column: _compile(
+    column: prepare(
         select(func.count()).select_from(resources).where(*_IN_TYPE, resources.c[column] == bindparam("key"))
     )
     for column in EQ_PAGE
 }
 
 
-ANY_WEBHOOK = _compile(select(exists().where(webhooks.c.id.is_not(None))))
+ANY_WEBHOOK = prepare(select(exists().where(webhooks.c.id.is_not(None))))
 
 
 class FastReads:
@@ -138,7 +144,7 @@ class FastReads:
             self._conn.execute("PRAGMA busy_timeout=10000")
         return self._conn
 
-    def rows(self, statement: tuple[str, tuple[str, ...]], **params: str | int) -> list[tuple[Any, ...]]:
+    def rows(self, statement: Prepared, **params: str | int) -> list[tuple[Any, ...]]:
         sql, names = statement
         values = [params[n] for n in names]
         for observe in self.observers:

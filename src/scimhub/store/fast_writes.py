@@ -5,32 +5,22 @@ SQLAlchemy's per-call construction and execution cost (about 80 µs a statement)
 from __future__ import annotations
 
 from typing import Any
-from typing import cast
 
 from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.compiler import SQLCompiler
 
+from scimhub.store.fast_reads import Prepared
+from scimhub.store.fast_reads import prepare
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
 from scimhub.store.tables import resource_counts
 from scimhub.store.tables import resource_values
 from scimhub.store.tables import resources
 from scimhub.store.tables import tenant_event_seq
-
-Prepared = tuple[str, tuple[str, ...]]
-_DIALECT = sqlite.dialect()
-
-
-def _compile(stmt: ClauseElement) -> Prepared:
-    compiled = cast(SQLCompiler, stmt.compile(dialect=_DIALECT))
-    return compiled.string, tuple(compiled.positiontup or ())
 
 
 def _bind(*names: str) -> dict[str, Any]:
@@ -44,7 +34,7 @@ _WHERE = (
     resources.c.resource_type == bindparam("w_rtype"),
 )
 
-GET_FOR_UPDATE = _compile(
+GET_FOR_UPDATE = prepare(
     select(
         resources.c.pk,
         resources.c.id,
@@ -55,31 +45,31 @@ GET_FOR_UPDATE = _compile(
         resources.c.version,
     ).where(*_WHERE)
 )
-INSERT_RESOURCE = _compile(
+INSERT_RESOURCE = prepare(
     insert(resources).values(_bind("tenant_id", "resource_type", "id", "created", *_ROW)).returning(resources.c.pk)
 )
-UPDATE_RESOURCE = _compile(update(resources).where(*_WHERE).values(_bind(*_ROW)))
-DELETE_VALUES = _compile(delete(resource_values).where(resource_values.c.resource_pk == bindparam("pk")))
-INSERT_VALUE = _compile(insert(resource_values).values(_bind("resource_pk", "tenant_id", "path", "value_key")))
-COUNT = _compile(
+UPDATE_RESOURCE = prepare(update(resources).where(*_WHERE).values(_bind(*_ROW)))
+DELETE_VALUES = prepare(delete(resource_values).where(resource_values.c.resource_pk == bindparam("pk")))
+INSERT_VALUE = prepare(insert(resource_values).values(_bind("resource_pk", "tenant_id", "path", "value_key")))
+COUNT = prepare(
     sqlite_insert(resource_counts)
     .values(_bind("tenant_id", "resource_type", "count"))
     .on_conflict_do_update(
         index_elements=["tenant_id", "resource_type"], set_={"count": resource_counts.c.count + bindparam("delta")}
     )
 )
-NEXT_SEQ = _compile(
+NEXT_SEQ = prepare(
     update(tenant_event_seq)
     .where(tenant_event_seq.c.tenant_id == bindparam("tenant"))
     .values(last_seq=tenant_event_seq.c.last_seq + bindparam("n"))
     .returning(tenant_event_seq.c.last_seq)
 )
-INSERT_EVENT = _compile(
+INSERT_EVENT = prepare(
     insert(events).values(
         _bind("tenant_id", "seq", "id", "type", "resource_type", "resource_id", "occurred_at", "payload")
     )
 )
-INSERT_AUDIT = _compile(
+INSERT_AUDIT = prepare(
     insert(audit_log).values(
         _bind(
             "tenant_id",

@@ -40,15 +40,13 @@ from scimhub.schema.relations import MEMBER_OF_ATTRIBUTE
 from scimhub.schema.relations import MEMBERS_ATTRIBUTE
 from scimhub.store.dialects import JsonDialect
 from scimhub.store.dialects import PathKey
+from scimhub.store.index_plan import META_COLUMNS
 from scimhub.store.index_plan import is_multi_value_key
 from scimhub.store.index_plan import key_column
 from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_values
 from scimhub.store.tables import resources
 from scimhub.timestamps import normalise_instant
-
-# meta sub-attributes kept in columns of their own (RFC 7643 §3.1)
-_META_COLUMNS = {"created": "created", "lastModified": "last_modified"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +131,8 @@ class FilterCompiler:
 
     def _common(self, node: BCompare | BPresent) -> ColumnElement[bool]:
         path = node.path
-        if path.sub is not None and path.sub.name in _META_COLUMNS:
-            column = resources.c[_META_COLUMNS[path.sub.name]]
+        if path.sub is not None and path.sub.name in META_COLUMNS:
+            column = resources.c[META_COLUMNS[path.sub.name]]
             if isinstance(node, BPresent):
                 return true()
             return _compare_instant(node, column)

@@ -22,6 +22,8 @@ KEY_COLUMNS: dict[str, str] = {
 }
 # server-managed values that live in their own columns (case-exact)
 SERVER_COLUMNS: dict[str, str] = {"id": "id"}
+# meta sub-attributes kept in columns of their own (RFC 7643 §3.1)
+META_COLUMNS: dict[str, str] = {"created": "created", "lastModified": "last_modified"}
 # canonical path of a multi-valued sub-attribute → rows in resource_values
 MULTI_VALUE_KEYS: tuple[str, ...] = ("emails.value",)
 # what a member's `display` shows, first present wins

@@ -14,9 +14,9 @@ from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
-from sqlalchemy.dialects import sqlite
 
 from scimhub.schema.model import JsonDoc
+from scimhub.store.fast_reads import prepare
 from scimhub.store.sqlite import write_transaction
 from scimhub.store.tables import request_log
 
@@ -38,9 +38,8 @@ class LoggedRequest:
 
 
 _FIELDS = tuple(f.name for f in fields(LoggedRequest))
-_INSERT = insert(request_log).values({n: bindparam(n) for n in _FIELDS}).compile(dialect=sqlite.dialect())
-_INSERT_SQL = _INSERT.string
-_ROW = attrgetter(*(_INSERT.positiontup or ()))
+_INSERT_SQL, _INSERT_ORDER = prepare(insert(request_log).values({n: bindparam(n) for n in _FIELDS}))
+_ROW = attrgetter(*_INSERT_ORDER)
 
 
 class RequestLogStore:

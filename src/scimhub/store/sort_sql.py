@@ -19,10 +19,9 @@ from scimhub.schema.paths import BoundPath
 from scimhub.schema.registry import COMMON_SCHEMA
 from scimhub.store.dialects import JsonDialect
 from scimhub.store.dialects import PathKey
+from scimhub.store.index_plan import META_COLUMNS
 from scimhub.store.index_plan import key_column
 from scimhub.store.tables import resources
-
-_META_COLUMNS = {"created": "created", "lastModified": "last_modified"}
 
 
 def sort_nullable(path: BoundPath) -> bool:
@@ -37,8 +36,8 @@ def sort_key(path: BoundPath, dialect: JsonDialect, resource_type: str) -> Colum
     if column is not None:
         return resources.c[column]
     if path.attribute.schema == COMMON_SCHEMA:
-        if path.sub is not None and path.sub.name in _META_COLUMNS:
-            return resources.c[_META_COLUMNS[path.sub.name]]
+        if path.sub is not None and path.sub.name in META_COLUMNS:
+            return resources.c[META_COLUMNS[path.sub.name]]
         return literal(resource_type)
     prefix: list[PathKey] = [path.extension] if path.extension else []
     attr = path.attribute
