@@ -1,7 +1,9 @@
-"""Shared fixtures: a migrated SQLite database per test, the real ASGI app, httpx2 clients."""
+"""Shared fixtures: a migrated database per test (SQLite, or PostgreSQL: see tests/databases.py),
+the real ASGI app, httpx2 clients."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
@@ -14,42 +16,104 @@ import pytest
 from scimhub.app import create_app
 from scimhub.protocol import tenants
 from scimhub.settings import Settings
-from scimhub.store import migrate
-from scimhub.store.factory import create_engine_for
+from scimhub.store.database import PostgresDatabase
+from scimhub.store.database import SqliteDatabase
+from scimhub.store.database import open_database
 from scimhub.store.factory import open_store
 from scimhub.store.sql import SqlStore
+from tests import databases
 
 SCIM = "http://testserver/scim/v2"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On PostgreSQL every async test runs on one event loop (held open by a session fixture), so
+    the session's connection pool serves them all: asyncpg connections cannot outlive their loop,
+    and a connection per transaction costs ~16 ms."""
+    if not databases.on_postgres():
+        return
+    for item in items:
+        if item.get_closest_marker("anyio") is not None and isinstance(item, pytest.Function):
+            item.fixturenames.insert(0, "_postgres_pool")
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One database migrated by Alembic; every test gets a copy (fast, and tests the migrations)."""
+    """One SQLite database migrated by Alembic; every test gets a copy (fast, and tests the migrations)."""
     path = tmp_path_factory.mktemp("template") / "template.db"
-    engine = create_engine_for(Settings(database_url=f"sqlite:///{path}"))
-    migrate.upgrade(engine)
-    engine.dispose()
+    asyncio.run(_upgrade(f"sqlite:///{path}"))
     return path
 
 
+async def _upgrade(url: str) -> None:
+    database = open_database(url)
+    await database.upgrade()
+    await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str | None]:
+    """With SCIMHUB_TEST_DATABASE_URL: a fresh PostgreSQL database for this session, migrated."""
+    server = databases.server_url()
+    if server is None:
+        yield None
+        return
+    databases.ensure_postgres_running()
+    url = databases.create_database(server)
+    try:
+        asyncio.run(_upgrade(url))
+        yield url
+    finally:
+        databases.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def postgres_db(postgres_database: str | None) -> PostgresDatabase | None:
+    """The session's pooled PostgreSQL connections (every store of a test shares them)."""
+    if postgres_database is None:
+        return None
+    database = open_database(postgres_database, pool_size=5, max_overflow=20)
+    assert isinstance(database, PostgresDatabase)
+    return database
+
+
+@pytest.fixture(scope="session")
+async def _postgres_pool(postgres_db: PostgresDatabase | None) -> AsyncIterator[None]:
+    yield
+    if postgres_db is not None:
+        await postgres_db.dispose()
+
+
 @pytest.fixture
-def settings(migrated_template: Path, tmp_path: Path) -> Settings:
+def database_url(migrated_template: Path, postgres_database: str | None, tmp_path: Path) -> str:
+    """An empty, migrated database for one test."""
+    if postgres_database is not None:
+        databases.wipe(postgres_database)
+        return postgres_database
     path = tmp_path / "scimhub.db"
     shutil.copy(migrated_template, path)
-    # Rate limiting is off here (tests fire bursts); tests/http/test_operations.py turns it on.
-    return Settings(database_url=f"sqlite:///{path}", rate_limit="")
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
-def store(settings: Settings) -> Iterator[SqlStore]:
-    store = open_store(settings)
+def settings(database_url: str) -> Settings:
+    # Rate limiting is off here (tests fire bursts); tests/http/test_operations.py turns it on.
+    # Stores a test opens itself have no PostgreSQL pool (they may run on a loop of their own).
+    return Settings(database_url=database_url, rate_limit="", database_pool_size=0)
+
+
+@pytest.fixture
+def store(settings: Settings, postgres_db: PostgresDatabase | None) -> Iterator[SqlStore]:
+    store = SqlStore(postgres_db) if postgres_db is not None else open_store(settings)
     yield store
-    store.engine.dispose()
+    if isinstance(store.db, SqliteDatabase):
+        store.db.fast_reads.close()
+        store.db.engine.dispose()
 
 
 @dataclass

@@ -168,7 +168,7 @@ async def _maintain(store: Store) -> None:
 def _request_log(settings: Settings, store: Store) -> RequestLogBuffer | None:
     if settings.request_log_size <= 0 or not isinstance(store, SqlStore):
         return None
-    log_store = RequestLogStore(store.engine, store.write_lock, settings.request_log_size)
+    log_store = RequestLogStore(store.db, settings.request_log_size)
     return RequestLogBuffer(log_store, settings.request_log_body_bytes)
 
 

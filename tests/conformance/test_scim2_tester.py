@@ -56,7 +56,6 @@ async def provision(settings: Settings) -> str:
         _, secret = await tenants.issue_token(store, tenant, settings.token_pepper)
     finally:
         await store.close()
-        store.engine.dispose()
     return secret
 
 

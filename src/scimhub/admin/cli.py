@@ -22,12 +22,11 @@ from scimhub.protocol import tenants as tenant_ops
 from scimhub.protocol.tenant_config import check_setting
 from scimhub.protocol.tenant_config import setting_keys
 from scimhub.settings import Settings
-from scimhub.store import migrate
 from scimhub.store.events_sql import Attempt
 from scimhub.store.events_sql import EventStore
 from scimhub.store.events_sql import Outcome
 from scimhub.store.events_sql import Webhook
-from scimhub.store.factory import create_engine_for
+from scimhub.store.factory import database_for
 from scimhub.store.factory import open_store
 from scimhub.store.request_log_sql import RequestLogStore
 from scimhub.store.sql import SqlStore
@@ -46,14 +45,14 @@ def _run(coro: Awaitable[T]) -> T:
 
 
 def _store(settings: Settings) -> SqlStore:
-    engine = create_engine_for(settings)
-    if not migrate.is_current(engine):
-        if settings.auto_migrate and engine.dialect.name == "sqlite":
-            migrate.upgrade(engine)
+    store = open_store(settings)
+    if not _run(store.db.is_current()):
+        # PostgreSQL is shared by several instances: migrating it is a release step of its own.
+        if settings.auto_migrate and store.db.name == "sqlite":
+            _run(store.db.upgrade())
         else:
             raise click.ClickException("The database schema is not current; run: scimhub db upgrade")
-    engine.dispose()
-    return open_store(settings)
+    return store
 
 
 @click.group()
@@ -117,9 +116,13 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply Alembic migrations up to the newest revision."""
     settings = Settings.from_env()
-    engine = create_engine_for(settings)
-    migrate.upgrade(engine)
-    engine.dispose()
+    database = database_for(settings)
+
+    async def upgrade() -> None:
+        await database.upgrade()
+        await database.dispose()
+
+    _run(upgrade())
     click.echo("Database is at the newest revision.")
 
 
@@ -408,7 +411,7 @@ def requests_cmd(tenant_name: str, failed: bool, limit: int, bodies: bool) -> No
     """
     settings = Settings.from_env()
     store = _store(settings)
-    log_store = RequestLogStore(store.engine, store.write_lock, settings.request_log_size)
+    log_store = RequestLogStore(store.db, settings.request_log_size)
 
     async def recent() -> list[dict[str, Any]]:
         found = await tenant_ops.require_tenant(store, tenant_name)

@@ -193,7 +193,7 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """Lease the due webhooks and make one attempt on each; returns how many were leased."""
-        if not self.store.has_webhooks():
+        if not await self.store.has_webhooks():
             return 0
         now = self.clock()
         lease = timedelta(seconds=self.settings.webhook_timeout_seconds + 5)
@@ -210,7 +210,7 @@ class DeliveryWorker:
     async def _sleep(self) -> None:
         delay = self.settings.worker_poll_seconds
         now = self.clock()
-        retry_at = await self.store.next_retry_at(format_instant(now)) if self.store.has_webhooks() else None
+        retry_at = await self.store.next_retry_at(format_instant(now)) if await self.store.has_webhooks() else None
         if retry_at is not None:
             delay = min(delay, max(0.0, (datetime.fromisoformat(retry_at) - now).total_seconds()))
         await pause(self._wake, delay)

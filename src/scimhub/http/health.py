@@ -26,4 +26,4 @@ async def metrics(request: Request) -> Response:
     collector = request.app.state.scimhub_metrics
     if collector is None:
         return JSONResponse({"detail": "metrics are disabled or prometheus-client is not installed"}, 404)
-    return Response(collector.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(await collector.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

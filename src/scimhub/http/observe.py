@@ -6,6 +6,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
@@ -46,10 +47,14 @@ def route_label(path: str, root_path: str = "") -> str:
     return label if label in ROUTE_LABELS else OTHER_ROUTE
 
 
+# Webhook attempts by outcome, and the undelivered-event backlog per tenant.
+DeliveryStats = tuple[dict[str, int], dict[str, int]]
+
+
 class Metrics:
     """Prometheus collectors in a registry of their own (one per app)."""
 
-    def __init__(self, delivery_stats: Callable[[], tuple[dict[str, int], dict[str, int]]] | None = None) -> None:
+    def __init__(self, delivery_stats: Callable[[], Awaitable[DeliveryStats]] | None = None) -> None:
         from prometheus_client import CollectorRegistry
         from prometheus_client import Counter
         from prometheus_client import Histogram
@@ -69,12 +74,16 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.rate_limited = Counter("scimhub_rate_limited", "Requests answered 429", ["tenant"], registry=self.registry)
+        self._delivery: _DeliveryCollector | None = None
         if delivery_stats is not None:
-            self.registry.register(_DeliveryCollector(delivery_stats))
+            self._delivery = _DeliveryCollector(delivery_stats)
+            self.registry.register(self._delivery)
 
-    def render(self) -> bytes:
+    async def render(self) -> bytes:
         from prometheus_client import generate_latest
 
+        if self._delivery is not None:
+            await self._delivery.refresh()
         return bytes(generate_latest(self.registry))
 
 
@@ -82,13 +91,18 @@ class _DeliveryCollector:
     """Webhook attempts by outcome and the event backlog, read from the database at scrape time
     (so every instance reports the shared truth)."""
 
-    def __init__(self, stats: Callable[[], tuple[dict[str, int], dict[str, int]]]) -> None:
+    def __init__(self, stats: Callable[[], Awaitable[DeliveryStats]]) -> None:
         self.stats = stats
+        self.latest: DeliveryStats = ({}, {})
+
+    async def refresh(self) -> None:
+        """Read the figures (a database query) before the synchronous collect() reports them."""
+        self.latest = await self.stats()
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
-        outcomes, backlog = self.stats()
+        outcomes, backlog = self.latest
         attempts = GaugeMetricFamily(
             "scimhub_webhook_attempts",
             "Webhook delivery attempts in the delivery log (within retention), by outcome",

@@ -5,6 +5,7 @@ The protocol core (``scimhub.protocol``) reaches data only through these types.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ class IndexKeys:
     multi: dict[str, tuple[str, ...]] = field(default_factory=dict)
     active: bool | None = None
     display: str | None = None
+    # The document with every string replaced by its comparison key; computed only by stores
+    # that keep it (PostgreSQL's GIN-indexed doc_keys).
+    comparison_doc: Callable[[], JsonDoc] | None = None
 
 
 @dataclass(frozen=True, slots=True)

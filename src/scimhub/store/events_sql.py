@@ -2,25 +2,19 @@
 
 Feed reads, webhook endpoints and their consumer cursors, the delivery lease, the delivery log
 and dead letters, in-process hook offsets, audit queries and the retention purge. Every write
-is one short transaction (BEGIN IMMEDIATE on SQLite) taken under the SqlStore's write lock, so
-this process never has two writers; no method does network I/O.
+is one short transaction on the SqlStore's database (on SQLite under its one writer lock); no
+method does network I/O.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from collections.abc import Iterator
 from collections.abc import Sequence
-from contextlib import asynccontextmanager
-from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine
 from sqlalchemy import Row
 from sqlalchemy import and_
 from sqlalchemy import delete
@@ -30,16 +24,14 @@ from sqlalchemy import insert
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from scimhub.events.model import Event
 from scimhub.schema.model import JsonDoc
 from scimhub.store import fast_reads
-from scimhub.store.fast_reads import FastReads
+from scimhub.store.database import Database
+from scimhub.store.database import Tx
 from scimhub.store.sql import SqlStore
-from scimhub.store.sqlite import write_transaction
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
 from scimhub.store.tables import hook_offsets
@@ -190,9 +182,9 @@ def _attempt_row(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def _last_seq(conn: Connection, tenant_id: str) -> int:
+async def _last_seq(tx: Tx, tenant_id: str) -> int:
     stmt = select(tenant_event_seq.c.last_seq).where(tenant_event_seq.c.tenant_id == tenant_id)
-    return int(conn.execute(stmt).scalar() or 0)
+    return int((await tx.execute(stmt)).scalar() or 0)
 
 
 def _lease_free(now: str) -> ColumnElement[bool]:
@@ -204,45 +196,35 @@ def _has_pending_events() -> ColumnElement[bool]:
 
 
 class EventStore:
-    """Directory-sync queries on the same engine (and write lock) as a SqlStore."""
+    """Directory-sync queries on the database of a SqlStore."""
 
-    def __init__(self, engine: Engine, write_lock: asyncio.Lock | None = None, fast: FastReads | None = None) -> None:
-        self.engine = engine
-        self._write_lock = write_lock or asyncio.Lock()
-        self._fast = fast
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._read = db.read
+        self._write = db.write
 
-    def has_webhooks(self) -> bool:
+    async def has_webhooks(self) -> bool:
         """Cheap check before the worker's claim queries: most tenants have no webhook at all
         (one precompiled probe instead of two SQLAlchemy queries after every commit)."""
-        return self._fast is None or bool(self._fast.rows(fast_reads.ANY_WEBHOOK)[0][0])
+        return bool((await self.db.fast(fast_reads.ANY_WEBHOOK))[0][0])
 
     @classmethod
     def of(cls, store: SqlStore) -> EventStore:
-        """Share ``store``'s engine and its write lock (one writer per process)."""
-        return cls(store.engine, store._write_lock, store.fast)
+        """On ``store``'s database (and, on SQLite, its one writer lock)."""
+        return cls(store.db)
 
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn.info["writer"] = False  # the flag stays with a pooled connection: reset it
-            with conn.begin():
-                yield conn
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[Connection]:
-        async with write_transaction(self.engine, self._write_lock) as conn:
-            yield conn
-
-    def delivery_stats(self) -> tuple[dict[str, int], dict[str, int]]:
+    async def delivery_stats(self) -> tuple[dict[str, int], dict[str, int]]:
         """Attempts by outcome (within retention) and undelivered events per tenant (metrics)."""
-        with self._read() as conn:
+        async with self._read() as conn:
             outcomes = {
                 row[0]: int(row[1])
-                for row in conn.execute(
-                    select(webhook_attempts.c.outcome, func.count()).group_by(webhook_attempts.c.outcome)
+                for row in (
+                    await conn.execute(
+                        select(webhook_attempts.c.outcome, func.count()).group_by(webhook_attempts.c.outcome)
+                    )
                 )
             }
-            backlog_rows = conn.execute(
+            backlog_rows = await conn.execute(
                 select(webhooks.c.tenant_id, func.max(tenant_event_seq.c.last_seq - webhooks.c.delivered_seq))
                 .join(tenant_event_seq, tenant_event_seq.c.tenant_id == webhooks.c.tenant_id)
                 .group_by(webhooks.c.tenant_id)
@@ -259,19 +241,23 @@ class EventStore:
             .order_by(events.c.seq)
             .limit(limit)
         )
-        with self._read() as conn:
-            return [_event(r) for r in conn.execute(stmt)]
+        async with self._read() as conn:
+            return [_event(r) for r in (await conn.execute(stmt))]
 
     async def event(self, tenant_id: str, seq: int) -> Event | None:
-        with self._read() as conn:
-            row = conn.execute(select(events).where(events.c.tenant_id == tenant_id, events.c.seq == seq)).first()
+        async with self._read() as conn:
+            row = (
+                await conn.execute(select(events).where(events.c.tenant_id == tenant_id, events.c.seq == seq))
+            ).first()
         return None if row is None else _event(row)
 
     async def retained_from(self, tenant_id: str) -> int:
         """The smallest seq still stored (last_seq + 1 when none is): older ones were purged."""
-        with self._read() as conn:
-            oldest = conn.execute(select(func.min(events.c.seq)).where(events.c.tenant_id == tenant_id)).scalar()
-            return int(oldest) if oldest is not None else _last_seq(conn, tenant_id) + 1
+        async with self._read() as conn:
+            oldest = (
+                await conn.execute(select(func.min(events.c.seq)).where(events.c.tenant_id == tenant_id))
+            ).scalar()
+            return int(oldest) if oldest is not None else await _last_seq(conn, tenant_id) + 1
 
     # -- webhook endpoints -------------------------------------------------------------------
     async def add_webhook(
@@ -281,7 +267,7 @@ class EventStore:
         current last seq, i.e. only events committed from now on)."""
         async with self._write() as conn:
             if after is None:
-                after = _last_seq(conn, tenant_id)
+                after = await _last_seq(conn, tenant_id)
             row = {
                 "id": webhook_id,
                 "tenant_id": tenant_id,
@@ -291,7 +277,7 @@ class EventStore:
                 "delivered_seq": after,
                 "attempts": 0,
             }
-            conn.execute(insert(webhooks), row)
+            (await conn.execute(insert(webhooks), row))
         return Webhook(webhook_id, tenant_id, url, created_at, after, 0, None, secret)
 
     async def get_webhook(self, webhook_id: str, tenant_id: str | None = None) -> Webhook | None:
@@ -299,27 +285,28 @@ class EventStore:
         stmt = select(webhooks).where(webhooks.c.id == webhook_id)
         if tenant_id is not None:
             stmt = stmt.where(webhooks.c.tenant_id == tenant_id)
-        with self._read() as conn:
-            row = conn.execute(stmt).first()
+        async with self._read() as conn:
+            row = (await conn.execute(stmt)).first()
         return None if row is None else _webhook(row)
 
     async def list_webhooks(self, tenant_id: str) -> list[Webhook]:
         stmt = select(webhooks).where(webhooks.c.tenant_id == tenant_id).order_by(webhooks.c.created_at)
-        with self._read() as conn:
-            return [_webhook(r) for r in conn.execute(stmt)]
+        async with self._read() as conn:
+            return [_webhook(r) for r in (await conn.execute(stmt))]
 
     async def remove_webhook(self, webhook_id: str) -> bool:
         """Delete the endpoint and its delivery log."""
         async with self._write() as conn:
-            return bool(conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id)).rowcount)
+            return bool((await conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id))).rowcount)
 
     # -- delivery ----------------------------------------------------------------------------
     async def claim(self, owner: str, now: str, lease_until: str, limit: int) -> list[Claim]:
         """Lease up to ``limit`` due webhooks that have undelivered events, with their head event.
 
-        The one place that decides who delivers: a conditional UPDATE (lease free or expired)
-        inside BEGIN IMMEDIATE, so with several processes on one database exactly one holds a
-        webhook at a time. On PostgreSQL this becomes SELECT … FOR UPDATE SKIP LOCKED.
+        The one place that decides who delivers: a conditional UPDATE (lease free or expired),
+        so with several processes on one database exactly one holds a webhook at a time. SQLite
+        serialises the claimers (BEGIN IMMEDIATE); on PostgreSQL they run at once and FOR UPDATE
+        SKIP LOCKED hands each one the webhooks no other claimer is looking at.
         """
         due = (
             select(webhooks)
@@ -331,31 +318,31 @@ class EventStore:
             .order_by(webhooks.c.lease_until.asc().nulls_first(), webhooks.c.id)
             .limit(limit)
         )
-        with self._read() as conn:  # the common case, nothing due, takes no write lock
-            if conn.execute(due.with_only_columns(webhooks.c.id)).first() is None:
+        async with self._read() as conn:  # the common case, nothing due, takes no write lock
+            if (await conn.execute(due.with_only_columns(webhooks.c.id))).first() is None:
                 return []
         claims: list[Claim] = []
         async with self._write() as conn:
-            for row in conn.execute(due).all():
-                head = self._head(conn, row.tenant_id, row.delivered_seq)
+            for row in (await conn.execute(due.with_for_update(skip_locked=True, of=webhooks))).all():
+                head = await self._head(conn, row.tenant_id, row.delivered_seq)
                 lease = (
                     update(webhooks)
                     .where(webhooks.c.id == row.id, _lease_free(now))
                     .values(lease_owner=owner, lease_until=lease_until)
                 )
-                if head is not None and conn.execute(lease).rowcount:
+                if head is not None and (await conn.execute(lease)).rowcount:
                     claims.append(Claim(_webhook(row), head, row.attempts + 1))
         return claims
 
     @staticmethod
-    def _head(conn: Connection, tenant_id: str, delivered_seq: int) -> Event | None:
+    async def _head(conn: Tx, tenant_id: str, delivered_seq: int) -> Event | None:
         stmt = (
             select(events)
             .where(events.c.tenant_id == tenant_id, events.c.seq > delivered_seq)
             .order_by(events.c.seq)
             .limit(1)
         )
-        row = conn.execute(stmt).first()
+        row = (await conn.execute(stmt)).first()
         return None if row is None else _event(row)
 
     async def finish(self, claim: Claim, attempt: Attempt, owner: str, retry_at: str | None = None) -> bool:
@@ -369,9 +356,9 @@ class EventStore:
         else:
             values = {"delivered_seq": claim.event.seq, "attempts": 0, "next_attempt_at": None}
         async with self._write() as conn:
-            if conn.execute(select(webhooks.c.id).where(webhooks.c.id == claim.webhook.id)).first() is None:
+            if (await conn.execute(select(webhooks.c.id).where(webhooks.c.id == claim.webhook.id))).first() is None:
                 return False
-            conn.execute(insert(webhook_attempts), [_attempt_row(attempt)])
+            (await conn.execute(insert(webhook_attempts), [_attempt_row(attempt)]))
             stmt = (
                 update(webhooks)
                 .where(
@@ -383,27 +370,29 @@ class EventStore:
                 # recently served webhook first, so busy ones cannot starve the rest.
                 .values(**values, lease_owner=None, lease_until=attempt.attempted_at)
             )
-            return bool(conn.execute(stmt).rowcount)
+            return bool((await conn.execute(stmt)).rowcount)
 
     async def release(self, webhook_id: str, owner: str) -> None:
         """Give a lease back without recording anything (shutdown in the middle of an attempt)."""
         async with self._write() as conn:
-            conn.execute(
-                update(webhooks)
-                .where(webhooks.c.id == webhook_id, webhooks.c.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None)
+            (
+                await conn.execute(
+                    update(webhooks)
+                    .where(webhooks.c.id == webhook_id, webhooks.c.lease_owner == owner)
+                    .values(lease_owner=None, lease_until=None)
+                )
             )
 
     async def next_retry_at(self, now: str) -> str | None:
         """The earliest scheduled retry after ``now`` (the worker sleeps until then at most)."""
         stmt = select(func.min(webhooks.c.next_attempt_at)).where(webhooks.c.next_attempt_at > now)
-        with self._read() as conn:
-            value = conn.execute(stmt).scalar()
+        async with self._read() as conn:
+            value = (await conn.execute(stmt)).scalar()
         return None if value is None else str(value)
 
     async def log_attempt(self, attempt: Attempt) -> None:
         async with self._write() as conn:
-            conn.execute(insert(webhook_attempts), [_attempt_row(attempt)])
+            (await conn.execute(insert(webhook_attempts), [_attempt_row(attempt)]))
 
     async def attempts(
         self, webhook_id: str, after: int = 0, limit: int = 100, *, latest: bool = False
@@ -415,8 +404,8 @@ class EventStore:
             stmt = stmt.order_by(webhook_attempts.c.pk.desc()).limit(limit)
         else:
             stmt = stmt.where(webhook_attempts.c.pk > after).order_by(webhook_attempts.c.pk).limit(limit)
-        with self._read() as conn:
-            rows = [_attempt(r) for r in conn.execute(stmt)]
+        async with self._read() as conn:
+            rows = [_attempt(r) for r in (await conn.execute(stmt))]
         return rows[::-1] if latest else rows
 
     async def dead_letters(self, webhook_id: str, seq: int | None = None) -> list[DeadLetter]:
@@ -435,8 +424,8 @@ class EventStore:
             .group_by(_ATTEMPT.c.seq, _ATTEMPT.c.event_id)
             .order_by(_ATTEMPT.c.seq)
         )
-        with self._read() as conn:
-            return [DeadLetter(webhook_id, r.seq, r.event_id, r.attempts) for r in conn.execute(stmt)]
+        async with self._read() as conn:
+            return [DeadLetter(webhook_id, r.seq, r.event_id, r.attempts) for r in (await conn.execute(stmt))]
 
     # -- in-process hook offsets -------------------------------------------------------------
     async def hook_backlog(self, consumer: str) -> dict[str, int]:
@@ -455,26 +444,26 @@ class EventStore:
             )
             .where(tenant_event_seq.c.last_seq > offset)
         )
-        with self._read() as conn:
-            return {r.tenant_id: int(r.offset) for r in conn.execute(stmt)}
+        async with self._read() as conn:
+            return {r.tenant_id: int(r.offset) for r in (await conn.execute(stmt))}
 
     async def hook_offset(self, consumer: str, tenant_id: str) -> int:
         stmt = select(hook_offsets.c.delivered_seq).where(
             hook_offsets.c.consumer == consumer, hook_offsets.c.tenant_id == tenant_id
         )
-        with self._read() as conn:
-            return int(conn.execute(stmt).scalar() or 0)
+        async with self._read() as conn:
+            return int((await conn.execute(stmt)).scalar() or 0)
 
     async def advance_hook_offset(self, consumer: str, tenant_id: str, seq: int) -> None:
         """Move the offset forward to ``seq`` (never backwards: several processes may share it)."""
-        stmt = sqlite_insert(hook_offsets).values(consumer=consumer, tenant_id=tenant_id, delivered_seq=seq)
+        stmt = self.db.insert(hook_offsets).values(consumer=consumer, tenant_id=tenant_id, delivered_seq=seq)
         stmt = stmt.on_conflict_do_update(
             index_elements=[hook_offsets.c.consumer, hook_offsets.c.tenant_id],
             set_={"delivered_seq": seq},
             where=hook_offsets.c.delivered_seq < seq,
         )
         async with self._write() as conn:
-            conn.execute(stmt)
+            (await conn.execute(stmt))
 
     # -- audit and retention -----------------------------------------------------------------
     async def audit(self, tenant_id: str, after: int = 0, limit: int = 100) -> list[JsonDoc]:
@@ -486,13 +475,13 @@ class EventStore:
             .order_by(audit_log.c.pk)
             .limit(limit)
         )
-        with self._read() as conn:
-            rows = conn.execute(stmt).all()
-            changes = self._changes_of(conn, tenant_id, rows)
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).all()
+            changes = await self._changes_of(conn, tenant_id, rows)
         return [_audit_json(r, changes) for r in rows]
 
     @staticmethod
-    def _changes_of(conn: Connection, tenant_id: str, rows: Sequence[Row[Any]]) -> dict[int, JsonDoc]:
+    async def _changes_of(conn: Tx, tenant_id: str, rows: Sequence[Row[Any]]) -> dict[int, JsonDoc]:
         seqs = [s for r in rows for s in (r.first_seq, r.last_seq) if s is not None]
         if not seqs:
             return {}
@@ -500,7 +489,7 @@ class EventStore:
             events.c.tenant_id == tenant_id, events.c.seq.between(min(seqs), max(seqs))
         )
         found = {}
-        for row in conn.execute(stmt):
+        for row in await conn.execute(stmt):
             payload = orjson.loads(row.payload)
             found[row.seq] = {"seq": row.seq, "type": row.type, "changes": payload.get("changes", [])}
             if payload.get("members"):
@@ -516,12 +505,14 @@ class EventStore:
         counts = [0, 0, 0]
         async with self._write() as conn:
             if events_before is not None:
-                counts[0] = conn.execute(delete(events).where(*_purgeable_events(events_before))).rowcount
-                counts[1] = conn.execute(
-                    delete(webhook_attempts).where(webhook_attempts.c.attempted_at < events_before)
+                counts[0] = (await conn.execute(delete(events).where(*_purgeable_events(events_before)))).rowcount
+                counts[1] = (
+                    await conn.execute(delete(webhook_attempts).where(webhook_attempts.c.attempted_at < events_before))
                 ).rowcount
             if audit_before is not None:
-                counts[2] = conn.execute(delete(audit_log).where(audit_log.c.occurred_at < audit_before)).rowcount
+                counts[2] = (
+                    await conn.execute(delete(audit_log).where(audit_log.c.occurred_at < audit_before))
+                ).rowcount
         return PurgeCounts(*counts)
 
 

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import and_
 from sqlalchemy import exists
 from sqlalchemy import false
-from sqlalchemy import func
 from sqlalchemy import literal
 from sqlalchemy import not_
 from sqlalchemy import or_
@@ -40,6 +39,7 @@ from scimhub.schema.relations import MEMBER_OF_ATTRIBUTE
 from scimhub.schema.relations import MEMBERS_ATTRIBUTE
 from scimhub.store.dialects import JsonDialect
 from scimhub.store.dialects import PathKey
+from scimhub.store.index_plan import KEYED_TYPES
 from scimhub.store.index_plan import META_COLUMNS
 from scimhub.store.index_plan import is_multi_value_key
 from scimhub.store.index_plan import key_column
@@ -159,24 +159,36 @@ class FilterCompiler:
             present = self._json_atom(BPresent(path))
             return not_(present) if node.op is CompareOp.EQ else present if node.op is CompareOp.NE else false()
         prefix: list[PathKey] = [path.extension] if path.extension else []
-        doc = resources.c.doc
+        doc = d.document
         attr = path.attribute
+        keys = [*prefix, attr.name, *([path.sub.name] if path.sub else [])]
+        probe = self._probe(node, keys)
         if attr.multi_valued:
             elements = d.elements(doc, [*prefix, attr.name])
-            value = elements.c.value if path.sub is None else d.extract(elements.c.value, [path.sub.name])
-            return exists(select(literal(1)).select_from(elements).where(_value_test(d, node, value)))
-        keys = [*prefix, attr.name, *([path.sub.name] if path.sub else [])]
+            value = d.scalar(elements.c.value) if path.sub is None else d.extract(elements.c.value, [path.sub.name])
+            found = exists(select(literal(1)).select_from(elements).where(_value_test(d, node, value)))
+            return found if probe is None else and_(probe, found)
         if isinstance(node, BPresent):
             return _present(d, doc, keys, path.leaf)
-        return _value_test(d, node, d.extract(doc, keys))
+        test = _value_test(d, node, d.extract(doc, keys))
+        return test if probe is None else and_(probe, test)
+
+    def _probe(self, node: BCompare | BPresent, keys: list[PathKey]) -> ColumnElement[bool] | None:
+        """`attr eq "string"` as an index probe, where the database has one (PostgreSQL's GIN)."""
+        if not (isinstance(node, BCompare) and node.op is CompareOp.EQ and isinstance(node.value, str)):
+            return None
+        if node.path.leaf.type not in KEYED_TYPES:
+            return None
+        key = comparison_key(node.path.leaf, node.value)
+        return self.dialect.containment(keys, node.path.attribute.multi_valued, key)
 
     # -- valuePath: attr[filter] ------------------------------------------------
     def _value_path(self, node: BValuePath) -> ColumnElement[bool]:
         d, path = self.dialect, node.path
         prefix: list[PathKey] = [path.extension] if path.extension else []
-        doc = resources.c.doc
+        doc = d.document
         if not path.attribute.multi_valued:
-            element = d.extract(doc, [*prefix, path.attribute.name])
+            element = d.node(doc, [*prefix, path.attribute.name])
             # An unassigned complex value has no element to match, not even `name[not (…)]`.
             return and_(element.is_not(None), self._element(node.filter, element))
         elements = d.elements(doc, [*prefix, path.attribute.name])
@@ -215,7 +227,7 @@ def _present(d: JsonDialect, base: ColumnElement[Any], keys: list[PathKey], leaf
     if leaf.type is AttrType.COMPLEX:
         return and_(guard, kind == "object", value != "{}")
     if leaf.type in (AttrType.STRING, AttrType.REFERENCE, AttrType.BINARY, AttrType.DATETIME):
-        return and_(guard, kind == "text", value != "")
+        return and_(guard, kind == d.string_type, value != "")
     return and_(guard, kind != "null")
 
 
@@ -229,11 +241,11 @@ def _value_test(d: JsonDialect, node: BCompare | BPresent, value: ColumnElement[
     if leaf.type is AttrType.BOOLEAN:
         return _ordered(node.op, value, d.boolean(bool(node.value)))
     if leaf.type in (AttrType.INTEGER, AttrType.DECIMAL):
-        return _ordered(node.op, value, literal(node.value))
+        return _ordered(node.op, d.number(value), literal(node.value))
     if leaf.type is AttrType.DATETIME:
         return _ordered(node.op, d.instant(value), d.instant(literal(str(node.value))))
     key = comparison_key(leaf, str(node.value))
-    return _string_op(d, node.op, d.nfc(value) if leaf.case_exact else d.fold(value), key)
+    return _string_op(d, node.op, d.key(value, leaf.case_exact), key)
 
 
 def _null_compare(node: BCompare, value: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -267,9 +279,9 @@ def _string_op(d: JsonDialect, op: CompareOp, left: ColumnElement[Any], key: str
     if op is CompareOp.CO:
         return and_(guard, d.contains(left, key))
     if op is CompareOp.SW:
-        return and_(guard, func.substr(left, 1, len(key)) == key)
+        return and_(guard, d.starts_with(left, key))
     if op is CompareOp.EW:
-        return and_(guard, func.substr(left, -len(key)) == key) if key else guard
+        return and_(guard, d.ends_with(left, key)) if key else guard
     return _ordered(op, left, literal(key))
 
 

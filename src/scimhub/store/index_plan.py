@@ -7,7 +7,11 @@ JSON document. Keys are ``comparison_key`` values (NFC + casefold unless caseExa
 
 from __future__ import annotations
 
+from typing import Any
+
 from scimhub.schema.compare import comparison_key
+from scimhub.schema.model import Attribute
+from scimhub.schema.model import AttrType
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
 from scimhub.schema.model import Schema
@@ -51,7 +55,46 @@ def index_keys(doc: JsonDoc, rtype: ResourceType, common: Schema) -> IndexKeys:
     multi = {path: tuple(_multi_keys(doc, rtype, path)) for path in MULTI_VALUE_KEYS}
     display = next((doc[n] for n in DISPLAY_SOURCES if isinstance(doc.get(n), str)), None)
     active = doc.get(ACTIVE_ATTRIBUTE)
-    return IndexKeys(columns, multi, active if isinstance(active, bool) else None, display)
+    return IndexKeys(
+        columns,
+        multi,
+        active if isinstance(active, bool) else None,
+        display,
+        lambda: comparison_document(doc, rtype, common),
+    )
+
+
+# Attribute types whose values filters compare as strings, by their comparison keys.
+KEYED_TYPES = frozenset({AttrType.STRING, AttrType.REFERENCE, AttrType.BINARY})
+
+
+def comparison_document(doc: JsonDoc, rtype: ResourceType, common: Schema) -> JsonDoc:
+    """``doc`` with every string a filter compares replaced by its comparison key (schema-driven);
+    other values, and attributes no schema names, are kept as they are."""
+    keyed: JsonDoc = {}
+    for name, value in doc.items():
+        extension = rtype.extension(name) if name.startswith("urn:") else None
+        if extension is not None and isinstance(value, dict):
+            keyed[name] = {n: _keyed(extension.attribute(n), v) for n, v in value.items()}
+        else:
+            keyed[name] = _keyed(common.attribute(name) or rtype.schema.attribute(name), value)
+    return keyed
+
+
+def _keyed(attr: Attribute | None, value: Any) -> Any:
+    if attr is None:
+        return value
+    if isinstance(value, list):
+        return [_keyed_single(attr, item) for item in value]
+    return _keyed_single(attr, value)
+
+
+def _keyed_single(attr: Attribute, value: Any) -> Any:
+    if isinstance(value, str):
+        return comparison_key(attr, value) if attr.type in KEYED_TYPES else value
+    if isinstance(value, dict):
+        return {n: _keyed(attr.sub_attribute(n), v) for n, v in value.items()}
+    return value
 
 
 def _multi_keys(doc: JsonDoc, rtype: ResourceType, path: str) -> list[str]:

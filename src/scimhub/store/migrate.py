@@ -1,4 +1,8 @@
-"""Run Alembic migrations programmatically (``scimhub db upgrade`` and start-up)."""
+"""Run Alembic migrations programmatically (``scimhub db upgrade`` and start-up).
+
+One history serves SQLite and PostgreSQL; on PostgreSQL these run inside ``run_sync`` on an
+asyncpg connection (SQLAlchemy's greenlet bridge), so no second driver is needed.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 from sqlalchemy import Engine
 
 
@@ -20,10 +25,14 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Migrate the database to the newest revision."""
-    config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        upgrade_on(conn, engine.url.render_as_string(hide_password=False))
+
+
+def upgrade_on(conn: Connection, url: str) -> None:
+    config = alembic_config(url)
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")
 
 
 @cache
@@ -34,4 +43,8 @@ def head_revision() -> str | None:
 def is_current(engine: Engine) -> bool:
     """Whether the database is at the newest revision (readiness)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision() == head_revision()
+        return is_current_on(conn)
+
+
+def is_current_on(conn: Connection) -> bool:
+    return MigrationContext.configure(conn).get_current_revision() == head_revision()

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import fields
-from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Engine
 from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
 
 from scimhub.schema.model import JsonDoc
-from scimhub.store.fast_reads import prepare
-from scimhub.store.sqlite import write_transaction
+from scimhub.store.database import Database
+from scimhub.store.prepared import prepare
 from scimhub.store.tables import request_log
 
 
@@ -38,25 +35,20 @@ class LoggedRequest:
 
 
 _FIELDS = tuple(f.name for f in fields(LoggedRequest))
-_INSERT_SQL, _INSERT_ORDER = prepare(insert(request_log).values({n: bindparam(n) for n in _FIELDS}))
-_ROW = attrgetter(*_INSERT_ORDER)
+_INSERT = prepare(insert(request_log).values({n: bindparam(n) for n in _FIELDS}))
 
 
 class RequestLogStore:
-    def __init__(self, engine: Engine, write_lock: asyncio.Lock, keep: int) -> None:
-        self.engine = engine
-        self._write_lock = write_lock
+    def __init__(self, db: Database, keep: int) -> None:
+        self.db = db
         self.keep = keep
 
     async def append(self, entries: Sequence[LoggedRequest]) -> None:
         """Insert a batch in one transaction and keep only the newest ``keep`` rows per tenant."""
         if not entries:
             return
-        async with write_transaction(self.engine, self._write_lock) as conn:
-            # One precompiled executemany on the driver (SQLAlchemy would rebuild it).
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            driver.executemany(_INSERT_SQL, [_ROW(e) for e in entries])
+        async with self.db.write() as tx:
+            await tx.run_many(_INSERT, [_row(e) for e in entries])
             for tenant_id in {e.tenant_id for e in entries}:
                 # pks are shared by all tenants: keep from the tenant's keep-th newest row.
                 oldest_kept = (
@@ -66,7 +58,7 @@ class RequestLogStore:
                     .offset(max(self.keep - 1, 0))
                     .limit(1)
                 )
-                conn.execute(
+                await tx.execute(
                     delete(request_log).where(
                         request_log.c.tenant_id == tenant_id,
                         request_log.c.pk < oldest_kept.scalar_subquery(),
@@ -79,10 +71,13 @@ class RequestLogStore:
         if failed_only:
             stmt = stmt.where(request_log.c.status >= 400)
         stmt = stmt.order_by(request_log.c.pk.desc()).limit(limit)
-        with self.engine.connect() as conn:
-            conn.info["writer"] = False
-            rows = conn.execute(stmt).all()
+        async with self.db.read() as tx:
+            rows = (await tx.execute(stmt)).all()
         return [_json(row._mapping) for row in rows]
+
+
+def _row(entry: LoggedRequest) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in _FIELDS}
 
 
 def _json(row: Any) -> JsonDoc:

@@ -44,27 +44,29 @@ def sort_key(path: BoundPath, dialect: JsonDialect, resource_type: str) -> Colum
     if attr.multi_valued:
         return _primary_or_first(path, dialect, [*prefix, attr.name])
     keys = [*prefix, attr.name, *([path.sub.name] if path.sub else [])]
-    return _comparable(path.leaf, dialect.extract(resources.c.doc, keys), dialect)
+    return _comparable(path.leaf, dialect.extract(dialect.document, keys), dialect)
 
 
 def _primary_or_first(path: BoundPath, d: JsonDialect, keys: list[PathKey]) -> ColumnElement[Any]:
     sub = path.sub or path.attribute.sub_attribute("value")
     if sub is None or not path.attribute.is_complex:
-        return _comparable(path.leaf, d.extract(resources.c.doc, [*keys, 0]), d)
-    elements = d.elements(resources.c.doc, keys)
+        return _comparable(path.leaf, d.extract(d.document, [*keys, 0]), d)
+    elements = d.elements(d.document, keys)
     primary = (
         select(d.extract(elements.c.value, [sub.name]))
         .where(d.extract(elements.c.value, ["primary"]) == d.boolean(True))
         .limit(1)
         .scalar_subquery()
     )
-    first = d.extract(resources.c.doc, [*keys, 0, sub.name])
+    first = d.extract(d.document, [*keys, 0, sub.name])
     return _comparable(sub, func.coalesce(primary, first), d)
 
 
 def _comparable(leaf: Attribute, value: ColumnElement[Any], d: JsonDialect) -> ColumnElement[Any]:
     if leaf.type in (AttrType.STRING, AttrType.REFERENCE):
-        return d.nfc(value) if leaf.case_exact else d.fold(value)
+        return d.key(value, leaf.case_exact)
     if leaf.type is AttrType.DATETIME:
         return d.instant(value)
+    if leaf.type in (AttrType.INTEGER, AttrType.DECIMAL):
+        return d.number(value)
     return value

@@ -1,14 +1,11 @@
-"""SqlStore: the Store protocol on SQLAlchemy Core.
+"""SqlStore: the Store protocol on SQLAlchemy Core, for SQLite and PostgreSQL alike.
 
-SQLite statements are short indexed probes, so they run on the event loop without a
-thread hop (DESIGN.md: sqlite3 14 µs vs aiosqlite 95 µs per lookup); one asyncio lock
-keeps this process to one writer, matching SQLite's single-writer model, and BEGIN
-IMMEDIATE serialises writers across processes.
+Every statement goes through ``store.database`` (the execution layer: how transactions begin,
+which statements run precompiled, how writers are serialised on each database).
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sqlite3
 from collections.abc import AsyncIterator
@@ -19,7 +16,6 @@ from typing import Any
 from typing import TypeVar
 
 import orjson
-from sqlalchemy import Engine
 from sqlalchemy import Row
 from sqlalchemy import and_
 from sqlalchemy import delete
@@ -28,8 +24,6 @@ from sqlalchemy import insert
 from sqlalchemy import literal
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ColumnElement
@@ -42,7 +36,6 @@ from scimhub.filter.bind import BCompare
 from scimhub.schema.compare import comparison_key
 from scimhub.store import fast_reads as fast
 from scimhub.store import fast_writes as fw
-from scimhub.store import migrate
 from scimhub.store.base import AuditEntry
 from scimhub.store.base import IndexKeys
 from scimhub.store.base import Keyset
@@ -52,14 +45,14 @@ from scimhub.store.base import Query
 from scimhub.store.base import StoredResource
 from scimhub.store.base import Tenant
 from scimhub.store.base import TokenRecord
-from scimhub.store.dialects import SQLITE
-from scimhub.store.fast_reads import FastReads
+from scimhub.store.database import Database
+from scimhub.store.database import SqliteDatabase
+from scimhub.store.database import Tx
 from scimhub.store.filter_sql import compile_filter
 from scimhub.store.index_plan import key_column
 from scimhub.store.paging import Ordering
 from scimhub.store.sort_sql import sort_key
 from scimhub.store.sort_sql import sort_nullable
-from scimhub.store.sqlite import write_transaction
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_counts
@@ -105,12 +98,13 @@ def _chunks(items: Sequence[_T]) -> Iterable[Sequence[_T]]:
         yield items[start : start + _CHUNK]
 
 
-def _resource_row(tenant_id: str, resource: StoredResource, keys: IndexKeys) -> dict[str, Any]:
+def _resource_row(tenant_id: str, resource: StoredResource, keys: IndexKeys, doc_keys: bool) -> dict[str, Any]:
     return {
         "tenant_id": tenant_id,
         "resource_type": resource.resource_type,
         "id": resource.id,
         "doc": orjson.dumps(resource.doc).decode(),
+        "doc_keys": keys.comparison_doc() if doc_keys and keys.comparison_doc is not None else None,
         "created": resource.created,
         "last_modified": resource.last_modified,
         "version": resource.version,
@@ -121,13 +115,13 @@ def _resource_row(tenant_id: str, resource: StoredResource, keys: IndexKeys) -> 
 
 
 class SqlUnitOfWork:
-    """One write transaction of one tenant on one connection."""
+    """One write transaction of one tenant."""
 
-    def __init__(self, conn: Connection, tenant_id: str) -> None:
-        self._conn = conn
-        self.connection = conn  # for store-internal writes that are not about one tenant
-        # The same sqlite3 connection and transaction, for the precompiled hot statements.
-        self._raw = conn.connection.driver_connection
+    def __init__(self, tx: Tx, tenant_id: str, db: Database) -> None:
+        self._tx = tx
+        self.tx = tx  # for store-internal writes that are not about one tenant
+        self._doc_keys = db.keeps_doc_keys
+        self._insert = db.insert
         self._tenant_id = tenant_id
         self._pks: dict[str, int] = {}
 
@@ -139,7 +133,7 @@ class SqlUnitOfWork:
         )
 
     async def get_for_update(self, resource_type: str, id: str) -> StoredResource | None:
-        found = fw.run(self._raw, fw.GET_FOR_UPDATE, w_tenant=self._tenant_id, w_id=id, w_rtype=resource_type)
+        found = await self._tx.rows(fw.GET_FOR_UPDATE, w_tenant=self._tenant_id, w_id=id, w_rtype=resource_type)
         if not found:
             return None
         pk, rid, rtype, doc, created, last_modified, version = found[0]
@@ -147,44 +141,43 @@ class SqlUnitOfWork:
         return StoredResource(rid, rtype, orjson.loads(doc), created, last_modified, version)
 
     async def insert(self, resource: StoredResource, keys: IndexKeys) -> None:
-        row = _resource_row(self._tenant_id, resource, keys)
+        row = _resource_row(self._tenant_id, resource, keys, self._doc_keys)
         try:  # a violation fails the whole unit of work, so no savepoint is needed
-            pk = fw.run(self._raw, fw.INSERT_RESOURCE, **row)[0][0]
-        except sqlite3.IntegrityError as exc:
+            pk = (await self._tx.rows(fw.INSERT_RESOURCE, **row))[0][0]
+        except (sqlite3.IntegrityError, IntegrityError) as exc:
             raise _uniqueness_error(exc) from None
         self._pks[resource.id] = pk
-        self._insert_values(pk, keys)
-        self._count(resource.resource_type, +1)
+        await self._insert_values(pk, keys)
+        await self._count(resource.resource_type, +1)
 
     async def update(self, resource: StoredResource, keys: IndexKeys) -> None:
-        row = _resource_row(self._tenant_id, resource, keys)
+        row = _resource_row(self._tenant_id, resource, keys, self._doc_keys)
         where = {"w_tenant": self._tenant_id, "w_id": resource.id, "w_rtype": resource.resource_type}
         try:
-            fw.run(self._raw, fw.UPDATE_RESOURCE, **row, **where)
-        except sqlite3.IntegrityError as exc:
+            await self._tx.rows(fw.UPDATE_RESOURCE, **row, **where)
+        except (sqlite3.IntegrityError, IntegrityError) as exc:
             raise _uniqueness_error(exc) from None
         pk = await self._pk(resource.resource_type, resource.id)
-        fw.run(self._raw, fw.DELETE_VALUES, pk=pk)
-        self._insert_values(pk, keys)
+        await self._tx.rows(fw.DELETE_VALUES, pk=pk)
+        await self._insert_values(pk, keys)
 
-    def _insert_values(self, pk: int, keys: IndexKeys) -> None:
+    async def _insert_values(self, pk: int, keys: IndexKeys) -> None:
         rows = [
             {"resource_pk": pk, "tenant_id": self._tenant_id, "path": path, "value_key": key}
             for path, values in keys.multi.items()
             for key in dict.fromkeys(values)
         ]
         if rows:
-            fw.run_many(self._raw, fw.INSERT_VALUE, rows)
+            await self._tx.run_many(fw.INSERT_VALUE, rows)
 
     async def delete(self, resource_type: str, id: str) -> bool:
-        result = self._conn.execute(delete(resources).where(self._where_id(resource_type, id)))
+        result = await self._tx.execute(delete(resources).where(self._where_id(resource_type, id)))
         if result.rowcount:
-            self._count(resource_type, -1)
+            await self._count(resource_type, -1)
         return bool(result.rowcount)
 
-    def _count(self, resource_type: str, delta: int) -> None:
-        fw.run(
-            self._raw,
+    async def _count(self, resource_type: str, delta: int) -> None:
+        await self._tx.rows(
             fw.COUNT,
             tenant_id=self._tenant_id,
             resource_type=resource_type,
@@ -195,7 +188,7 @@ class SqlUnitOfWork:
     async def _pk(self, resource_type: str, id: str) -> int:
         if id not in self._pks:
             stmt = select(resources.c.pk).where(self._where_id(resource_type, id))
-            self._pks[id] = self._conn.execute(stmt).scalar_one()
+            self._pks[id] = (await self._tx.execute(stmt)).scalar_one()
         return self._pks[id]
 
     async def resolve_members(self, ids: Sequence[str]) -> dict[str, str]:
@@ -204,7 +197,7 @@ class SqlUnitOfWork:
             stmt = select(resources.c.id, resources.c.resource_type, resources.c.pk).where(
                 resources.c.tenant_id == self._tenant_id, resources.c.id.in_(chunk)
             )
-            for row in self._conn.execute(stmt):
+            for row in await self._tx.execute(stmt):
                 found[row.id] = row.resource_type
                 self._pks[row.id] = row.pk
         return found
@@ -220,8 +213,8 @@ class SqlUnitOfWork:
             {"tenant_id": self._tenant_id, "group_pk": group_pk, "member_pk": self._pks[m.value], "member_type": m.type}
             for m in unique.values()
         ]
-        stmt = sqlite_insert(group_members).on_conflict_do_nothing().returning(group_members.c.member_pk)
-        added = {row.member_pk for row in self._conn.execute(stmt, rows)}
+        stmt = self._insert(group_members).on_conflict_do_nothing().returning(group_members.c.member_pk)
+        added = {row.member_pk for row in await self._tx.execute(stmt, rows)}
         return [i for i in unique if self._pks[i] in added]
 
     async def remove_members(self, group_id: str, member_ids: Sequence[str]) -> list[str]:
@@ -236,7 +229,7 @@ class SqlUnitOfWork:
                 .where(group_members.c.group_pk == group_pk, group_members.c.member_pk.in_(chunk))
                 .returning(group_members.c.member_pk)
             )
-            removed += [wanted[row.member_pk] for row in self._conn.execute(stmt)]
+            removed += [wanted[row.member_pk] for row in await self._tx.execute(stmt)]
         return removed
 
     async def touch(self, ids: Sequence[str], when: str) -> None:
@@ -245,7 +238,7 @@ class SqlUnitOfWork:
         await self.resolve_members([i for i in ids if i not in self._pks])
         pks = [self._pks[i] for i in ids if i in self._pks]
         for chunk in _chunks(pks):
-            self._conn.execute(
+            await self._tx.execute(
                 update(resources)
                 .where(resources.c.pk.in_(chunk))
                 .values(version=resources.c.version + 1, last_modified=when)
@@ -258,7 +251,7 @@ class SqlUnitOfWork:
             .select_from(group_members.join(resources, resources.c.pk == group_members.c.group_pk))
             .where(group_members.c.member_pk == member.scalar_subquery())
         )
-        return list(self._conn.execute(stmt).scalars())
+        return list((await self._tx.execute(stmt)).scalars())
 
     async def member_ids(self, group_id: str) -> list[str]:
         group_pk = await self._pk("Group", group_id)
@@ -267,25 +260,24 @@ class SqlUnitOfWork:
             .select_from(group_members.join(resources, resources.c.pk == group_members.c.member_pk))
             .where(group_members.c.group_pk == group_pk)
         )
-        return list(self._conn.execute(stmt).scalars())
+        return list((await self._tx.execute(stmt)).scalars())
 
     async def clear_members(self, group_id: str) -> list[str]:
         removed = await self.member_ids(group_id)
         group_pk = await self._pk("Group", group_id)
-        self._conn.execute(delete(group_members).where(group_members.c.group_pk == group_pk))
+        await self._tx.execute(delete(group_members).where(group_members.c.group_pk == group_pk))
         return removed
 
     async def append_events(self, drafts: Sequence[EventDraft]) -> list[Event]:
         """Outbox: allocate gapless per-tenant sequence numbers and insert, in this transaction."""
         if not drafts:
             return []
-        allocated = fw.run(self._raw, fw.NEXT_SEQ, tenant=self._tenant_id, n=len(drafts))
+        allocated = await self._tx.rows(fw.NEXT_SEQ, tenant=self._tenant_id, n=len(drafts))
         if not allocated:
             raise RuntimeError(f"tenant {self._tenant_id} has no event counter (run scimhub db upgrade)")
         first = allocated[0][0] - len(drafts) + 1
         committed = [Event(self._tenant_id, first + i, d.id, d.type.value, d.payload()) for i, d in enumerate(drafts)]
-        fw.run_many(
-            self._raw,
+        await self._tx.run_many(
             fw.INSERT_EVENT,
             [
                 {
@@ -304,7 +296,7 @@ class SqlUnitOfWork:
         return committed
 
     async def record_audit(self, entry: AuditEntry) -> None:
-        fw.run_many(self._raw, fw.INSERT_AUDIT, [audit_row(self._tenant_id, entry)])
+        await self._tx.run_many(fw.INSERT_AUDIT, [audit_row(self._tenant_id, entry)])
 
 
 def audit_row(tenant_id: str, entry: AuditEntry) -> dict[str, Any]:
@@ -332,37 +324,33 @@ def _uniqueness_error(exc: IntegrityError | sqlite3.IntegrityError) -> Uniquenes
 
 
 class SqlStore:
-    """Store on a SQLAlchemy engine over a SQLite file (hot reads use a second, raw connection)."""
+    """Store on a ``Database`` (SQLite file or PostgreSQL)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._write_lock = asyncio.Lock()
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.json = db.json
         self._analyzed_rows = 0
-        self.fast = FastReads(engine.url.database or "")
-
-    @property
-    def write_lock(self) -> asyncio.Lock:
-        """One writer per process (SQLite has one writer); shared by every writer on this engine."""
-        return self._write_lock
 
     async def open(self) -> None:
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
+        await self.db.ping()
 
     async def close(self) -> None:
-        self.fast.close()
-        self.engine.dispose()
+        await self.db.dispose()
 
     async def maintain(self) -> None:
-        """Refresh the planner's statistics when the data has grown or shrunk a lot, so that
-        ``a eq x or b eq y`` stays two index probes (SQLite plans without sqlite_stat1 scan)."""
-        with self.engine.connect() as conn:
+        """Refresh SQLite's planner statistics when the data has grown or shrunk a lot, so that
+        ``a eq x or b eq y`` stays two index probes (SQLite plans without sqlite_stat1 scan).
+        PostgreSQL's autovacuum keeps its own statistics."""
+        if not isinstance(self.db, SqliteDatabase):
+            return
+        engine = self.db.engine
+        with engine.connect() as conn:
             conn.info["writer"] = False
             rows = int(conn.exec_driver_sql("SELECT count(*) FROM resources").scalar() or 0)
         if self._analyzed_rows and 0.5 * self._analyzed_rows <= rows <= 2 * self._analyzed_rows:
             return
-        async with self._write_lock:
-            with self.engine.connect() as conn:
+        async with self.db.write_lock:
+            with engine.connect() as conn:
                 # analysis_limit keeps ANALYZE to a sample per index: milliseconds at a million rows.
                 conn.exec_driver_sql("PRAGMA analysis_limit=1000")
                 conn.exec_driver_sql("ANALYZE")
@@ -372,49 +360,42 @@ class SqlStore:
     async def readiness_problem(self) -> str | None:
         """None when the database answers and is migrated; otherwise what is wrong."""
         try:
-            current = migrate.is_current(self.engine)
+            current = await self.db.is_current()
         except (SQLAlchemyError, OSError) as exc:
             return f"database unreachable: {type(exc).__name__}"
         return None if current else "database schema is not at the newest migration (run scimhub db upgrade)"
 
     @asynccontextmanager
     async def unit_of_work(self, tenant_id: str) -> AsyncIterator[SqlUnitOfWork]:
-        async with write_transaction(self.engine, self._write_lock) as conn:
-            yield SqlUnitOfWork(conn, tenant_id)
-
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[Connection]:
-        with self.engine.connect() as conn:
-            conn.info["writer"] = False
-            with conn.begin():
-                yield conn
+        async with self.db.write() as tx:
+            yield SqlUnitOfWork(tx, tenant_id, self.db)
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None:
-        found = self.fast.rows(fast.RESOURCE, tenant=tenant_id, id=id, rtype=resource_type)
+        found = await self.db.fast(fast.RESOURCE, tenant=tenant_id, id=id, rtype=resource_type)
         if not found:
             return None
         rid, rtype, doc, created, last_modified, version = found[0]
         return StoredResource(rid, rtype, orjson.loads(doc), created, last_modified, version)
 
     async def search(self, tenant_id: str, query: Query) -> Page:
-        quick = self._quick_search(tenant_id, query)
+        quick = await self._quick_search(tenant_id, query)
         if quick is not None:
             return quick
         where = [resources.c.tenant_id == tenant_id, resources.c.resource_type == query.resource_type]
         if query.filter is not None:
-            where.append(compile_filter(query.filter, tenant_id, query.resource_type, SQLITE))
-        sort = None if query.sort_by is None else sort_key(query.sort_by, SQLITE, query.resource_type)
+            where.append(compile_filter(query.filter, tenant_id, query.resource_type, self.json))
+        sort = None if query.sort_by is None else sort_key(query.sort_by, self.json, query.resource_type)
         nullable = query.sort_by is None or sort_nullable(query.sort_by)
         ordering = Ordering(sort, query.descending, nullable)
-        async with self._read() as conn:
-            total = self._total(conn, tenant_id, query, where)
+        async with self.db.read() as tx:
+            total = await self._total(tx, tenant_id, query, where)
             if query.count <= 0:
                 return Page(total, [])
             if query.keyset is None and not query.cursor_mode:
-                return Page(total, self._index_page(conn, where, ordering, query))
-            return self._keyset_page(conn, where, ordering, query, total)
+                return Page(total, await self._index_page(tx, where, ordering, query))
+            return await self._keyset_page(tx, where, ordering, query, total)
 
-    def _quick_search(self, tenant_id: str, query: Query) -> Page | None:
+    async def _quick_search(self, tenant_id: str, query: Query) -> Page | None:
         """Plain pages and key-column equality (the IdP existence check) on precompiled statements."""
         if query.sort_by is not None or query.descending or query.cursor_mode or query.keyset is not None:
             return None
@@ -425,7 +406,7 @@ class SqlStore:
             "offset": query.start_index - 1,
         }
         if query.filter is None:
-            counted = self.fast.rows(fast.COUNT, tenant=tenant_id, rtype=query.resource_type)
+            counted = await self.db.fast(fast.COUNT, tenant=tenant_id, rtype=query.resource_type)
             total = int(counted[0][0]) if counted else 0
             page_stmt = fast.PAGE
         else:
@@ -436,24 +417,25 @@ class SqlStore:
             if column is None:
                 return None
             params["key"] = comparison_key(node.path.leaf, node.value)
-            total = int(self.fast.rows(fast.EQ_COUNT[column], **params)[0][0])
+            total = int((await self.db.fast(fast.EQ_COUNT[column], **params))[0][0])
             page_stmt = fast.EQ_PAGE[column]
         if query.count <= 0 or total == 0:
             return Page(total, [])
-        rows = self.fast.rows(page_stmt, **params)
+        rows = await self.db.fast(page_stmt, **params)
         return Page(total, [StoredResource(r[0], r[1], orjson.loads(r[2]), r[3], r[4], r[5]) for r in rows])
 
     @staticmethod
-    def _total(conn: Connection, tenant_id: str, query: Query, where: list[ColumnElement[bool]]) -> int:
+    async def _total(tx: Tx, tenant_id: str, query: Query, where: list[ColumnElement[bool]]) -> int:
         if query.filter is None:  # kept exact in the write transaction: one row, not a count
             stmt = select(resource_counts.c.count).where(
                 resource_counts.c.tenant_id == tenant_id, resource_counts.c.resource_type == query.resource_type
             )
-            return int(conn.execute(stmt).scalar() or 0)
-        return int(conn.execute(select(func.count()).select_from(resources).where(*where)).scalar_one())
+            return int((await tx.execute(stmt)).scalar() or 0)
+        return int((await tx.execute(select(func.count()).select_from(resources).where(*where))).scalar_one())
 
-    def _index_page(
-        self, conn: Connection, where: list[ColumnElement[bool]], ordering: Ordering, query: Query
+    @staticmethod
+    async def _index_page(
+        tx: Tx, where: list[ColumnElement[bool]], ordering: Ordering, query: Query
     ) -> list[StoredResource]:
         stmt = (
             select(*_RESOURCE_COLUMNS)
@@ -462,10 +444,11 @@ class SqlStore:
             .offset(query.start_index - 1)
             .limit(query.count)
         )
-        return [_row_to_resource(r) for r in conn.execute(stmt)]
+        return [_row_to_resource(r) for r in await tx.execute(stmt)]
 
-    def _keyset_page(
-        self, conn: Connection, where: list[ColumnElement[bool]], ordering: Ordering, query: Query, total: int
+    @staticmethod
+    async def _keyset_page(
+        tx: Tx, where: list[ColumnElement[bool]], ordering: Ordering, query: Query, total: int
     ) -> Page:
         key = query.keyset
         backwards = key is not None and key.before
@@ -477,7 +460,7 @@ class SqlStore:
             .order_by(*ordering.order_by(reverse=backwards))
             .limit(query.count + 1)
         )
-        rows = list(conn.execute(stmt).all())
+        rows = list((await tx.execute(stmt)).all())
         more = len(rows) > query.count
         rows = rows[: query.count]
         if backwards:
@@ -496,7 +479,7 @@ class SqlStore:
 
     async def members(self, tenant_id: str, group_ids: Sequence[str]) -> dict[str, list[MemberRef]]:
         found: dict[str, list[MemberRef]] = {gid: [] for gid in group_ids}
-        async with self._read() as conn:
+        async with self.db.read() as tx:
             for chunk in _chunks(list(group_ids)):
                 stmt = (
                     select(
@@ -513,75 +496,75 @@ class SqlStore:
                     .where(_GROUP.c.tenant_id == tenant_id, _GROUP.c.id.in_(chunk))
                     .order_by(group_members.c.group_pk, group_members.c.member_pk)
                 )
-                for row in conn.execute(stmt):
+                for row in await tx.execute(stmt):
                     found[row.gid].append(MemberRef(row.mid, row.member_type, row.display))
         return found
 
     async def groups_of(self, tenant_id: str, member_ids: Sequence[str]) -> dict[str, list[MemberRef]]:
         if len(member_ids) == 1:  # a GET by id or an existence check: the hot case
-            rows = self.fast.rows(fast.GROUPS_OF_ONE, tenant=tenant_id, id=member_ids[0])
+            rows = await self.db.fast(fast.GROUPS_OF_ONE, tenant=tenant_id, id=member_ids[0])
             return {member_ids[0]: [MemberRef(gid, "direct", display) for gid, display in rows]}
         found: dict[str, list[MemberRef]] = {mid: [] for mid in member_ids}
         ids = orjson.dumps(list(member_ids)).decode()
-        for mid, gid, display in self.fast.rows(fast.GROUPS_OF_MANY, tenant=tenant_id, ids=ids):
+        for mid, gid, display in await self.db.fast(fast.GROUPS_OF_MANY, tenant=tenant_id, ids=ids):
             found[mid].append(MemberRef(gid, "direct", display))
         return found
 
     async def append_audit(self, tenant_id: str, entry: AuditEntry) -> None:
         """An audit entry in a transaction of its own (a refused write has no unit of work)."""
-        async with write_transaction(self.engine, self._write_lock) as conn:
-            conn.execute(insert(audit_log), [audit_row(tenant_id, entry)])
+        async with self.db.write() as tx:
+            await tx.execute(insert(audit_log), [audit_row(tenant_id, entry)])
 
     async def server_secret(self, name: str) -> bytes:
         """A random secret shared through the database, created on first use."""
         stmt = select(server_secrets.c.value).where(server_secrets.c.name == name)
-        async with self._read() as conn:
-            value = conn.execute(stmt).scalar()
+        async with self.db.read() as tx:
+            value = (await tx.execute(stmt)).scalar()
         if value is None:
-            # A writer transaction (BEGIN IMMEDIATE): two processes creating it at once cannot
-            # both read "absent" and then collide; the second keeps the first one's secret.
-            async with self.unit_of_work("") as uow:
-                uow.connection.execute(
-                    sqlite_insert(server_secrets).on_conflict_do_nothing(),
+            # Two processes creating it at once cannot both win: the insert does nothing on a
+            # conflict and both read back the row that committed first.
+            async with self.db.write() as tx:
+                await tx.execute(
+                    self.db.insert(server_secrets).on_conflict_do_nothing(),
                     {"name": name, "value": secrets.token_hex(32)},
                 )
-                value = uow.connection.execute(stmt).scalar_one()
+                value = (await tx.execute(stmt)).scalar_one()
         return bytes.fromhex(value)
 
     async def tenant_settings(self, tenant_id: str) -> dict[str, str]:
-        async with self._read() as conn:
-            rows = conn.execute(
+        async with self.db.read() as tx:
+            rows = await tx.execute(
                 select(tenant_settings.c.key, tenant_settings.c.value).where(tenant_settings.c.tenant_id == tenant_id)
             )
             return {row.key: row.value for row in rows}
 
     async def set_tenant_setting(self, tenant_id: str, key: str, value: str | None) -> None:
         """Set (or, with None, remove) one tenant setting."""
-        with self.engine.begin() as conn:
-            conn.execute(
+        async with self.db.write() as tx:
+            await tx.execute(
                 delete(tenant_settings).where(tenant_settings.c.tenant_id == tenant_id, tenant_settings.c.key == key)
             )
             if value is not None:
-                conn.execute(insert(tenant_settings).values(tenant_id=tenant_id, key=key, value=value))
+                await tx.execute(insert(tenant_settings).values(tenant_id=tenant_id, key=key, value=value))
 
     async def create_tenant(self, tenant: Tenant) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(insert(tenants).values(id=tenant.id, name=tenant.name, created_at=tenant.created_at))
-            conn.execute(insert(tenant_event_seq).values(tenant_id=tenant.id, last_seq=0))
+        async with self.db.write() as tx:
+            await tx.execute(insert(tenants).values(id=tenant.id, name=tenant.name, created_at=tenant.created_at))
+            await tx.execute(insert(tenant_event_seq).values(tenant_id=tenant.id, last_seq=0))
 
     async def tenant_by_name(self, name: str) -> Tenant | None:
-        async with self._read() as conn:
-            row = conn.execute(select(tenants).where(tenants.c.name == name)).first()
+        async with self.db.read() as tx:
+            row = (await tx.execute(select(tenants).where(tenants.c.name == name))).first()
         return None if row is None else Tenant(row.id, row.name, row.created_at)
 
     async def list_tenants(self) -> list[Tenant]:
-        async with self._read() as conn:
-            rows = conn.execute(select(tenants).order_by(tenants.c.name)).all()
+        async with self.db.read() as tx:
+            rows = (await tx.execute(select(tenants).order_by(tenants.c.name))).all()
         return [Tenant(r.id, r.name, r.created_at) for r in rows]
 
     async def add_token(self, token: TokenRecord, digest: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
+        async with self.db.write() as tx:
+            await tx.execute(
                 insert(tokens).values(
                     id=token.id,
                     tenant_id=token.tenant_id,
@@ -593,35 +576,35 @@ class SqlStore:
             )
 
     async def token_by_digest(self, digest: str) -> TokenRecord | None:
-        found = self.fast.rows(fast.TOKEN, digest=digest)
+        found = await self.db.fast(fast.TOKEN, digest=digest)
         return TokenRecord(*found[0]) if found else None
 
     async def list_tokens(self, tenant_id: str) -> list[TokenRecord]:
-        async with self._read() as conn:
-            rows = conn.execute(
-                select(tokens).where(tokens.c.tenant_id == tenant_id).order_by(tokens.c.created_at)
+        async with self.db.read() as tx:
+            rows = (
+                await tx.execute(select(tokens).where(tokens.c.tenant_id == tenant_id).order_by(tokens.c.created_at))
             ).all()
         return [_token(r) for r in rows]
 
     async def revoke_token(self, token_id: str, when: str) -> bool:
-        with self.engine.begin() as conn:
-            result = conn.execute(
+        async with self.db.write() as tx:
+            result = await tx.execute(
                 update(tokens).where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None)).values(revoked_at=when)
             )
         return bool(result.rowcount)
 
     async def token_by_id(self, token_id: str) -> TokenRecord | None:
-        async with self._read() as conn:
-            row = conn.execute(select(tokens).where(tokens.c.id == token_id)).first()
+        async with self.db.read() as tx:
+            row = (await tx.execute(select(tokens).where(tokens.c.id == token_id))).first()
         return None if row is None else _token(row)
 
     async def set_token_expiry(self, token_id: str, when: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(tokens).where(tokens.c.id == token_id).values(expires_at=when))
+        async with self.db.write() as tx:
+            await tx.execute(update(tokens).where(tokens.c.id == token_id).values(expires_at=when))
 
     async def touch_token(self, token_id: str, when: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(tokens).where(tokens.c.id == token_id).values(last_used_at=when))
+        async with self.db.write() as tx:
+            await tx.execute(update(tokens).where(tokens.c.id == token_id).values(last_used_at=when))
 
 
 def _token(row: Row[*tuple[Any, ...]]) -> TokenRecord:

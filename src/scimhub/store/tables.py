@@ -17,6 +17,8 @@ from sqlalchemy import String
 from sqlalchemy import Table
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData(
     naming_convention={
@@ -64,6 +66,10 @@ resources = Table(
     Column("resource_type", String(32), nullable=False),
     Column("id", String(36), nullable=False),
     Column("doc", Text, nullable=False),
+    # PostgreSQL only (NULL on SQLite): the document with every string replaced by its comparison
+    # key, GIN-indexed, so `eq` on any attribute is an index probe (`doc_keys @> {...}`) and every
+    # other filter compares keys without folding in SQL.
+    Column("doc_keys", Text().with_variant(JSONB(), "postgresql")),
     Column("created", String(32), nullable=False),
     Column("last_modified", String(32), nullable=False),
     Column("version", Integer, nullable=False),
@@ -79,6 +85,13 @@ resources = Table(
     Index(None, "tenant_id", "resource_type", "pk"),
     Index(None, "tenant_id", "resource_type", "k_external_id"),
     Index(None, "tenant_id", "resource_type", "k_display_name"),
+    Index(
+        "ix_resources_doc_keys",
+        "doc_keys",
+        postgresql_using="gin",
+        postgresql_ops={"doc_keys": "jsonb_path_ops"},
+        sqlite_where=text("doc_keys IS NOT NULL"),  # always empty on SQLite: costs no write
+    ),
 )
 
 # Comparison keys of multi-valued attributes that are looked up by equality (emails.value):

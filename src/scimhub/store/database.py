@@ -1,0 +1,284 @@
+"""The execution layer under every SQL store: transactions and statements on SQLite or PostgreSQL.
+
+Stores are written once against ``Tx`` (await ``execute`` for Core statements, ``rows`` and
+``run_many`` for prepared hot statements) and ``Database`` (``read``/``write`` transactions).
+
+- SQLite: sync SQLAlchemy Core on the event loop (statements are microsecond probes, DESIGN.md),
+  one writer per process (an asyncio lock) and BEGIN IMMEDIATE across processes; hot statements
+  run precompiled on the sqlite3 driver.
+- PostgreSQL: SQLAlchemy's asyncio layer on asyncpg. Transactions run concurrently; row locks
+  serialise what must be serial (FOR UPDATE on a resource's read-modify-write, the tenant's event
+  counter row in the outbox), so several scimhub processes can share one database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from contextlib import asynccontextmanager
+from typing import Any
+from typing import Protocol
+from typing import Unpack
+
+import orjson
+from sqlalchemy import Engine
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+from sqlalchemy.sql import Executable
+
+from scimhub.store import migrate
+from scimhub.store.dialects import POSTGRES
+from scimhub.store.dialects import SQLITE
+from scimhub.store.dialects import JsonDialect
+from scimhub.store.fast_reads import FastReads
+from scimhub.store.prepared import Prepared
+from scimhub.store.sqlite import create_sqlite_engine
+from scimhub.store.sqlite import write_transaction
+
+Rows = Sequence[Sequence[Any]]
+
+
+class Tx(Protocol):
+    """One transaction (or, for ``Database.fast``, one statement)."""
+
+    async def execute(self, stmt: Executable, params: Any = None) -> CursorResult[Unpack[tuple[Any, ...]]]: ...
+
+    async def rows(self, statement: Prepared, **params: Any) -> Rows: ...
+
+    async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None: ...
+
+
+class Database(Protocol):
+    name: str  # "sqlite" or "postgresql"
+    json: JsonDialect
+    # Whether the store fills resources.doc_keys (the GIN-indexed comparison-key document).
+    keeps_doc_keys: bool
+
+    def insert(self, table: Table) -> Any:
+        """INSERT with this database's ON CONFLICT clauses."""
+        ...
+
+    def read(self) -> AbstractAsyncContextManager[Tx]:
+        """A read-only transaction: one snapshot for a count and its page."""
+        ...
+
+    def write(self) -> AbstractAsyncContextManager[Tx]: ...
+
+    async def fast(self, statement: Prepared, **params: Any) -> Rows:
+        """One hot read statement outside any transaction (sees everything committed)."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def is_current(self) -> bool: ...
+
+    async def upgrade(self) -> None: ...
+
+    async def dispose(self) -> None: ...
+
+    def url(self) -> str: ...
+
+
+# -- SQLite ------------------------------------------------------------------------------------
+class SqliteTx:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._raw: Any = conn.connection.driver_connection
+
+    async def execute(self, stmt: Executable, params: Any = None) -> CursorResult[Unpack[tuple[Any, ...]]]:
+        return self.conn.execute(stmt, params)
+
+    async def rows(self, statement: Prepared, **params: Any) -> Rows:
+        return list(self._raw.execute(statement.sql, [params[n] for n in statement.names]).fetchall())
+
+    async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
+        names = statement.names
+        self._raw.executemany(statement.sql, [[row[n] for n in names] for row in rows])
+
+
+class SqliteDatabase:
+    name = "sqlite"
+    json: JsonDialect = SQLITE
+    keeps_doc_keys = False
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # One writer per process (SQLite has one writer); shared by every store on this database.
+        self.write_lock = asyncio.Lock()
+        self.fast_reads = FastReads(engine.url.database or "")
+
+    def insert(self, table: Table) -> Any:
+        return sqlite_insert(table)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[SqliteTx]:
+        with self.engine.connect() as conn:
+            conn.info["writer"] = False  # the flag stays with a pooled connection: reset it
+            with conn.begin():
+                yield SqliteTx(conn)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[SqliteTx]:
+        async with write_transaction(self.engine, self.write_lock) as conn:
+            yield SqliteTx(conn)
+
+    async def fast(self, statement: Prepared, **params: Any) -> Rows:
+        return self.fast_reads.rows(statement, **params)
+
+    async def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    async def is_current(self) -> bool:
+        with self.engine.connect() as conn:
+            return migrate.is_current_on(conn)
+
+    async def upgrade(self) -> None:
+        migrate.upgrade(self.engine)
+
+    async def dispose(self) -> None:
+        self.fast_reads.close()
+        self.engine.dispose()
+
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=False)
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------
+class PostgresTx:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def execute(self, stmt: Executable, params: Any = None) -> CursorResult[Unpack[tuple[Any, ...]]]:
+        return await self.conn.execute(stmt, params)
+
+    async def rows(self, statement: Prepared, **params: Any) -> Rows:
+        result = await self.conn.execute(statement.statement, params)
+        return result.all() if result.returns_rows else []
+
+    async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
+        await self.conn.execute(statement.statement, rows)
+
+
+class PostgresDatabase:
+    name = "postgresql"
+    json: JsonDialect = POSTGRES
+    keeps_doc_keys = True
+
+    def __init__(self, make_engine: _PostgresEngineFactory) -> None:
+        self._make_engine = make_engine
+        self._engine: AsyncEngine | None = None
+        self._reader: AsyncEngine | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine of the running event loop: asyncpg connections belong to the loop that
+        opened them, and the CLI runs one loop per command step before uvicorn runs its own."""
+        loop = asyncio.get_running_loop()
+        if self._engine is None or self._loop is not loop:
+            if self._engine is not None:
+                self._engine.sync_engine.dispose(close=False)  # the old loop's connections are unusable here
+            self._engine, self._loop = self._make_engine(), loop
+            # Reads take one snapshot (a count and its page agree) and take no write locks.
+            self._reader = self._engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        return self._engine
+
+    @property
+    def reader(self) -> AsyncEngine:
+        self.engine  # noqa: B018 - binds to the running loop
+        assert self._reader is not None
+        return self._reader
+
+    def insert(self, table: Table) -> Any:
+        return postgresql_insert(table)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[PostgresTx]:
+        async with self.reader.connect() as conn, conn.begin():
+            yield PostgresTx(conn)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[PostgresTx]:
+        async with self.engine.begin() as conn:  # READ COMMITTED; row locks order the writers
+            yield PostgresTx(conn)
+
+    async def fast(self, statement: Prepared, **params: Any) -> Rows:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(statement.statement, params)).all()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
+    async def is_current(self) -> bool:
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(migrate.is_current_on)
+
+    async def upgrade(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.run_sync(migrate.upgrade_on, self.url())
+            await conn.commit()
+
+    async def dispose(self) -> None:
+        if self._engine is not None and self._loop is asyncio.get_running_loop():
+            await self._engine.dispose()
+        self._engine = None
+
+    def url(self) -> str:
+        return self._make_engine.url
+
+
+def postgres_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean the asyncpg driver (the one scimhub supports)."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url)
+    if parsed.drivername in ("postgresql", "postgresql+asyncpg"):
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ValueError(f"Unsupported PostgreSQL driver {parsed.drivername!r}: use postgresql+asyncpg://")
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class _PostgresEngineFactory:
+    def __init__(self, url: str, pool_size: int, max_overflow: int) -> None:
+        self.url = url
+        self.pool_size = pool_size
+        self.max_overflow = max_overflow
+
+    def __call__(self) -> AsyncEngine:
+        pool: dict[str, Any] = (
+            {"poolclass": NullPool}  # 0: a connection per transaction (an external pooler does the pooling)
+            if self.pool_size == 0
+            else {
+                "pool_size": self.pool_size,
+                "max_overflow": self.max_overflow,
+                "pool_recycle": 1800,  # renew long-lived connections (proxies drop idle ones)
+            }
+        )
+        return create_async_engine(self.url, json_serializer=_json, json_deserializer=orjson.loads, **pool)
+
+
+def open_database(
+    url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10, max_overflow: int = 10
+) -> SqliteDatabase | PostgresDatabase:
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        return SqliteDatabase(create_sqlite_engine(url, sqlite_synchronous))
+    if backend == "postgresql" or url.startswith("postgres://"):
+        return PostgresDatabase(_PostgresEngineFactory(postgres_url(url), pool_size, max_overflow))
+    raise ValueError(
+        f"Unsupported database URL {make_url(url).render_as_string()!r}: use sqlite:///path/to/file.db "
+        "or postgresql://user@host/dbname (install scimhub[postgres])."
+    )

@@ -1,0 +1,105 @@
+"""Which database the suite runs on: SQLite by default, PostgreSQL when SCIMHUB_TEST_DATABASE_URL
+names a server (``.ci/run`` runs the suite once on each).
+
+On PostgreSQL the session gets a fresh database of its own (created, migrated once, dropped at
+the end) and every test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import subprocess
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+ENV = "SCIMHUB_TEST_DATABASE_URL"
+# Tables emptied between tests (every table but Alembic's version table).
+TABLES = (
+    "request_log",
+    "tenant_settings",
+    "resource_counts",
+    "hook_offsets",
+    "webhook_attempts",
+    "webhooks",
+    "audit_log",
+    "events",
+    "tenant_event_seq",
+    "group_members",
+    "resource_values",
+    "resources",
+    "tokens",
+    "tenants",
+    "server_secrets",
+)
+
+
+def server_url() -> str | None:
+    """The PostgreSQL server to test on, or None for SQLite."""
+    return os.environ.get(ENV) or None
+
+
+def on_postgres() -> bool:
+    return server_url() is not None
+
+
+def _dsn(url: str, database: str | None = None) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+def ensure_postgres_running() -> None:
+    """Start the machine's PostgreSQL cluster if it is down (CI machines run it already)."""
+    if shutil.which("pg_isready") and subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"], check=False).returncode:
+        versions = os.listdir("/etc/postgresql") if os.path.isdir("/etc/postgresql") else []
+        for version in versions:
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=False, timeout=60
+            )
+
+
+def create_database(url: str, prefix: str = "scimhub_test") -> str:
+    """A new empty database on the server of ``url``; returns its URL."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(_dsn(url, "postgres"))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    name = make_url(url).database
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(_dsn(url, "postgres"))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+def wipe(url: str) -> None:
+    """Empty every table (one statement; the schema stays migrated)."""
+
+    async def truncate() -> None:
+        conn = await asyncpg.connect(_dsn(url))
+        try:
+            # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE pays per table file.
+            await conn.execute("; ".join(f"DELETE FROM {table}" for table in TABLES))
+        finally:
+            await conn.close()
+
+    asyncio.run(truncate())
