@@ -26,6 +26,7 @@ from scimhub.store.events_sql import Attempt
 from scimhub.store.events_sql import EventStore
 from scimhub.store.events_sql import Outcome
 from scimhub.store.events_sql import Webhook
+from scimhub.store.database import release_loop_connections
 from scimhub.store.factory import database_for
 from scimhub.store.factory import open_store
 from scimhub.store.request_log_sql import RequestLogStore
@@ -36,7 +37,10 @@ T = TypeVar("T")
 
 def _run(coro: Awaitable[T]) -> T:
     async def wrapper() -> T:
-        return await coro
+        try:
+            return await coro
+        finally:
+            await release_loop_connections()
 
     try:
         return asyncio.run(wrapper())

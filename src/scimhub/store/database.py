@@ -178,7 +178,6 @@ class PostgresDatabase:
     def __init__(self, make_engine: _PostgresEngineFactory) -> None:
         self._make_engine = make_engine
         self._engine: AsyncEngine | None = None
-        self._reader: AsyncEngine | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -190,23 +189,20 @@ class PostgresDatabase:
             if self._engine is not None:
                 self._engine.sync_engine.dispose(close=False)  # the old loop's connections are unusable here
             self._engine, self._loop = self._make_engine(), loop
-            # Reads take one snapshot (a count and its page agree) and take no write locks.
-            self._reader = self._engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            _OPEN.add(self)
         return self._engine
-
-    @property
-    def reader(self) -> AsyncEngine:
-        self.engine  # noqa: B018 - binds to the running loop
-        assert self._reader is not None
-        return self._reader
 
     def insert(self, table: Table) -> Any:
         return postgresql_insert(table)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[PostgresTx]:
-        async with self.reader.connect() as conn, conn.begin():
-            yield PostgresTx(conn)
+        async with self.engine.connect() as conn:
+            # One snapshot (a count and its page agree), no write locks. asyncpg applies both at
+            # BEGIN, and the pool resets them when the connection comes back.
+            await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            async with conn.begin():
+                yield PostgresTx(conn)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[PostgresTx]:
@@ -234,9 +230,24 @@ class PostgresDatabase:
         if self._engine is not None and self._loop is asyncio.get_running_loop():
             await self._engine.dispose()
         self._engine = None
+        _OPEN.discard(self)
 
     def url(self) -> str:
         return self._make_engine.url
+
+
+# Databases with an engine open on some loop (strong references: a database whose last user is
+# gone must still have its connections closed on their loop).
+_OPEN: set[PostgresDatabase] = set()
+
+
+async def release_loop_connections() -> None:
+    """Close every PostgreSQL connection opened on the running loop (call before the loop ends:
+    the CLI runs one loop per step, and a connection cannot move to another loop)."""
+    loop = asyncio.get_running_loop()
+    for database in list(_OPEN):
+        if database._loop is loop:
+            await database.dispose()
 
 
 def postgres_url(url: str) -> str:
