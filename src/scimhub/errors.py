@@ -171,6 +171,14 @@ class TooManyRequests(ScimError):
     default_detail = "Too many requests; retry later."
 
 
+class Busy(ScimError):
+    """The database gave up on the transaction to break a lock cycle with another writer; nothing
+    was written. The server retries a few times before answering this."""
+
+    status = 503
+    default_detail = "The write collided with concurrent writes and was not applied; retry it."
+
+
 class InternalError(ScimError):
     status = 500
     default_detail = "An internal error occurred. It has been logged."

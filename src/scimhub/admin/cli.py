@@ -22,11 +22,11 @@ from scimhub.protocol import tenants as tenant_ops
 from scimhub.protocol.tenant_config import check_setting
 from scimhub.protocol.tenant_config import setting_keys
 from scimhub.settings import Settings
+from scimhub.store.database import release_loop_connections
 from scimhub.store.events_sql import Attempt
 from scimhub.store.events_sql import EventStore
 from scimhub.store.events_sql import Outcome
 from scimhub.store.events_sql import Webhook
-from scimhub.store.database import release_loop_connections
 from scimhub.store.factory import database_for
 from scimhub.store.factory import open_store
 from scimhub.store.request_log_sql import RequestLogStore

@@ -7,8 +7,10 @@ work per write, and the clock and id factory are injected.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import random
 import uuid
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from typing import Concatenate
 from typing import ParamSpec
 from typing import TypeVar
 
+from scimhub.errors import Busy
 from scimhub.errors import InvalidValue
 from scimhub.errors import NotFound
 from scimhub.errors import ScimError
@@ -73,18 +76,29 @@ T = TypeVar("T")
 log = logging.getLogger("scimhub.audit")
 
 
+_BUSY_ATTEMPTS = 4  # a deadlock victim's unit of work runs again this many times at most
+
+
 def _audit_failures(
     method: Callable[Concatenate[ResourceService, RequestContext, ResourceType, P], Coroutine[Any, Any, T]],
 ) -> Callable[Concatenate[ResourceService, RequestContext, ResourceType, P], Coroutine[Any, Any, T]]:
     """A refused write changes nothing and emits no event, but the audit log records the attempt
-    and its result (who tried what, and why it failed)."""
+    and its result (who tried what, and why it failed). A write the database rolled back to break
+    a lock cycle (``Busy``) is run again first."""
 
     @functools.wraps(method)
     async def wrapper(
         self: ResourceService, ctx: RequestContext, rtype: ResourceType, /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         try:
-            return await method(self, ctx, rtype, *args, **kwargs)
+            for attempt in range(1, _BUSY_ATTEMPTS + 1):
+                try:
+                    return await method(self, ctx, rtype, *args, **kwargs)
+                except Busy:  # rolled back whole: running it again is safe
+                    if attempt == _BUSY_ATTEMPTS:
+                        raise
+                    await asyncio.sleep(random.uniform(0, 0.01 * attempt))  # noqa: S311 - jitter
+            raise AssertionError("unreachable")
         except ScimError as exc:
             target = args[0] if method.__name__ != "create" and args and isinstance(args[0], str) else None
             await self._audit_failure(ctx, rtype, target, exc)

@@ -20,7 +20,6 @@ from contextlib import AbstractAsyncContextManager
 from contextlib import asynccontextmanager
 from typing import Any
 from typing import Protocol
-from typing import Unpack
 
 import orjson
 from sqlalchemy import Engine
@@ -51,7 +50,7 @@ Rows = Sequence[Sequence[Any]]
 class Tx(Protocol):
     """One transaction (or, for ``Database.fast``, one statement)."""
 
-    async def execute(self, stmt: Executable, params: Any = None) -> CursorResult[Unpack[tuple[Any, ...]]]: ...
+    async def execute(self, stmt: Executable, params: Any = None) -> CursorResult[*tuple[Any, ...]]: ...
 
     async def rows(self, statement: Prepared, **params: Any) -> Rows: ...
 
@@ -95,7 +94,7 @@ class SqliteTx:
         self.conn = conn
         self._raw: Any = conn.connection.driver_connection
 
-    async def execute(self, stmt: Executable, params: Any = None) -> CursorResult[Unpack[tuple[Any, ...]]]:
+    async def execute(self, stmt: Executable, params: Any = None) -> CursorResult[*tuple[Any, ...]]:
         return self.conn.execute(stmt, params)
 
     async def rows(self, statement: Prepared, **params: Any) -> Rows:
@@ -159,7 +158,7 @@ class PostgresTx:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def execute(self, stmt: Executable, params: Any = None) -> CursorResult[Unpack[tuple[Any, ...]]]:
+    async def execute(self, stmt: Executable, params: Any = None) -> CursorResult[*tuple[Any, ...]]:
         return await self.conn.execute(stmt, params)
 
     async def rows(self, statement: Prepared, **params: Any) -> Rows:

@@ -24,10 +24,12 @@ from sqlalchemy import insert
 from sqlalchemy import literal
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ColumnElement
 
+from scimhub.errors import Busy
 from scimhub.errors import Uniqueness
 from scimhub.events.model import Event
 from scimhub.events.model import EventDraft
@@ -65,6 +67,10 @@ from scimhub.store.tables import tokens
 
 _T = TypeVar("_T")
 _CHUNK = 500  # ids per IN (...) list; far below SQLite's bound-parameter limit
+
+# SQLSTATEs of a transaction the database rolled back to resolve a conflict: deadlock_detected,
+# serialization_failure.
+_RETRYABLE = frozenset({"40P01", "40001"})
 
 # Which unique constraint names which attribute, for the 409 detail.
 _UNIQUE_COLUMNS = {"k_user_name": "userName"}
@@ -367,8 +373,15 @@ class SqlStore:
 
     @asynccontextmanager
     async def unit_of_work(self, tenant_id: str) -> AsyncIterator[SqlUnitOfWork]:
-        async with self.db.write() as tx:
-            yield SqlUnitOfWork(tx, tenant_id, self.db)
+        try:
+            async with self.db.write() as tx:
+                yield SqlUnitOfWork(tx, tenant_id, self.db)
+        except DBAPIError as exc:
+            # PostgreSQL aborts one transaction of a lock cycle (deadlock_detected); nothing of it
+            # was written, so the caller may run the whole unit of work again.
+            if getattr(exc.orig, "sqlstate", None) in _RETRYABLE:
+                raise Busy() from exc
+            raise
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None:
         found = await self.db.fast(fast.RESOURCE, tenant=tenant_id, id=id, rtype=resource_type)
