@@ -108,8 +108,13 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def store(settings: Settings, postgres_db: PostgresDatabase | None) -> Iterator[SqlStore]:
-    store = SqlStore(postgres_db) if postgres_db is not None else open_store(settings)
+def store(
+    settings: Settings, postgres_db: PostgresDatabase | None, request: pytest.FixtureRequest
+) -> Iterator[SqlStore]:
+    # An async test on PostgreSQL shares the session's pool; a sync one calls asyncio.run (a loop
+    # of its own each time), so it gets a store without a pool.
+    shared = postgres_db is not None and request.node.get_closest_marker("anyio") is not None
+    store = SqlStore(postgres_db) if shared and postgres_db is not None else open_store(settings)
     yield store
     if isinstance(store.db, SqliteDatabase):
         store.db.fast_reads.close()

@@ -26,6 +26,7 @@ class Settings:
     token_pepper: str | None = None  # optional server secret: tokens are stored as HMAC-SHA256
     database_pool_size: int = 10  # PostgreSQL: connections each process keeps open (0: none, open per use)
     database_max_overflow: int = 10  # PostgreSQL: extra connections under bursts, closed when idle
+    database_pgbouncer: bool = False  # PostgreSQL behind PgBouncer in transaction mode: no statement caches
     sqlite_synchronous: str = "NORMAL"  # NORMAL survives a killed process; FULL a power loss
     auto_migrate: bool = True  # `serve` migrates a SQLite database on start
     log_level: str = "INFO"

@@ -14,6 +14,7 @@ Stores are written once against ``Tx`` (await ``execute`` for Core statements, `
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -261,11 +262,24 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _statement_name() -> str:
+    return f"__scimhub_{uuid.uuid4().hex}__"
+
+
 class _PostgresEngineFactory:
-    def __init__(self, url: str, pool_size: int, max_overflow: int) -> None:
+    def __init__(self, url: str, pool_size: int, max_overflow: int, pgbouncer: bool = False) -> None:
         self.url = url
         self.pool_size = pool_size
         self.max_overflow = max_overflow
+        self.pgbouncer = pgbouncer
+
+    def connect_args(self) -> dict[str, Any]:
+        if not self.pgbouncer:
+            return {}
+        # PgBouncer in transaction mode hands each transaction to any server connection, so a
+        # statement prepared on one may be missing (or named twice) on the next: no statement
+        # caches, and unique names for the unnamed-statement fallback (SQLAlchemy's asyncpg docs).
+        return {"statement_cache_size": 0, "prepared_statement_name_func": _statement_name}
 
     def __call__(self) -> AsyncEngine:
         pool: dict[str, Any] = (
@@ -277,17 +291,27 @@ class _PostgresEngineFactory:
                 "pool_recycle": 1800,  # renew long-lived connections (proxies drop idle ones)
             }
         )
-        return create_async_engine(self.url, json_serializer=_json, json_deserializer=orjson.loads, **pool)
+        url = make_url(self.url)
+        if self.pgbouncer:
+            url = url.update_query_dict({"prepared_statement_cache_size": "0"})
+        return create_async_engine(
+            url, json_serializer=_json, json_deserializer=orjson.loads, connect_args=self.connect_args(), **pool
+        )
 
 
 def open_database(
-    url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10, max_overflow: int = 10
+    url: str,
+    *,
+    sqlite_synchronous: str = "NORMAL",
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pgbouncer: bool = False,
 ) -> SqliteDatabase | PostgresDatabase:
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         return SqliteDatabase(create_sqlite_engine(url, sqlite_synchronous))
     if backend == "postgresql" or url.startswith("postgres://"):
-        return PostgresDatabase(_PostgresEngineFactory(postgres_url(url), pool_size, max_overflow))
+        return PostgresDatabase(_PostgresEngineFactory(postgres_url(url), pool_size, max_overflow, pgbouncer))
     raise ValueError(
         f"Unsupported database URL {make_url(url).render_as_string()!r}: use sqlite:///path/to/file.db "
         "or postgresql://user@host/dbname (install scimhub[postgres])."

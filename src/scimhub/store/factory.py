@@ -15,6 +15,7 @@ def database_for(settings: Settings) -> SqliteDatabase | PostgresDatabase:
         sqlite_synchronous=settings.sqlite_synchronous,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
+        pgbouncer=settings.database_pgbouncer,
     )
 
 
