@@ -38,6 +38,7 @@ TABLE: dict[type[ScimError], tuple[int, str | None]] = {
     errors.Conflict: (409, None),
     errors.Uniqueness: (409, "uniqueness"),
     errors.PreconditionFailed: (412, None),
+    errors.Busy: (503, None),
     errors.PayloadTooLarge: (413, None),
     errors.UnsupportedMediaType: (415, None),
     errors.TooManyRequests: (429, None),
