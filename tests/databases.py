@@ -12,6 +12,9 @@ import os
 import secrets
 import shutil
 import subprocess
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -35,6 +38,12 @@ TABLES = (
     "tenants",
     "server_secrets",
 )
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run on a loop of its own, in a thread: callers may be inside an event loop."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
 
 
 def server_url() -> str | None:
@@ -74,7 +83,7 @@ def create_database(url: str, prefix: str = "scimhub_test") -> str:
         finally:
             await conn.close()
 
-    asyncio.run(create())
+    _run(create())
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
@@ -88,7 +97,7 @@ def drop_database(url: str) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(drop())
+    _run(drop())
 
 
 def wipe(url: str) -> None:
@@ -98,8 +107,8 @@ def wipe(url: str) -> None:
         conn = await asyncpg.connect(_dsn(url))
         try:
             # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE pays per table file.
-            await conn.execute("; ".join(f"DELETE FROM {table}" for table in TABLES))
+            await conn.execute("; ".join(f"DELETE FROM {table}" for table in TABLES))  # noqa: S608 - fixed names
         finally:
             await conn.close()
 
-    asyncio.run(truncate())
+    _run(truncate())
