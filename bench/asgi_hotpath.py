@@ -1,7 +1,8 @@
 """Per-request cost of the hottest paths, calling the ASGI app directly (no network, no client).
 
-Usage: python -m bench.asgi_hotpath [--users 2000] [--requests 3000] [--profile]
-Prints microseconds per request for an existence check (userName eq) and a create.
+Usage: python -m bench.asgi_hotpath [--users 2000] [--requests 3000] [--profile] [--db postgresql]
+Prints microseconds per request for an existence check (userName eq) and a create. With
+``--db postgresql`` it runs on a fresh database on ``--postgres-url`` (created, migrated, dropped).
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ from typing import Any
 
 import orjson
 
+from bench import postgres
 from scimhub.app import create_app
 from scimhub.protocol import tenants
 from scimhub.settings import Settings
-from scimhub.store import migrate
-from scimhub.store.factory import create_engine_for
 from scimhub.store.factory import open_store
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -97,12 +97,20 @@ async def measure(label: str, calls: list[Any], profile: bool) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'hotpath.db'}"
-    engine = create_engine_for(Settings(database_url=url))
-    migrate.upgrade(engine)
-    engine.dispose()
+    if args.db == "postgresql":
+        url = await postgres.create_database(args.postgres_url, "scimhub_hotpath")
+        try:
+            await measure_all(args, url)
+        finally:
+            await postgres.drop_database(args.postgres_url, url)
+    else:
+        await measure_all(args, f"sqlite:///{Path(tempfile.mkdtemp()) / 'hotpath.db'}")
+
+
+async def measure_all(args: argparse.Namespace, url: str) -> None:
     settings = Settings(database_url=url, rate_limit="", log_level="WARNING")
     store = open_store(settings)
+    await store.db.upgrade()
     tenant = await tenants.create_tenant(store, "bench")
     _, token = await tenants.issue_token(store, tenant, None)
     call = Caller(create_app(settings, store=store), token)
@@ -117,6 +125,7 @@ async def run(args: argparse.Namespace) -> None:
     bodies = [user(args.users + i) for i in range(args.requests)]
     posts = [lambda b=b: call("POST", "/scim/v2/Users", body=b) for b in bodies]
     await measure("POST /Users", posts, args.profile)
+    await store.close()
 
 
 def main() -> None:
@@ -124,6 +133,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--postgres-url", default=postgres.DEFAULT_SERVER, help="server and maintenance database")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -91,6 +91,29 @@ class Connection:
         self._reader = self._writer = None
 
 
+class RoundRobin:
+    """Several keep-alive connections, one per server process: each request goes to the next one."""
+
+    def __init__(self, conns: list[Connection]) -> None:
+        self.conns = conns
+        self._next = 0
+
+    async def open(self) -> None:
+        await asyncio.gather(*(c.open() for c in self.conns))
+
+    async def request(self, method: str, path: str, body: bytes | None = None) -> Reply:
+        conn = self.conns[self._next]
+        self._next = (self._next + 1) % len(self.conns)
+        return await conn.request(method, path, body)
+
+    async def close(self) -> None:
+        for conn in self.conns:
+            await conn.close()
+
+
+Client = Connection | RoundRobin
+
+
 async def _read_response(reader: asyncio.StreamReader, method: str) -> tuple[int, bytes, bool]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
@@ -167,14 +190,14 @@ class Recorder:
         return (self.ended or time.perf_counter()) - self.started
 
 
-async def call(conn: Connection, rec: Recorder, req: Req) -> Reply:
+async def call(conn: Client, rec: Recorder, req: Req) -> Reply:
     reply = await conn.request(req.method, req.path, req.body)
     rec.record(req, reply)
     return reply
 
 
 async def run_batch(
-    connect: Callable[[], Connection],
+    connect: Callable[[], Client],
     requests: Iterable[Req],
     rec: Recorder,
     concurrency: int = 1,
@@ -186,7 +209,7 @@ async def run_batch(
     await asyncio.gather(*(c.open() for c in conns))
     rec.started = time.perf_counter()
 
-    async def worker(conn: Connection) -> None:
+    async def worker(conn: Client) -> None:
         try:
             while not rec.over():
                 req = next(source, None)

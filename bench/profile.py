@@ -116,7 +116,7 @@ async def profile(size: int, a_http: int, letters: str, out: Path, rate: int, to
     port = servers.free_port()
     plan = replace(plan, size=size, a_http=min(size, a_http))
     ids = seed_direct(db_url, f"http://{servers.HOST}:{port}/scim/v2", size - plan.a_http, workdir)
-    server = servers.start_scimhub(env, port, workdir)
+    server = servers.start_scimhub(env, [port], workdir)
     try:
         await servers.wait_ready(server, token)
         world = World(server, token, ids + [""] * plan.a_http)

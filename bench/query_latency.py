@@ -33,9 +33,7 @@ from scimhub.protocol import tenants
 from scimhub.protocol.resources import new_id
 from scimhub.schema.registry import default_registry
 from scimhub.settings import Settings
-from scimhub.store import migrate
 from scimhub.store.base import StoredResource
-from scimhub.store.factory import create_engine_for
 from scimhub.store.factory import open_store
 from scimhub.store.index_plan import index_keys
 from scimhub.store.sql import SqlStore
@@ -123,10 +121,8 @@ async def run(args: argparse.Namespace) -> None:
     path = workdir / "latency.db"
     path.unlink(missing_ok=True)
     settings = Settings(database_url=f"sqlite:///{path}", rate_limit="")
-    engine = create_engine_for(settings)
-    migrate.upgrade(engine)
-    engine.dispose()
     store = open_store(settings)
+    await store.db.upgrade()
     app = create_app(settings, store=store)
     tenant = await tenants.create_tenant(store, "bench")
     _record, token = await tenants.issue_token(store, tenant, None)
@@ -180,7 +176,7 @@ async def run(args: argparse.Namespace) -> None:
     print()
     for r in results:
         print(f"- {r.name}: `{r.request[:160]}`")
-    store.engine.dispose()
+    await store.close()
 
 
 def main() -> None:

@@ -15,10 +15,12 @@ class SizeRun:
 
     size: int
     db: str
+    processes: int = 1  # scimhub serve processes on the database
     seeded: int = 0  # users created directly through ResourceService before the server started
     http_created: int = 0  # users created over HTTP (scenario a, or unmeasured population)
     rows: list[Row] = field(default_factory=list)
-    peak_kb: dict[str, int] = field(default_factory=dict)  # server -> VmHWM at the end
+    peak_kb: dict[str, int] = field(default_factory=dict)  # server -> largest VmHWM of one process, at the end
+    process_peaks_kb: dict[str, list[int]] = field(default_factory=dict)  # server -> VmHWM of each process
     notes: list[str] = field(default_factory=list)
 
     def pairs(self) -> list[tuple[Row, Row | None]]:
@@ -35,10 +37,22 @@ class SizeRun:
             return None
         return mine.cpu_us / floor.cpu_us
 
+    def total_ratio(self, name: str) -> float | None:
+        """Server plus database server CPU per request, as a multiple of the floor's."""
+        mine, floor = self.row(name), self.row(name, "floor")
+        if mine is None or floor is None or mine.db_cpu_s is None or not mine.total_cpu_us or not floor.cpu_us:
+            return None
+        return mine.total_cpu_us / floor.cpu_us
+
+    @property
+    def has_database_cpu(self) -> bool:
+        return any(r.db_cpu_s is not None for r in self.rows)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "size": self.size,
             "db": self.db,
+            "processes": self.processes,
             "seeded_directly": self.seeded,
             "created_over_http": self.http_created,
             "rows": [
@@ -47,10 +61,12 @@ class SizeRun:
                     "scimhub": mine.to_json(),
                     "floor": floor.to_json() if floor else None,
                     "cpu_ratio_vs_floor": self.ratio(mine.row),
+                    "cpu_with_database_ratio_vs_floor": self.total_ratio(mine.row),
                 }
                 for mine, floor in self.pairs()
             ],
             "peak_rss_kb": self.peak_kb,
+            "peak_rss_kb_per_process": self.process_peaks_kb,
             "notes": self.notes,
         }
 
@@ -68,7 +84,7 @@ class Target:
 
 
 def _find(runs: list[SizeRun], size: int, db: str = "sqlite") -> SizeRun | None:
-    return next((r for r in runs if r.size == size and r.db == db), None)
+    return next((r for r in runs if r.size == size and r.db == db and r.processes == 1), None)
 
 
 def _bound(name: str, limit: float, unit: str, value: float | None, note: str = "") -> Target:
@@ -161,6 +177,11 @@ HEADER = (
     "| scenario | requests | req/s | p50 ms | p99 ms | server CPU µs/req | req per CPU-s | x floor "
     "| floor µs/req | floor p50 ms |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 )
+# With PostgreSQL part of the work is the database server's: its CPU, and the ratio of both to the floor.
+DATABASE_HEADER = (
+    "| scenario | requests | req/s | p50 ms | p99 ms | scimhub CPU µs/req | postgres CPU µs/req | x floor "
+    "| x floor incl. postgres | floor µs/req | floor p50 ms |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+)
 
 
 def _table_row(run: SizeRun, mine: Row, floor: Row | None) -> str:
@@ -172,12 +193,39 @@ def _table_row(run: SizeRun, mine: Row, floor: Row | None) -> str:
         _ms(mine.p50_ms),
         _ms(mine.p99_ms),
         _num(mine.cpu_us),
-        _num(per_cpu),
+        *([_num(mine.db_cpu_us)] if run.has_database_cpu else [_num(per_cpu)]),
         _num(run.ratio(mine.row), "{:.2f}x"),
+        *([_num(run.total_ratio(mine.row), "{:.2f}x")] if run.has_database_cpu else []),
         _num(floor.cpu_us if floor else None),
         _ms(floor.p50_ms if floor else None),
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def _noise_note(run: SizeRun) -> list[str]:
+    """Rows during which the machine (or the database server) also worked for others."""
+    lines = []
+    busy = [
+        f"{r.row} {r.extra['other_cpu_s'] / r.wall_s:.2f}"
+        for r in run.rows
+        if r.server == "scimhub" and r.wall_s > 0 and r.extra.get("other_cpu_s", 0.0) > 0.1 * r.wall_s
+    ]
+    if busy:
+        lines.append(
+            "- other processes' CPU during the row, in cores (the machine was shared; figures above exclude it): "
+            + ", ".join(busy)
+        )
+    noisy = [
+        f"{r.row} {r.db_other_cpu_s:.2f} s"
+        for r in run.rows
+        if r.server == "scimhub" and r.db_other_cpu_s and r.db_other_cpu_s > 0.05 * max(r.db_cpu_s or 0.0, 0.2)
+    ]
+    if noisy:
+        lines.append(
+            "- PostgreSQL CPU not counted above (other databases' backends, or backends that ended): "
+            + ", ".join(noisy)
+        )
+    return lines
 
 
 def _walk_note(run: SizeRun) -> list[str]:
@@ -195,6 +243,8 @@ def _walk_note(run: SizeRun) -> list[str]:
 
 def size_markdown(run: SizeRun) -> str:
     title = f"### N = {run.size:,} users · {run.db}"
+    if run.processes > 1:
+        title += f" · {run.processes} scimhub processes (requests round-robin)"
     origin = (
         f"{run.seeded:,} users seeded directly through `ResourceService` (`--seed-direct`), "
         f"{run.http_created:,} created over HTTP"
@@ -202,9 +252,12 @@ def size_markdown(run: SizeRun) -> str:
         else f"all {run.http_created:,} users created over HTTP"
     )
     peaks = ", ".join(f"{k} {v / 1024:,.0f} MB" for k, v in run.peak_kb.items())
-    lines = [title, "", origin + ".", "", HEADER]
+    per_process = run.process_peaks_kb.get("scimhub", [])
+    if len(per_process) > 1:
+        peaks += " (max of one process; each: " + ", ".join(f"{v / 1024:,.0f}" for v in per_process) + " MB)"
+    lines = [title, "", origin + ".", "", DATABASE_HEADER if run.has_database_cpu else HEADER]
     lines += [_table_row(run, mine, floor) for mine, floor in run.pairs()]
-    lines += ["", f"Peak RSS (VmHWM) at the end: {peaks or NONE}.", *_walk_note(run)]
+    lines += ["", f"Peak RSS (VmHWM) at the end: {peaks or NONE}.", *_walk_note(run), *_noise_note(run)]
     lines += [f"- note: {n}" for n in run.notes]
     return "\n".join(lines)
 
@@ -229,10 +282,14 @@ def markdown(meta: dict[str, Any], runs: list[SizeRun], found: list[Target], ski
     parts = [
         f"## scimhub benchmark, {meta['started']}",
         "",
-        f"`{meta['command']}` · scimhub {meta['revision']} · {meta['machine']}",
+        f"`{meta['command']}` · scimhub {meta['revision']} · {meta['machine']}"
+        + (f" · load average {meta['loadavg_at_start']} at start" if "loadavg_at_start" in meta else "")
+        + (f", {meta['loadavg_at_end']} at end" if "loadavg_at_end" in meta else ""),
         "",
-        "Server CPU is the server process's own CPU time (/proc), divided by requests; "
-        "`x floor` divides it by the floor server's for the same requests.",
+        "Server CPU is the server processes' own CPU time (/proc, summed over `--processes`), divided by "
+        "requests; `x floor` divides it by the floor server's for the same requests. On PostgreSQL, "
+        "`postgres CPU` is the local PostgreSQL server's processes' CPU time (/proc) in the same interval, "
+        "and `x floor incl. postgres` is (scimhub + postgres) / floor.",
     ]
     parts += [f"\n{size_markdown(run)}" for run in runs]
     parts += ["", targets_markdown(found)]

@@ -2,6 +2,7 @@
 
     python -m bench.run                                  # N = 10,000, scenarios a-f, SQLite
     python -m bench.run --sizes 10000,100000 --seed-direct
+    python -m bench.run --db postgresql --processes 2    # a fresh PostgreSQL database, two servers on it
     python -m bench.run --smoke                          # N = 200, a few requests: proves the harness
 
 Everything runs on loopback, bounded in requests and time. Results go to
@@ -34,11 +35,13 @@ if __package__ in (None, ""):  # `python bench/run.py`
 
 import orjson
 
+from bench import postgres
 from bench import report
 from bench import servers
 from bench.client import Connection
-from bench.procstat import memory
+from bench.procstat import postgres_snapshot
 from bench.scenarios import SCENARIOS
+from bench.scenarios import DatabaseProbe
 from bench.scenarios import Plan
 from bench.scenarios import World
 from bench.scenarios import initial_sync
@@ -56,6 +59,8 @@ class Options:
     dbs: list[str]
     seed_direct: bool
     a_http: int
+    processes: int
+    postgres_url: str
     base_plan: Plan
     max_minutes: float
     keep: bool
@@ -74,6 +79,18 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
     p.add_argument("--a-http", type=int, default=10_000, help="users POSTed over HTTP with --seed-direct")
     p.add_argument("--a-concurrency", type=int, default=8)
+    p.add_argument("--concurrency", type=int, default=1, help="connections of the b, d, e-list and f rows (default 1)")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="scimhub serve processes on the same database, each on its own port; requests go round-robin",
+    )
+    p.add_argument(
+        "--postgres-url",
+        default=postgres.DEFAULT_SERVER,
+        help="PostgreSQL server and its maintenance database; each size run creates and drops a database there",
+    )
     p.add_argument("--lookups", type=int, default=1000, help="b: existence checks of each kind")
     p.add_argument("--deprovision", type=int, default=1000, help="d: users per IdP style")
     p.add_argument("--singles", type=int, default=100, help="e: one-member adds/removes per group")
@@ -89,19 +106,20 @@ def parse_args(argv: list[str] | None = None) -> Options:
     a = p.parse_args(argv)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     plan = Plan(
-        0,
-        0,
-        a.a_concurrency,
-        a.lookups,
-        a.deprovision,
-        a.singles,
-        500,
-        10,
-        a.updates,
-        a.row_seconds,
-        a.walk_seconds,
-        a.index_walk_seconds,
-        a.fill_seconds,
+        size=0,
+        a_http=0,
+        a_concurrency=a.a_concurrency,
+        concurrency=a.concurrency,
+        lookups=a.lookups,
+        deprovision=a.deprovision,
+        singles=a.singles,
+        list_requests=500,
+        big_gets=10,
+        updates=a.updates,
+        row_seconds=a.row_seconds,
+        walk_seconds=a.walk_seconds,
+        index_walk_seconds=a.index_walk_seconds,
+        fill_seconds=a.fill_seconds,
     )
     sizes = [int(s) for s in a.sizes.replace("_", "").split(",") if s]
     if a.smoke:
@@ -127,8 +145,20 @@ def parse_args(argv: list[str] | None = None) -> Options:
     dbs = [d.strip() for d in a.db.split(",") if d.strip()]
     if set(dbs) - set(DATABASES):
         p.error(f"--db must name {' or '.join(DATABASES)}")
+    if a.processes < 1 or a.concurrency < 1:
+        p.error("--processes and --concurrency must be at least 1")
     return Options(
-        sizes, scenarios, dbs, a.seed_direct, a.a_http, plan, a.max_minutes, a.keep, a.out or RESULTS / f"{stamp}.json"
+        sizes,
+        scenarios,
+        dbs,
+        a.seed_direct,
+        a.a_http,
+        a.processes,
+        a.postgres_url,
+        plan,
+        a.max_minutes,
+        a.keep,
+        a.out or RESULTS / f"{stamp}.json",
     )
 
 
@@ -157,9 +187,10 @@ def seed_direct(db_url: str, base_url: str, count: int, workdir: Path) -> list[s
 
 
 async def configure_floor(floor: Server, users: int, pool: int) -> None:
-    conn = Connection(HOST, floor.port, "-", prefix="")
+    port = floor.ports[0]
+    conn = Connection(HOST, port, "-", prefix="")
     try:
-        base = f"http://{HOST}:{floor.port}/scim/v2"
+        base = f"http://{HOST}:{port}/scim/v2"
         body = orjson.dumps({"users": users, "base": base, "reset_groups": True, "members_pool": pool})
         await conn.request("POST", "/_floor/config", body)
     finally:
@@ -170,48 +201,99 @@ def fake_ids(count: int) -> list[str]:
     return [str(uuid.UUID(int=i + 1)) for i in range(count)]
 
 
+def free_ports(count: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < count:
+        port = servers.free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 class SizeRunner:
     def __init__(self, opts: Options, size: int, db: str, deadline: float) -> None:
-        self.opts, self.deadline = opts, deadline
+        self.opts, self.db, self.deadline = opts, db, deadline
         a_http = min(size, opts.a_http) if opts.seed_direct else size
         self.plan = replace(opts.base_plan, size=size, a_http=a_http)
-        self.run = report.SizeRun(size, db)
+        self.run = report.SizeRun(size, db, opts.processes)
         self.workdir = Path(tempfile.mkdtemp(prefix=f"scimhub-bench-{size}-"))
         self.started: list[Server] = []
+        self.postgres_db: str | None = None  # the URL of the database this run created
 
     async def execute(self) -> report.SizeRun:
         try:
             await self._execute()
         finally:
             for server in self.started:
-                self.run.peak_kb.setdefault(server.name, _peak(server))
+                if server.name not in self.run.peak_kb:
+                    self._record_peaks(server)
                 server.stop()
+            await self._drop_database()
             if not self.opts.keep:
                 shutil.rmtree(self.workdir, ignore_errors=True)
             else:
                 self.run.notes.append(f"kept {self.workdir}")
         return self.run
 
+    async def _database(self) -> str:
+        if self.db == "sqlite":
+            return f"sqlite:///{self.workdir / 'bench.db'}"
+        self.postgres_db = await postgres.create_database(self.opts.postgres_url, f"scimhub_bench_{self.plan.size}")
+        return self.postgres_db
+
+    async def _drop_database(self) -> None:
+        if self.postgres_db is None:
+            return
+        if self.opts.keep:
+            self.run.notes.append(f"kept database {postgres.database_name(self.postgres_db)}")
+            return
+        try:
+            await postgres.drop_database(self.opts.postgres_url, self.postgres_db)
+        except Exception as exc:  # noqa: BLE001 - the results matter more than the cleanup
+            self.run.notes.append(f"could not drop {postgres.database_name(self.postgres_db)}: {exc}")
+
+    def _database_probe(self) -> DatabaseProbe | None:
+        """The PostgreSQL server's CPU, when it runs on this machine."""
+        url = self.postgres_db
+        if url is None or not postgres.is_local(url) or not postgres_snapshot("").ticks:
+            return None
+        return DatabaseProbe(postgres.database_name(url))
+
     async def _execute(self) -> None:
-        plan, db_url = self.plan, f"sqlite:///{self.workdir / 'bench.db'}"
+        plan = self.plan
+        db_url = await self._database()
         env = servers.scimhub_env(db_url)
+        servers.upgrade(env)
         token = servers.make_tenant(env)
-        port, floor_port = servers.free_port(), servers.free_port()
+        ports, floor_port = free_ports(self.opts.processes), servers.free_port()
         seeded = plan.size - plan.a_http
-        ids = seed_direct(db_url, f"http://{HOST}:{port}/scim/v2", seeded, self.workdir) if seeded else []
+        ids = seed_direct(db_url, f"http://{HOST}:{ports[0]}/scim/v2", seeded, self.workdir) if seeded else []
         self.run.seeded = len(ids)
-        scimhub = servers.start_scimhub(env, port, self.workdir)
+        scimhub = servers.start_scimhub(env, ports, self.workdir)
+        self.started.append(scimhub)
         floor = servers.start_floor(floor_port, self.workdir)
-        self.started += [scimhub, floor]
+        self.started.append(floor)
         await asyncio.gather(servers.wait_ready(scimhub, token), servers.wait_ready(floor, token))
         await configure_floor(floor, seeded, self._member_pool())
         pad = [""] * (plan.size - seeded)
-        worlds = [World(floor, token, fake_ids(seeded) + pad), World(scimhub, token, ids + pad)]
+        worlds = [
+            World(floor, token, fake_ids(seeded) + pad),
+            World(scimhub, token, ids + pad, database=self._database_probe()),
+        ]
         await self._populate(worlds)
+        if self.postgres_db is not None:
+            await postgres.analyze(self.postgres_db)
+            self.run.notes.append("ANALYZE after the users were created (before the rows after a)")
         for letter in self.opts.scenarios.replace("a", ""):
             if not await self._scenario(letter, worlds):
                 break
-        self.run.peak_kb = {w.server.name: _peak(w.server) for w in reversed(worlds)}
+        for world in reversed(worlds):
+            self._record_peaks(world.server)
+
+    def _record_peaks(self, server: Server) -> None:
+        peaks = server.peak_kb()
+        self.run.peak_kb[server.name] = max(peaks, default=0)
+        self.run.process_peaks_kb[server.name] = peaks
 
     def _member_pool(self) -> int:
         """Group members the floor prepares (unmeasured) for scenario e's big-group answers."""
@@ -236,37 +318,27 @@ class SizeRunner:
             return False
         print(f"  N={self.plan.size:,} scenario {letter} ...", flush=True)
         for world in worlds:
-            if world.server.proc.poll() is not None:
-                raise RuntimeError(f"{world.server.name} died:\n{world.server.log_tail()}")
+            dead = world.server.dead()
+            if dead is not None:
+                raise RuntimeError(f"{world.server.name} (pid {dead.pid}) died:\n{dead.log_tail()}")
             rows = await SCENARIOS[letter](self.plan, world)
             self.run.rows += rows
+            if any(r.unexpected for r in rows) and world.server.name == "scimhub":
+                self.run.notes.append(f"scenario {letter}: unexpected replies; server log:\n{world.server.log_tail()}")
             for row in rows:
+                db = f"  postgres {report._num(row.db_cpu_us):>7} µs/req" if row.db_cpu_s is not None else ""
                 print(
                     f"    {row.server:8} {row.row:16} {row.requests:7,} req  p50 {report._ms(row.p50_ms):>8} ms  "
-                    f"cpu {report._num(row.cpu_us):>7} µs/req{report._flags(row)}",
+                    f"cpu {report._num(row.cpu_us):>7} µs/req{db}{report._flags(row)}",
                     flush=True,
                 )
         return True
 
 
-def _peak(server: Server) -> int:
-    try:
-        return memory(server.pid).hwm_kb
-    except OSError:
-        return 0
-
-
 # -- the whole invocation ----------------------------------------------------------------------
-def postgresql_unsupported() -> str | None:
-    """scimhub's own answer to a PostgreSQL URL (None if it accepts one)."""
-    from scimhub.settings import Settings
-    from scimhub.store.factory import create_engine_for
-
-    try:
-        create_engine_for(Settings(database_url="postgresql://bench@127.0.0.1/bench")).dispose()
-    except (ValueError, ImportError) as exc:
-        return str(exc)
-    return None
+async def postgresql_unsupported(server_url: str) -> str | None:
+    """Why the benchmark cannot run on PostgreSQL (scimhub refuses the URL, no driver, no server), or None."""
+    return await postgres.unavailable(server_url)
 
 
 def metadata(argv: list[str]) -> dict[str, Any]:
@@ -286,7 +358,15 @@ def metadata(argv: list[str]) -> dict[str, Any]:
         "revision": revision or "unknown",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "server_env": {"SCIMHUB_RATE_LIMIT": "", "SCIMHUB_LOG_LEVEL": "WARNING"},
+        "loadavg_at_start": _loadavg(),
     }
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 async def run_all(opts: Options) -> tuple[list[report.SizeRun], list[str]]:
@@ -295,18 +375,16 @@ async def run_all(opts: Options) -> tuple[list[report.SizeRun], list[str]]:
     skipped: list[str] = []
     for db in opts.dbs:
         if db == "postgresql":
-            problem = postgresql_unsupported()
-            skipped.append(
-                f"postgresql: scimhub does not support it yet ({problem})"
-                if problem
-                else "postgresql: scimhub accepts PostgreSQL URLs now; start a server and extend SizeRunner"
-            )
-            continue
+            problem = await postgresql_unsupported(opts.postgres_url)
+            if problem:
+                skipped.append(f"postgresql: {problem}")
+                print(f"skipping postgresql: {problem}", flush=True)
+                continue
         for size in opts.sizes:
             if time.monotonic() > deadline:
                 skipped.append(f"N={size:,} on {db}: --max-minutes reached")
                 continue
-            print(f"N={size:,} on {db}", flush=True)
+            print(f"N={size:,} on {db}, {opts.processes} scimhub process(es)", flush=True)
             runner = SizeRunner(opts, size, db, deadline)
             try:
                 runs.append(await runner.execute())
@@ -332,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = metadata(argv)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runs, skipped = runner.run(run_all(opts))
+    meta["loadavg_at_end"] = _loadavg()
     found = report.targets(runs)
     document = {
         "meta": meta,

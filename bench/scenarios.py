@@ -20,16 +20,22 @@ from urllib.parse import quote
 import orjson
 
 from bench import payloads
+from bench.client import Client
 from bench.client import Connection
 from bench.client import Limits
 from bench.client import Recorder
 from bench.client import Reply
 from bench.client import Req
+from bench.client import RoundRobin
 from bench.client import Validator
 from bench.client import call
 from bench.client import run_batch
-from bench.procstat import memory
-from bench.procstat import tree_cpu_seconds
+from bench.procstat import PostgresCpu
+from bench.procstat import PostgresSnapshot
+from bench.procstat import machine_busy_seconds
+from bench.procstat import own_cpu_seconds
+from bench.procstat import postgres_cpu_between
+from bench.procstat import postgres_snapshot
 from bench.servers import HOST
 from bench.servers import Server
 
@@ -45,6 +51,7 @@ class Plan:
     size: int
     a_http: int  # users created over HTTP in scenario a (the rest are seeded directly)
     a_concurrency: int = 8
+    concurrency: int = 1  # connections of the b, d, e-list and f rows (independent requests)
     lookups: int = 1000  # existence checks, each for existing and for missing users
     deprovision: int = 1000  # users deactivated, each IdP style
     singles: int = 100  # one-member adds (and as many removes) per group
@@ -70,9 +77,26 @@ class World:
     token: str
     user_ids: list[str]  # id of user i (payloads.user_name(i)); "" while unknown
     groups: dict[str, str] = field(default_factory=dict)
+    # the database server's processes (PostgreSQL on this machine), or None (SQLite: in-process)
+    database: DatabaseProbe | None = None
 
-    def connect(self) -> Connection:
-        return Connection(HOST, self.server.port, self.token)
+    def connect(self) -> Client:
+        """A client of the server: with several processes, requests go to each in turn."""
+        conns = [Connection(HOST, port, self.token) for port in self.server.ports]
+        return conns[0] if len(conns) == 1 else RoundRobin(conns)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseProbe:
+    """CPU of the PostgreSQL server's processes for one database, between two snapshots."""
+
+    name: str
+
+    def snapshot(self) -> PostgresSnapshot:
+        return postgres_snapshot(self.name)
+
+    def between(self, before: PostgresSnapshot, after: PostgresSnapshot) -> PostgresCpu:
+        return postgres_cpu_between(before, after)
 
 
 @dataclass
@@ -93,6 +117,17 @@ class Row:
     first_error: str | None
     stopped: str | None
     extra: dict[str, Any] = field(default_factory=dict)
+    db_cpu_s: float | None = None  # the database server's CPU time (PostgreSQL), None if in-process
+    db_other_cpu_s: float | None = None  # the database server's CPU time for other clients
+
+    @property
+    def db_cpu_us(self) -> float | None:
+        return self.db_cpu_s / self.requests * 1e6 if self.requests and self.db_cpu_s is not None else None
+
+    @property
+    def total_cpu_us(self) -> float | None:
+        """Server plus database server CPU per request."""
+        return (self.cpu_s + (self.db_cpu_s or 0.0)) / self.requests * 1e6 if self.requests else None
 
     @property
     def rps(self) -> float | None:
@@ -105,6 +140,7 @@ class Row:
     def to_json(self) -> dict[str, Any]:
         data = dict(vars(self))
         data.update(rps=self.rps, cpu_us_per_request=self.cpu_us)
+        data.update(db_cpu_us_per_request=self.db_cpu_us, total_cpu_us_per_request=self.total_cpu_us)
         data["requests_per_cpu_second"] = self.requests / self.cpu_s if self.cpu_s > 0 else None
         return data
 
@@ -130,14 +166,20 @@ async def measure(
     body: Callable[[Recorder], Awaitable[Any]],
     validate: Validator | None = None,
 ) -> Row:
-    """Run ``body`` between two readings of the server's CPU time; memory after."""
+    """Run ``body`` between two readings of the server's (and database server's) CPU time; memory after."""
     rec = Recorder(limits, validate=validate)
-    pid = world.server.pid
-    cpu_before = tree_cpu_seconds(pid)
+    db_before = world.database.snapshot() if world.database else None
+    busy_before, client_before = machine_busy_seconds(), own_cpu_seconds()
+    cpu_before = world.server.cpu_seconds()
     extra = await body(rec)
     rec.finish()
-    cpu = tree_cpu_seconds(pid) - cpu_before
-    mem = memory(pid)
+    cpu = world.server.cpu_seconds() - cpu_before
+    db = world.database.between(db_before, world.database.snapshot()) if world.database and db_before else None
+    busy, client = machine_busy_seconds() - busy_before, own_cpu_seconds() - client_before
+    mem = world.server.memory()
+    extra = extra if isinstance(extra, dict) else {}
+    # What else ran on the machine meanwhile (other users' processes; ticks make it ±0.02 s):
+    extra["other_cpu_s"] = round(busy - cpu - client - (db.mine if db else 0.0), 3)
     return Row(
         scenario,
         row,
@@ -154,7 +196,9 @@ async def measure(
         rec.unexpected,
         rec.first_error,
         rec.stopped if rec.stopped == "time" else None,
-        extra if isinstance(extra, dict) else {},
+        extra,
+        db.mine if db else None,
+        db.others if db else None,
     )
 
 
@@ -173,6 +217,10 @@ async def batch_row(
         await run_batch(world.connect, requests, rec, concurrency)
 
     return await measure(world, scenario, row, label, limits, body, validate)
+
+
+def _concurrency(plan: Plan) -> str:
+    return f", concurrency {plan.concurrency}" if plan.concurrency > 1 else ""
 
 
 def _dumps(doc: Any) -> bytes:
@@ -217,10 +265,11 @@ async def existence_checks(plan: Plan, world: World) -> list[Row]:
     picked = random.Random(plan.size).sample(range(plan.size), min(plan.lookups, plan.size))
     hits = [Req("GET", payloads.filter_eq_path(payloads.user_name(i))) for i in picked]
     misses = [Req("GET", payloads.filter_eq_path(payloads.missing_user_name(i))) for i in range(plan.lookups)]
-    label = 'GET /Users?filter=userName eq "…"'
+    label = 'GET /Users?filter=userName eq "…"' + _concurrency(plan)
+    c = plan.concurrency
     return [
-        await batch_row(world, plan, ("b", "b.hit", f"{label} (existing)"), hits, validate=_expect_total(1)),
-        await batch_row(world, plan, ("b", "b.miss", f"{label} (missing)"), misses, validate=_expect_total(0)),
+        await batch_row(world, plan, ("b", "b.hit", f"{label} (existing)"), hits, c, _expect_total(1)),
+        await batch_row(world, plan, ("b", "b.miss", f"{label} (missing)"), misses, c, _expect_total(0)),
     ]
 
 
@@ -302,9 +351,8 @@ async def deprovisioning(plan: Plan, world: World) -> list[Row]:
         body = _dumps(doc)
         users = world.user_ids[100 + n * k : 100 + (n + 1) * k]
         requests = [Req("PATCH", f"/Users/{uid}", body) for uid in users]
-        rows.append(
-            await batch_row(world, plan, ("d", row, f"PATCH /Users/{{id}} active=false, {who} style"), requests)
-        )
+        label = f"PATCH /Users/{{id}} active=false, {who} style{_concurrency(plan)}"
+        rows.append(await batch_row(world, plan, ("d", row, label), requests, plan.concurrency))
     return rows
 
 
@@ -374,8 +422,8 @@ async def groups(plan: Plan, world: World) -> list[Row]:
     rows += await _singles(world, plan, "big", members, ("remove", "add"))
     rows += await _singles(world, plan, "small", 100, ("add", "remove"))
     listing = [Req("GET", f"/Groups{EXCLUDE_MEMBERS}")] * plan.list_requests
-    label = f"GET /Groups?excludedAttributes=members (with a {members:,}-member group)"
-    rows.append(await batch_row(world, plan, ("e", "e.list", label), listing))
+    label = f"GET /Groups?excludedAttributes=members (with a {members:,}-member group){_concurrency(plan)}"
+    rows.append(await batch_row(world, plan, ("e", "e.list", label), listing, plan.concurrency))
     gets = [Req("GET", f"/Groups/{big}")] * plan.big_gets
     rows.append(
         await batch_row(world, plan, ("e", "e.get_big", f"GET /Groups/{{id}} of the {members:,}-member group"), gets)
@@ -391,9 +439,10 @@ async def put_and_delete(plan: Plan, world: World) -> list[Row]:
         Req("PUT", f"/Users/{world.user_ids[i]}", _dumps(payloads.okta_put(i, world.user_ids[i]))) for i in put_range
     ]
     deletes = [Req("DELETE", f"/Users/{world.user_ids[i]}", None, (204,)) for i in range(plan.size - k, plan.size)]
+    c, suffix = plan.concurrency, _concurrency(plan)
     return [
-        await batch_row(world, plan, ("f", "f.put", "PUT /Users/{id} (Okta profile update)"), puts),
-        await batch_row(world, plan, ("f", "f.delete", "DELETE /Users/{id}"), deletes),
+        await batch_row(world, plan, ("f", "f.put", f"PUT /Users/{{id}} (Okta profile update){suffix}"), puts, c),
+        await batch_row(world, plan, ("f", "f.delete", f"DELETE /Users/{{id}}{suffix}"), deletes, c),
     ]
 
 

@@ -1,8 +1,10 @@
 """Start and stop the two servers under test, on free loopback ports.
 
-scimhub runs through its own CLI (``scimhub serve``) on a fresh SQLite file, with a tenant
-and token made by ``scimhub tenant create`` / ``scimhub token issue``; the floor runs as
-``python -m bench.floor``. Both are single uvicorn processes.
+scimhub runs through its own CLI (``scimhub serve``) on a fresh database (a SQLite file or a
+PostgreSQL database of its own, migrated by ``scimhub db upgrade``), with a tenant and token
+made by ``scimhub tenant create`` / ``scimhub token issue``; ``--processes N`` starts N
+``scimhub serve`` processes on the same database, each on its own port. The floor runs as
+``python -m bench.floor``, one uvicorn process.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.client import Connection
+from bench.procstat import Memory
+from bench.procstat import memory
+from bench.procstat import tree_cpu_seconds
 
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parent.parent
@@ -59,6 +64,11 @@ def cli(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def upgrade(env: dict[str, str]) -> None:
+    """Migrate the database (``scimhub serve`` does not migrate PostgreSQL itself)."""
+    cli(env, "db", "upgrade")
+
+
 def make_tenant(env: dict[str, str]) -> str:
     """Create the benchmark tenant and return a bearer token (the last stdout line)."""
     cli(env, "tenant", "create", TENANT)
@@ -66,8 +76,7 @@ def make_tenant(env: dict[str, str]) -> str:
 
 
 @dataclass
-class Server:
-    name: str
+class Process:
     proc: subprocess.Popen[bytes]
     port: int
     log: Path
@@ -92,32 +101,88 @@ class Server:
             return ""
 
 
-def _spawn(name: str, argv: list[str], env: dict[str, str], port: int, workdir: Path) -> Server:
+@dataclass
+class Server:
+    """One server under test: one or more processes answering the same routes on the same data."""
+
+    name: str
+    processes: list[Process]
+
+    @property
+    def pid(self) -> int:
+        return self.processes[0].pid
+
+    @property
+    def ports(self) -> list[int]:
+        return [p.port for p in self.processes]
+
+    def dead(self) -> Process | None:
+        return next((p for p in self.processes if p.proc.poll() is not None), None)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds of every process (and its descendants), summed."""
+        return sum(tree_cpu_seconds(p.pid) for p in self.processes)
+
+    def memory(self) -> Memory:
+        """The largest VmHWM and VmRSS of any one process (each process holds its own caches)."""
+        found = [memory(p.pid) for p in self.processes]
+        return Memory(max(m.hwm_kb for m in found), max(m.rss_kb for m in found))
+
+    def peak_kb(self) -> list[int]:
+        """VmHWM of each process (0 for one that is gone)."""
+        peaks = []
+        for p in self.processes:
+            try:
+                peaks.append(memory(p.pid).hwm_kb)
+            except OSError:
+                peaks.append(0)
+        return peaks
+
+    def stop(self) -> None:
+        for p in self.processes:
+            if p.proc.poll() is None:
+                p.proc.terminate()
+        for p in self.processes:
+            p.stop()
+
+    def log_tail(self, chars: int = 1500) -> str:
+        return "\n".join(f"[{self.name} pid {p.pid} port {p.port}]\n{p.log_tail(chars)}" for p in self.processes)
+
+
+def _spawn(name: str, argv: list[str], env: dict[str, str], port: int, workdir: Path) -> Process:
     log = workdir / f"{name}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
-    return Server(name, proc, port, log)
+    return Process(proc, port, log)
 
 
-def start_scimhub(env: dict[str, str], port: int, workdir: Path) -> Server:
-    argv = [scimhub_executable(), "serve", "--host", HOST, "--port", str(port)]
-    return _spawn("scimhub", argv, env, port, workdir)
+def start_scimhub(env: dict[str, str], ports: list[int], workdir: Path) -> Server:
+    """``scimhub serve`` once per port, all on the database of ``env``."""
+    processes = []
+    for n, port in enumerate(ports):
+        argv = [scimhub_executable(), "serve", "--host", HOST, "--port", str(port)]
+        processes.append(_spawn(f"scimhub-{n + 1}" if len(ports) > 1 else "scimhub", argv, env, port, workdir))
+    return Server("scimhub", processes)
 
 
 def start_floor(port: int, workdir: Path) -> Server:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     argv = [sys.executable, "-m", "bench.floor", "--host", HOST, "--port", str(port)]
-    return _spawn("floor", argv, env, port, workdir)
+    return Server("floor", [_spawn("floor", argv, env, port, workdir)])
 
 
 async def wait_ready(server: Server, token: str) -> None:
-    """Until the server answers an authenticated GET (any status), or it dies, or time runs out."""
+    """Until every process answers an authenticated GET (any status), or one dies, or time runs out."""
+    await asyncio.gather(*(_wait_ready(server.name, p, token) for p in server.processes))
+
+
+async def _wait_ready(name: str, process: Process, token: str) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"{server.name} exited with {server.proc.returncode}:\n{server.log_tail()}")
-        conn = Connection(HOST, server.port, token)
+        if process.proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.proc.returncode}:\n{process.log_tail()}")
+        conn = Connection(HOST, process.port, token)
         try:
             await conn.request("GET", "/Users?count=0")
             return
@@ -125,4 +190,4 @@ async def wait_ready(server: Server, token: str) -> None:
             await asyncio.sleep(0.1)
         finally:
             await conn.close()
-    raise RuntimeError(f"{server.name} did not answer within {STARTUP_SECONDS:.0f} s:\n{server.log_tail()}")
+    raise RuntimeError(f"{name} did not answer within {STARTUP_SECONDS:.0f} s:\n{process.log_tail()}")

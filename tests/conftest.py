@@ -117,8 +117,7 @@ def store(
     store = SqlStore(postgres_db) if shared and postgres_db is not None else open_store(settings)
     yield store
     if isinstance(store.db, SqliteDatabase):
-        store.db.fast_reads.close()
-        store.db.engine.dispose()
+        store.db.close()
 
 
 @dataclass

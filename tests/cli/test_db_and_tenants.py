@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -12,38 +13,60 @@ import pytest
 from scimhub.admin.cli import main
 from scimhub.protocol.tenant_config import CACHE_SECONDS
 from scimhub.protocol.tenant_config import setting_keys
-from scimhub.settings import Settings
-from scimhub.store import migrate
-from scimhub.store.factory import create_engine_for
+from scimhub.store.database import open_database
 from scimhub.store.sql import SqlStore
+from tests import databases
 from tests.cli.support import Cli
 
 
-def _is_current(database_url: str) -> bool:
-    engine = create_engine_for(Settings(database_url=database_url))
+@pytest.fixture
+def blank_url(tmp_path: Path) -> Iterator[str]:
+    """A database with no tables: a new SQLite file, or a new PostgreSQL database (dropped afterwards)."""
+    server = databases.server_url()
+    if server is None:
+        yield f"sqlite:///{tmp_path / 'new.db'}"
+        return
+    url = databases.create_database(server)
     try:
-        return migrate.is_current(engine)
+        yield url
     finally:
-        engine.dispose()
+        databases.drop_database(url)
 
 
-def test_db_upgrade_migrates_a_new_database_and_is_idempotent(tmp_path: Path) -> None:
-    cli = Cli(f"sqlite:///{tmp_path / 'new.db'}")
+def _is_current(database_url: str) -> bool:
+    async def check() -> bool:
+        database = open_database(database_url)
+        try:
+            return await database.is_current()
+        finally:
+            await database.dispose()
+
+    return asyncio.run(check())
+
+
+def test_db_upgrade_migrates_a_new_database_and_is_idempotent(blank_url: str) -> None:
+    cli = Cli(blank_url)
 
     assert cli.ok("db", "upgrade") == ["Database is at the newest revision."]
     assert _is_current(cli.database_url)
     assert cli.ok("db", "upgrade") == ["Database is at the newest revision."]
 
 
-def test_commands_migrate_a_new_sqlite_database_unless_told_not_to(tmp_path: Path) -> None:
-    refusing = Cli(f"sqlite:///{tmp_path / 'manual.db'}")
-    automatic = Cli(f"sqlite:///{tmp_path / 'auto.db'}")
-
-    refused = refusing("tenant", "list", SCIMHUB_AUTO_MIGRATE="false")
+def test_commands_migrate_a_new_database_only_on_sqlite_unless_told_not_to(blank_url: str) -> None:
+    refused = Cli(blank_url)("tenant", "list", SCIMHUB_AUTO_MIGRATE="false")
     assert refused.exit_code == 1
     assert "Error: The database schema is not current; run: scimhub db upgrade" in refused.output
-    assert automatic.ok("tenant", "list") == []
-    assert _is_current(automatic.database_url)
+    assert not _is_current(blank_url)
+
+    if databases.on_postgres():
+        # A PostgreSQL database is shared by instances: migrating it is a release step of its own.
+        unmigrated = Cli(blank_url)("tenant", "list")
+        assert unmigrated.exit_code == 1
+        assert "Error: The database schema is not current; run: scimhub db upgrade" in unmigrated.output
+        assert not _is_current(blank_url)
+    else:
+        assert Cli(blank_url).ok("tenant", "list") == []
+        assert _is_current(blank_url)
 
 
 def test_tenant_create_and_list(cli: Cli) -> None:

@@ -20,8 +20,6 @@ from standardwebhooks import Webhook
 
 from scimhub.protocol import tenants
 from scimhub.settings import Settings
-from scimhub.store import migrate
-from scimhub.store.factory import create_engine_for
 from scimhub.store.factory import open_store
 from tests.events.support import Receiver
 from tests.events.support import patch_body
@@ -44,14 +42,12 @@ def _cli(env: dict[str, str], *args: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-async def _tenant_with_token(url: str) -> str:
-    settings = Settings(database_url=url)
-    engine = create_engine_for(settings)
-    migrate.upgrade(engine)
-    engine.dispose()
+async def _tenant_with_token(settings: Settings) -> str:
     store = open_store(settings)
-    _, token = await tenants.issue_token(store, await tenants.create_tenant(store, "acme"), None)
-    store.engine.dispose()
+    try:
+        _, token = await tenants.issue_token(store, await tenants.create_tenant(store, "acme"), None)
+    finally:
+        await store.close()
     return token
 
 
@@ -88,12 +84,12 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.mark.parametrize("phase_one", ["worker-disabled", "receiver-down"])
 def test_events_committed_before_a_kill_9_are_all_delivered_in_order_after_restart(
-    tmp_path: Path, receiver: Receiver, phase_one: str
+    settings: Settings, tmp_path: Path, receiver: Receiver, phase_one: str
 ) -> None:
     port = _free_port()
     env = {
         **os.environ,
-        "SCIMHUB_DATABASE_URL": f"sqlite:///{tmp_path / 'kill.db'}",
+        "SCIMHUB_DATABASE_URL": settings.database_url,
         "SCIMHUB_PORT": str(port),
         "SCIMHUB_LOG_LEVEL": "WARNING",
         "SCIMHUB_WEBHOOK_BACKOFF_BASE_SECONDS": "0.05",
@@ -102,7 +98,7 @@ def test_events_committed_before_a_kill_9_are_all_delivered_in_order_after_resta
         "SCIMHUB_WEBHOOK_MAX_ATTEMPTS": "1000",
         "SCIMHUB_WORKER_POLL_SECONDS": "0.2",
     }
-    token = asyncio.run(_tenant_with_token(env["SCIMHUB_DATABASE_URL"]))
+    token = asyncio.run(_tenant_with_token(settings))
     secret = _cli(env, "webhook", "add", "acme", receiver.url)
     base = f"http://127.0.0.1:{port}/scim/v2"
     receiver.status = 503

@@ -61,18 +61,20 @@ async def test_the_sequence_is_per_tenant(app: object, acme: TenantAccess, globe
 
 
 def _writer(settings: Settings, token: str, prefix: str, count: int, errors: list[BaseException]) -> None:
-    """Another process's worth of writers: its own engine, event loop and app on the same file."""
+    """Another process's worth of writers: its own engine, event loop and app on the same database."""
 
     async def write() -> None:
         store = open_store(settings)
         app = create_app(settings, store=store)
         transport = httpx2.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {token}"}
-        async with httpx2.AsyncClient(transport=transport, base_url="http://t/scim/v2", headers=headers) as client:
-            for i in range(count):
-                response = await client.post("/Users", json=user_body(f"{prefix}{i}"))
-                assert response.status_code == 201, response.text
-        store.engine.dispose()
+        try:
+            async with httpx2.AsyncClient(transport=transport, base_url="http://t/scim/v2", headers=headers) as client:
+                for i in range(count):
+                    response = await client.post("/Users", json=user_body(f"{prefix}{i}"))
+                    assert response.status_code == 201, response.text
+        finally:
+            await store.close()
 
     try:
         asyncio.run(write())

@@ -51,8 +51,8 @@ def assert_unauthorized(response: httpx2.Response) -> None:
 
 
 async def _set_token(store: SqlStore, token_id: str, **values: str | None) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(update(tokens).where(tokens.c.id == token_id).values(**values))
+    async with store.db.write() as tx:
+        await tx.execute(update(tokens).where(tokens.c.id == token_id).values(**values))
 
 
 async def _last_used(store: SqlStore, access: TenantAccess) -> str | None:

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
+from alembic import command
+from sqlalchemy import Connection
 from sqlalchemy import insert
 
 from scimhub.app import create_app
 from scimhub.auth.tokens import digest
 from scimhub.auth.tokens import mint_token
 from scimhub.settings import Settings
-from scimhub.store import migrate
-from scimhub.store.factory import create_engine_for
+from scimhub.store.database import SqliteDatabase
 from scimhub.store.factory import open_store
 from scimhub.store.migrate import alembic_config
 from scimhub.store.sql import SqlStore
 from scimhub.store.tables import tenants
 from scimhub.store.tables import tokens
+from tests import databases
 from tests.conftest import SCIM
 from tests.http.scim_checks import assert_scim_error
 from tests.http.scim_checks import create_group
@@ -30,32 +34,55 @@ from tests.http.scim_checks import snapshot
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_tenant_created_before_the_events_migration_can_still_write(tmp_path: Path) -> None:
-    from alembic import command
+@pytest.fixture
+def blank(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for a database with no tables: a new SQLite file, or a new PostgreSQL database."""
+    server = databases.server_url()
+    if server is None:
+        yield dataclasses.replace(settings, database_url=f"sqlite:///{tmp_path / 'old.db'}")
+        return
+    url = databases.create_database(server)
+    try:
+        yield dataclasses.replace(settings, database_url=url)
+    finally:
+        databases.drop_database(url)
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = create_engine_for(Settings(database_url=url))
-    with engine.begin() as conn:
-        config = alembic_config(url)
+
+async def _on_connection(store: SqlStore, work: Callable[[Connection], None]) -> None:
+    """``work`` on a (sync) connection of the store's database, in a transaction."""
+    if isinstance(store.db, SqliteDatabase):
+        with store.db.engine.begin() as conn:
+            work(conn)
+    else:
+        async with store.db.engine.begin() as conn:
+            await conn.run_sync(work)
+
+
+async def test_a_tenant_created_before_the_events_migration_can_still_write(blank: Settings) -> None:
+    secret = mint_token()
+
+    def at_0002_with_a_tenant(conn: Connection) -> None:
+        config = alembic_config(blank.database_url)
         config.attributes["connection"] = conn
         command.upgrade(config, "0002")
         conn.execute(insert(tenants).values(id="t-old", name="old", created_at="2026-01-01T00:00:00+00:00"))
-        secret = mint_token()
         conn.execute(
             insert(tokens).values(
                 id="k-old", tenant_id="t-old", prefix="x", digest=digest(secret), created_at="2026-01-01T00:00:00+00:00"
             )
         )
-    migrate.upgrade(engine)
-    engine.dispose()
-    settings = Settings(database_url=url, rate_limit="")
-    store = open_store(settings)
-    transport = httpx2.ASGITransport(app=create_app(settings, store=store))  # type: ignore[arg-type]
-    async with httpx2.AsyncClient(
-        transport=transport, base_url=SCIM, headers={"Authorization": f"Bearer {secret}"}
-    ) as client:
-        response = await client.post("/Users", json={"userName": "after-upgrade"})
-    store.engine.dispose()
+
+    store = open_store(blank)
+    try:
+        await _on_connection(store, at_0002_with_a_tenant)
+        await store.db.upgrade()
+        transport = httpx2.ASGITransport(app=create_app(blank, store=store))  # type: ignore[arg-type]
+        async with httpx2.AsyncClient(
+            transport=transport, base_url=SCIM, headers={"Authorization": f"Bearer {secret}"}
+        ) as client:
+            response = await client.post("/Users", json={"userName": "after-upgrade"})
+    finally:
+        await store.close()
     assert response.status_code == 201, response.text
 
 

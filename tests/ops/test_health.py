@@ -2,20 +2,61 @@
 
 from __future__ import annotations
 
+import dataclasses
+import socket
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
+import anyio
 import pytest
 from alembic import command
+from sqlalchemy import Connection
 
 from scimhub.app import create_app
 from scimhub.settings import Settings
 from scimhub.store import migrate
-from scimhub.store.factory import create_engine_for
+from scimhub.store.database import SqliteDatabase
 from scimhub.store.factory import open_store
 from scimhub.store.sql import SqlStore
+from tests import databases
 from tests.ops.support import root_client
 
 pytestmark = pytest.mark.anyio
+
+T = TypeVar("T")
+NOT_MIGRATED = "database schema is not at the newest migration (run scimhub db upgrade)"
+
+
+@pytest.fixture
+def blank(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for a database with no tables: a new SQLite file, or a new PostgreSQL database."""
+    server = databases.server_url()
+    if server is None:
+        yield dataclasses.replace(settings, database_url=f"sqlite:///{tmp_path / 'blank.db'}")
+        return
+    url = databases.create_database(server)
+    try:
+        yield dataclasses.replace(settings, database_url=url)
+    finally:
+        databases.drop_database(url)
+
+
+async def _on_connection(store: SqlStore, work: Callable[[Connection], T]) -> T:
+    """``work`` on a (sync) connection of the store's database, in a transaction."""
+    if isinstance(store.db, SqliteDatabase):
+        with store.db.engine.begin() as conn:
+            return work(conn)
+    async with store.db.engine.begin() as conn:
+        return await conn.run_sync(work)
+
+
+def _table_names(conn: Connection) -> list[str]:
+    if conn.dialect.name == "sqlite":
+        return list(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'").scalars())
+    query = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+    return list(conn.exec_driver_sql(query).scalars())
 
 
 async def _probe(settings: Settings, store: SqlStore) -> tuple[tuple[int, object], tuple[int, object]]:
@@ -42,83 +83,96 @@ async def test_probes_need_no_token_and_answer_only_get(settings: Settings, stor
     assert post.status_code == 405
 
 
-async def test_an_empty_database_file_is_live_but_not_ready(settings: Settings, tmp_path: Path) -> None:
-    empty = Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}", rate_limit="")
-    store = open_store(empty)
+async def test_an_empty_database_is_live_but_not_ready(blank: Settings) -> None:
+    store = open_store(blank)
     try:
-        live, ready = await _probe(empty, store)
+        live, ready = await _probe(blank, store)
     finally:
-        store.engine.dispose()
+        await store.close()
 
     assert live == (200, {"status": "ok"})
-    assert ready == (
-        503,
-        {
-            "status": "unavailable",
-            "detail": "database schema is not at the newest migration (run scimhub db upgrade)",
-        },
-    )
+    assert ready == (503, {"status": "unavailable", "detail": NOT_MIGRATED})
 
 
-async def test_a_deleted_database_file_makes_readiness_fail(settings: Settings, store: SqlStore) -> None:
-    assert (await _probe(settings, store))[1][0] == 200
-    store.engine.dispose()
-    database = Path(settings.database_url.removeprefix("sqlite:///"))
-    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
-        path.unlink(missing_ok=True)
+async def test_a_deleted_database_makes_readiness_fail(blank: Settings) -> None:
+    store = open_store(blank)
+    try:
+        await store.db.upgrade()
+        assert (await _probe(blank, store))[1][0] == 200
+        await store.db.dispose()
+        if isinstance(store.db, SqliteDatabase):
+            # SQLite creates an empty file again on the next connect: a database without the schema.
+            database = Path(blank.database_url.removeprefix("sqlite:///"))
+            for suffix in ("", "-wal", "-shm"):
+                database.with_name(database.name + suffix).unlink(missing_ok=True)
+            expected = NOT_MIGRATED
+        else:
+            # The server answers, the database is gone.
+            await anyio.to_thread.run_sync(databases.drop_database, blank.database_url)
+            expected = "database unreachable: DBAPIError"
 
-    live, (status, body) = await _probe(settings, store)
+        live, (status, body) = await _probe(blank, store)
+    finally:
+        await store.close()
 
     assert live[0] == 200
     assert status == 503
-    assert body == {
-        "status": "unavailable",
-        "detail": "database schema is not at the newest migration (run scimhub db upgrade)",
-    }
+    assert body == {"status": "unavailable", "detail": expected}
 
 
-async def test_an_unreachable_database_is_not_ready(tmp_path: Path) -> None:
-    gone = Settings(database_url=f"sqlite:///{tmp_path / 'no-such-dir' / 'scimhub.db'}", rate_limit="")
+def _unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def test_an_unreachable_database_is_not_ready(settings: Settings, tmp_path: Path) -> None:
+    if databases.on_postgres():
+        # A PostgreSQL server that is not there (nothing listens on the port).
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:{_unused_port()}/scimhub"
+        error = "ConnectionRefusedError"
+    else:
+        url = f"sqlite:///{tmp_path / 'no-such-dir' / 'scimhub.db'}"
+        error = "OperationalError"
+    gone = dataclasses.replace(settings, database_url=url)
     store = open_store(gone)
     try:
         live, ready = await _probe(gone, store)
     finally:
-        store.engine.dispose()
+        await store.close()
 
     assert live == (200, {"status": "ok"})
-    assert ready == (503, {"status": "unavailable", "detail": "database unreachable: OperationalError"})
+    assert ready == (503, {"status": "unavailable", "detail": f"database unreachable: {error}"})
 
 
-async def test_a_database_behind_the_newest_migration_is_not_ready_until_upgraded(tmp_path: Path) -> None:
-    behind = Settings(database_url=f"sqlite:///{tmp_path / 'behind.db'}", rate_limit="")
-    engine = create_engine_for(behind)
-    config = migrate.alembic_config(behind.database_url)
-    with engine.begin() as conn:
+async def test_a_database_behind_the_newest_migration_is_not_ready_until_upgraded(blank: Settings) -> None:
+    def upgrade_to_0003(conn: Connection) -> None:
+        config = migrate.alembic_config(blank.database_url)
         config.attributes["connection"] = conn
         command.upgrade(config, "0003")
-    engine.dispose()
-    store = open_store(behind)
+
+    store = open_store(blank)
     try:
-        before = (await _probe(behind, store))[1]
-        migrate.upgrade(store.engine)
-        after = (await _probe(behind, store))[1]
+        await _on_connection(store, upgrade_to_0003)
+        before = (await _probe(blank, store))[1]
+        await store.db.upgrade()
+        after = (await _probe(blank, store))[1]
     finally:
-        store.engine.dispose()
+        await store.close()
 
     assert before[0] == 503
     assert "not at the newest migration" in str(before[1])
     assert after == (200, {"status": "ready"})
 
 
-async def test_readiness_does_not_write_to_the_database(settings: Settings, store: SqlStore) -> None:
-    database = Path(settings.database_url.removeprefix("sqlite:///"))
-    store.engine.dispose()
-    database.unlink()
+async def test_readiness_does_not_write_to_the_database(blank: Settings) -> None:
+    store = open_store(blank)
+    try:
+        await _probe(blank, store)
 
-    await _probe(settings, store)
-
-    # An empty file is created by SQLite on connect, but readiness never migrates it or adds tables.
-    assert migrate.is_current(store.engine) is False
-    with store.engine.connect() as conn:
-        tables = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'").all()
-    assert tables == []
+        # (SQLite creates the empty file on connect.) Readiness never migrates a database or adds tables.
+        assert await store.db.is_current() is False
+        assert await _on_connection(store, _table_names) == []
+    finally:
+        await store.close()

@@ -2,46 +2,87 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from typing import TypeVar
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection
 
 from scimhub.settings import Settings
-from scimhub.store import migrate
-from scimhub.store.factory import create_engine_for
+from scimhub.store.database import SqliteDatabase
+from scimhub.store.database import open_database
+from scimhub.store.factory import open_store
+from scimhub.store.sql import SqlStore
 from scimhub.store.tables import metadata
+from tests import databases
+
+pytestmark = pytest.mark.anyio
+
+T = TypeVar("T")
 
 
-def test_migrated_database_matches_the_table_metadata(migrated_template: Path) -> None:
-    engine = create_engine_for(Settings(database_url=f"sqlite:///{migrated_template}"))
-    with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
-    engine.dispose()
-    assert diff == []
+@pytest.fixture
+def blank_url(tmp_path: Path) -> Iterator[str]:
+    """A database with no tables: a new SQLite file, or a new PostgreSQL database (dropped afterwards)."""
+    server = databases.server_url()
+    if server is None:
+        yield f"sqlite:///{tmp_path / 'x.db'}"
+        return
+    url = databases.create_database(server)
+    try:
+        yield url
+    finally:
+        databases.drop_database(url)
 
 
-def test_upgrade_twice_is_harmless_and_reports_current(tmp_path: Path) -> None:
-    engine = create_engine_for(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
-    assert not migrate.is_current(engine)
-    migrate.upgrade(engine)
-    migrate.upgrade(engine)
-    assert migrate.is_current(engine)
-    engine.dispose()
+async def _on_connection(store: SqlStore, work: Callable[[Connection], T]) -> T:
+    """``work`` on a (sync) connection of the store's database."""
+    if isinstance(store.db, SqliteDatabase):
+        with store.db.engine.connect() as conn:
+            return work(conn)
+    async with store.db.engine.connect() as conn:
+        return await conn.run_sync(work)
 
 
-@pytest.mark.anyio
-async def test_maintain_gathers_planner_statistics(migrated_template: Path, tmp_path: Path) -> None:
-    import shutil
+async def test_migrated_database_matches_the_table_metadata(store: SqlStore) -> None:
+    def differences(conn: Connection) -> list[Any]:
+        return list(compare_metadata(MigrationContext.configure(conn), metadata))
 
-    from scimhub.store.factory import open_store
+    assert await _on_connection(store, differences) == []
 
-    path = tmp_path / "m.db"
-    shutil.copy(migrated_template, path)
-    store = open_store(Settings(database_url=f"sqlite:///{path}"))
-    await store.maintain()
-    with store.engine.connect() as conn:
-        tables = {row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert "sqlite_stat1" in tables
-    store.engine.dispose()
+
+async def test_upgrade_twice_is_harmless_and_reports_current(blank_url: str) -> None:
+    database = open_database(blank_url)
+    try:
+        assert not await database.is_current()
+        await database.upgrade()
+        await database.upgrade()
+        assert await database.is_current()
+    finally:
+        await database.dispose()
+
+
+def _has_planner_statistics(conn: Connection) -> bool:
+    if conn.dialect.name == "sqlite":
+        # ANALYZE creates sqlite_stat1 (without it SQLite plans by guesswork).
+        tables = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'").scalars()
+        return "sqlite_stat1" in set(tables)
+    # PostgreSQL records when ANALYZE (or autovacuum's) last gathered a table's statistics.
+    query = "SELECT coalesce(last_analyze, last_autoanalyze) FROM pg_stat_user_tables WHERE relname = 'resources'"
+    return conn.exec_driver_sql(query).scalar_one() is not None
+
+
+async def test_maintain_gathers_planner_statistics(blank_url: str) -> None:
+    store = open_store(Settings(database_url=blank_url, database_pool_size=0))
+    try:
+        await store.db.upgrade()
+        assert not await _on_connection(store, _has_planner_statistics)
+        await store.maintain()
+        assert await _on_connection(store, _has_planner_statistics)
+    finally:
+        await store.close()

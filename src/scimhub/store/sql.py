@@ -23,6 +23,7 @@ from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import literal
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
@@ -344,23 +345,23 @@ class SqlStore:
         await self.db.dispose()
 
     async def maintain(self) -> None:
-        """Refresh SQLite's planner statistics when the data has grown or shrunk a lot, so that
-        ``a eq x or b eq y`` stays two index probes (SQLite plans without sqlite_stat1 scan).
-        PostgreSQL's autovacuum keeps its own statistics."""
-        if not isinstance(self.db, SqliteDatabase):
-            return
-        engine = self.db.engine
-        with engine.connect() as conn:
-            conn.info["writer"] = False
-            rows = int(conn.exec_driver_sql("SELECT count(*) FROM resources").scalar() or 0)
+        """Refresh the planner's statistics when the data has grown or shrunk a lot, so that
+        ``a eq x or b eq y`` stays two index probes (a planner without statistics scans). SQLite
+        never gathers them by itself; PostgreSQL's autovacuum may be off or behind a bulk load."""
+        async with self.db.read() as tx:
+            rows = int((await tx.execute(select(func.sum(resource_counts.c.count)))).scalar() or 0)
         if self._analyzed_rows and 0.5 * self._analyzed_rows <= rows <= 2 * self._analyzed_rows:
             return
-        async with self.db.write_lock:
-            with engine.connect() as conn:
-                # analysis_limit keeps ANALYZE to a sample per index: milliseconds at a million rows.
-                conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-                conn.exec_driver_sql("ANALYZE")
-                conn.commit()
+        if isinstance(self.db, SqliteDatabase):
+            async with self.db.write_lock:
+                with self.db.engine.connect() as conn:
+                    # analysis_limit keeps ANALYZE to a sample per index: milliseconds at a million rows.
+                    conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+                    conn.exec_driver_sql("ANALYZE")
+                    conn.commit()
+        else:
+            async with self.db.write() as tx:  # ANALYZE samples (300 x statistics target rows)
+                await tx.execute(text("ANALYZE resources, resource_values, group_members"))
         self._analyzed_rows = max(rows, 1)
 
     async def readiness_problem(self) -> str | None:
