@@ -4,6 +4,7 @@ the real ASGI app, httpx2 clients."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
@@ -98,6 +99,26 @@ def database_url(migrated_template: Path, postgres_database: str | None, tmp_pat
     path = tmp_path / "scimhub.db"
     shutil.copy(migrated_template, path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def blank_url(tmp_path: Path) -> Iterator[str]:
+    """A database with no tables: a new SQLite file, or a new PostgreSQL database (dropped afterwards)."""
+    server = databases.server_url()
+    if server is None:
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
+        return
+    url = databases.create_database(server)
+    try:
+        yield url
+    finally:
+        databases.drop_database(url)
+
+
+@pytest.fixture
+def blank(settings: Settings, blank_url: str) -> Settings:
+    """``settings`` on a database with no tables (``blank_url``)."""
+    return dataclasses.replace(settings, database_url=blank_url)
 
 
 @pytest.fixture

@@ -12,13 +12,20 @@ import os
 import secrets
 import shutil
 import subprocess
+from collections.abc import Callable
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from typing import TypeVar
 
 import asyncpg
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine import make_url
 
+from scimhub.store.database import SqliteDatabase
+from scimhub.store.sql import SqlStore
+
+T = TypeVar("T")
 ENV = "SCIMHUB_TEST_DATABASE_URL"
 # Tables emptied between tests (every table but Alembic's version table).
 TABLES = (
@@ -112,3 +119,12 @@ def wipe(url: str) -> None:
             await conn.close()
 
     _run(truncate())
+
+
+async def on_connection(store: SqlStore, work: Callable[[Connection], T]) -> T:
+    """``work`` on a (sync) connection of the store's database, in a transaction."""
+    if isinstance(store.db, SqliteDatabase):
+        with store.db.engine.begin() as conn:
+            return work(conn)
+    async with store.db.engine.begin() as conn:
+        return await conn.run_sync(work)

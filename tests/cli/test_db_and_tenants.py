@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import click
 import pytest
@@ -17,20 +15,6 @@ from scimhub.store.database import open_database
 from scimhub.store.sql import SqlStore
 from tests import databases
 from tests.cli.support import Cli
-
-
-@pytest.fixture
-def blank_url(tmp_path: Path) -> Iterator[str]:
-    """A database with no tables: a new SQLite file, or a new PostgreSQL database (dropped afterwards)."""
-    server = databases.server_url()
-    if server is None:
-        yield f"sqlite:///{tmp_path / 'new.db'}"
-        return
-    url = databases.create_database(server)
-    try:
-        yield url
-    finally:
-        databases.drop_database(url)
 
 
 def _is_current(database_url: str) -> bool:

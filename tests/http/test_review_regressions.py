@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -17,7 +14,6 @@ from scimhub.app import create_app
 from scimhub.auth.tokens import digest
 from scimhub.auth.tokens import mint_token
 from scimhub.settings import Settings
-from scimhub.store.database import SqliteDatabase
 from scimhub.store.factory import open_store
 from scimhub.store.migrate import alembic_config
 from scimhub.store.sql import SqlStore
@@ -32,30 +28,6 @@ from tests.http.scim_checks import patch_body
 from tests.http.scim_checks import snapshot
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def blank(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
-    """Settings for a database with no tables: a new SQLite file, or a new PostgreSQL database."""
-    server = databases.server_url()
-    if server is None:
-        yield dataclasses.replace(settings, database_url=f"sqlite:///{tmp_path / 'old.db'}")
-        return
-    url = databases.create_database(server)
-    try:
-        yield dataclasses.replace(settings, database_url=url)
-    finally:
-        databases.drop_database(url)
-
-
-async def _on_connection(store: SqlStore, work: Callable[[Connection], None]) -> None:
-    """``work`` on a (sync) connection of the store's database, in a transaction."""
-    if isinstance(store.db, SqliteDatabase):
-        with store.db.engine.begin() as conn:
-            work(conn)
-    else:
-        async with store.db.engine.begin() as conn:
-            await conn.run_sync(work)
 
 
 async def test_a_tenant_created_before_the_events_migration_can_still_write(blank: Settings) -> None:
@@ -74,7 +46,7 @@ async def test_a_tenant_created_before_the_events_migration_can_still_write(blan
 
     store = open_store(blank)
     try:
-        await _on_connection(store, at_0002_with_a_tenant)
+        await databases.on_connection(store, at_0002_with_a_tenant)
         await store.db.upgrade()
         transport = httpx2.ASGITransport(app=create_app(blank, store=store))  # type: ignore[arg-type]
         async with httpx2.AsyncClient(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-from collections.abc import Callable
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,29 +25,6 @@ pytestmark = pytest.mark.anyio
 
 T = TypeVar("T")
 NOT_MIGRATED = "database schema is not at the newest migration (run scimhub db upgrade)"
-
-
-@pytest.fixture
-def blank(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
-    """Settings for a database with no tables: a new SQLite file, or a new PostgreSQL database."""
-    server = databases.server_url()
-    if server is None:
-        yield dataclasses.replace(settings, database_url=f"sqlite:///{tmp_path / 'blank.db'}")
-        return
-    url = databases.create_database(server)
-    try:
-        yield dataclasses.replace(settings, database_url=url)
-    finally:
-        databases.drop_database(url)
-
-
-async def _on_connection(store: SqlStore, work: Callable[[Connection], T]) -> T:
-    """``work`` on a (sync) connection of the store's database, in a transaction."""
-    if isinstance(store.db, SqliteDatabase):
-        with store.db.engine.begin() as conn:
-            return work(conn)
-    async with store.db.engine.begin() as conn:
-        return await conn.run_sync(work)
 
 
 def _table_names(conn: Connection) -> list[str]:
@@ -154,7 +129,7 @@ async def test_a_database_behind_the_newest_migration_is_not_ready_until_upgrade
 
     store = open_store(blank)
     try:
-        await _on_connection(store, upgrade_to_0003)
+        await databases.on_connection(store, upgrade_to_0003)
         before = (await _probe(blank, store))[1]
         await store.db.upgrade()
         after = (await _probe(blank, store))[1]
@@ -173,6 +148,6 @@ async def test_readiness_does_not_write_to_the_database(blank: Settings) -> None
 
         # (SQLite creates the empty file on connect.) Readiness never migrates a database or adds tables.
         assert await store.db.is_current() is False
-        assert await _on_connection(store, _table_names) == []
+        assert await databases.on_connection(store, _table_names) == []
     finally:
         await store.close()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from typing import TypeVar
 
@@ -14,7 +11,6 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
 
 from scimhub.settings import Settings
-from scimhub.store.database import SqliteDatabase
 from scimhub.store.database import open_database
 from scimhub.store.factory import open_store
 from scimhub.store.sql import SqlStore
@@ -26,34 +22,11 @@ pytestmark = pytest.mark.anyio
 T = TypeVar("T")
 
 
-@pytest.fixture
-def blank_url(tmp_path: Path) -> Iterator[str]:
-    """A database with no tables: a new SQLite file, or a new PostgreSQL database (dropped afterwards)."""
-    server = databases.server_url()
-    if server is None:
-        yield f"sqlite:///{tmp_path / 'x.db'}"
-        return
-    url = databases.create_database(server)
-    try:
-        yield url
-    finally:
-        databases.drop_database(url)
-
-
-async def _on_connection(store: SqlStore, work: Callable[[Connection], T]) -> T:
-    """``work`` on a (sync) connection of the store's database."""
-    if isinstance(store.db, SqliteDatabase):
-        with store.db.engine.connect() as conn:
-            return work(conn)
-    async with store.db.engine.connect() as conn:
-        return await conn.run_sync(work)
-
-
 async def test_migrated_database_matches_the_table_metadata(store: SqlStore) -> None:
     def differences(conn: Connection) -> list[Any]:
         return list(compare_metadata(MigrationContext.configure(conn), metadata))
 
-    assert await _on_connection(store, differences) == []
+    assert await databases.on_connection(store, differences) == []
 
 
 async def test_upgrade_twice_is_harmless_and_reports_current(blank_url: str) -> None:
@@ -81,8 +54,8 @@ async def test_maintain_gathers_planner_statistics(blank_url: str) -> None:
     store = open_store(Settings(database_url=blank_url, database_pool_size=0))
     try:
         await store.db.upgrade()
-        assert not await _on_connection(store, _has_planner_statistics)
+        assert not await databases.on_connection(store, _has_planner_statistics)
         await store.maintain()
-        assert await _on_connection(store, _has_planner_statistics)
+        assert await databases.on_connection(store, _has_planner_statistics)
     finally:
         await store.close()
