@@ -5,7 +5,7 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 RUN python -m venv /opt/scimhub \
  && /opt/scimhub/bin/pip install --no-cache-dir --upgrade pip \
- && /opt/scimhub/bin/pip install --no-cache-dir '.[metrics,redis]'
+ && /opt/scimhub/bin/pip install --no-cache-dir '.[metrics,redis,postgres]'
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /data --create-home scimhub
