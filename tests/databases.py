@@ -1,5 +1,6 @@
-"""Which database the suite runs on: SQLite by default, PostgreSQL when SCIMHUB_TEST_DATABASE_URL
-names a server (``.ci/run`` runs the suite once on each).
+"""The services tests use. Which database the suite runs on: SQLite by default, PostgreSQL when
+SCIMHUB_TEST_DATABASE_URL names a server (``.ci/run`` runs the suite once on each); and the
+machine's Redis, for shared rate limits.
 
 On PostgreSQL the session gets a fresh database of its own (created, migrated once, dropped at
 the end) and every test starts from empty tables.
@@ -11,7 +12,9 @@ import asyncio
 import os
 import secrets
 import shutil
+import socket
 import subprocess
+import time
 from collections.abc import Callable
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -128,3 +131,32 @@ async def on_connection(store: SqlStore, work: Callable[[Connection], T]) -> T:
             return work(conn)
     async with store.db.engine.begin() as conn:
         return await conn.run_sync(work)
+
+
+REDIS_URL = "redis://127.0.0.1:6379"
+_REDIS_SERVER_ARGS = [
+    *"--daemonize yes --bind 127.0.0.1 -::1 --port 6379 --appendonly no --dir /var/lib/redis".split(),
+    *["--logfile", "/var/log/redis/ci.log", "--save", ""],
+]
+
+
+def _redis_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def ensure_redis() -> str:
+    """The local Redis (started without persistence when it is down); its URL. Never skipped."""
+    if not _redis_answers():
+        server = shutil.which("redis-server")
+        assert server is not None, "redis-server is not installed; the shared rate-limit tests need it"
+        subprocess.run([server, *_REDIS_SERVER_ARGS], check=True, timeout=10)
+        deadline = time.monotonic() + 10
+        while not _redis_answers():
+            assert time.monotonic() < deadline, "redis-server did not start within 10 s"
+            time.sleep(0.05)
+    return REDIS_URL

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,12 +32,7 @@ from tests import databases
 
 TEST_DATABASE_URL = "SCIMHUB_TEST_DATABASE_URL"
 ADMIN_TOKEN = "multiinstance-admin-token-0123456789abcdef"
-REDIS_URL = "redis://127.0.0.1:6379"
 # Started like this when it is down (no persistence), as tests/ops does.
-REDIS_SERVER_ARGS = [
-    *"--daemonize yes --bind 127.0.0.1 -::1 --port 6379 --appendonly no --dir /var/lib/redis".split(),
-    *["--logfile", "/var/log/redis/ci.log", "--save", ""],
-]
 
 # Every server and CLI call gets these (plus SCIMHUB_DATABASE_URL); tests add or override some.
 BASE_ENV = {
@@ -111,28 +105,6 @@ def fresh_database(directory: Path) -> Iterator[str]:
         yield url
     finally:
         databases.drop_database(url)
-
-
-def ensure_redis() -> str:
-    """The local Redis (started without persistence when it is down); its URL."""
-    if not _redis_answers():
-        server = shutil.which("redis-server")
-        assert server is not None, "redis-server is not installed; the shared rate-limit test needs it"
-        subprocess.run([server, *REDIS_SERVER_ARGS], check=True, timeout=10)
-        deadline = time.monotonic() + 10
-        while not _redis_answers():
-            assert time.monotonic() < deadline, "redis-server did not start within 10 s"
-            time.sleep(0.05)
-    return REDIS_URL
-
-
-def _redis_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 # -- servers ---------------------------------------------------------------------------------------

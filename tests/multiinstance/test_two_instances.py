@@ -27,11 +27,11 @@ import httpx2
 import pytest
 from standardwebhooks import Webhook
 
+from tests import databases
 from tests.multiinstance.receiver import HookReceiver
 from tests.multiinstance.servers import ADMIN_TOKEN
 from tests.multiinstance.servers import Server
 from tests.multiinstance.servers import cli
-from tests.multiinstance.servers import ensure_redis
 from tests.multiinstance.servers import fresh_database
 from tests.multiinstance.servers import provision
 from tests.multiinstance.servers import serving
@@ -375,7 +375,7 @@ async def test_the_rate_limit_is_shared_through_redis_not_per_instance(
     shared_database: str, workdir: Path, tokens: dict[str, str]
 ) -> None:
     limit = 10
-    env = {"SCIMHUB_RATE_LIMIT": f"{limit}/hour", "SCIMHUB_RATE_LIMIT_STORAGE": ensure_redis()}
+    env = {"SCIMHUB_RATE_LIMIT": f"{limit}/hour", "SCIMHUB_RATE_LIMIT_STORAGE": databases.ensure_redis()}
     with serving(shared_database, workdir, env) as servers:
         async with scim_clients(servers, tokens["ratelimit"]) as clients:
             responses = await asyncio.gather(*(clients[i % 2].get("/Users") for i in range(3 * limit)))

@@ -23,7 +23,6 @@ from tests.events.support import ADMIN_TOKEN
 ROOT = "http://testserver"
 ADMIN = f"{ROOT}/admin/v1"
 # A Redis server of this machine (started by the redis_url fixture when it is down).
-REDIS_URL = "redis://127.0.0.1:6379"
 
 
 def ops_app(settings: Settings, store: Store, **changes: Any) -> Any:
