@@ -282,11 +282,9 @@ async def capture(directory: Directory) -> AsyncIterator[list[Statement]]:
     engines = db.engines if isinstance(db, SqliteDatabase) else (db.engine.sync_engine,)  # SQLite: readers, writer
     for engine in engines:
         event.listen(engine, "before_cursor_execute", listener)
-    if isinstance(db, SqliteDatabase):  # its hot reads run on a sqlite3 connection of their own
-        db.fast_reads.observers.append(fast_listener)
+    db.observers.append(fast_listener)  # the prepared hot statements run on the driver
     yield statements
-    if isinstance(db, SqliteDatabase):
-        db.fast_reads.observers.remove(fast_listener)
+    db.observers.remove(fast_listener)
     for engine in engines:
         event.remove(engine, "before_cursor_execute", listener)
 

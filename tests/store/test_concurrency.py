@@ -88,13 +88,11 @@ def statements_of(store: SqlStore, record: Callable[[str, Any], None]) -> Iterat
     engines = db.engines if isinstance(db, SqliteDatabase) else (db.engine.sync_engine,)  # SQLite: readers, writer
     for engine in engines:
         event.listen(engine, "before_cursor_execute", listener)
-    if isinstance(db, SqliteDatabase):
-        db.fast_reads.observers.append(record)
+    db.observers.append(record)  # the prepared hot statements run on the driver
     try:
         yield
     finally:
-        if isinstance(db, SqliteDatabase):
-            db.fast_reads.observers.remove(record)
+        db.observers.remove(record)
         for engine in engines:
             event.remove(engine, "before_cursor_execute", listener)
 

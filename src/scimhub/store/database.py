@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from collections.abc import Callable
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from contextlib import asynccontextmanager
@@ -46,6 +47,7 @@ from scimhub.store.sqlite import Writer
 from scimhub.store.sqlite import create_sqlite_engine
 
 Rows = Sequence[Sequence[Any]]
+Observer = Callable[[str, Sequence[Any]], None]
 
 
 class Tx(Protocol):
@@ -115,6 +117,8 @@ class SqliteDatabase:
         self.engine = engine  # reads and upkeep
         self.writer = Writer(engine.url.render_as_string(hide_password=False), synchronous)
         self.fast_reads = FastReads(engine.url.database or "")
+        # Called with (sql, parameters) before each hot read (tests explain the query plans).
+        self.observers: list[Observer] = self.fast_reads.observers
 
     @property
     def engines(self) -> tuple[Engine, Engine]:
@@ -170,18 +174,44 @@ class SqliteDatabase:
 
 # -- PostgreSQL --------------------------------------------------------------------------------
 class PostgresTx:
-    def __init__(self, conn: AsyncConnection) -> None:
+    """A transaction we BEGIN and COMMIT on the asyncpg connection ourselves (SQLAlchemy's side of
+    the connection is in autocommit mode, so it never starts one of its own): Core statements run
+    through SQLAlchemy, the prepared hot statements straight on asyncpg, both inside it."""
+
+    def __init__(self, conn: AsyncConnection, driver: Any, observers: list[Observer]) -> None:
         self.conn = conn
+        self._driver = driver
+        self._observers = observers
 
     async def execute(self, stmt: Executable, params: Any = None) -> CursorResult[*tuple[Any, ...]]:
         return await self.conn.execute(stmt, params)
 
     async def rows(self, statement: Prepared, **params: Any) -> Rows:
-        result = await self.conn.execute(statement.statement, params)
-        return result.all() if result.returns_rows else []
+        values = [params[n] for n in statement.pg_names]
+        for observe in self._observers:
+            observe(statement.pg_sql, values)
+        return await self._driver.fetch(statement.pg_sql, *values)  # type: ignore[no-any-return]
 
     async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
-        await self.conn.execute(statement.statement, rows)
+        names = statement.pg_names
+        await self._driver.executemany(statement.pg_sql, [[row[n] for n in names] for row in rows])
+
+
+@asynccontextmanager
+async def _transaction(engine: AsyncEngine, begin: str, observers: list[Observer]) -> AsyncIterator[PostgresTx]:
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")  # the pool resets it on return
+        driver: Any = (await conn.get_raw_connection()).driver_connection
+        await driver.execute(begin)
+        try:
+            yield PostgresTx(conn, driver, observers)
+        except BaseException:
+            try:
+                await driver.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - the connection is broken: never pool it again
+                await conn.invalidate()
+            raise
+        await driver.execute("COMMIT")
 
 
 class PostgresDatabase:
@@ -191,6 +221,8 @@ class PostgresDatabase:
 
     def __init__(self, make_engine: _PostgresEngineFactory) -> None:
         self._make_engine = make_engine
+        # Called with (sql, parameters) before each prepared statement (tests explain the plans).
+        self.observers: list[Observer] = []
         self._engine: AsyncEngine | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -209,28 +241,22 @@ class PostgresDatabase:
     def insert(self, table: Table) -> Any:
         return postgresql_insert(table)
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[PostgresTx]:
-        async with self.engine.connect() as conn:
-            # One snapshot (a count and its page agree), no write locks. asyncpg applies both at
-            # BEGIN, and the pool resets them when the connection comes back.
-            await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-            async with conn.begin():
-                yield PostgresTx(conn)
+    def read(self) -> AbstractAsyncContextManager[PostgresTx]:
+        # One snapshot (a count and its page agree), and no write locks.
+        return _transaction(self.engine, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", self.observers)
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[PostgresTx]:
-        async with self.engine.begin() as conn:  # READ COMMITTED; row locks order the writers
-            yield PostgresTx(conn)
+    def write(self) -> AbstractAsyncContextManager[PostgresTx]:
+        return _transaction(self.engine, "BEGIN", self.observers)  # READ COMMITTED; row locks order writers
 
     async def fast(self, statement: Prepared, **params: Any) -> Rows:
-        async with self.engine.connect() as conn:
-            # One statement needs no BEGIN/ROLLBACK around it: one round trip instead of three.
-            # Not behind PgBouncer in transaction mode: outside a transaction asyncpg's prepare
-            # and execute may reach different server connections.
-            if not self._make_engine.pgbouncer:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return (await conn.execute(statement.statement, params)).all()
+        if self._make_engine.pgbouncer:
+            # Behind PgBouncer in transaction mode a statement outside a transaction may have its
+            # prepare and execute reach different server connections.
+            async with self.read() as tx:
+                return await tx.rows(statement, **params)
+        async with self.engine.connect() as conn:  # one statement, one round trip: no BEGIN
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            return await PostgresTx(conn, driver, self.observers).rows(statement, **params)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -1,9 +1,10 @@
 """Statements built once: a Core expression, plus its SQLite text compiled for the sqlite3 driver.
 
-SQLite runs the precompiled text on the driver, skipping SQLAlchemy's per-call construction and
-execution layers (DESIGN.md: sqlite3 14 µs vs ~100+ µs per lookup). PostgreSQL runs the Core
-expression through SQLAlchemy, whose compiled cache and asyncpg's prepared statements do the same.
-A statement whose SQL differs per database (upserts, JSON functions) gives its PostgreSQL form.
+Both databases run the precompiled text on the driver (sqlite3; asyncpg, whose statement cache
+prepares it once per connection), skipping SQLAlchemy's per-call construction and execution layers
+(DESIGN.md: sqlite3 14 µs vs ~100+ µs per lookup; through SQLAlchemy's asyncio layer a PostgreSQL
+statement costs several hundred µs of CPU). A statement whose SQL differs per database (upserts,
+JSON functions) gives its PostgreSQL form.
 """
 
 from __future__ import annotations
@@ -12,20 +13,32 @@ from dataclasses import dataclass
 from typing import cast
 
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 _SQLITE = sqlite.dialect()
+_POSTGRES = asyncpg.dialect()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
     sql: str  # SQLite text with qmark parameters
     names: tuple[str, ...]  # the bound-parameter names, in qmark order
-    statement: Executable  # what PostgreSQL executes
+    statement: Executable  # the PostgreSQL form as a Core statement
+    pg_sql: str  # ... compiled for asyncpg ($1, $2, …)
+    pg_names: tuple[str, ...]
 
 
 def prepare(stmt: Executable, *, postgresql: Executable | None = None) -> Prepared:
-    compiled = cast(SQLCompiler, cast(ClauseElement, stmt).compile(dialect=_SQLITE))
-    return Prepared(compiled.string, tuple(compiled.positiontup or ()), stmt if postgresql is None else postgresql)
+    compiled = _compile(stmt, _SQLITE)
+    pg_statement = stmt if postgresql is None else postgresql
+    pg = _compile(pg_statement, _POSTGRES)
+    return Prepared(
+        compiled.string, tuple(compiled.positiontup or ()), pg_statement, pg.string, tuple(pg.positiontup or ())
+    )
+
+
+def _compile(stmt: Executable, dialect: object) -> SQLCompiler:
+    return cast(SQLCompiler, cast(ClauseElement, stmt).compile(dialect=dialect))  # type: ignore[arg-type]

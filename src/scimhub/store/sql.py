@@ -25,7 +25,6 @@ from sqlalchemy import literal
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ColumnElement
@@ -111,7 +110,8 @@ def _resource_row(tenant_id: str, resource: StoredResource, keys: IndexKeys, doc
         "resource_type": resource.resource_type,
         "id": resource.id,
         "doc": orjson.dumps(resource.doc).decode(),
-        "doc_keys": keys.comparison_doc() if doc_keys and keys.comparison_doc is not None else None,
+        # JSON text: the prepared statements bind it straight to asyncpg (jsonb as text)
+        "doc_keys": orjson.dumps(keys.comparison_doc()).decode() if doc_keys and keys.comparison_doc else None,
         "created": resource.created,
         "last_modified": resource.last_modified,
         "version": resource.version,
@@ -151,7 +151,9 @@ class SqlUnitOfWork:
         row = _resource_row(self._tenant_id, resource, keys, self._doc_keys)
         try:  # a violation fails the whole unit of work, so no savepoint is needed
             pk = (await self._tx.rows(fw.INSERT_RESOURCE, **row))[0][0]
-        except (sqlite3.IntegrityError, IntegrityError) as exc:
+        except Exception as exc:
+            if not _unique_violation(exc):
+                raise
             raise _uniqueness_error(exc) from None
         self._pks[resource.id] = pk
         await self._insert_values(pk, keys)
@@ -162,7 +164,9 @@ class SqlUnitOfWork:
         where = {"w_tenant": self._tenant_id, "w_id": resource.id, "w_rtype": resource.resource_type}
         try:
             await self._tx.rows(fw.UPDATE_RESOURCE, **row, **where)
-        except (sqlite3.IntegrityError, IntegrityError) as exc:
+        except Exception as exc:
+            if not _unique_violation(exc):
+                raise
             raise _uniqueness_error(exc) from None
         pk = await self._pk(resource.resource_type, resource.id)
         await self._tx.rows(fw.DELETE_VALUES, pk=pk)
@@ -322,7 +326,17 @@ def audit_row(tenant_id: str, entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-def _uniqueness_error(exc: IntegrityError | sqlite3.IntegrityError) -> Uniqueness:
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, raised by asyncpg itself or wrapped by SQLAlchemy."""
+    code = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
+def _unique_violation(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.IntegrityError | IntegrityError) or _sqlstate(exc) == "23505"
+
+
+def _uniqueness_error(exc: BaseException) -> Uniqueness:
     text = str(exc.orig if isinstance(exc, IntegrityError) else exc)
     for column, attribute in _UNIQUE_COLUMNS.items():
         if column in text:
@@ -377,10 +391,10 @@ class SqlStore:
         try:
             async with self.db.write() as tx:
                 yield SqlUnitOfWork(tx, tenant_id, self.db)
-        except DBAPIError as exc:
+        except Exception as exc:
             # PostgreSQL aborts one transaction of a lock cycle (deadlock_detected); nothing of it
             # was written, so the caller may run the whole unit of work again.
-            if getattr(exc.orig, "sqlstate", None) in _RETRYABLE:
+            if _sqlstate(exc) in _RETRYABLE:
                 raise Busy() from exc
             raise
 
