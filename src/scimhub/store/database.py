@@ -136,7 +136,6 @@ class SqliteDatabase:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqliteTx]:
         with self.engine.connect() as conn:
-            conn.info["writer"] = False  # the flag stays with a pooled connection: reset it
             with conn.begin():
                 yield SqliteTx(conn)
 

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from scimhub.store.prepared import Prepared
 from scimhub.store.prepared import prepare
+from scimhub.store.tables import RESOURCE_COLUMNS
 from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_counts
 from scimhub.store.tables import resources
@@ -41,14 +42,7 @@ TOKEN = prepare(
     ).where(tokens.c.digest == bindparam("digest"))
 )
 RESOURCE = prepare(
-    select(
-        resources.c.id,
-        resources.c.resource_type,
-        resources.c.doc,
-        resources.c.created,
-        resources.c.last_modified,
-        resources.c.version,
-    ).where(
+    select(*RESOURCE_COLUMNS).where(
         resources.c.tenant_id == bindparam("tenant"),
         resources.c.id == bindparam("id"),
         resources.c.resource_type == bindparam("rtype"),
@@ -90,23 +84,19 @@ GROUPS_OF_ONE = prepare(
 )
 
 
-_COLUMNS = (
-    resources.c.id,
-    resources.c.resource_type,
-    resources.c.doc,
-    resources.c.created,
-    resources.c.last_modified,
-    resources.c.version,
-)
 _IN_TYPE = (resources.c.tenant_id == bindparam("tenant"), resources.c.resource_type == bindparam("rtype"))
 # The first page of a list in creation order (the (tenant, type, pk) index), and of an equality on
 # each key column (the existence checks every IdP sends).
 PAGE = prepare(
-    select(*_COLUMNS).where(*_IN_TYPE).order_by(resources.c.pk).limit(bindparam("limit")).offset(bindparam("offset"))
+    select(*RESOURCE_COLUMNS)
+    .where(*_IN_TYPE)
+    .order_by(resources.c.pk)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
 )
 EQ_PAGE = {
     column: prepare(
-        select(*_COLUMNS)
+        select(*RESOURCE_COLUMNS)
         .where(*_IN_TYPE, resources.c[column] == bindparam("key"))
         .order_by(resources.c.pk)
         .limit(bindparam("limit"))

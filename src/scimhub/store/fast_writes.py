@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from scimhub.store.prepared import prepare
+from scimhub.store.tables import RESOURCE_COLUMNS
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
 from scimhub.store.tables import resource_counts
@@ -45,15 +46,7 @@ _WHERE = (
 )
 
 GET_FOR_UPDATE = prepare(
-    select(
-        resources.c.pk,
-        resources.c.id,
-        resources.c.resource_type,
-        resources.c.doc,
-        resources.c.created,
-        resources.c.last_modified,
-        resources.c.version,
-    )
+    select(resources.c.pk, *RESOURCE_COLUMNS)
     .where(*_WHERE)
     .with_for_update()  # PostgreSQL: concurrent read-modify-writes of one resource queue here
 )

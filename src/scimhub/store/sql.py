@@ -55,6 +55,7 @@ from scimhub.store.index_plan import key_column
 from scimhub.store.paging import Ordering
 from scimhub.store.sort_sql import sort_key
 from scimhub.store.sort_sql import sort_nullable
+from scimhub.store.tables import RESOURCE_COLUMNS
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_counts
@@ -74,15 +75,6 @@ _RETRYABLE = frozenset({"40P01", "40001"})
 
 # Which unique constraint names which attribute, for the 409 detail.
 _UNIQUE_COLUMNS = {"k_user_name": "userName"}
-
-_RESOURCE_COLUMNS = (
-    resources.c.id,
-    resources.c.resource_type,
-    resources.c.doc,
-    resources.c.created,
-    resources.c.last_modified,
-    resources.c.version,
-)
 
 _GROUP = resources.alias("g")
 _MEMBER = resources.alias("m")
@@ -466,7 +458,7 @@ class SqlStore:
         tx: Tx, where: list[ColumnElement[bool]], ordering: Ordering, query: Query
     ) -> list[StoredResource]:
         stmt = (
-            select(*_RESOURCE_COLUMNS)
+            select(*RESOURCE_COLUMNS)
             .where(*where)
             .order_by(*ordering.order_by())
             .offset(query.start_index - 1)
@@ -483,7 +475,7 @@ class SqlStore:
         conditions = [*where, ordering.beyond(key)] if key is not None else where
         sort_column = (ordering.sort if ordering.sort is not None else literal(None)).label("sort_value")
         stmt = (
-            select(*_RESOURCE_COLUMNS, resources.c.pk, sort_column)
+            select(*RESOURCE_COLUMNS, resources.c.pk, sort_column)
             .where(*conditions)
             .order_by(*ordering.order_by(reverse=backwards))
             .limit(query.count + 1)

@@ -50,7 +50,7 @@ def create_sqlite_engine(url: str, synchronous: str = "NORMAL") -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("writer") else "BEGIN")
+        conn.exec_driver_sql("BEGIN")  # readers only: writes go through Writer (BEGIN IMMEDIATE)
 
     return engine
 

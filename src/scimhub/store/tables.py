@@ -94,6 +94,16 @@ resources = Table(
     ),
 )
 
+# What a StoredResource is read from, in its field order (every read of a resource selects these).
+RESOURCE_COLUMNS = (
+    resources.c.id,
+    resources.c.resource_type,
+    resources.c.doc,
+    resources.c.created,
+    resources.c.last_modified,
+    resources.c.version,
+)
+
 # Comparison keys of multi-valued attributes that are looked up by equality (emails.value):
 # one row per element, so `emails.value eq "x"` is an index probe, not a JSON scan.
 resource_values = Table(
