@@ -27,27 +27,13 @@ from sqlalchemy.engine import make_url
 
 from scimhub.store.database import SqliteDatabase
 from scimhub.store.sql import SqlStore
+from scimhub.store.tables import metadata
 
 T = TypeVar("T")
 ENV = "SCIMHUB_TEST_DATABASE_URL"
-# Tables emptied between tests (every table but Alembic's version table).
-TABLES = (
-    "request_log",
-    "tenant_settings",
-    "resource_counts",
-    "hook_offsets",
-    "webhook_attempts",
-    "webhooks",
-    "audit_log",
-    "events",
-    "tenant_event_seq",
-    "group_members",
-    "resource_values",
-    "resources",
-    "tokens",
-    "tenants",
-    "server_secrets",
-)
+# Tables emptied between tests: every table, children before parents (Alembic's version table
+# is not in the metadata and stays).
+TABLES = tuple(table.name for table in reversed(metadata.sorted_tables))
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:
