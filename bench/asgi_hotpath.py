@@ -1,7 +1,8 @@
 """Per-request cost of the hottest paths, calling the ASGI app directly (no network, no client).
 
-Usage: python -m bench.asgi_hotpath [--users 2000] [--requests 3000] [--profile] [--db postgresql]
-Prints microseconds per request for an existence check (userName eq) and a create. With
+Usage: python -m bench.asgi_hotpath [--users 2000] [--requests 3000] [--profile] [--db postgresql] [--only eq,post]
+Prints microseconds per request for an existence check (userName eq), a create, a page of 100 users
+(startIndex and cursor) and a PATCH of ``active`` (the deprovisioning signal). With
 ``--db postgresql`` it runs on a fresh database on ``--postgres-url`` (created, migrated, dropped).
 """
 
@@ -22,6 +23,7 @@ from bench import postgres
 from scimhub.app import create_app
 from scimhub.protocol import tenants
 from scimhub.settings import Settings
+from scimhub.store.base import Query
 from scimhub.store.factory import open_store
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -93,7 +95,9 @@ async def measure(label: str, calls: list[Any], profile: bool) -> None:
     per_request = (time.perf_counter() - started) / len(calls) * 1e6
     print(f"{label}: {per_request:,.0f} µs per request ({len(calls)} requests)")
     if profiler:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("cumulative").print_stats(30)
+        stats.sort_stats("tottime").print_stats(30)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -116,16 +120,44 @@ async def measure_all(args: argparse.Namespace, url: str) -> None:
     call = Caller(create_app(settings, store=store), token)
     for i in range(args.users):
         assert await call("POST", "/scim/v2/Users", body=user(i)) == 201
+    only = set(args.only.split(","))
     query = b"filter=userName%20eq%20%22u5%40example.com%22"
 
     def get() -> Any:
         return call("GET", "/scim/v2/Users", query)
 
-    await measure("GET /Users?filter=userName eq", [get] * args.requests, args.profile)
-    bodies = [user(args.users + i) for i in range(args.requests)]
-    posts = [lambda b=b: call("POST", "/scim/v2/Users", body=b) for b in bodies]
-    await measure("POST /Users", posts, args.profile)
+    if "eq" in only:
+        await measure("GET /Users?filter=userName eq", [get] * args.requests, args.profile)
+    if "page" in only:
+        pages = max(1, args.requests // 10)
+        index = [lambda: call("GET", "/scim/v2/Users", b"startIndex=101&count=100")] * pages
+        await measure("GET /Users?startIndex=101&count=100", index, args.profile)
+        cursor = [lambda: call("GET", "/scim/v2/Users", b"cursor&count=100")] * pages
+        await measure("GET /Users?cursor&count=100", cursor, args.profile)
+    if "patch" in only:
+        ids = await user_ids(store, tenant.id, min(args.users, args.requests))
+        patches = [lambda i=i, on=on: call("PATCH", f"/scim/v2/Users/{i}", body=deactivate(on)) for i in ids for on in (False,)]
+        await measure("PATCH /Users/{id} active false", patches, args.profile)
+    if "post" in only:
+        bodies = [user(args.users + i) for i in range(args.requests)]
+        posts = [lambda b=b: call("POST", "/scim/v2/Users", body=b) for b in bodies]
+        await measure("POST /Users", posts, args.profile)
     await store.close()
+
+
+def deactivate(active: bool) -> bytes:
+    """Entra's form: a path-less replace of ``active``."""
+    return orjson.dumps(
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": active}}],
+        }
+    )
+
+
+async def user_ids(store: Any, tenant_id: str, count: int) -> list[str]:
+    page = await store.search(tenant_id, Query("User", None, 1, count))
+    return [r.id for r in page.resources]
 
 
 def main() -> None:
@@ -133,6 +165,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--only", default="eq,post,page,patch", help="comma-separated: eq, post, page, patch")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres-url", default=postgres.DEFAULT_SERVER, help="server and maintenance database")
     asyncio.run(run(parser.parse_args()))

@@ -10,7 +10,9 @@ import orjson
 REDACTED = "[redacted]"
 # Keys whose values are secrets wherever they appear in a body.
 _SECRET_KEY = re.compile(r"password|secret|token|authorization|credential", re.IGNORECASE)
-_SECRET_BYTES = re.compile(rb"password|secret|token|authorization|credential", re.IGNORECASE)
+# The same words for the quick check on raw bytes: ``in`` on the lowered text is ~20x faster than
+# a case-insensitive alternation, and the check runs on every request and response body.
+_SECRET_WORDS = (b"password", b"secret", b"token", b"authorization", b"credential")
 # Text that is not whole JSON: a secret's string value, also one cut off at the end of the text.
 _SECRET_PAIR = re.compile(
     rb'("[^"]*(?:password|secret|token|authorization|credential)[^"]*"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?\Z)',
@@ -39,8 +41,7 @@ def redact_body(raw: bytes, cap: int, size: int | None = None) -> str | None:
     """
     if not raw:
         return None
-    # A key spelled with \u escapes ("pass\u0077ord") must not slip past the quick check.
-    if _SECRET_BYTES.search(raw) is None and b"\\u" not in raw:
+    if not _may_name_secret(raw):
         text = raw  # nothing that could name a secret: no need to parse (the common case)
     else:
         try:
@@ -51,6 +52,12 @@ def redact_body(raw: bytes, cap: int, size: int | None = None) -> str | None:
     if more > 0:
         return text[:cap].decode("utf-8", "ignore") + f"… [{more} more bytes]"
     return text.decode("utf-8", "replace")
+
+
+def _may_name_secret(raw: bytes) -> bool:
+    """Whether ``raw`` could hold a secret's key (also one spelled with \\u escapes: "pass\\u0077ord")."""
+    lowered = raw.lower()
+    return b"\\u" in raw or any(word in lowered for word in _SECRET_WORDS)
 
 
 def error_detail(raw: bytes) -> str | None:
