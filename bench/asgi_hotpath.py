@@ -136,7 +136,7 @@ async def measure_all(args: argparse.Namespace, url: str) -> None:
         await measure("GET /Users?cursor&count=100", cursor, args.profile)
     if "patch" in only:
         ids = await user_ids(store, tenant.id, min(args.users, args.requests))
-        patches = [lambda i=i, on=on: call("PATCH", f"/scim/v2/Users/{i}", body=deactivate(on)) for i in ids for on in (False,)]
+        patches = [lambda i=i: call("PATCH", f"/scim/v2/Users/{i}", body=deactivate(False)) for i in ids]
         await measure("PATCH /Users/{id} active false", patches, args.profile)
     if "post" in only:
         bodies = [user(args.users + i) for i in range(args.requests)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from scimhub.protocol.etag import etag
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
@@ -29,14 +31,42 @@ def render(
     relation = members_attribute(rtype) or member_of_attribute(rtype)
     if relation and related:
         doc[relation] = [_member(m, registry, base_url) for m in related]
-    doc["meta"] = {
+    doc["meta"] = _meta(stored, rtype, base_url)
+    return doc
+
+
+def render_json(
+    stored: StoredResource,
+    rtype: ResourceType,
+    registry: SchemaRegistry,
+    base_url: str,
+    related: list[MemberRef] | None = None,
+) -> orjson.Fragment | None:
+    """``render`` as JSON spliced onto the stored text, which is never parsed (a list page of 100
+    spends most of its time parsing and re-serialising documents otherwise). None when the
+    resource was not read from the database; the caller then renders the parsed document.
+    Stored documents are validated ones: they carry ``schemas`` (``validate_resource`` sets it)
+    and never id, meta, members or groups (readOnly, dropped on input), so appending those
+    makes no duplicate key."""
+    text = stored.doc_json
+    if text is None:
+        return None
+    tail: dict[str, object] = {"id": stored.id}
+    relation = members_attribute(rtype) or member_of_attribute(rtype)
+    if relation and related:
+        tail[relation] = [_member(m, registry, base_url) for m in related]
+    tail["meta"] = _meta(stored, rtype, base_url)
+    return orjson.Fragment(b"".join((text[:-1].encode(), b",", orjson.dumps(tail)[1:])))
+
+
+def _meta(stored: StoredResource, rtype: ResourceType, base_url: str) -> JsonDoc:
+    return {
         "resourceType": rtype.name,
         "created": stored.created,
         "lastModified": stored.last_modified,
         "location": location(base_url, rtype, stored.id),
         "version": etag(stored.version),
     }
-    return doc
 
 
 def _member(member: MemberRef, registry: SchemaRegistry, base_url: str) -> JsonDoc:

@@ -22,6 +22,8 @@ from typing import Concatenate
 from typing import ParamSpec
 from typing import TypeVar
 
+import orjson
+
 from scimhub.errors import Busy
 from scimhub.errors import InvalidValue
 from scimhub.errors import NotFound
@@ -39,9 +41,11 @@ from scimhub.patch.model import parse_patch_request
 from scimhub.protocol.context import RequestContext
 from scimhub.protocol.etag import check_if_match
 from scimhub.protocol.render import render
+from scimhub.protocol.render import render_json
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
 from scimhub.schema.project import Projection
+from scimhub.schema.project import keeps_everything
 from scimhub.schema.project import project
 from scimhub.schema.project import without_unrequested
 from scimhub.schema.registry import SchemaRegistry
@@ -147,6 +151,21 @@ class ResourceService:
                 ResourceResult(project(full, rtype, common, projection), stored.version, full["meta"]["location"])
             )
         return results
+
+    async def render_list(
+        self, ctx: RequestContext, rtype: ResourceType, items: Sequence[StoredResource], projection: Projection
+    ) -> list[JsonDoc | orjson.Fragment]:
+        """The ``Resources`` of a list response: in the default projection each one is spliced onto
+        its stored JSON text (``render_json``), otherwise rendered and projected like ``render_many``."""
+        if not keeps_everything(projection, rtype):
+            return [r.doc for r in await self.render_many(ctx, rtype, items, projection)]
+        related = await self._related(ctx, rtype, [s.id for s in items], projection)
+        out: list[JsonDoc | orjson.Fragment] = []
+        for stored in items:
+            refs = related.get(stored.id)
+            spliced = render_json(stored, rtype, self.registry, ctx.base_url, refs)
+            out.append(spliced if spliced is not None else render(stored, rtype, self.registry, ctx.base_url, refs))
+        return out
 
     async def _related(
         self, ctx: RequestContext, rtype: ResourceType, ids: list[str], projection: Projection

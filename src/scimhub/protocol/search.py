@@ -123,8 +123,7 @@ class Searcher:
         projection = parse_projection(
             rtype, self.service.registry.common, params.attributes, params.excluded_attributes
         )
-        rendered = await self.service.render_many(self.ctx, rtype, page.resources, projection)
-        docs = [r.doc for r in rendered]
+        docs = await self.service.render_list(self.ctx, rtype, page.resources, projection)
         if params.cursor is None:
             return list_response(page.total, query.start_index, docs)
         return self._cursor_response(page, docs, fingerprint, query.count, first=not params.cursor)
@@ -148,7 +147,7 @@ class Searcher:
             projection = parse_projection(
                 rtype, self.service.registry.common, params.attributes, params.excluded_attributes
             )
-            docs += [r.doc for r in await self.service.render_many(self.ctx, rtype, page.resources, projection)]
+            docs += await self.service.render_list(self.ctx, rtype, page.resources, projection)
             skip = max(0, skip - page.total)
             total += page.total
         return list_response(total, start, docs)

@@ -87,8 +87,8 @@ def _add(target: dict[_Key, frozenset[str] | None], rtype: ResourceType, common:
 
 def project(doc: JsonDoc, rtype: ResourceType, common: Schema, projection: Projection) -> JsonDoc:
     """A new document holding only what the response may carry."""
-    if projection == _DEFAULT and not _has_hidden_attributes(rtype):
-        return doc  # stored documents hold no returned=never values: nothing to take away
+    if keeps_everything(projection, rtype):
+        return doc
     out: JsonDoc = {}
     for key, value in doc.items():
         if key == "schemas":
@@ -104,6 +104,12 @@ def project(doc: JsonDoc, rtype: ResourceType, common: Schema, projection: Proje
         if attr is not None:
             _project_attr(out, attr, value, None, projection)
     return out
+
+
+def keeps_everything(projection: Projection, rtype: ResourceType) -> bool:
+    """Whether a response carries a stored document whole: the default projection, and no attribute
+    returned only on request (stored documents hold no returned=never values)."""
+    return projection == _DEFAULT and not _has_hidden_attributes(rtype)
 
 
 def _project_container(container: JsonDoc, ext: Schema, projection: Projection) -> JsonDoc:

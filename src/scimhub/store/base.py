@@ -13,6 +13,8 @@ from dataclasses import field
 from typing import Any
 from typing import Protocol
 
+import orjson
+
 from scimhub.events.model import Event
 from scimhub.events.model import EventDraft
 from scimhub.filter.bind import Bound
@@ -38,16 +40,52 @@ class TokenRecord:
     revoked_at: str | None
 
 
-@dataclass(frozen=True, slots=True)
 class StoredResource:
-    """A resource as stored: canonical document plus server-managed metadata."""
+    """A resource as stored: canonical document plus server-managed metadata.
 
-    id: str
-    resource_type: str
-    doc: JsonDoc
-    created: str
-    last_modified: str
-    version: int
+    Read from the database (``from_json``) it keeps the document's JSON text and parses it on
+    first use of ``doc``: a list page in the default projection is spliced from the text
+    (``render.render_json``) and never parsed.
+    """
+
+    __slots__ = ("_doc", "created", "doc_json", "id", "last_modified", "resource_type", "version")
+
+    def __init__(
+        self, id: str, resource_type: str, doc: JsonDoc, created: str, last_modified: str, version: int
+    ) -> None:
+        self.id = id
+        self.resource_type = resource_type
+        self._doc: JsonDoc | None = doc
+        self.doc_json: str | None = None  # the stored text, when read from the database
+        self.created = created
+        self.last_modified = last_modified
+        self.version = version
+
+    @classmethod
+    def from_json(
+        cls, id: str, resource_type: str, doc_json: str, created: str, last_modified: str, version: int
+    ) -> StoredResource:
+        stored = cls(id, resource_type, {}, created, last_modified, version)
+        stored._doc, stored.doc_json = None, doc_json
+        return stored
+
+    @property
+    def doc(self) -> JsonDoc:
+        if self._doc is None:
+            assert self.doc_json is not None
+            self._doc = orjson.loads(self.doc_json)
+        return self._doc
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.id, self.resource_type, self.doc, self.created, self.last_modified, self.version)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StoredResource) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable document: like the dataclass it replaces
+
+    def __repr__(self) -> str:
+        return f"StoredResource(id={self.id!r}, resource_type={self.resource_type!r}, version={self.version})"
 
 
 @dataclass(frozen=True, slots=True)

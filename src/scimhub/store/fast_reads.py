@@ -94,6 +94,15 @@ PAGE = prepare(
     .limit(bindparam("limit"))
     .offset(bindparam("offset"))
 )
+# A cursor page in creation order (RFC 9865 without sortBy): the rows after a pk, one range scan
+# of the same index however deep the page; one row more than asked says whether another follows.
+PAGE_AFTER = prepare(
+    select(*RESOURCE_COLUMNS, resources.c.pk)
+    .where(*_IN_TYPE, resources.c.pk > bindparam("after"))
+    .order_by(resources.c.pk)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))  # always 0: SQLite's LIMIT otherwise brings an unnamed offset parameter
+)
 EQ_PAGE = {
     column: prepare(
         select(*RESOURCE_COLUMNS)

@@ -54,6 +54,9 @@ INSERT_RESOURCE = prepare(
     insert(resources).values(_bind("tenant_id", "resource_type", "id", "created", *_ROW)).returning(resources.c.pk)
 )
 UPDATE_RESOURCE = prepare(update(resources).where(*_WHERE).values(_bind(*_ROW)))
+VALUES_OF = prepare(
+    select(resource_values.c.path, resource_values.c.value_key).where(resource_values.c.resource_pk == bindparam("pk"))
+)
 DELETE_VALUES = prepare(delete(resource_values).where(resource_values.c.resource_pk == bindparam("pk")))
 INSERT_VALUE = prepare(insert(resource_values).values(_bind("resource_pk", "tenant_id", "path", "value_key")))
 

@@ -80,20 +80,19 @@ _GROUP = resources.alias("g")
 _MEMBER = resources.alias("m")
 
 
-def _row_to_resource(row: Row[*tuple[Any, ...]]) -> StoredResource:
-    return StoredResource(
-        id=row.id,
-        resource_type=row.resource_type,
-        doc=orjson.loads(row.doc),
-        created=row.created,
-        last_modified=row.last_modified,
-        version=row.version,
-    )
+def _row_to_resource(row: Sequence[Any]) -> StoredResource:
+    """A row of RESOURCE_COLUMNS (id, resource_type, doc, created, last_modified, version)."""
+    return StoredResource.from_json(row[0], row[1], row[2], row[3], row[4], row[5])
 
 
 def _chunks(items: Sequence[_T]) -> Iterable[Sequence[_T]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+def _value_pairs(keys: IndexKeys) -> list[tuple[str, str]]:
+    """The resource_values rows of a resource: (path, comparison key), each once."""
+    return [(path, key) for path, values in keys.multi.items() for key in dict.fromkeys(values)]
 
 
 def _resource_row(tenant_id: str, resource: StoredResource, keys: IndexKeys, doc_keys: bool) -> dict[str, Any]:
@@ -135,9 +134,9 @@ class SqlUnitOfWork:
         found = await self._tx.rows(fw.GET_FOR_UPDATE, w_tenant=self._tenant_id, w_id=id, w_rtype=resource_type)
         if not found:
             return None
-        pk, rid, rtype, doc, created, last_modified, version = found[0]
+        pk, *columns = found[0]
         self._pks[id] = pk
-        return StoredResource(rid, rtype, orjson.loads(doc), created, last_modified, version)
+        return _row_to_resource(columns)
 
     async def insert(self, resource: StoredResource, keys: IndexKeys) -> None:
         row = _resource_row(self._tenant_id, resource, keys, self._doc_keys)
@@ -161,14 +160,17 @@ class SqlUnitOfWork:
                 raise
             raise _uniqueness_error(exc) from None
         pk = await self._pk(resource.resource_type, resource.id)
-        await self._tx.rows(fw.DELETE_VALUES, pk=pk)
-        await self._insert_values(pk, keys)
+        # Most updates (a deactivation, a new title) leave emails alone: reading the rows is one
+        # index probe, rewriting them dirties a handful of pages in the commit.
+        stored = {(path, key) for path, key in await self._tx.rows(fw.VALUES_OF, pk=pk)}
+        if stored != {(path, key) for path, key in _value_pairs(keys)}:
+            await self._tx.rows(fw.DELETE_VALUES, pk=pk)
+            await self._insert_values(pk, keys)
 
     async def _insert_values(self, pk: int, keys: IndexKeys) -> None:
         rows = [
             {"resource_pk": pk, "tenant_id": self._tenant_id, "path": path, "value_key": key}
-            for path, values in keys.multi.items()
-            for key in dict.fromkeys(values)
+            for path, key in _value_pairs(keys)
         ]
         if rows:
             await self._tx.run_many(fw.INSERT_VALUE, rows)
@@ -394,8 +396,7 @@ class SqlStore:
         found = await self.db.fast(fast.RESOURCE, tenant=tenant_id, id=id, rtype=resource_type)
         if not found:
             return None
-        rid, rtype, doc, created, last_modified, version = found[0]
-        return StoredResource(rid, rtype, orjson.loads(doc), created, last_modified, version)
+        return _row_to_resource(found[0])
 
     async def search(self, tenant_id: str, query: Query) -> Page:
         quick = await self._quick_search(tenant_id, query)
@@ -416,9 +417,12 @@ class SqlStore:
             return await self._keyset_page(tx, where, ordering, query, total)
 
     async def _quick_search(self, tenant_id: str, query: Query) -> Page | None:
-        """Plain pages and key-column equality (the IdP existence check) on precompiled statements."""
-        if query.sort_by is not None or query.descending or query.cursor_mode or query.keyset is not None:
+        """Plain pages, forward cursor pages in creation order and key-column equality (the IdP
+        existence check) on precompiled statements."""
+        if query.sort_by is not None or query.descending:
             return None
+        if query.cursor_mode or query.keyset is not None:
+            return await self._quick_cursor_page(tenant_id, query)
         params: dict[str, str | int] = {
             "tenant": tenant_id,
             "rtype": query.resource_type,
@@ -442,7 +446,23 @@ class SqlStore:
         if query.count <= 0 or total == 0:
             return Page(total, [])
         rows = await self.db.fast(page_stmt, **params)
-        return Page(total, [StoredResource(r[0], r[1], orjson.loads(r[2]), r[3], r[4], r[5]) for r in rows])
+        return Page(total, [_row_to_resource(r) for r in rows])
+
+    async def _quick_cursor_page(self, tenant_id: str, query: Query) -> Page | None:
+        key = query.keyset
+        if query.filter is not None or (key is not None and key.before) or query.count <= 0:
+            return None
+        counted = await self.db.fast(fast.COUNT, tenant=tenant_id, rtype=query.resource_type)
+        total = int(counted[0][0]) if counted else 0
+        after = 0 if key is None else key.pk  # pks start at 1
+        rows = await self.db.fast(
+            fast.PAGE_AFTER, tenant=tenant_id, rtype=query.resource_type, after=after, limit=query.count + 1, offset=0
+        )
+        page = [_row_to_resource(r) for r in rows[: query.count]]
+        if not page:
+            return Page(total, [], more_before=key is not None)
+        first, last = Keyset(None, rows[0][-1]), Keyset(None, rows[len(page) - 1][-1])
+        return Page(total, page, first, last, more_after=len(rows) > query.count, more_before=key is not None)
 
     @staticmethod
     async def _total(tx: Tx, tenant_id: str, query: Query, where: list[ColumnElement[bool]]) -> int:
