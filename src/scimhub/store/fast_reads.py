@@ -49,7 +49,7 @@ RESOURCE = prepare(
     )
 )
 COUNT = prepare(
-    select(resource_counts.c.count).where(
+    select(resource_counts.c.count, resource_counts.c.removed).where(
         resource_counts.c.tenant_id == bindparam("tenant"), resource_counts.c.resource_type == bindparam("rtype")
     )
 )
@@ -88,7 +88,7 @@ _IN_TYPE = (resources.c.tenant_id == bindparam("tenant"), resources.c.resource_t
 # The first page of a list in creation order (the (tenant, type, pk) index), and of an equality on
 # each key column (the existence checks every IdP sends).
 PAGE = prepare(
-    select(*RESOURCE_COLUMNS)
+    select(*RESOURCE_COLUMNS, resources.c.pk)
     .where(*_IN_TYPE)
     .order_by(resources.c.pk)
     .limit(bindparam("limit"))

@@ -66,7 +66,11 @@ def _count(insert_: Any) -> Any:
         insert_(resource_counts)
         .values(_bind("tenant_id", "resource_type", "count"))
         .on_conflict_do_update(
-            index_elements=["tenant_id", "resource_type"], set_={"count": resource_counts.c.count + bindparam("delta")}
+            index_elements=["tenant_id", "resource_type"],
+            set_={
+                "count": resource_counts.c.count + bindparam("delta"),
+                "removed": resource_counts.c.removed + bindparam("deleted"),
+            },
         )
     )
 

@@ -236,6 +236,9 @@ resource_counts = Table(
     Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
     Column("resource_type", String(32), primary_key=True),
     Column("count", BigInteger, nullable=False),
+    # Deletions ever made: while it stands still no row left the list, so a position seen in it
+    # (the pk that ends page k of a startIndex walk) still ends page k (store/positions.py).
+    Column("removed", BigInteger, nullable=False, server_default="0"),
 )
 
 # Per-tenant settings set by operators (`scimhub tenant set`): policy switches, rate limit.
