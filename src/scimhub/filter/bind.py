@@ -153,6 +153,8 @@ class _Binder:
             if isinstance(value, int | float) and not isinstance(value, bool):
                 return value
         elif isinstance(value, str):
+            if "\x00" in value:  # no stored value holds one (validate.check_strings refuses it)
+                raise self._error(node.path, "a value must not contain the NUL character (U+0000)")
             return value
         raise self._error(
             node.path, f"value {ast.render_value(value)} does not fit {kind.value} attribute '{path.key}'"

@@ -62,22 +62,26 @@ def validate_resource(
     if existing is not None and context is not Context.CREATE:
         _check_immutable(doc, existing, rtype, common)
     _check_required(doc, rtype, common)
-    check_string_lengths(doc, max_string_length)
+    check_strings(doc, max_string_length)
     doc["schemas"] = [rtype.schema.id, *(s.id for s, _ in rtype.extensions if s.id in doc)]
     return doc
 
 
-def check_string_lengths(value: Any, limit: int, where: str = "") -> None:
-    """No string value may exceed ``limit`` characters (SCIMHUB_MAX_STRING_LENGTH)."""
+def check_strings(value: Any, limit: int, where: str = "") -> None:
+    """No string value may exceed ``limit`` characters (SCIMHUB_MAX_STRING_LENGTH) or hold U+0000:
+    JSON allows it, but PostgreSQL text and jsonb cannot store it, and no directory attribute
+    means it; refusing it on every database keeps the two alike."""
     if isinstance(value, str):
         if len(value) > limit:
             raise InvalidValue(f"'{where}' is longer than the limit of {limit} characters.")
+        if "\x00" in value:
+            raise InvalidValue(f"'{where}' must not contain the NUL character (U+0000).")
     elif isinstance(value, dict):
         for key, item in value.items():
-            check_string_lengths(item, limit, f"{where}.{key}" if where else key)
+            check_strings(item, limit, f"{where}.{key}" if where else key)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            check_string_lengths(item, limit, f"{where}[{i}]")
+            check_strings(item, limit, f"{where}[{i}]")
 
 
 def _key(body: dict[str, Any], name: str) -> str:
