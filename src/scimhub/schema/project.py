@@ -109,7 +109,7 @@ def project(doc: JsonDoc, rtype: ResourceType, common: Schema, projection: Proje
 def keeps_everything(projection: Projection, rtype: ResourceType) -> bool:
     """Whether a response carries a stored document whole: the default projection, and no attribute
     returned only on request (stored documents hold no returned=never values)."""
-    return projection == _DEFAULT and not _has_hidden_attributes(rtype)
+    return projection == DEFAULT_PROJECTION and not _has_hidden_attributes(rtype)
 
 
 def _project_container(container: JsonDoc, ext: Schema, projection: Projection) -> JsonDoc:
@@ -166,7 +166,7 @@ def _always(ext: Schema, name: str) -> bool:
     return attr is not None and attr.returned is Returned.ALWAYS
 
 
-_DEFAULT = Projection()
+DEFAULT_PROJECTION = Projection()  # no attributes / excludedAttributes
 
 
 _HIDDEN: dict[int, bool] = {}  # by id(): resource types live as long as their registry
