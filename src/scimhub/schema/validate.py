@@ -62,26 +62,22 @@ def validate_resource(
     if existing is not None and context is not Context.CREATE:
         _check_immutable(doc, existing, rtype, common)
     _check_required(doc, rtype, common)
-    check_strings(doc, max_string_length)
+    check_string_lengths(doc, max_string_length)
     doc["schemas"] = [rtype.schema.id, *(s.id for s, _ in rtype.extensions if s.id in doc)]
     return doc
 
 
-def check_strings(value: Any, limit: int, where: str = "") -> None:
-    """No string value may exceed ``limit`` characters (SCIMHUB_MAX_STRING_LENGTH) or hold U+0000:
-    JSON allows it, but PostgreSQL text and jsonb cannot store it, and no directory attribute
-    means it; refusing it on every database keeps the two alike."""
+def check_string_lengths(value: Any, limit: int, where: str = "") -> None:
+    """No string value may exceed ``limit`` characters (SCIMHUB_MAX_STRING_LENGTH)."""
     if isinstance(value, str):
         if len(value) > limit:
             raise InvalidValue(f"'{where}' is longer than the limit of {limit} characters.")
-        if "\x00" in value:
-            raise InvalidValue(f"'{where}' must not contain the NUL character (U+0000).")
     elif isinstance(value, dict):
         for key, item in value.items():
-            check_strings(item, limit, f"{where}.{key}" if where else key)
+            check_string_lengths(item, limit, f"{where}.{key}" if where else key)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            check_strings(item, limit, f"{where}[{i}]")
+            check_string_lengths(item, limit, f"{where}[{i}]")
 
 
 def _key(body: dict[str, Any], name: str) -> str:
@@ -224,6 +220,10 @@ def coerce_simple(attr: Attribute, value: Any, policy: Policy, where: str) -> An
     if not isinstance(value, str):
         noun = "a string" if kind is AttrType.STRING else f"a string ({kind.value})"
         raise InvalidValue(f"'{where}' must be {noun}.")
+    if "\x00" in value:
+        # JSON allows U+0000, but PostgreSQL text and jsonb cannot store it and no directory
+        # attribute means it: refused on every database alike.
+        raise InvalidValue(f"'{where}' must not contain the NUL character (U+0000).")
     if kind is AttrType.DATETIME:
         _check_datetime(value, where)
     return value

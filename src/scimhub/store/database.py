@@ -125,10 +125,9 @@ class SqliteDatabase:
         """The readers' engine and the writer's (tests watch the statements of both)."""
         return self.engine, self.writer.engine
 
-    @property
-    def write_lock(self) -> asyncio.Lock:
-        """One writer per process (SQLite has one writer); shared by every store on this database."""
-        return self.writer.lock
+    def exclusive(self) -> AbstractAsyncContextManager[None]:
+        """The process's writer lock, with no write transaction open (ANALYZE on another connection)."""
+        return self.writer.exclusive()
 
     def insert(self, table: Table) -> Any:
         return sqlite_insert(table)
@@ -141,9 +140,8 @@ class SqliteDatabase:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[SqliteTx]:
-        async with self.writer.lock:
-            with self.writer.transaction() as conn:
-                yield SqliteTx(conn)
+        async with self.writer.unit() as conn:
+            yield SqliteTx(conn)
 
     async def fast(self, statement: Prepared, **params: Any) -> Rows:
         return self.fast_reads.rows(statement, **params)

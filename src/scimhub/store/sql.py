@@ -364,7 +364,7 @@ class SqlStore:
         if self._analyzed_rows and 0.5 * self._analyzed_rows <= rows <= 2 * self._analyzed_rows:
             return
         if isinstance(self.db, SqliteDatabase):
-            async with self.db.write_lock:
+            async with self.db.exclusive():
                 with self.db.engine.connect() as conn:
                     # analysis_limit keeps ANALYZE to a sample per index: milliseconds at a million rows.
                     conn.exec_driver_sql("PRAGMA analysis_limit=1000")
