@@ -8,8 +8,7 @@ from scimhub.protocol.etag import etag
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
 from scimhub.schema.registry import SchemaRegistry
-from scimhub.schema.relations import member_of_attribute
-from scimhub.schema.relations import members_attribute
+from scimhub.schema.relations import relation_attribute
 from scimhub.store.base import MemberRef
 from scimhub.store.base import StoredResource
 
@@ -28,7 +27,7 @@ def render(
     """Full representation (before projection); ``related`` are members or groups."""
     doc: JsonDoc = {"schemas": stored.doc.get("schemas", [rtype.schema.id]), "id": stored.id}
     doc.update((k, v) for k, v in stored.doc.items() if k != "schemas")
-    relation = members_attribute(rtype) or member_of_attribute(rtype)
+    relation = relation_attribute(rtype)
     if relation and related:
         doc[relation] = [_member(m, registry, base_url) for m in related]
     doc["meta"] = _meta(stored, rtype, base_url)
@@ -51,12 +50,13 @@ def render_json(
     text = stored.doc_json
     if text is None:
         return None
+    # Runs 100 times a page: one dict, one dumps, one concatenation.
     tail: dict[str, object] = {"id": stored.id}
-    relation = members_attribute(rtype) or member_of_attribute(rtype)
+    relation = relation_attribute(rtype)
     if relation and related:
         tail[relation] = [_member(m, registry, base_url) for m in related]
     tail["meta"] = _meta(stored, rtype, base_url)
-    return orjson.Fragment(b"".join((text[:-1].encode(), b",", orjson.dumps(tail)[1:])))
+    return orjson.Fragment(text[:-1].encode() + b"," + orjson.dumps(tail)[1:])
 
 
 def _meta(stored: StoredResource, rtype: ResourceType, base_url: str) -> JsonDoc:

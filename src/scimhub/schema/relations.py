@@ -19,3 +19,11 @@ def members_attribute(rtype: ResourceType) -> str | None:
 
 def member_of_attribute(rtype: ResourceType) -> str | None:
     return MEMBER_OF_ATTRIBUTE.get(rtype.id)
+
+
+_RELATION_ATTRIBUTE = {**MEMBERS_ATTRIBUTE, **MEMBER_OF_ATTRIBUTE}
+
+
+def relation_attribute(rtype: ResourceType) -> str | None:
+    """``members`` or ``groups``, whichever ``rtype`` has."""
+    return _RELATION_ATTRIBUTE.get(rtype.id)

@@ -65,8 +65,9 @@ class StoredResource:
     def from_json(
         cls, id: str, resource_type: str, doc_json: str, created: str, last_modified: str, version: int
     ) -> StoredResource:
-        stored = cls(id, resource_type, {}, created, last_modified, version)
-        stored._doc, stored.doc_json = None, doc_json
+        stored = cls.__new__(cls)  # a list page makes 100 of these: skip __init__'s extra work
+        stored.id, stored.resource_type, stored.doc_json, stored._doc = id, resource_type, doc_json, None
+        stored.created, stored.last_modified, stored.version = created, last_modified, version
         return stored
 
     @property
