@@ -420,3 +420,27 @@ def test_the_input_is_never_mutated(context: Context) -> None:
     existing_snapshot = copy.deepcopy(existing)
     validate(body, context, existing=existing)  # the helper compares the body with a snapshot
     assert existing == existing_snapshot
+
+
+# -- a PATCH result re-checks only what the PATCH changed --------------------------------------
+
+
+def test_a_patch_result_keeps_unchanged_stored_attributes_without_checking_them_again() -> None:
+    # Stored under an earlier, laxer rule (a number in a string attribute): a PATCH of `active`
+    # must not be refused for an attribute it did not touch.
+    stored = {"schemas": [USER_SCHEMA], "userName": "bjensen", "title": 5, "active": True}
+    patched = {**stored, "active": False}
+    doc = validate(patched, Context.PATCH, existing=stored)
+    assert doc["title"] == 5 and doc["active"] is False
+    with pytest.raises(InvalidValue, match="title"):
+        validate(patched, Context.REPLACE, existing=stored)  # a PUT sends everything: all is checked
+
+
+def test_a_patch_result_checks_every_changed_attribute() -> None:
+    stored = {"schemas": [USER_SCHEMA], "userName": "bjensen", "title": "Boss"}
+    with pytest.raises(InvalidValue, match="title"):
+        validate({**stored, "title": 6}, Context.PATCH, existing=stored)
+    with pytest.raises(InvalidValue, match="nickName"):
+        validate({**stored, "nickName": ["x"]}, Context.PATCH, existing=stored)  # added, not only changed
+    with pytest.raises(InvalidValue, match="userName"):
+        validate({**stored, "userName": None}, Context.PATCH, existing=stored)  # required still holds

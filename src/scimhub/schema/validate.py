@@ -57,8 +57,14 @@ def validate_resource(
         raise InvalidSyntax("The request body must be a JSON object.")
     _check_schemas(body.get(_key(body, "schemas")), rtype, policy)
     doc: JsonDoc = {}
+    # A PATCH result is the stored document with a few attributes changed: what is unchanged was
+    # validated when it was stored (and is canonical), so only the changed attributes are checked.
+    unchanged = existing if context is Context.PATCH and existing is not None else {}
     for key, value in body.items():
-        _place(doc, key, value, rtype, common, context, policy)
+        if key in unchanged and key != "schemas" and unchanged[key] == value:
+            doc[key] = value
+        else:
+            _place(doc, key, value, rtype, common, context, policy)
     if existing is not None and context is not Context.CREATE:
         _check_immutable(doc, existing, rtype, common)
     _check_required(doc, rtype, common)
