@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import cProfile
 import pstats
+import random
 import tempfile
 import time
 from pathlib import Path
@@ -128,13 +129,12 @@ async def measure_all(args: argparse.Namespace, url: str) -> None:
     for i in range(args.users):
         assert await call("POST", "/scim/v2/Users", body=user(i)) == 201
     only = set(args.only.split(","))
-    query = b"filter=userName%20eq%20%22u5%40example.com%22"
-
-    def get() -> Any:
-        return call("GET", "/scim/v2/Users", query)
-
+    # Users in a random order, as an IdP checks them: each probe reads other index and table pages.
+    names = random.Random(7).choices(range(args.users), k=args.requests)
+    queries = [f"filter=userName%20eq%20%22u{i}%40example.com%22".encode() for i in names]
     if "eq" in only:
-        await measure("GET /Users?filter=userName eq", [get] * args.requests, args.profile)
+        gets = [lambda q=q: call("GET", "/scim/v2/Users", q) for q in queries]
+        await measure("GET /Users?filter=userName eq", gets, args.profile)
     if "page" in only:
         pages = max(1, args.requests // 10)
         index = [lambda: call("GET", "/scim/v2/Users", b"startIndex=101&count=100")] * pages

@@ -110,10 +110,11 @@ def create_app(
     if request_log is not None:
         scim = RequestLogMiddleware(scim, request_log)
     routes: list[BaseRoute] = [
+        # First: Starlette tries routes in order, and nearly every request is a SCIM one.
+        Mount(SCIM_PREFIX, app=BearerAuthMiddleware(scim, store, settings.token_pepper, configs)),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
-        Mount(SCIM_PREFIX, app=BearerAuthMiddleware(scim, store, settings.token_pepper, configs)),
     ]
     if sync is not None:
         runtime = AdminRuntime(store, sync.events, sync.sender, request_log)
