@@ -5,8 +5,8 @@ Seeds N users into a temporary SQLite database through the store's own unit of w
 then times requests through the real ASGI app in-process (auth, search, render, JSON; no
 network). Prints a Markdown table.
 
-    python bench/query_latency.py                 # 100000 users
-    python bench/query_latency.py --users 20000 --page 100 --min-runs 5
+    python -m bench.query_latency                 # 100000 users
+    python -m bench.query_latency --users 20000 --page 100 --min-runs 5
 """
 
 from __future__ import annotations
