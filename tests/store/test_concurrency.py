@@ -146,4 +146,6 @@ async def test_a_member_add_to_a_large_group_touches_one_membership_row(store: S
     assert response.status_code == 200
     assert len(writes) == 1 and writes[0][0].lstrip().upper().startswith("INSERT")
     rows = writes[0][1]
-    assert (len(rows) if isinstance(rows, list) else 1) == 1
+    # A Core executemany records its list of parameter sets; a prepared statement one row's values.
+    batch = isinstance(rows, list) and bool(rows) and isinstance(rows[0], dict | list | tuple)
+    assert (len(rows) if batch else 1) == 1

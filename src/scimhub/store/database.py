@@ -93,19 +93,27 @@ class Database(Protocol):
 
 # -- SQLite ------------------------------------------------------------------------------------
 class SqliteTx:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, observers: list[Observer] | None = None) -> None:
         self.conn = conn
         self._raw: Any = conn.connection.driver_connection
+        self._observers = observers or []
 
     async def execute(self, stmt: Executable, params: Any = None) -> CursorResult[*tuple[Any, ...]]:
         return self.conn.execute(stmt, params)
 
     async def rows(self, statement: Prepared, **params: Any) -> Rows:
-        return list(self._raw.execute(statement.sql, [params[n] for n in statement.names]).fetchall())
+        values = [params[n] for n in statement.names]
+        for observe in self._observers:
+            observe(statement.sql, values)
+        return list(self._raw.execute(statement.sql, values).fetchall())
 
     async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
         names = statement.names
-        self._raw.executemany(statement.sql, [[row[n] for n in names] for row in rows])
+        values = [[row[n] for n in names] for row in rows]
+        for observe in self._observers:
+            for one in values:
+                observe(statement.sql, one)
+        self._raw.executemany(statement.sql, values)
 
 
 class SqliteDatabase:
@@ -141,7 +149,7 @@ class SqliteDatabase:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[SqliteTx]:
         async with self.writer.unit() as conn:
-            yield SqliteTx(conn)
+            yield SqliteTx(conn, self.observers)
 
     async def fast(self, statement: Prepared, **params: Any) -> Rows:
         return self.fast_reads.rows(statement, **params)
@@ -191,7 +199,11 @@ class PostgresTx:
 
     async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
         names = statement.pg_names
-        await self._driver.executemany(statement.pg_sql, [[row[n] for n in names] for row in rows])
+        values = [[row[n] for n in names] for row in rows]
+        for observe in self._observers:
+            for one in values:
+                observe(statement.pg_sql, one)
+        await self._driver.executemany(statement.pg_sql, values)
 
 
 @asynccontextmanager

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import insert
+from sqlalchemy import literal_column
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -18,6 +19,7 @@ from scimhub.store.prepared import prepare
 from scimhub.store.tables import RESOURCE_COLUMNS
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
+from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_counts
 from scimhub.store.tables import resource_values
 from scimhub.store.tables import resources
@@ -59,6 +61,38 @@ VALUES_OF = prepare(
 )
 DELETE_VALUES = prepare(delete(resource_values).where(resource_values.c.resource_pk == bindparam("pk")))
 INSERT_VALUE = prepare(insert(resource_values).values(_bind("resource_pk", "tenant_id", "path", "value_key")))
+
+
+# Group membership, one member at a time: IdPs add and remove members one by one, and a member
+# change must stay cheap on a group of any size (one row). Larger batches use one Core statement.
+RESOLVE_ONE = prepare(
+    select(resources.c.id, resources.c.resource_type, resources.c.pk).where(
+        resources.c.tenant_id == bindparam("tenant"), resources.c.id == bindparam("id")
+    )
+)
+
+
+def _add_member(insert_: Any) -> Any:
+    return (
+        insert_(group_members)
+        .values(_bind("tenant_id", "group_pk", "member_pk", "member_type"))
+        .on_conflict_do_nothing()
+        .returning(group_members.c.member_pk)
+    )
+
+
+ADD_MEMBER = prepare(_add_member(sqlite_insert), postgresql=_add_member(postgresql_insert))
+REMOVE_MEMBER = prepare(
+    delete(group_members)
+    .where(group_members.c.group_pk == bindparam("group_pk"), group_members.c.member_pk == bindparam("member_pk"))
+    .returning(group_members.c.member_pk)
+)
+# A new version and lastModified for a resource whose representation changed indirectly.
+TOUCH = prepare(
+    update(resources)
+    .where(resources.c.pk == bindparam("pk"))
+    .values(version=resources.c.version + literal_column("1"), last_modified=bindparam("when"))
+)
 
 
 def _count(insert_: Any) -> Any:

@@ -200,13 +200,19 @@ class SqlUnitOfWork:
 
     async def resolve_members(self, ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for chunk in _chunks(list(dict.fromkeys(ids))):
-            stmt = select(resources.c.id, resources.c.resource_type, resources.c.pk).where(
-                resources.c.tenant_id == self._tenant_id, resources.c.id.in_(chunk)
-            )
-            for row in await self._tx.execute(stmt):
-                found[row.id] = row.resource_type
-                self._pks[row.id] = row.pk
+        unique = list(dict.fromkeys(ids))
+        rows: list[Sequence[Any]] = []
+        if len(unique) == 1:  # the one-member change IdPs send: a precompiled statement
+            rows += await self._tx.rows(fw.RESOLVE_ONE, tenant=self._tenant_id, id=unique[0])
+        else:
+            for chunk in _chunks(unique):
+                stmt = select(resources.c.id, resources.c.resource_type, resources.c.pk).where(
+                    resources.c.tenant_id == self._tenant_id, resources.c.id.in_(chunk)
+                )
+                rows += (await self._tx.execute(stmt)).all()
+        for rid, rtype, pk in rows:
+            found[rid] = rtype
+            self._pks[rid] = pk
         return found
 
     async def add_members(self, group_id: str, members: Sequence[MemberRef]) -> list[str]:
@@ -220,8 +226,11 @@ class SqlUnitOfWork:
             {"tenant_id": self._tenant_id, "group_pk": group_pk, "member_pk": self._pks[m.value], "member_type": m.type}
             for m in unique.values()
         ]
-        stmt = self._insert(group_members).on_conflict_do_nothing().returning(group_members.c.member_pk)
-        added = {row.member_pk for row in await self._tx.execute(stmt, rows)}
+        if len(rows) == 1:
+            added = {pk for (pk,) in await self._tx.rows(fw.ADD_MEMBER, **rows[0])}
+        else:
+            stmt = self._insert(group_members).on_conflict_do_nothing().returning(group_members.c.member_pk)
+            added = {row.member_pk for row in await self._tx.execute(stmt, rows)}
         return [i for i in unique if self._pks[i] in added]
 
     async def remove_members(self, group_id: str, member_ids: Sequence[str]) -> list[str]:
@@ -230,6 +239,10 @@ class SqlUnitOfWork:
         await self.resolve_members([i for i in member_ids if i not in self._pks])
         wanted = {self._pks[i]: i for i in member_ids if i in self._pks}
         removed: list[str] = []
+        if len(wanted) == 1:
+            (member_pk,) = wanted
+            rows = await self._tx.rows(fw.REMOVE_MEMBER, group_pk=group_pk, member_pk=member_pk)
+            return [wanted[pk] for (pk,) in rows]
         for chunk in _chunks(list(wanted)):
             stmt = (
                 delete(group_members)
@@ -243,13 +256,9 @@ class SqlUnitOfWork:
         """New version and lastModified for resources whose representation changed indirectly
         (a user's ``groups`` when it joins or leaves; a group's ``members`` when a member is deleted)."""
         await self.resolve_members([i for i in ids if i not in self._pks])
-        pks = [self._pks[i] for i in ids if i in self._pks]
-        for chunk in _chunks(pks):
-            await self._tx.execute(
-                update(resources)
-                .where(resources.c.pk.in_(chunk))
-                .values(version=resources.c.version + 1, last_modified=when)
-            )
+        touched = [{"pk": self._pks[i], "when": when} for i in dict.fromkeys(ids) if i in self._pks]
+        if touched:
+            await self._tx.run_many(fw.TOUCH, touched)
 
     async def groups_containing(self, member_id: str) -> list[str]:
         member = select(resources.c.pk).where(resources.c.tenant_id == self._tenant_id, resources.c.id == member_id)
