@@ -2,9 +2,9 @@
 
 Usage: python -m bench.asgi_hotpath [--users 2000] [--requests 3000] [--profile] [--db postgresql] [--only eq,post]
 Prints microseconds per request (wall clock and this process's CPU time) for an existence check
-(userName eq), a create (alone and 8 at a time), a page of 100 users (startIndex and cursor) and a
-PATCH of ``active`` (the deprovisioning signal). With ``--db postgresql`` it runs on a fresh
-database on ``--postgres-url`` (created, migrated, dropped).
+(userName eq), a create (alone and 8 at a time), a page of 100 users (startIndex and cursor), a
+PATCH of ``active`` (the deprovisioning signal) and a one-member change of a group. With
+``--db postgresql`` it runs on a fresh database on ``--postgres-url`` (created, migrated, dropped).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from scimhub.store.factory import open_store
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 def user(i: int) -> bytes:
@@ -153,7 +154,25 @@ async def measure_all(args: argparse.Namespace, url: str) -> None:
         bodies = [user(args.users + args.requests + i) for i in range(args.requests)]
         posts = [lambda b=b: call("POST", "/scim/v2/Users", body=b) for b in bodies]
         await measure("POST /Users, 8 concurrent", posts, args.profile, concurrency=8)
+    if "member" in only:  # Okta and Entra change one member at a time
+        ids = await user_ids(store, tenant.id, args.users)
+        group = orjson.dumps({"schemas": [GROUP], "displayName": "Staff", "members": [{"value": i} for i in ids[:100]]})
+        assert await call("POST", "/scim/v2/Groups", body=group) == 201
+        page = await store.search(tenant.id, Query("Group", None, 1, 1))
+        path = f"/scim/v2/Groups/{page.resources[0].id}"
+        bodies = [member_change(op, i) for i in ids[100 : 100 + args.requests // 2] for op in ("add", "remove")]
+        changes = [lambda b=b: call("PATCH", path, body=b) for b in bodies]
+        await measure("PATCH /Groups/{id} add or remove one member (100 members)", changes, args.profile)
     await store.close()
+
+
+def member_change(op: str, member_id: str) -> bytes:
+    """Entra's add and Okta's remove of one member."""
+    if op == "add":
+        operation: dict[str, Any] = {"op": "add", "path": "members", "value": [{"value": member_id}]}
+    else:
+        operation = {"op": "remove", "path": f'members[value eq "{member_id}"]'}
+    return orjson.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [operation]})
 
 
 def deactivate(active: bool) -> bytes:
@@ -176,7 +195,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--only", default="eq,post,page,patch", help="comma-separated: eq, post, post8, page, patch")
+    parser.add_argument(
+        "--only", default="eq,post,page,patch,member", help="comma-separated: eq, post, post8, page, patch, member"
+    )
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres-url", default=postgres.DEFAULT_SERVER, help="server and maintenance database")
     asyncio.run(run(parser.parse_args()))
