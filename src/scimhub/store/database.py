@@ -20,6 +20,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Protocol
 
@@ -31,9 +32,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Executable
 
@@ -45,6 +43,10 @@ from scimhub.store.fast_reads import FastReads
 from scimhub.store.prepared import Prepared
 from scimhub.store.sqlite import Writer
 from scimhub.store.sqlite import create_sqlite_engine
+
+if TYPE_CHECKING:  # the asyncio layer needs greenlet: the `postgres` extra, not a SQLite install
+    from sqlalchemy.ext.asyncio import AsyncConnection
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 Rows = Sequence[Sequence[Any]]
 Observer = Callable[[str, Sequence[Any]], None]
@@ -348,6 +350,8 @@ class _PostgresEngineFactory:
         url = make_url(self.url)
         if self.pgbouncer:
             url = url.update_query_dict({"prepared_statement_cache_size": "0"})
+        from sqlalchemy.ext.asyncio import create_async_engine  # here: needs greenlet (the postgres extra)
+
         return create_async_engine(
             url, json_serializer=_json, json_deserializer=orjson.loads, connect_args=self.connect_args(), **pool
         )
