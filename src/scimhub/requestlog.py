@@ -8,14 +8,15 @@ from typing import Any
 import orjson
 
 REDACTED = "[redacted]"
-# Keys whose values are secrets wherever they appear in a body.
-_SECRET_KEY = re.compile(r"password|secret|token|authorization|credential", re.IGNORECASE)
+# Words that make a key's value a secret wherever the key appears in a body.
+_WORDS = ("password", "secret", "token", "authorization", "credential")
+_SECRET_KEY = re.compile("|".join(_WORDS), re.IGNORECASE)
 # The same words for the quick check on raw bytes: ``in`` on the lowered text is ~20x faster than
 # a case-insensitive alternation, and the check runs on every request and response body.
-_SECRET_WORDS = (b"password", b"secret", b"token", b"authorization", b"credential")
+_SECRET_WORDS = tuple(word.encode() for word in _WORDS)
 # Text that is not whole JSON: a secret's string value, also one cut off at the end of the text.
 _SECRET_PAIR = re.compile(
-    rb'("[^"]*(?:password|secret|token|authorization|credential)[^"]*"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?\Z)',
+    rb'("[^"]*(?:' + "|".join(_WORDS).encode() + rb')[^"]*"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?\Z)',
     re.IGNORECASE,
 )
 
