@@ -459,8 +459,7 @@ class SqlStore:
     async def _quick_plain_page(self, tenant_id: str, query: Query) -> Page:
         """A startIndex page of the whole list: a range scan after the pk that ended the previous
         page when this process served it (``PagePositions``), else OFFSET."""
-        counted = await self.db.fast(fast.COUNT, tenant=tenant_id, rtype=query.resource_type)
-        total, removed = (int(counted[0][0]), int(counted[0][1])) if counted else (0, 0)
+        total, removed = await self._counts(tenant_id, query.resource_type)
         if query.count <= 0 or total == 0:
             return Page(total, [])
         place = (tenant_id, query.resource_type, removed)
@@ -478,8 +477,7 @@ class SqlStore:
         key = query.keyset
         if query.filter is not None or (key is not None and key.before) or query.count <= 0:
             return None
-        counted = await self.db.fast(fast.COUNT, tenant=tenant_id, rtype=query.resource_type)
-        total = int(counted[0][0]) if counted else 0
+        total, _ = await self._counts(tenant_id, query.resource_type)
         after = 0 if key is None else key.pk  # pks start at 1
         rows = await self.db.fast(
             fast.PAGE_AFTER, tenant=tenant_id, rtype=query.resource_type, after=after, limit=query.count + 1, offset=0
@@ -489,6 +487,11 @@ class SqlStore:
             return Page(total, [], more_before=key is not None)
         first, last = Keyset(None, rows[0][-1]), Keyset(None, rows[len(page) - 1][-1])
         return Page(total, page, first, last, more_after=len(rows) > query.count, more_before=key is not None)
+
+    async def _counts(self, tenant_id: str, resource_type: str) -> tuple[int, int]:
+        """(resources of the type, deletions ever made): one row of resource_counts."""
+        counted = await self.db.fast(fast.COUNT, tenant=tenant_id, rtype=resource_type)
+        return (int(counted[0][0]), int(counted[0][1])) if counted else (0, 0)
 
     @staticmethod
     async def _total(tx: Tx, tenant_id: str, query: Query, where: list[ColumnElement[bool]]) -> int:
