@@ -93,17 +93,17 @@ MAX_GROUP = 64
 class Writer:
     """This process's one write connection, kept open, with group commit.
 
-    Each unit of work (``unit``) runs inside a SAVEPOINT of a shared transaction, under an asyncio
-    lock (SQLite has one writer; BEGIN IMMEDIATE takes the file's write lock against other
-    processes). The transaction is committed by a task created when it began, which runs after
-    the event loop's ready callbacks: requests that were ready by then add their units to the
-    same transaction. A unit returns only once its transaction has committed, so nothing is
-    acknowledged before it is durable; a failed unit rolls back to its savepoint alone.
+    Units of work (``unit``) share a transaction, one at a time under an asyncio lock (SQLite has
+    one writer; BEGIN IMMEDIATE takes the file's write lock against other processes): the first
+    opens it, each later one runs in a SAVEPOINT. The transaction is committed by a task created
+    when it began, which runs after the event loop's ready callbacks: requests that were ready by
+    then add their units to the same transaction. A unit returns only once its transaction has
+    committed, so nothing is acknowledged before it is durable; a failed unit rolls back alone.
 
     Why: a commit writes every page the transaction dirtied to the WAL, ~18 pages for one
     PATCH, most of them the same hot pages (the tails of events, audit_log and their indexes),
     and COMMIT was a fifth of a write's CPU. Under a burst (an IdP's initial sync) a group
-    writes those pages once. Alone, a unit costs a SAVEPOINT/RELEASE and one loop turn more.
+    writes those pages once. Alone, a unit costs one loop turn more.
     """
 
     def __init__(self, url: str, synchronous: str) -> None:
