@@ -22,6 +22,10 @@ from typing import Any
 import orjson
 
 from bench import postgres
+from bench.payloads import CORE_GROUP
+from bench.payloads import entra_add_members
+from bench.payloads import okta_deactivate
+from bench.payloads import okta_remove_member
 from scimhub.app import create_app
 from scimhub.protocol import tenants
 from scimhub.settings import Settings
@@ -30,7 +34,6 @@ from scimhub.store.factory import open_store
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 def user(i: int) -> bytes:
@@ -144,7 +147,7 @@ async def measure_all(args: argparse.Namespace, url: str) -> None:
         await measure("GET /Users?cursor&count=100", cursor, args.profile)
     if "patch" in only:
         ids = await user_ids(store, tenant.id, min(args.users, args.requests))
-        patches = [lambda i=i: call("PATCH", f"/scim/v2/Users/{i}", body=deactivate(False)) for i in ids]
+        patches = [lambda i=i: call("PATCH", f"/scim/v2/Users/{i}", body=orjson.dumps(okta_deactivate())) for i in ids]
         await measure("PATCH /Users/{id} active false", patches, args.profile)
     if "post" in only:
         bodies = [user(args.users + i) for i in range(args.requests)]
@@ -156,33 +159,19 @@ async def measure_all(args: argparse.Namespace, url: str) -> None:
         await measure("POST /Users, 8 concurrent", posts, args.profile, concurrency=8)
     if "member" in only:  # Okta and Entra change one member at a time
         ids = await user_ids(store, tenant.id, args.users)
-        group = orjson.dumps({"schemas": [GROUP], "displayName": "Staff", "members": [{"value": i} for i in ids[:100]]})
+        members = [{"value": i} for i in ids[:100]]
+        group = orjson.dumps({"schemas": [CORE_GROUP], "displayName": "Staff", "members": members})
         assert await call("POST", "/scim/v2/Groups", body=group) == 201
         page = await store.search(tenant.id, Query("Group", None, 1, 1))
         path = f"/scim/v2/Groups/{page.resources[0].id}"
-        bodies = [member_change(op, i) for i in ids[100 : 100 + args.requests // 2] for op in ("add", "remove")]
+        bodies = [
+            orjson.dumps(change)
+            for i in ids[100 : 100 + args.requests // 2]
+            for change in (entra_add_members([i]), okta_remove_member(i))
+        ]
         changes = [lambda b=b: call("PATCH", path, body=b) for b in bodies]
         await measure("PATCH /Groups/{id} add or remove one member (100 members)", changes, args.profile)
     await store.close()
-
-
-def member_change(op: str, member_id: str) -> bytes:
-    """Entra's add and Okta's remove of one member."""
-    if op == "add":
-        operation: dict[str, Any] = {"op": "add", "path": "members", "value": [{"value": member_id}]}
-    else:
-        operation = {"op": "remove", "path": f'members[value eq "{member_id}"]'}
-    return orjson.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [operation]})
-
-
-def deactivate(active: bool) -> bytes:
-    """Entra's form: a path-less replace of ``active``."""
-    return orjson.dumps(
-        {
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "replace", "value": {"active": active}}],
-        }
-    )
 
 
 async def user_ids(store: Any, tenant_id: str, count: int) -> list[str]:
