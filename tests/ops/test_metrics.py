@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scimhub.auth.tokens import mint_token
+from scimhub.http.observe import OTHER_ROUTE
+from scimhub.http.observe import ROUTE_LABELS
 from scimhub.http.observe import route_label
 from scimhub.settings import Settings
 from scimhub.store.sql import SqlStore
@@ -165,3 +171,24 @@ async def test_unknown_paths_do_not_create_a_series_each(
 
     routes = {s.labels["route"] for s in await scrape(app) if s.name == "scimhub_requests_total"}
     assert len(routes) <= 6, sorted(routes)
+
+
+_ID_SEGMENT = re.compile(r"^(/scim/v2/(?:Users|Groups|Schemas|ResourceTypes))/(?!\.search$)[^/]+")
+
+
+def reference_label(path: str) -> str:
+    """The label by the regex the SCIM fast path replaced (still what admin paths go through)."""
+    label = _ID_SEGMENT.sub(r"\1/{id}", path)
+    return label if label in ROUTE_LABELS else OTHER_ROUTE
+
+
+@given(
+    st.lists(
+        st.sampled_from(["Users", "Groups", "Schemas", "ResourceTypes", ".search", "", "x", "2819c223", "v2", "scim"])
+        | st.text(alphabet="abc/.{}", max_size=6),
+        max_size=4,
+    )
+)
+def test_the_scim_fast_path_labels_as_the_regex_does(segments: list[str]) -> None:
+    path = "/scim/v2/" + "/".join(segments)
+    assert route_label(path) == reference_label(path)

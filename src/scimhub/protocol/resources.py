@@ -140,9 +140,12 @@ class ResourceService:
         rtype: ResourceType,
         items: Sequence[StoredResource],
         projection: Projection,
+        related: dict[str, list[MemberRef]] | None = None,
     ) -> list[ResourceResult]:
-        """Render and project resources, loading members/groups only when projected."""
-        related = await self._related(ctx, rtype, [s.id for s in items], projection)
+        """Render and project resources, loading members/groups only when projected (and not
+        already known: ``related``)."""
+        if related is None:
+            related = await self._related(ctx, rtype, [s.id for s in items], projection)
         common = self.registry.common
         results = []
         for stored in items:
@@ -198,7 +201,9 @@ class ResourceService:
             drafts = self._drafts(ctx, rtype, None, stored, delta)
             events = await self._commit_log(uow, ctx, rtype, stored.id, 201, drafts)
         await self._committed(events)
-        return (await self.render_many(ctx, rtype, [stored], projection))[0]
+        # A resource created just now belongs to no group yet: its `groups` need no query.
+        known = {} if member_of_attribute(rtype) and not members_attribute(rtype) else None
+        return (await self.render_many(ctx, rtype, [stored], projection, known))[0]
 
     @_audit_failures
     async def replace(

@@ -450,10 +450,11 @@ class SqlStore:
             "offset": query.start_index - 1,
             "key": comparison_key(node.path.leaf, node.value),
         }
-        total = int((await self.db.fast(fast.EQ_COUNT[column], **params))[0][0])
-        if query.count <= 0 or total == 0:
-            return Page(total, [])
-        rows = await self.db.fast(fast.EQ_PAGE[column], **params)
+        rows = await self.db.fast(fast.EQ_PAGE[column], **params) if query.count > 0 else []
+        if query.count > 0 and query.start_index == 1 and len(rows) < query.count:
+            total = len(rows)  # the page holds every match: an existence check needs no COUNT
+        else:
+            total = int((await self.db.fast(fast.EQ_COUNT[column], **params))[0][0])
         return Page(total, [_row_to_resource(r) for r in rows])
 
     async def _quick_plain_page(self, tenant_id: str, query: Query) -> Page:
