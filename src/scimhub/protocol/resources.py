@@ -145,7 +145,7 @@ class ResourceService:
         """Render and project resources, loading members/groups only when projected (and not
         already known: ``related``)."""
         if related is None:
-            related = await self._related(ctx, rtype, [s.id for s in items], projection)
+            related = await self._related(ctx, rtype, items, projection)
         common = self.registry.common
         results = []
         for stored in items:
@@ -162,7 +162,7 @@ class ResourceService:
         its stored JSON text (``render_json``), otherwise rendered and projected like ``render_many``."""
         if not keeps_everything(projection, rtype):
             return [r.doc for r in await self.render_many(ctx, rtype, items, projection)]
-        related = await self._related(ctx, rtype, [s.id for s in items], projection)
+        related = await self._related(ctx, rtype, items, projection)
         out: list[JsonDoc | orjson.Fragment] = []
         for stored in items:
             refs = related.get(stored.id)
@@ -171,14 +171,14 @@ class ResourceService:
         return out
 
     async def _related(
-        self, ctx: RequestContext, rtype: ResourceType, ids: list[str], projection: Projection
+        self, ctx: RequestContext, rtype: ResourceType, items: Sequence[StoredResource], projection: Projection
     ) -> dict[str, list[MemberRef]]:
         members = members_attribute(rtype)
         if members and projection.includes(rtype.schema.attribute(members)):  # type: ignore[arg-type]
-            return await self.store.members(ctx.tenant_id, ids)
+            return await self.store.members(ctx.tenant_id, [s.id for s in items])
         member_of = member_of_attribute(rtype)
         if member_of and projection.includes(rtype.schema.attribute(member_of)):  # type: ignore[arg-type]
-            return await self.store.groups_of(ctx.tenant_id, ids)
+            return await self.store.groups_of(ctx.tenant_id, items)
         return {}
 
     # -- writes ----------------------------------------------------------------
@@ -202,7 +202,9 @@ class ResourceService:
             events = await self._commit_log(uow, ctx, rtype, stored.id, 201, drafts)
         await self._committed(events)
         # A resource created just now belongs to no group yet: its `groups` need no query.
-        known = {} if member_of_attribute(rtype) and not members_attribute(rtype) else None
+        known: dict[str, list[MemberRef]] | None = None
+        if member_of_attribute(rtype) and not members_attribute(rtype):
+            known = {}
         return (await self.render_many(ctx, rtype, [stored], projection, known))[0]
 
     @_audit_failures
@@ -306,7 +308,8 @@ class ResourceService:
         # An unchanged result keeps meta.version and lastModified (RFC 7644 §3.14).
         if doc == current.doc and not delta:
             return current
-        stored = StoredResource(current.id, rtype.id, doc, current.created, self.clock(), current.version + 1)
+        version = current.version + 1
+        stored = StoredResource(current.id, rtype.id, doc, current.created, self.clock(), version, current.pk)
         await uow.update(stored, index_keys(doc, rtype, self.registry.common))
         return stored
 

@@ -48,10 +48,17 @@ class StoredResource:
     (``render.render_json``) and never parsed.
     """
 
-    __slots__ = ("_doc", "created", "doc_json", "id", "last_modified", "resource_type", "version")
+    __slots__ = ("_doc", "created", "doc_json", "id", "last_modified", "pk", "resource_type", "version")
 
     def __init__(
-        self, id: str, resource_type: str, doc: JsonDoc, created: str, last_modified: str, version: int
+        self,
+        id: str,
+        resource_type: str,
+        doc: JsonDoc,
+        created: str,
+        last_modified: str,
+        version: int,
+        pk: int | None = None,
     ) -> None:
         self.id = id
         self.resource_type = resource_type
@@ -60,14 +67,23 @@ class StoredResource:
         self.created = created
         self.last_modified = last_modified
         self.version = version
+        # The database row's key, when known: the store reads memberships by it (no id lookup).
+        self.pk = pk
 
     @classmethod
     def from_json(
-        cls, id: str, resource_type: str, doc_json: str, created: str, last_modified: str, version: int
+        cls,
+        id: str,
+        resource_type: str,
+        doc_json: str,
+        created: str,
+        last_modified: str,
+        version: int,
+        pk: int | None = None,
     ) -> StoredResource:
         stored = cls.__new__(cls)  # a list page makes 100 of these: skip __init__'s extra work
         stored.id, stored.resource_type, stored.doc_json, stored._doc = id, resource_type, doc_json, None
-        stored.created, stored.last_modified, stored.version = created, last_modified, version
+        stored.created, stored.last_modified, stored.version, stored.pk = created, last_modified, version, pk
         return stored
 
     @property
@@ -234,7 +250,7 @@ class Store(Protocol):
 
     async def members(self, tenant_id: str, group_ids: Sequence[str]) -> dict[str, list[MemberRef]]: ...
 
-    async def groups_of(self, tenant_id: str, member_ids: Sequence[str]) -> dict[str, list[MemberRef]]: ...
+    async def groups_of(self, tenant_id: str, members: Sequence[StoredResource]) -> dict[str, list[MemberRef]]: ...
 
     async def append_audit(self, tenant_id: str, entry: AuditEntry) -> None: ...
 

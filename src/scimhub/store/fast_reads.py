@@ -11,6 +11,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import BigInteger
 from sqlalchemy import bindparam
 from sqlalchemy import cast
 from sqlalchemy import exists
@@ -42,7 +43,7 @@ TOKEN = prepare(
     ).where(tokens.c.digest == bindparam("digest"))
 )
 RESOURCE = prepare(
-    select(*RESOURCE_COLUMNS).where(
+    select(*RESOURCE_COLUMNS, resources.c.pk).where(
         resources.c.tenant_id == bindparam("tenant"),
         resources.c.id == bindparam("id"),
         resources.c.resource_type == bindparam("rtype"),
@@ -83,6 +84,30 @@ GROUPS_OF_ONE = prepare(
     .order_by(group_members.c.group_pk)
 )
 
+# By pk, for resources read with theirs: the memberships index alone finds their rows (the pks
+# come from a read already confined to the tenant).
+_PK_LIST = select(func.json_each(bindparam("pks")).table_valued("value").c.value).scalar_subquery()
+_PG_PK_LIST = select(cast(func.jsonb_array_elements_text(cast(bindparam("pks"), JSONB)), BigInteger)).scalar_subquery()
+_GROUP_OF_MEMBER = group_members.join(_GROUP, _GROUP.c.pk == group_members.c.group_pk)
+GROUPS_OF_PK = prepare(
+    select(_GROUP.c.id, _GROUP.c.display)
+    .select_from(_GROUP_OF_MEMBER)
+    .where(group_members.c.member_pk == bindparam("pk"))
+    .order_by(group_members.c.group_pk)
+)
+
+
+def _groups_of_pks(pks: Any) -> Any:
+    return (
+        select(group_members.c.member_pk, _GROUP.c.id, _GROUP.c.display)
+        .select_from(_GROUP_OF_MEMBER)
+        .where(group_members.c.member_pk.in_(pks))
+        .order_by(group_members.c.member_pk, group_members.c.group_pk)
+    )
+
+
+GROUPS_OF_PKS = prepare(_groups_of_pks(_PK_LIST), postgresql=_groups_of_pks(_PG_PK_LIST))
+
 
 _IN_TYPE = (resources.c.tenant_id == bindparam("tenant"), resources.c.resource_type == bindparam("rtype"))
 # The first page of a list in creation order (the (tenant, type, pk) index), and of an equality on
@@ -105,7 +130,7 @@ PAGE_AFTER = prepare(
 )
 EQ_PAGE = {
     column: prepare(
-        select(*RESOURCE_COLUMNS)
+        select(*RESOURCE_COLUMNS, resources.c.pk)
         .where(*_IN_TYPE, resources.c[column] == bindparam("key"))
         .order_by(resources.c.pk)
         .limit(bindparam("limit"))

@@ -82,8 +82,9 @@ _MEMBER = resources.alias("m")
 
 
 def _row_to_resource(row: Sequence[Any]) -> StoredResource:
-    """A row of RESOURCE_COLUMNS (id, resource_type, doc, created, last_modified, version)."""
-    return StoredResource.from_json(row[0], row[1], row[2], row[3], row[4], row[5])
+    """A row of RESOURCE_COLUMNS (id, resource_type, doc, created, last_modified, version), and
+    the pk when the statement selects it next."""
+    return StoredResource.from_json(row[0], row[1], row[2], row[3], row[4], row[5], row[6] if len(row) > 6 else None)
 
 
 def _chunks(items: Sequence[_T]) -> Iterable[Sequence[_T]]:
@@ -137,7 +138,7 @@ class SqlUnitOfWork:
             return None
         pk, *columns = found[0]
         self._pks[id] = pk
-        return _row_to_resource(columns)
+        return _row_to_resource((*columns, pk))
 
     async def insert(self, resource: StoredResource, keys: IndexKeys) -> None:
         row = _resource_row(self._tenant_id, resource, keys, self._doc_keys)
@@ -570,13 +571,25 @@ class SqlStore:
                     found[row.gid].append(MemberRef(row.mid, row.member_type, row.display))
         return found
 
-    async def groups_of(self, tenant_id: str, member_ids: Sequence[str]) -> dict[str, list[MemberRef]]:
-        if len(member_ids) == 1:  # a GET by id or an existence check: the hot case
-            rows = await self.db.fast(fast.GROUPS_OF_ONE, tenant=tenant_id, id=member_ids[0])
-            return {member_ids[0]: [MemberRef(gid, "direct", display) for gid, display in rows]}
-        found: dict[str, list[MemberRef]] = {mid: [] for mid in member_ids}
-        ids = orjson.dumps(list(member_ids)).decode()
-        for mid, gid, display in await self.db.fast(fast.GROUPS_OF_MANY, tenant=tenant_id, ids=ids):
+    async def groups_of(self, tenant_id: str, members: Sequence[StoredResource]) -> dict[str, list[MemberRef]]:
+        """By the members' pks when they were read with them (the memberships index, no lookup of
+        each id), else by tenant and id."""
+        if len(members) == 1:  # a GET by id or an existence check: the hot case
+            one = members[0]
+            if one.pk is not None:
+                rows = await self.db.fast(fast.GROUPS_OF_PK, pk=one.pk)
+            else:
+                rows = await self.db.fast(fast.GROUPS_OF_ONE, tenant=tenant_id, id=one.id)
+            return {one.id: [MemberRef(gid, "direct", display) for gid, display in rows]}
+        found: dict[str, list[MemberRef]] = {m.id: [] for m in members}
+        if all(m.pk is not None for m in members):
+            ids = {m.pk: m.id for m in members}
+            rows = await self.db.fast(fast.GROUPS_OF_PKS, pks=orjson.dumps(list(ids)).decode())
+            for pk, gid, display in rows:
+                found[ids[pk]].append(MemberRef(gid, "direct", display))
+            return found
+        listed = orjson.dumps([m.id for m in members]).decode()
+        for mid, gid, display in await self.db.fast(fast.GROUPS_OF_MANY, tenant=tenant_id, ids=listed):
             found[mid].append(MemberRef(gid, "direct", display))
         return found
 
