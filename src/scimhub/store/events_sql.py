@@ -8,6 +8,7 @@ method does network I/O.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -195,6 +196,9 @@ def _has_pending_events() -> ColumnElement[bool]:
     return exists().where(events.c.tenant_id == webhooks.c.tenant_id, events.c.seq > webhooks.c.delivered_seq)
 
 
+NO_WEBHOOK_RECHECK_SECONDS = 1.0
+
+
 class EventStore:
     """Directory-sync queries on the database of a SqlStore."""
 
@@ -202,11 +206,20 @@ class EventStore:
         self.db = db
         self._read = db.read
         self._write = db.write
+        self._none_until = 0.0  # monotonic time until which "no webhook anywhere" is believed
 
     async def has_webhooks(self) -> bool:
-        """Cheap check before the worker's claim queries: most tenants have no webhook at all
-        (one precompiled probe instead of two SQLAlchemy queries after every commit)."""
-        return bool((await self.db.fast(fast_reads.ANY_WEBHOOK))[0][0])
+        """Cheap check before the worker's claim queries: most servers have no webhook at all.
+
+        The worker asks after every commit. A "no" is believed for NO_WEBHOOK_RECHECK_SECONDS
+        (a sequential PATCH burst otherwise paid two probes a write); a webhook added through
+        this store is seen at once, one added by another process within that time."""
+        now = time.monotonic()
+        if now < self._none_until:
+            return False
+        found = bool((await self.db.fast(fast_reads.ANY_WEBHOOK))[0][0])
+        self._none_until = 0.0 if found else now + NO_WEBHOOK_RECHECK_SECONDS
+        return found
 
     @classmethod
     def of(cls, store: SqlStore) -> EventStore:
@@ -278,6 +291,7 @@ class EventStore:
                 "attempts": 0,
             }
             (await conn.execute(insert(webhooks), row))
+        self._none_until = 0.0
         return Webhook(webhook_id, tenant_id, url, created_at, after, 0, None, secret)
 
     async def get_webhook(self, webhook_id: str, tenant_id: str | None = None) -> Webhook | None:

@@ -1,0 +1,79 @@
+"""The worker's "is there any webhook?" probe, asked after every commit: a "no" is believed for
+NO_WEBHOOK_RECHECK_SECONDS; a webhook added through the same store is seen at once, one added
+by another process once that time has passed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from scimhub.store import events_sql
+from scimhub.store import fast_reads
+from scimhub.store.events_sql import EventStore
+from scimhub.store.sql import SqlStore
+from tests.conftest import TenantAccess
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def probes(store: SqlStore) -> Iterator[list[Any]]:
+    seen: list[Any] = []
+
+    def observe(sql: str, params: Any) -> None:
+        if sql in (fast_reads.ANY_WEBHOOK.sql, fast_reads.ANY_WEBHOOK.pg_sql):
+            seen.append(sql)
+
+    store.db.observers.append(observe)  # type: ignore[attr-defined]
+    yield seen
+    store.db.observers.remove(observe)  # type: ignore[attr-defined]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(events_sql.time, "monotonic", fake)
+    return fake
+
+
+async def test_no_webhook_is_probed_once_per_recheck_interval(
+    store: SqlStore, acme: TenantAccess, probes: list[Any], clock: Clock
+) -> None:
+    events = EventStore.of(store)
+    assert [await events.has_webhooks() for _ in range(50)] == [False] * 50
+    assert len(probes) == 1
+    clock.now += events_sql.NO_WEBHOOK_RECHECK_SECONDS
+    assert await events.has_webhooks() is False
+    assert len(probes) == 2
+
+
+async def test_a_webhook_added_through_the_same_store_is_seen_at_once(
+    store: SqlStore, acme: TenantAccess, clock: Clock
+) -> None:
+    events = EventStore.of(store)
+    assert await events.has_webhooks() is False
+    await events.add_webhook("wh-1", acme.tenant_id, "https://example.com/hook", "secret", "2026-01-01T00:00:00.000Z")
+    assert await events.has_webhooks() is True
+
+
+async def test_a_webhook_added_by_another_process_is_seen_after_the_interval(
+    store: SqlStore, acme: TenantAccess, probes: list[Any], clock: Clock
+) -> None:
+    ours, theirs = EventStore.of(store), EventStore.of(store)
+    assert await ours.has_webhooks() is False
+    await theirs.add_webhook("wh-1", acme.tenant_id, "https://example.com/hook", "secret", "2026-01-01T00:00:00.000Z")
+    assert await ours.has_webhooks() is False  # still believed
+    clock.now += events_sql.NO_WEBHOOK_RECHECK_SECONDS
+    assert await ours.has_webhooks() is True
+    assert await ours.has_webhooks() is True  # a "yes" is never cached: probed each time
+    assert len(probes) == 3
