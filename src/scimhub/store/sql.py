@@ -581,13 +581,17 @@ class SqlStore:
             else:
                 rows = await self.db.fast(fast.GROUPS_OF_ONE, tenant=tenant_id, id=one.id)
             return {one.id: [MemberRef(gid, "direct", display) for gid, display in rows]}
-        found: dict[str, list[MemberRef]] = {m.id: [] for m in members}
-        if all(m.pk is not None for m in members):
+        pks = [m.pk for m in members]
+        if None not in pks:
+            rows = await self.db.fast(fast.GROUPS_OF_PKS, pks=orjson.dumps(pks).decode())
+            if not rows:
+                return {}  # most pages: nobody on it is in a group (a missing id means none)
             ids = {m.pk: m.id for m in members}
-            rows = await self.db.fast(fast.GROUPS_OF_PKS, pks=orjson.dumps(list(ids)).decode())
+            by_pk: dict[str, list[MemberRef]] = {}
             for pk, gid, display in rows:
-                found[ids[pk]].append(MemberRef(gid, "direct", display))
-            return found
+                by_pk.setdefault(ids[pk], []).append(MemberRef(gid, "direct", display))
+            return by_pk
+        found: dict[str, list[MemberRef]] = {m.id: [] for m in members}
         listed = orjson.dumps([m.id for m in members]).decode()
         for mid, gid, display in await self.db.fast(fast.GROUPS_OF_MANY, tenant=tenant_id, ids=listed):
             found[mid].append(MemberRef(gid, "direct", display))
