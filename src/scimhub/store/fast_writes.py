@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from scimhub.store import index_plan
 from scimhub.store.prepared import prepare
 from scimhub.store.tables import RESOURCE_COLUMNS
 from scimhub.store.tables import audit_log
@@ -47,8 +48,10 @@ _WHERE = (
     resources.c.resource_type == bindparam("w_rtype"),
 )
 
+KEY_COLUMNS = tuple(index_plan.KEY_COLUMNS.values())  # the indexed columns _ROW sets
+# pk, RESOURCE_COLUMNS, then the key columns (an update whose keys did not change leaves them out)
 GET_FOR_UPDATE = prepare(
-    select(resources.c.pk, *RESOURCE_COLUMNS)
+    select(resources.c.pk, *RESOURCE_COLUMNS, *(resources.c[k] for k in KEY_COLUMNS))
     .where(*_WHERE)
     .with_for_update()  # PostgreSQL: concurrent read-modify-writes of one resource queue here
 )
@@ -56,6 +59,11 @@ INSERT_RESOURCE = prepare(
     insert(resources).values(_bind("tenant_id", "resource_type", "id", "created", *_ROW)).returning(resources.c.pk)
 )
 UPDATE_RESOURCE = prepare(update(resources).where(*_WHERE).values(_bind(*_ROW)))
+# The same with the key columns unchanged (a deactivation, a new title): SQLite rewrites the entry
+# of every index on a column the SET names, equal value or not (3 more pages in the commit).
+UPDATE_RESOURCE_DOC = prepare(
+    update(resources).where(*_WHERE).values(_bind(*(c for c in _ROW if c not in KEY_COLUMNS)))
+)
 VALUES_OF = prepare(
     select(resource_values.c.path, resource_values.c.value_key).where(resource_values.c.resource_pk == bindparam("pk"))
 )

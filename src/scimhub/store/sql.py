@@ -124,6 +124,7 @@ class SqlUnitOfWork:
         self._insert = db.insert
         self._tenant_id = tenant_id
         self._pks: dict[str, int] = {}
+        self._stored_keys: dict[str, tuple[str | None, ...]] = {}  # key columns as read for update
 
     def _where_id(self, resource_type: str, id: str) -> ColumnElement[bool]:
         return and_(
@@ -138,7 +139,8 @@ class SqlUnitOfWork:
             return None
         pk, *columns = found[0]
         self._pks[id] = pk
-        return _row_to_resource((*columns, pk))
+        self._stored_keys[id] = tuple(columns[len(RESOURCE_COLUMNS) :])
+        return _row_to_resource((*columns[: len(RESOURCE_COLUMNS)], pk))
 
     async def insert(self, resource: StoredResource, keys: IndexKeys) -> None:
         row = _resource_row(self._tenant_id, resource, keys, self._doc_keys)
@@ -155,8 +157,9 @@ class SqlUnitOfWork:
     async def update(self, resource: StoredResource, keys: IndexKeys) -> None:
         row = _resource_row(self._tenant_id, resource, keys, self._doc_keys)
         where = {"w_tenant": self._tenant_id, "w_id": resource.id, "w_rtype": resource.resource_type}
+        keys_unchanged = self._stored_keys.get(resource.id) == tuple(row[k] for k in fw.KEY_COLUMNS)
         try:
-            await self._tx.rows(fw.UPDATE_RESOURCE, **row, **where)
+            await self._tx.rows(fw.UPDATE_RESOURCE_DOC if keys_unchanged else fw.UPDATE_RESOURCE, **row, **where)
         except Exception as exc:
             if not _unique_violation(exc):
                 raise
