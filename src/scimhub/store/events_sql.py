@@ -515,26 +515,53 @@ class EventStore:
 
         An event a webhook of its tenant has not got past yet is kept whatever its age, so
         retention never drops an undelivered webhook event.
+
+        Neither table indexes its timestamps (every write inserts into both): rows are removed in
+        write order, up to the first one at or after the cut-off, so each purge reads only what it
+        deletes plus one row per tenant.
         """
         counts = [0, 0, 0]
         async with self._write() as conn:
             if events_before is not None:
-                counts[0] = (await conn.execute(delete(events).where(*_purgeable_events(events_before)))).rowcount
+                for (tenant_id,) in (await conn.execute(select(tenant_event_seq.c.tenant_id))).all():
+                    purged = await conn.execute(delete(events).where(*_purgeable_events(tenant_id, events_before)))
+                    counts[0] += purged.rowcount
                 counts[1] = (
                     await conn.execute(delete(webhook_attempts).where(webhook_attempts.c.attempted_at < events_before))
                 ).rowcount
             if audit_before is not None:
+                first_kept = (
+                    select(audit_log.c.pk)
+                    .where(audit_log.c.occurred_at >= audit_before)
+                    .order_by(audit_log.c.pk)
+                    .limit(1)
+                    .scalar_subquery()
+                )
                 counts[2] = (
-                    await conn.execute(delete(audit_log).where(audit_log.c.occurred_at < audit_before))
+                    await conn.execute(delete(audit_log).where(audit_log.c.pk < func.coalesce(first_kept, _PAST_ALL)))
                 ).rowcount
         return PurgeCounts(*counts)
 
 
-def _purgeable_events(before: str) -> list[ColumnElement[bool]]:
-    slowest = (
-        select(func.min(webhooks.c.delivered_seq)).where(webhooks.c.tenant_id == events.c.tenant_id).scalar_subquery()
+_PAST_ALL = 2**62  # above every seq and pk: "no row is recent enough, all may go"
+
+
+def _purgeable_events(tenant_id: str, before: str) -> list[ColumnElement[bool]]:
+    """A tenant's events before its first one at or after ``before`` (seq order is commit order),
+    and not past what its slowest webhook has been sent."""
+    first_kept = (
+        select(events.c.seq)
+        .where(events.c.tenant_id == tenant_id, events.c.occurred_at >= before)
+        .order_by(events.c.seq)
+        .limit(1)
+        .scalar_subquery()
     )
-    return [events.c.occurred_at < before, events.c.seq <= func.coalesce(slowest, events.c.seq)]
+    slowest = select(func.min(webhooks.c.delivered_seq)).where(webhooks.c.tenant_id == tenant_id).scalar_subquery()
+    return [
+        events.c.tenant_id == tenant_id,
+        events.c.seq < func.coalesce(first_kept, _PAST_ALL),
+        events.c.seq <= func.coalesce(slowest, events.c.seq),
+    ]
 
 
 def _audit_json(row: Row[Any], changes: dict[int, JsonDoc]) -> JsonDoc:
