@@ -8,6 +8,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from scimhub.http.media import MAX_JSON_DEPTH
 from scimhub.limits import DEFAULT_LIMITS
 from scimhub.settings import Settings
 from scimhub.store.sql import SqlStore
@@ -253,3 +254,31 @@ async def test_limits_come_from_the_environment(settings: Settings, store: SqlSt
     assert "At most 1 operations" in assert_scim_error(too_many, 400, "invalidValue")["detail"]
     assert "limit of 5 characters" in assert_scim_error(too_long, 400, "invalidValue")["detail"]
     assert await snapshot(acme.client) == before
+
+
+# -- JSON nesting ----------------------------------------------------------------------------------
+def nested(depth: int) -> Any:
+    """A JSON value ``depth`` levels deep (alternating objects and arrays)."""
+    value: Any = "x"
+    for level in range(depth):
+        value = {"a": value} if level % 2 else [value]
+    return value
+
+
+async def test_a_body_nested_deeper_than_32_levels_is_refused(client: httpx2.AsyncClient) -> None:
+    before = await snapshot(client)
+    body = user_body("deep@example.com", title=nested(MAX_JSON_DEPTH))  # the body object is level 1
+
+    response = await client.post("/Users", json=body)
+
+    error = assert_scim_error(response, 400, "invalidSyntax")
+    assert "deeper than 32 levels" in error["detail"]
+    assert await snapshot(client) == before
+
+
+async def test_depth_is_not_refused_below_the_limit_nor_for_brackets_in_strings(client: httpx2.AsyncClient) -> None:
+    shallow = await client.post("/Users", json=user_body("shallow@example.com", title=nested(MAX_JSON_DEPTH - 1)))
+    assert "deeper than" not in shallow.text  # refused, if at all, by schema validation
+    brackets = "{[" * 40  # more brackets than levels allowed, all inside a string
+    created = await create_user(client, "brackets@example.com", title=brackets)
+    assert created["title"] == brackets
