@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -158,7 +158,7 @@ class AccessLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or os.urandom(16).hex()  # 32 hex digits, as uuid4().hex
         scope["scimhub.request_id"] = request_id
         started = time.perf_counter()
         route = route_label(scope["path"], scope.get("root_path", ""))  # before a Mount changes root_path

@@ -116,7 +116,8 @@ class Searcher:
 
     async def search(self, rtype: ResourceType, params: SearchParams) -> JsonDoc:
         query = self._query(rtype, params, self._bind(rtype, params.filter))
-        fingerprint = self._fingerprint(rtype, params)
+        # Only cursor requests sign or check a cursor (an existence check needs no fingerprint).
+        fingerprint = self._fingerprint(rtype, params) if params.cursor is not None else ""
         if params.cursor:
             query = _with_keyset(query, self.codec.decode(params.cursor, fingerprint, query.count))
         page = await self.service.store.search(self.ctx.tenant_id, query)
