@@ -21,6 +21,7 @@ from scimhub.store.database import PostgresDatabase
 from scimhub.store.database import SqliteDatabase
 from scimhub.store.database import open_database
 from scimhub.store.factory import open_store
+from scimhub.store.prepared import Prepared
 from scimhub.store.sql import SqlStore
 from tests import databases
 
@@ -139,6 +140,25 @@ def store(
     yield store
     if isinstance(store.db, SqliteDatabase):
         store.db.close()
+
+
+@pytest.fixture
+def hot_statements(store: SqlStore) -> Iterator[list[str]]:
+    """The SQL of every precompiled statement the store runs (hot reads and writes), in order:
+    tests count and tell apart the statements a request ran."""
+    seen: list[str] = []
+
+    def observe(sql: str, params: object) -> None:
+        seen.append(sql)
+
+    store.db.observers.append(observe)  # type: ignore[attr-defined]
+    yield seen
+    store.db.observers.remove(observe)  # type: ignore[attr-defined]
+
+
+def sql_of(store: SqlStore, statement: Prepared) -> str:
+    """The text ``hot_statements`` records for ``statement`` on this store's database."""
+    return statement.sql if isinstance(store.db, SqliteDatabase) else statement.pg_sql
 
 
 @dataclass

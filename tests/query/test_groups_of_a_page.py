@@ -4,7 +4,6 @@ go by tenant and id. Both give what GET by id shows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx2
@@ -13,23 +12,12 @@ import pytest
 from scimhub.store import fast_reads as fast
 from scimhub.store.database import SqliteDatabase
 from scimhub.store.sql import SqlStore
+from tests.conftest import sql_of
 from tests.http.scim_checks import create_user
 from tests.http.scim_checks import get_ok
 from tests.http.scim_checks import group_body
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def statements(store: SqlStore) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def observe(sql: str, params: Any) -> None:
-        seen.append(sql)
-
-    store.db.observers.append(observe)  # type: ignore[attr-defined]
-    yield seen
-    store.db.observers.remove(observe)  # type: ignore[attr-defined]
 
 
 def groups(resource: dict[str, Any]) -> list[tuple[str, str | None]]:
@@ -67,15 +55,15 @@ async def test_every_read_path_shows_the_groups_get_by_id_shows(client: httpx2.A
             assert groups(resource) == expected[resource["id"]], params
 
 
-async def test_pages_read_memberships_by_pk(client: httpx2.AsyncClient, store: SqlStore, statements: list[str]) -> None:
+async def test_pages_read_memberships_by_pk(
+    client: httpx2.AsyncClient, store: SqlStore, hot_statements: list[str]
+) -> None:
     await directory(client)
-    statements.clear()
+    hot_statements.clear()
     await get_ok(client, "/Users", params={"count": 100})
     await get_ok(client, "/Users", params={"cursor": "", "count": 100})
-    sqlite = isinstance(store.db, SqliteDatabase)
-    by_pk, by_id = ((s.sql if sqlite else s.pg_sql) for s in (fast.GROUPS_OF_PKS, fast.GROUPS_OF_MANY))
-    assert statements.count(by_pk) == 2
-    assert by_id not in statements
+    assert hot_statements.count(sql_of(store, fast.GROUPS_OF_PKS)) == 2
+    assert sql_of(store, fast.GROUPS_OF_MANY) not in hot_statements
 
 
 async def test_a_page_of_members_finds_their_memberships_through_the_index(store: SqlStore) -> None:

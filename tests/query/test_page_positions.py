@@ -3,31 +3,14 @@ and the results are exactly what OFFSET paging gives, also when resources go or 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import httpx2
 import pytest
 
 from scimhub.store.positions import PagePositions
-from scimhub.store.sql import SqlStore
 from tests.http.scim_checks import create_user
 from tests.http.scim_checks import get_ok
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def statements(store: SqlStore) -> Iterator[list[str]]:
-    """The SQL of every hot read the store runs."""
-    seen: list[str] = []
-
-    def observe(sql: str, params: Any) -> None:
-        seen.append(sql)
-
-    store.db.observers.append(observe)  # type: ignore[attr-defined]
-    yield seen
-    store.db.observers.remove(observe)  # type: ignore[attr-defined]
 
 
 def seeks(statements: list[str]) -> int:
@@ -45,25 +28,25 @@ async def everything(client: httpx2.AsyncClient) -> list[str]:
 
 
 async def test_a_sequential_walk_seeks_after_the_first_page_and_matches_offset_paging(
-    client: httpx2.AsyncClient, statements: list[str]
+    client: httpx2.AsyncClient, hot_statements: list[str]
 ) -> None:
     ids = [(await create_user(client, f"walker{i}"))["id"] for i in range(7)]
-    statements.clear()
+    hot_statements.clear()
     walked = [i for start in (1, 3, 5, 7) for i in await page_ids(client, start)]
     assert walked == ids
-    assert seeks(statements) == 3  # pages 2-4 continue where the page before ended
+    assert seeks(hot_statements) == 3  # pages 2-4 continue where the page before ended
 
 
-async def test_a_deletion_mid_walk_falls_back_to_offset(client: httpx2.AsyncClient, statements: list[str]) -> None:
+async def test_a_deletion_mid_walk_falls_back_to_offset(client: httpx2.AsyncClient, hot_statements: list[str]) -> None:
     ids = [(await create_user(client, f"leaver{i}"))["id"] for i in range(6)]
     assert await page_ids(client, 1) == ids[0:2]
     assert (await client.delete(f"/Users/{ids[0]}")).status_code == 204
-    statements.clear()
+    hot_statements.clear()
     # OFFSET semantics: row 3 of the list is now the fourth user created.
     assert await page_ids(client, 3) == ids[3:5]
-    assert seeks(statements) == 0
+    assert seeks(hot_statements) == 0
     assert await page_ids(client, 5) == ids[5:6]
-    assert seeks(statements) == 1  # the new page end is remembered again
+    assert seeks(hot_statements) == 1  # the new page end is remembered again
 
 
 async def test_creates_mid_walk_land_at_the_end(client: httpx2.AsyncClient) -> None:
@@ -75,15 +58,15 @@ async def test_creates_mid_walk_land_at_the_end(client: httpx2.AsyncClient) -> N
 
 
 async def test_a_walk_in_another_tenant_or_of_groups_does_not_use_these_positions(
-    client: httpx2.AsyncClient, statements: list[str]
+    client: httpx2.AsyncClient, hot_statements: list[str]
 ) -> None:
     for i in range(4):
         await create_user(client, f"user{i}")
     await page_ids(client, 1)
-    statements.clear()
+    hot_statements.clear()
     body = await get_ok(client, "/Groups", params={"startIndex": 3, "count": 2})
     assert body["Resources"] == [] and body["totalResults"] == 0
-    assert seeks(statements) == 0
+    assert seeks(hot_statements) == 0
 
 
 def test_positions_are_bounded_and_least_recently_used_go_first() -> None:
