@@ -29,6 +29,7 @@ from scimhub.http.admin import AdminRuntime
 from scimhub.http.admin import admin_app
 from scimhub.http.auth import BearerAuthMiddleware
 from scimhub.http.endpoints import Runtime
+from scimhub.http.errors import RoutingErrors
 from scimhub.http.errors import http_exception_handler
 from scimhub.http.errors import scim_error_handler
 from scimhub.http.errors import unexpected_error_handler
@@ -100,7 +101,7 @@ def create_app(
     service = ResourceService(store, default_registry(), on_commit=sync.after_commit if sync else None)
     metrics = _metrics(settings, sync)
     configs = TenantConfigCache(store, settings.policy)
-    scim: ASGIApp = Router(routes=scim_routes())
+    scim: ASGIApp = RoutingErrors(Router(routes=scim_routes()))
     limiter: RateLimiter | None = None
     if settings.rate_limit:
         limiter = RateLimiter(settings.rate_limit, storage_for(settings.rate_limit_storage))

@@ -261,3 +261,24 @@ async def test_the_admin_api_of_the_request_log(settings: Settings, store: SqlSt
         {"detail": "The request log is disabled (SCIMHUB_REQUEST_LOG_SIZE=0)."},
     )
     assert anonymous.status_code == 401
+
+
+async def test_unknown_paths_and_methods_are_kept_with_the_status_the_client_got(
+    settings: Settings, store: SqlStore, acme: TenantAccess
+) -> None:
+    """The routing's own 404 and 405 (raised, then answered by the app's error handler) are kept
+    as the client saw them, not as a 500."""
+    app = ops_app(settings, store)
+    async with client_for(app, acme.token) as client:
+        missing = await client.get("/Nowhere")
+        wrong_method = await client.put("/Users", json=user_body("bjensen"))
+
+    entries = await request_log(app)
+
+    assert (missing.status_code, wrong_method.status_code) == (404, 405)
+    assert [(e["method"], e["path"], e["status"]) for e in entries] == [
+        ("PUT", "/scim/v2/Users", 405),
+        ("GET", "/scim/v2/Nowhere", 404),
+    ]
+    assert [e["error"] for e in entries] == [error_detail(wrong_method.content), error_detail(missing.content)]
+    assert [orjson.loads(e["responseBody"]) for e in entries] == [wrong_method.json(), missing.json()]
