@@ -27,7 +27,7 @@ from scimhub.schema.compare import fold
 # synchronous=NORMAL in WAL mode survives a killed process (not a power loss); FULL is the
 # setting for that, at a cost per commit (SCIMHUB_SQLITE_SYNCHRONOUS).
 # wal_autocheckpoint: a checkpoint every 10,000 WAL pages (~40 MB) instead of SQLite's 1,000. Each
-# write dirties ~18 pages, most of them the same hot pages (the tails of events, audit_log and
+# write dirties 7-20 pages, most of them the same hot pages (the tails of events, audit_log and
 # their indexes); a checkpoint copies each page once however often it was rewritten, so fewer,
 # larger checkpoints cut a PATCH's CPU by ~10% (python -m bench.asgi_hotpath). journal_size_limit
 # truncates a WAL that a long reader let grow beyond that, after its checkpoint.
@@ -100,9 +100,9 @@ class Writer:
     then add their units to the same transaction. A unit returns only once its transaction has
     committed, so nothing is acknowledged before it is durable; a failed unit rolls back alone.
 
-    Why: a commit writes every page the transaction dirtied to the WAL, ~18 pages for one
-    PATCH, most of them the same hot pages (the tails of events, audit_log and their indexes),
-    and COMMIT was a fifth of a write's CPU. Under a burst (an IdP's initial sync) a group
+    Why: a commit writes every page the transaction dirtied to the WAL (7.4 for a PATCH of
+    `active`, 20 for a create), most of them the same hot pages (the tails of events, audit_log
+    and their indexes), and COMMIT was a fifth of a write's CPU. Under a burst (an IdP's initial sync) a group
     writes those pages once. Alone, a unit costs one loop turn more.
     """
 
