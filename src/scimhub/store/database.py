@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from collections.abc import Callable
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from contextlib import asynccontextmanager
@@ -40,7 +39,9 @@ from scimhub.store.dialects import POSTGRES
 from scimhub.store.dialects import SQLITE
 from scimhub.store.dialects import JsonDialect
 from scimhub.store.fast_reads import FastReads
+from scimhub.store.prepared import Observer
 from scimhub.store.prepared import Prepared
+from scimhub.store.prepared import parameters
 from scimhub.store.sqlite import Writer
 from scimhub.store.sqlite import create_sqlite_engine
 
@@ -49,7 +50,6 @@ if TYPE_CHECKING:  # the asyncio layer needs greenlet: the `postgres` extra, not
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 Rows = Sequence[Sequence[Any]]
-Observer = Callable[[str, Sequence[Any]], None]
 
 
 class Tx(Protocol):
@@ -104,18 +104,11 @@ class SqliteTx:
         return self.conn.execute(stmt, params)
 
     async def rows(self, statement: Prepared, **params: Any) -> Rows:
-        values = [params[n] for n in statement.names]
-        for observe in self._observers:
-            observe(statement.sql, values)
+        [values] = parameters(statement.sql, statement.names, [params], self._observers)
         return list(self._raw.execute(statement.sql, values).fetchall())
 
     async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
-        names = statement.names
-        values = [[row[n] for n in names] for row in rows]
-        for observe in self._observers:
-            for one in values:
-                observe(statement.sql, one)
-        self._raw.executemany(statement.sql, values)
+        self._raw.executemany(statement.sql, parameters(statement.sql, statement.names, rows, self._observers))
 
 
 class SqliteDatabase:
@@ -194,17 +187,11 @@ class PostgresTx:
         return await self.conn.execute(stmt, params)
 
     async def rows(self, statement: Prepared, **params: Any) -> Rows:
-        values = [params[n] for n in statement.pg_names]
-        for observe in self._observers:
-            observe(statement.pg_sql, values)
+        [values] = parameters(statement.pg_sql, statement.pg_names, [params], self._observers)
         return await self._driver.fetch(statement.pg_sql, *values)  # type: ignore[no-any-return]
 
     async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
-        names = statement.pg_names
-        values = [[row[n] for n in names] for row in rows]
-        for observe in self._observers:
-            for one in values:
-                observe(statement.pg_sql, one)
+        values = parameters(statement.pg_sql, statement.pg_names, rows, self._observers)
         await self._driver.executemany(statement.pg_sql, values)
 
 

@@ -7,8 +7,6 @@ event loop thread and see every committed write (WAL); on PostgreSQL on a pooled
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger
@@ -19,7 +17,9 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import JSONB
 
+from scimhub.store.prepared import Observer
 from scimhub.store.prepared import Prepared
+from scimhub.store.prepared import parameters
 from scimhub.store.prepared import prepare
 from scimhub.store.tables import RESOURCE_COLUMNS
 from scimhub.store.tables import group_members
@@ -154,7 +154,7 @@ class FastReads:
         self.database = database
         self._conn: sqlite3.Connection | None = None
         # Called with (sql, parameters) before each statement (tests explain the query plans).
-        self.observers: list[Callable[[str, Sequence[Any]], None]] = []
+        self.observers: list[Observer] = []
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -163,9 +163,7 @@ class FastReads:
         return self._conn
 
     def rows(self, statement: Prepared, **params: str | int) -> list[tuple[Any, ...]]:
-        values = [params[n] for n in statement.names]
-        for observe in self.observers:
-            observe(statement.sql, values)
+        [values] = parameters(statement.sql, statement.names, [params], self.observers)
         return self._connection().execute(statement.sql, values).fetchall()
 
     def close(self) -> None:

@@ -9,7 +9,11 @@ JSON functions) gives its PostgreSQL form.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from typing import cast
 
 from sqlalchemy.dialects import sqlite
@@ -17,6 +21,9 @@ from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+
+# Called with (sql, parameters) before a prepared statement runs (tests watch the hot statements).
+Observer = Callable[[str, Sequence[Any]], None]
 
 _SQLITE = sqlite.dialect()
 _POSTGRES = asyncpg.dialect()  # type: ignore[no-untyped-call]
@@ -42,3 +49,14 @@ def prepare(stmt: Executable, *, postgresql: Executable | None = None) -> Prepar
 
 def _compile(stmt: Executable, dialect: object) -> SQLCompiler:
     return cast(SQLCompiler, cast(ClauseElement, stmt).compile(dialect=dialect))  # type: ignore[arg-type]
+
+
+def parameters(
+    sql: str, names: Sequence[str], rows: Sequence[Mapping[str, Any]], observers: Sequence[Observer]
+) -> list[list[Any]]:
+    """Each row's values in the statement's parameter order, shown to ``observers`` first."""
+    values = [[row[n] for n in names] for row in rows]
+    for observe in observers:
+        for one in values:
+            observe(sql, one)
+    return values

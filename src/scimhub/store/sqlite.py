@@ -102,8 +102,8 @@ class Writer:
 
     Why: a commit writes every page the transaction dirtied to the WAL (7.4 for a PATCH of
     `active`, 20 for a create), most of them the same hot pages (the tails of events, audit_log
-    and their indexes), and COMMIT was a fifth of a write's CPU. Under a burst (an IdP's initial sync) a group
-    writes those pages once. Alone, a unit costs one loop turn more.
+    and their indexes), and COMMIT was a fifth of a write's CPU. Under a burst (an IdP's initial
+    sync) a group writes those pages once. Alone, a unit costs one loop turn more.
     """
 
     def __init__(self, url: str, synchronous: str) -> None:
