@@ -17,6 +17,7 @@ from starlette.routing import Route
 from starlette.routing import Router
 from starlette.types import ASGIApp
 
+from scimhub.auth.bearer import BearerAuthenticator
 from scimhub.errors import ScimError
 from scimhub.events.hooks import HookDispatcher
 from scimhub.events.hooks import HookRegistry
@@ -101,6 +102,7 @@ def create_app(
     service = ResourceService(store, default_registry(), on_commit=sync.after_commit if sync else None)
     metrics = _metrics(settings, sync)
     configs = TenantConfigCache(store, settings.policy)
+    authenticator = BearerAuthenticator(store, settings.token_pepper, settings.token_recheck_seconds)
     scim: ASGIApp = RoutingErrors(Router(routes=scim_routes()))
     limiter: RateLimiter | None = None
     if settings.rate_limit:
@@ -112,7 +114,7 @@ def create_app(
         scim = RequestLogMiddleware(scim, request_log)
     routes: list[BaseRoute] = [
         # First: Starlette tries routes in order, and nearly every request is a SCIM one.
-        Mount(SCIM_PREFIX, app=BearerAuthMiddleware(scim, store, settings.token_pepper, configs)),
+        Mount(SCIM_PREFIX, app=BearerAuthMiddleware(scim, authenticator, configs)),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),

@@ -24,6 +24,7 @@ class Settings:
     max_results: int = 1000  # cap on count (advertised as filter.maxResults)
     max_body_bytes: int = 4 * 1024 * 1024  # 413 above this (advertised as bulk.maxPayloadSize)
     token_pepper: str | None = None  # optional server secret: tokens are stored as HMAC-SHA256
+    token_recheck_seconds: float = 1.0  # a token revoked or re-dated by another process is refused within this
     database_pool_size: int = 10  # PostgreSQL: connections each process keeps open (0: none, open per use)
     database_max_overflow: int = 10  # PostgreSQL: extra connections under bursts, closed when idle
     database_pgbouncer: bool = False  # PostgreSQL behind PgBouncer in transaction mode: no statement caches

@@ -51,8 +51,10 @@ def assert_unauthorized(response: httpx2.Response) -> None:
 
 
 async def _set_token(store: SqlStore, token_id: str, **values: str | None) -> None:
+    """Change the token's row as the CLI would, in this process (the store counts the change)."""
     async with store.db.write() as tx:
         await tx.execute(update(tokens).where(tokens.c.id == token_id).values(**values))
+    store.token_changes += 1
 
 
 async def _last_used(store: SqlStore, access: TenantAccess) -> str | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -11,9 +14,12 @@ from scimhub.auth.tokens import well_formed
 from scimhub.errors import Unauthorized
 from scimhub.protocol.context import Principal
 from scimhub.store.base import Store
+from scimhub.store.base import TokenRecord
 
 # last_used_at is written at most once per interval per token, never on every request.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+# The verified tokens one process remembers; an IdP uses one token per tenant.
+MAX_REMEMBERED = 10_000
 
 
 def _parse(value: str | None) -> datetime | None:
@@ -29,21 +35,83 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
+@dataclass(slots=True)
+class _Known:
+    """A token's row as last read, with its dates parsed."""
+
+    principal: Principal
+    revoked: bool
+    expires: datetime | None
+    last_used: datetime | None
+    read_at: float  # the authenticator's clock
+    token_changes: int  # the store's count of token changes when read
+
+    @classmethod
+    def of(cls, record: TokenRecord, read_at: float, token_changes: int) -> _Known:
+        return cls(
+            Principal(record.tenant_id, record.id),
+            record.revoked_at is not None,
+            _parse(record.expires_at),
+            _parse(record.last_used_at),
+            read_at,
+            token_changes,
+        )
+
+
+class BearerAuthenticator:
+    """Resolves bearer tokens to their tenant; 401 for missing, unknown, revoked or expired ones.
+
+    A token's row is read again at most every ``recheck_seconds`` (keyed by its digest, never
+    the secret): the lookup was a fifth of an existence check's CPU. A token revoked or re-dated
+    through this process's store is refused on its next request (the store counts token changes);
+    through another process (the CLI, another instance) within ``recheck_seconds``; 0 reads the
+    row on every request. Expiry is checked on every request.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        pepper: str | None,
+        recheck_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.pepper = pepper
+        self.recheck_seconds = recheck_seconds
+        self.clock = clock
+        self._known: dict[str, _Known] = {}
+
+    async def authenticate(self, header: str | None, now: datetime | None = None) -> Principal:
+        token = bearer_token(header)
+        key = digest(token, self.pepper)
+        known = self._known.get(key)
+        tick = self.clock()
+        changes = self.store.token_changes
+        if known is None or tick - known.read_at >= self.recheck_seconds or known.token_changes != changes:
+            known = await self._read(token, key, tick, changes)
+        now = now or datetime.now(UTC)
+        if known.revoked:
+            raise Unauthorized("The bearer token has been revoked.")
+        if known.expires is not None and known.expires <= now:
+            raise Unauthorized("The bearer token has expired.")
+        if known.last_used is None or now - known.last_used >= LAST_USED_RESOLUTION:
+            await self.store.touch_token(known.principal.token_id, now.isoformat(timespec="seconds"))
+            known.last_used = now
+        return known.principal
+
+    async def _read(self, token: str, key: str, tick: float, changes: int) -> _Known:
+        self._known.pop(key, None)
+        if not well_formed(token):
+            raise Unauthorized("The bearer token is not valid.")
+        record = await self.store.token_by_digest(key)
+        if record is None:
+            raise Unauthorized("The bearer token is not valid.")
+        if len(self._known) >= MAX_REMEMBERED:
+            self._known.clear()
+        known = self._known[key] = _Known.of(record, tick, changes)
+        return known
+
+
 async def authenticate(store: Store, header: str | None, pepper: str | None, now: datetime | None = None) -> Principal:
-    """Resolve the token to its tenant; 401 for missing, unknown, revoked or expired tokens."""
-    token = bearer_token(header)
-    if not well_formed(token):
-        raise Unauthorized("The bearer token is not valid.")
-    record = await store.token_by_digest(digest(token, pepper))
-    if record is None:
-        raise Unauthorized("The bearer token is not valid.")
-    now = now or datetime.now(UTC)
-    if record.revoked_at is not None:
-        raise Unauthorized("The bearer token has been revoked.")
-    expires = _parse(record.expires_at)
-    if expires is not None and expires <= now:
-        raise Unauthorized("The bearer token has expired.")
-    last_used = _parse(record.last_used_at)
-    if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
-        await store.touch_token(record.id, now.isoformat(timespec="seconds"))
-    return Principal(record.tenant_id, record.id)
+    """One check that reads the token's row (no memory of earlier checks)."""
+    return await BearerAuthenticator(store, pepper, recheck_seconds=0).authenticate(header, now)

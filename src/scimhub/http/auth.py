@@ -7,11 +7,10 @@ from starlette.types import Receive
 from starlette.types import Scope
 from starlette.types import Send
 
-from scimhub.auth.bearer import authenticate
+from scimhub.auth.bearer import BearerAuthenticator
 from scimhub.errors import Unauthorized
 from scimhub.http.errors import error_response
 from scimhub.protocol.tenant_config import TenantConfigCache
-from scimhub.store.base import Store
 
 
 class BearerAuthMiddleware:
@@ -19,11 +18,10 @@ class BearerAuthMiddleware:
     configuration in ``scope["scimhub.tenant_config"]``) or answers 401."""
 
     def __init__(
-        self, app: ASGIApp, store: Store, pepper: str | None, configs: TenantConfigCache | None = None
+        self, app: ASGIApp, authenticator: BearerAuthenticator, configs: TenantConfigCache | None = None
     ) -> None:
         self.app = app
-        self.store = store
-        self.pepper = pepper
+        self.authenticator = authenticator
         self.configs = configs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -32,7 +30,7 @@ class BearerAuthMiddleware:
             return
         header = _header(scope, b"authorization")
         try:
-            principal = await authenticate(self.store, header, self.pepper)
+            principal = await self.authenticator.authenticate(header)
         except Unauthorized as exc:
             await error_response(exc)(scope, receive, send)
             return

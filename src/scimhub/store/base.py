@@ -232,6 +232,9 @@ class UnitOfWork(Protocol):
 class Store(Protocol):
     """Storage backend: tenants, tokens, resources, memberships."""
 
+    # How many times this object revoked or re-dated a token: a token cache rereads on a change.
+    token_changes: int
+
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...

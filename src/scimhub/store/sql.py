@@ -361,6 +361,7 @@ class SqlStore:
         self.json = db.json
         self._analyzed_rows = 0
         self.positions = PagePositions()
+        self.token_changes = 0
 
     async def open(self) -> None:
         await self.db.ping()
@@ -681,6 +682,7 @@ class SqlStore:
             result = await tx.execute(
                 update(tokens).where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None)).values(revoked_at=when)
             )
+        self.token_changes += 1
         return bool(result.rowcount)
 
     async def token_by_id(self, token_id: str) -> TokenRecord | None:
@@ -691,6 +693,7 @@ class SqlStore:
     async def set_token_expiry(self, token_id: str, when: str) -> None:
         async with self.db.write() as tx:
             await tx.execute(update(tokens).where(tokens.c.id == token_id).values(expires_at=when))
+        self.token_changes += 1
 
     async def touch_token(self, token_id: str, when: str) -> None:
         async with self.db.write() as tx:
