@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import orjson
 import pytest
 
 from scimhub.auth.tokens import mint_token
+from scimhub.http import request_log as request_log_module
 from scimhub.requestlog import REDACTED
 from scimhub.requestlog import error_detail
 from scimhub.requestlog import redact_body
 from scimhub.settings import Settings
+from scimhub.store.request_log_sql import LoggedRequest
+from scimhub.store.request_log_sql import RequestLogStore
 from scimhub.store.sql import SqlStore
 from tests.conftest import TenantAccess
 from tests.events.support import ADMIN_TOKEN
@@ -282,3 +286,71 @@ async def test_unknown_paths_and_methods_are_kept_with_the_status_the_client_got
     ]
     assert [e["error"] for e in entries] == [error_detail(wrong_method.content), error_detail(missing.content)]
     assert [orjson.loads(e["responseBody"]) for e in entries] == [wrong_method.json(), missing.json()]
+
+
+async def test_a_burst_writes_and_redacts_only_the_entries_the_log_keeps(
+    settings: Settings, store: SqlStore, acme: TenantAccess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[int] = []
+    redacted: list[bytes] = []
+    append, redact = RequestLogStore.append, request_log_module.redact_body
+
+    async def counting_append(self: RequestLogStore, entries: Sequence[LoggedRequest]) -> None:
+        batches.append(len(entries))
+        await append(self, entries)
+
+    def counting_redact(raw: bytes, cap: int, size: int | None = None) -> str | None:
+        redacted.append(raw)
+        return redact(raw, cap, size)
+
+    monkeypatch.setattr(RequestLogStore, "append", counting_append)
+    monkeypatch.setattr(request_log_module, "redact_body", counting_redact)
+    app = ops_app(settings, store, request_log_size=3)
+    async with client_for(app, acme.token) as client:
+        for i in range(10):  # faster than the flush: the ring keeps the last 3
+            await client.get("/Users", params={"startIndex": str(i + 1)})
+
+    assert [e["query"] for e in await request_log(app)] == ["startIndex=10", "startIndex=9", "startIndex=8"]
+    assert batches == [3]
+    assert len(redacted) == 3 * 2  # request and response body of the three written entries
+
+
+async def test_past_max_pending_entries_of_all_tenants_are_flushed_inline(
+    settings: Settings, store: SqlStore, acme: TenantAccess, globex: TenantAccess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(request_log_module, "MAX_PENDING", 4)
+    other = ops_app(settings, store)  # reads the database only: shows what was flushed
+    app = ops_app(settings, store, request_log_size=3)
+    async with client_for(app, acme.token) as a, client_for(app, globex.token) as g:
+        for i in range(3):
+            await a.get("/Users", params={"startIndex": str(i + 1)})
+        await a.get("/Users", params={"startIndex": "4"})  # pushes out the first: still 3 pending
+        assert await request_log(other) == []
+        await g.get("/Groups")  # the 4th pending entry
+
+        assert [e["query"] for e in await request_log(other)] == ["startIndex=4", "startIndex=3", "startIndex=2"]
+        assert [e["path"] for e in await request_log(other, "globex")] == ["/scim/v2/Groups"]
+
+
+async def test_a_request_body_the_log_cuts_is_held_redacted(
+    settings: Settings, store: SqlStore, acme: TenantAccess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held: list[request_log_module.CapturedRequest] = []
+    add = request_log_module.RequestLogBuffer.add
+
+    async def keeping(self: request_log_module.RequestLogBuffer, entry: request_log_module.CapturedRequest) -> None:
+        held.append(entry)
+        await add(self, entry)
+
+    monkeypatch.setattr(request_log_module.RequestLogBuffer, "add", keeping)
+    app = ops_app(settings, store, request_log_body_bytes=120)  # the password is within the cap
+    async with client_for(app, acme.token) as client:
+        big = await client.post("/Users", json=user_body("bjensen", password="Tr0ub4dor&3", title="t" * 500))
+        small = await client.get("/Users", params={"count": "1"})
+    assert (big.status_code, small.status_code) == (201, 200)
+
+    big_entry, small_entry = held
+    assert isinstance(big_entry.request_body, str)  # redacted and cut when captured
+    assert "Tr0ub4dor" not in big_entry.request_body and "[redacted]" in big_entry.request_body
+    assert len(big_entry.response_body) == 121  # the cap and one byte, to tell that it was cut
+    assert small_entry.request_body == b""

@@ -1,7 +1,9 @@
 """Records each authenticated SCIM request of a tenant into the request log (after auth).
 
-The request handling never waits for the log: entries go to an in-memory buffer that a
-background task (or a read of the log) flushes in batches, one transaction per batch.
+The request handling never waits for the log: entries go to an in-memory ring per tenant that a
+background task (or a read of the log) flushes, one transaction per flush. A ring holds the
+tenant's last ``keep`` requests, the most the log keeps: under a burst, an entry pushed out of
+the ring before a flush is one the log would have trimmed, so it is never redacted or written.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp
 from starlette.types import Message
@@ -26,23 +30,67 @@ from scimhub.timestamps import utc_now
 
 log = logging.getLogger("scimhub.requestlog")
 FLUSH_EVERY = 1.0  # seconds
-FLUSH_AT = 200  # entries: flush inline past this many
+# Entries of all tenants together: flush inline past this many. An entry holds at most ~2 body
+# caps (8 KB by default; a larger request body is redacted and cut when it is captured).
+MAX_PENDING = 2_000
+
+
+@dataclass(slots=True)
+class CapturedRequest:
+    """A request as captured, before redaction (which only the entries that are written get)."""
+
+    tenant_id: str
+    at: str
+    request_id: str
+    token_id: str | None
+    method: str
+    path: str
+    query: str | None
+    status: int
+    latency_ms: int
+    request_body: bytes | str | None  # raw when at most the cap; else already redacted and cut
+    response_body: bytes  # at most body_cap + 1 bytes
+    response_size: int
+
+    def logged(self, cap: int) -> LoggedRequest:
+        return LoggedRequest(
+            tenant_id=self.tenant_id,
+            at=self.at,
+            request_id=self.request_id,
+            token_id=self.token_id,
+            method=self.method,
+            path=self.path,
+            query=self.query,
+            status=self.status,
+            latency_ms=self.latency_ms,
+            error=error_detail(self.response_body) if self.status >= 400 else None,
+            request_body=redact_body(body, cap) if isinstance((body := self.request_body), bytes) else body,
+            response_body=redact_body(self.response_body, cap, self.response_size),
+        )
 
 
 class RequestLogBuffer:
     def __init__(self, store: RequestLogStore, body_cap: int) -> None:
         self.store = store
         self.body_cap = body_cap
-        self._pending: list[LoggedRequest] = []
+        self._rings: dict[str, deque[CapturedRequest]] = {}
+        self._pending = 0
         self._task: asyncio.Task[None] | None = None
 
-    async def add(self, entry: LoggedRequest) -> None:
-        self._pending.append(entry)
-        if len(self._pending) >= FLUSH_AT:
+    async def add(self, entry: CapturedRequest) -> None:
+        ring = self._rings.get(entry.tenant_id)
+        if ring is None:
+            ring = self._rings[entry.tenant_id] = deque(maxlen=max(self.store.keep, 1))
+        if len(ring) < (ring.maxlen or 0):
+            self._pending += 1
+        ring.append(entry)
+        if self._pending >= MAX_PENDING:
             await self.flush()
 
     async def flush(self) -> None:
-        batch, self._pending = self._pending, []
+        rings, self._rings, self._pending = self._rings, {}, 0
+        cap = self.body_cap
+        batch = [entry.logged(cap) for ring in rings.values() for entry in ring]
         try:
             await self.store.append(batch)
         except Exception:  # a debugging aid must never take the server down
@@ -103,7 +151,7 @@ class RequestLogMiddleware:
             await self.app(scope, tee_receive, tee_send)
         finally:
             await self.buffer.add(
-                LoggedRequest(
+                CapturedRequest(
                     tenant_id=principal.tenant_id,
                     at=utc_now(),
                     request_id=scope.get("scimhub.request_id", "-"),
@@ -113,8 +161,11 @@ class RequestLogMiddleware:
                     query=scope.get("query_string", b"").decode("latin-1") or None,
                     status=status,
                     latency_ms=round((time.perf_counter() - started) * 1000),
-                    error=error_detail(bytes(response_body)) if status >= 400 else None,
-                    request_body=redact_body(bytes(request_body), cap),
-                    response_body=redact_body(bytes(response_body), cap, response_size),
+                    # A body the log cuts is redacted now, so that a ring holds no large bodies.
+                    request_body=bytes(request_body)
+                    if len(request_body) <= cap
+                    else redact_body(bytes(request_body), cap),
+                    response_body=bytes(response_body),
+                    response_size=response_size,
                 )
             )
