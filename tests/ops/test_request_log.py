@@ -354,3 +354,28 @@ async def test_a_request_body_the_log_cuts_is_held_redacted(
     assert "Tr0ub4dor" not in big_entry.request_body and "[redacted]" in big_entry.request_body
     assert len(big_entry.response_body) == 121  # the cap and one byte, to tell that it was cut
     assert small_entry.request_body == b""
+
+
+async def test_a_flush_that_fails_is_logged_and_the_next_one_writes(
+    settings: Settings,
+    store: SqlStore,
+    acme: TenantAccess,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logged = request_log_module.CapturedRequest.logged
+
+    def failing(self: request_log_module.CapturedRequest, cap: int) -> LoggedRequest:
+        raise ValueError("redaction broke")
+
+    app = ops_app(settings, store)
+    async with client_for(app, acme.token) as client:
+        monkeypatch.setattr(request_log_module.CapturedRequest, "logged", failing)
+        await client.get("/Users", params={"startIndex": "1"})
+        with caplog.at_level("ERROR", logger="scimhub.requestlog"):
+            assert await request_log(app) == []  # the read flushes: the failure is logged, not raised
+        monkeypatch.setattr(request_log_module.CapturedRequest, "logged", logged)
+        await client.get("/Users", params={"startIndex": "2"})
+
+    assert "could not write 1 request-log entries" in caplog.text
+    assert [e["query"] for e in await request_log(app)] == ["startIndex=2"]

@@ -89,12 +89,11 @@ class RequestLogBuffer:
 
     async def flush(self) -> None:
         rings, self._rings, self._pending = self._rings, {}, 0
-        cap = self.body_cap
-        batch = [entry.logged(cap) for ring in rings.values() for entry in ring]
+        entries = [entry for ring in rings.values() for entry in ring]
         try:
-            await self.store.append(batch)
+            await self.store.append([entry.logged(self.body_cap) for entry in entries])
         except Exception:  # a debugging aid must never take the server down
-            log.exception("could not write %d request-log entries", len(batch))
+            log.exception("could not write %d request-log entries", len(entries))
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="scimhub-request-log")
