@@ -14,6 +14,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass
+from dataclasses import replace
 
 from starlette.types import ASGIApp
 from starlette.types import Message
@@ -37,34 +38,20 @@ MAX_PENDING = 2_000
 
 @dataclass(slots=True)
 class CapturedRequest:
-    """A request as captured, before redaction (which only the entries that are written get)."""
+    """A request as captured: the entry without its error and bodies, and the raw bodies, which
+    only the entries that are written get redacted."""
 
-    tenant_id: str
-    at: str
-    request_id: str
-    token_id: str | None
-    method: str
-    path: str
-    query: str | None
-    status: int
-    latency_ms: int
+    entry: LoggedRequest
     request_body: bytes | str | None  # raw when at most the cap; else already redacted and cut
     response_body: bytes  # at most body_cap + 1 bytes
     response_size: int
 
     def logged(self, cap: int) -> LoggedRequest:
-        return LoggedRequest(
-            tenant_id=self.tenant_id,
-            at=self.at,
-            request_id=self.request_id,
-            token_id=self.token_id,
-            method=self.method,
-            path=self.path,
-            query=self.query,
-            status=self.status,
-            latency_ms=self.latency_ms,
-            error=error_detail(self.response_body) if self.status >= 400 else None,
-            request_body=redact_body(body, cap) if isinstance((body := self.request_body), bytes) else body,
+        body = self.request_body
+        return replace(
+            self.entry,
+            error=error_detail(self.response_body) if self.entry.status >= 400 else None,
+            request_body=redact_body(body, cap) if isinstance(body, bytes) else body,
             response_body=redact_body(self.response_body, cap, self.response_size),
         )
 
@@ -78,9 +65,10 @@ class RequestLogBuffer:
         self._task: asyncio.Task[None] | None = None
 
     async def add(self, entry: CapturedRequest) -> None:
-        ring = self._rings.get(entry.tenant_id)
+        tenant_id = entry.entry.tenant_id
+        ring = self._rings.get(tenant_id)
         if ring is None:
-            ring = self._rings[entry.tenant_id] = deque(maxlen=max(self.store.keep, 1))
+            ring = self._rings[tenant_id] = deque(maxlen=max(self.store.keep, 1))
         if len(ring) < (ring.maxlen or 0):
             self._pending += 1
         ring.append(entry)
@@ -151,15 +139,20 @@ class RequestLogMiddleware:
         finally:
             await self.buffer.add(
                 CapturedRequest(
-                    tenant_id=principal.tenant_id,
-                    at=utc_now(),
-                    request_id=scope.get("scimhub.request_id", "-"),
-                    token_id=principal.token_id,
-                    method=scope["method"],
-                    path=scope["path"],
-                    query=scope.get("query_string", b"").decode("latin-1") or None,
-                    status=status,
-                    latency_ms=round((time.perf_counter() - started) * 1000),
+                    LoggedRequest(
+                        tenant_id=principal.tenant_id,
+                        at=utc_now(),
+                        request_id=scope.get("scimhub.request_id", "-"),
+                        token_id=principal.token_id,
+                        method=scope["method"],
+                        path=scope["path"],
+                        query=scope.get("query_string", b"").decode("latin-1") or None,
+                        status=status,
+                        latency_ms=round((time.perf_counter() - started) * 1000),
+                        error=None,
+                        request_body=None,
+                        response_body=None,
+                    ),
                     # A body the log cuts is redacted now, so that a ring holds no large bodies.
                     request_body=bytes(request_body)
                     if len(request_body) <= cap
