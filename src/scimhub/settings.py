@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -87,11 +88,14 @@ def _convert(name: str, raw: str, kind: str) -> object:
             return int(raw)
         except ValueError:
             raise ValueError(f"SCIMHUB_{name.upper()} must be an integer, got {raw!r}") from None
-    if kind == "float":
+    if kind == "float":  # every float setting is a number of seconds
         try:
-            return float(raw)
+            seconds = float(raw)
         except ValueError:
             raise ValueError(f"SCIMHUB_{name.upper()} must be a number, got {raw!r}") from None
+        if not math.isfinite(seconds) or seconds < 0:  # a NaN interval would never elapse
+            raise ValueError(f"SCIMHUB_{name.upper()} must be a finite number of seconds >= 0, got {raw!r}")
+        return seconds
     if kind == "bool":
         if raw.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
             raise ValueError(f"SCIMHUB_{name.upper()} must be true or false, got {raw!r}")

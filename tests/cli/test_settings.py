@@ -96,6 +96,14 @@ def test_every_boolean_spelling(true: str, false: str) -> None:
         ("SCIMHUB_REQUEST_LOG_SIZE", "1.5", "SCIMHUB_REQUEST_LOG_SIZE must be an integer, got '1.5'"),
         ("SCIMHUB_MAX_BODY_BYTES", "", "SCIMHUB_MAX_BODY_BYTES must be an integer, got ''"),
         ("SCIMHUB_WEBHOOK_TIMEOUT_SECONDS", "10s", "SCIMHUB_WEBHOOK_TIMEOUT_SECONDS must be a number, got '10s'"),
+        *[
+            (
+                "SCIMHUB_TOKEN_RECHECK_SECONDS",
+                raw,
+                f"SCIMHUB_TOKEN_RECHECK_SECONDS must be a finite number of seconds >= 0, got {raw!r}",
+            )
+            for raw in ("nan", "inf", "-1", "-0.5")  # a NaN or infinite recheck would never reread a token
+        ],
         ("SCIMHUB_STRICT_RFC", "maybe", "SCIMHUB_STRICT_RFC must be true or false, got 'maybe'"),
         ("SCIMHUB_METRICS_ENABLED", "", "SCIMHUB_METRICS_ENABLED must be true or false, got ''"),
     ],

@@ -116,7 +116,7 @@ async def test_token_revoke_then_the_token_gets_401(acme_cli: Cli, settings: Set
     assert await _status(settings, store, token) == 200
 
     assert acme_cli.ok("token", "revoke", token_id) == [
-        f"Revoked token {token_id}; servers refuse it within their SCIMHUB_TOKEN_RECHECK_SECONDS (1 s)."
+        f"Revoked token {token_id}; servers refuse it within their SCIMHUB_TOKEN_RECHECK_SECONDS (default 1 s)."
     ]
 
     async with client_for(create_app(settings, store=store), token) as client:

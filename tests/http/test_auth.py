@@ -51,7 +51,8 @@ def assert_unauthorized(response: httpx2.Response) -> None:
 
 
 async def _set_token(store: SqlStore, token_id: str, **values: str | None) -> None:
-    """Change the token's row as the CLI would, in this process (the store counts the change)."""
+    """Change the token's row through this process's store, which counts the change (as its own
+    revoke_token and set_token_expiry do): the next request rereads the row."""
     async with store.db.write() as tx:
         await tx.execute(update(tokens).where(tokens.c.id == token_id).values(**values))
     store.token_changes += 1

@@ -172,6 +172,14 @@ async def test_through_the_app_a_revocation_elsewhere_is_refused_within_the_sett
     assert "revoked" in response.json()["detail"]
 
 
+async def test_an_interval_that_is_not_a_number_still_rereads(store: SqlStore, acme: TenantAccess) -> None:
+    auth, counting = _authenticator(store, Clock(), recheck=float("nan"))  # Settings refuses it; fail safe
+    await auth.authenticate(f"Bearer {acme.token}")
+    await auth.authenticate(f"Bearer {acme.token}")
+
+    assert counting.reads == 2
+
+
 def test_the_interval_is_one_second_unless_set() -> None:
     assert Settings().token_recheck_seconds == 1.0
     assert Settings.from_env({"SCIMHUB_TOKEN_RECHECK_SECONDS": "0"}).token_recheck_seconds == 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -379,3 +380,79 @@ async def test_a_flush_that_fails_is_logged_and_the_next_one_writes(
 
     assert "could not write 1 request-log entries" in caplog.text
     assert [e["query"] for e in await request_log(app)] == ["startIndex=2"]
+
+
+async def test_past_max_pending_a_running_flusher_is_woken_and_the_request_does_not_wait(
+    settings: Settings, store: SqlStore, acme: TenantAccess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(request_log_module, "MAX_PENDING", 2)
+    monkeypatch.setattr(request_log_module, "FLUSH_EVERY", 3600.0)  # only a wake-up flushes
+    flushed = asyncio.Event()
+    append = RequestLogStore.append
+
+    async def slow_append(self: RequestLogStore, entries: Sequence[LoggedRequest]) -> None:
+        await asyncio.sleep(0.2)
+        await append(self, entries)
+        flushed.set()
+
+    monkeypatch.setattr(RequestLogStore, "append", slow_append)
+    other = ops_app(settings, store)  # reads the database only
+    app = ops_app(settings, store, worker_enabled=False)
+    async with running(app), client_for(app, acme.token) as client:
+        await client.get("/Users", params={"startIndex": "1"})
+        await client.get("/Users", params={"startIndex": "2"})  # the 2nd pending entry
+        assert not flushed.is_set()  # answered before the (slow) flush
+        await asyncio.wait_for(flushed.wait(), 5)
+
+        assert [e["query"] for e in await request_log(other)] == ["startIndex=2", "startIndex=1"]
+
+
+async def test_stopping_lets_a_flush_in_progress_finish(
+    settings: Settings, store: SqlStore, acme: TenantAccess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(request_log_module, "MAX_PENDING", 1)
+    started = asyncio.Event()
+    append = RequestLogStore.append
+
+    async def slow_append(self: RequestLogStore, entries: Sequence[LoggedRequest]) -> None:
+        if entries:
+            started.set()
+            await asyncio.sleep(0.2)
+        await append(self, entries)
+
+    monkeypatch.setattr(RequestLogStore, "append", slow_append)
+    app = ops_app(settings, store, worker_enabled=False)
+    async with running(app), client_for(app, acme.token) as client:
+        await client.get("/Users", params={"startIndex": "1"})
+        await asyncio.wait_for(started.wait(), 5)  # the flusher holds the entry; the app stops now
+
+    other = ops_app(settings, store)
+    assert [e["query"] for e in await request_log(other)] == ["startIndex=1"]
+
+
+async def test_concurrent_flushes_write_in_the_order_they_took(
+    settings: Settings, store: SqlStore, acme: TenantAccess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append = RequestLogStore.append
+    first = True
+
+    async def first_is_slow(self: RequestLogStore, entries: Sequence[LoggedRequest]) -> None:
+        nonlocal first
+        if first:
+            first = False
+            await asyncio.sleep(0.2)
+        await append(self, entries)
+
+    monkeypatch.setattr(RequestLogStore, "append", first_is_slow)
+    app = ops_app(settings, store, request_log_size=3)
+    async with client_for(app, acme.token) as client:
+        for i in range(3):
+            await client.get("/Users", params={"startIndex": str(i + 1)})
+        older = asyncio.create_task(request_log(app))  # takes 1-3, then waits in its append
+        await asyncio.sleep(0.05)
+        for i in range(3, 5):
+            await client.get("/Users", params={"startIndex": str(i + 1)})
+        newer = await request_log(app)  # takes 4-5 only after the first flush has written
+        await older
+
+    assert [e["query"] for e in newer] == ["startIndex=5", "startIndex=4", "startIndex=3"]

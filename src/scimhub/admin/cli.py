@@ -250,9 +250,9 @@ def token_list(tenant_name: str) -> None:
 @token.command("revoke")
 @click.argument("token_id")
 def token_revoke(token_id: str) -> None:
-    """Revoke TOKEN_ID; running servers refuse it within SCIMHUB_TOKEN_RECHECK_SECONDS (1 s)."""
+    """Revoke TOKEN_ID; running servers refuse it within SCIMHUB_TOKEN_RECHECK_SECONDS (default 1 s)."""
     _run(tenant_ops.revoke_token(_store(Settings.from_env()), token_id))
-    click.echo(f"Revoked token {token_id}; servers refuse it within their SCIMHUB_TOKEN_RECHECK_SECONDS (1 s).")
+    click.echo(f"Revoked token {token_id}; servers refuse it within their SCIMHUB_TOKEN_RECHECK_SECONDS (default 1 s).")
 
 
 @token.command("rotate")
