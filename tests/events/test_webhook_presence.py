@@ -1,11 +1,13 @@
 """The worker's "is there any webhook?" probe, asked after every commit: a "no" is believed for
-NO_WEBHOOK_RECHECK_SECONDS; a webhook added through the same store is seen at once, one added
-by another process once that time has passed."""
+NO_WEBHOOK_RECHECK_SECONDS, and meanwhile a commit does not wake the worker; a webhook added
+through the same store is seen at once, one added by another process once that time has passed."""
 
 from __future__ import annotations
 
 import pytest
 
+from scimhub.events.worker import DeliveryWorker
+from scimhub.settings import Settings
 from scimhub.store import events_sql
 from scimhub.store import fast_reads
 from scimhub.store.events_sql import EventStore
@@ -66,3 +68,27 @@ async def test_a_webhook_added_by_another_process_is_seen_after_the_interval(
     assert await ours.has_webhooks() is True
     assert await ours.has_webhooks() is True  # a "yes" is never cached: probed each time
     assert probes(store, hot_statements) == 3
+
+
+async def test_a_commit_wakes_the_worker_only_while_no_webhook_is_not_known(
+    store: SqlStore, acme: TenantAccess, settings: Settings, clock: Clock
+) -> None:
+    events = EventStore.of(store)
+    worker = DeliveryWorker(events, settings)
+    worker.wake()
+    assert worker._wake.is_set()  # nothing known yet: the worker looks
+    worker._wake.clear()
+
+    assert await events.has_webhooks() is False
+    worker.wake()
+    assert not worker._wake.is_set()  # a fresh "no": waking it would find nothing to do
+
+    clock.now += events_sql.NO_WEBHOOK_RECHECK_SECONDS
+    worker.wake()
+    assert worker._wake.is_set()  # the "no" lapsed: the first commit after it wakes the worker
+    worker._wake.clear()
+
+    await events.has_webhooks()
+    await events.add_webhook("wh-1", acme.tenant_id, "https://example.com/hook", "secret", "2026-01-01T00:00:00.000Z")
+    worker.wake()
+    assert worker._wake.is_set()  # a webhook added through this store: every commit wakes it

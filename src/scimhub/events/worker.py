@@ -160,8 +160,12 @@ class DeliveryWorker:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def wake(self) -> None:
-        """Called after every local commit: deliver now instead of at the next poll."""
-        self._wake.set()
+        """Called after every local commit: deliver now instead of at the next poll.
+
+        Not while a recent "no webhook anywhere" holds: waking for nothing cost a loop turn, a
+        timeout and a probe per write. The first commit after it lapses wakes the worker."""
+        if not self.store.no_webhooks_known():
+            self._wake.set()
 
     async def start(self) -> None:
         self._stopping = False

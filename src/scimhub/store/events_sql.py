@@ -221,6 +221,10 @@ class EventStore:
         self._none_until = 0.0 if found else now + NO_WEBHOOK_RECHECK_SECONDS
         return found
 
+    def no_webhooks_known(self) -> bool:
+        """Whether a recent ``has_webhooks`` "no" still holds (no query: the worker's wake-up test)."""
+        return time.monotonic() < self._none_until
+
     @classmethod
     def of(cls, store: SqlStore) -> EventStore:
         """On ``store``'s database (and, on SQLite, its one writer lock)."""
