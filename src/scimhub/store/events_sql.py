@@ -214,11 +214,10 @@ class EventStore:
         The worker asks after every commit. A "no" is believed for NO_WEBHOOK_RECHECK_SECONDS
         (a sequential PATCH burst otherwise paid two probes a write); a webhook added through
         this store is seen at once, one added by another process within that time."""
-        now = time.monotonic()
-        if now < self._none_until:
+        if self.no_webhooks_known():
             return False
         found = bool((await self.db.fast(fast_reads.ANY_WEBHOOK))[0][0])
-        self._none_until = 0.0 if found else now + NO_WEBHOOK_RECHECK_SECONDS
+        self._none_until = 0.0 if found else time.monotonic() + NO_WEBHOOK_RECHECK_SECONDS
         return found
 
     def no_webhooks_known(self) -> bool:
