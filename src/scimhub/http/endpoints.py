@@ -24,6 +24,7 @@ from scimhub.schema.model import ResourceType
 from scimhub.schema.project import DEFAULT_PROJECTION
 from scimhub.schema.project import Projection
 from scimhub.schema.project import parse_projection
+from scimhub.schema.registry import SchemaRegistry
 from scimhub.settings import Settings
 
 
@@ -76,8 +77,19 @@ def context(request: Request) -> RequestContext:
     rt = runtime(request)
     settings = rt.settings
     config: TenantConfig | None = scope.get("scimhub.tenant_config")
-    policy = config.policy if config is not None else settings.policy
-    return RequestContext(principal, rt.base_url(request), policy, settings.limits, scope["method"], scope["path"])
+    if config is None:
+        return RequestContext(
+            principal, rt.base_url(request), settings.policy, settings.limits, scope["method"], scope["path"]
+        )
+    return RequestContext(
+        principal, rt.base_url(request), config.policy, settings.limits, scope["method"], scope["path"], config.registry
+    )
+
+
+def registry(request: Request) -> SchemaRegistry:
+    """The calling tenant's schemas: the built-in ones plus its declared extensions."""
+    config: TenantConfig | None = request.scope.get("scimhub.tenant_config")
+    return config.registry if config is not None else runtime(request).service.registry
 
 
 def projection(request: Request, rtype: ResourceType) -> Projection:
@@ -106,7 +118,7 @@ class ResourceEndpoints:
         self.rtype_id = rtype_id
 
     def _rtype(self, request: Request) -> ResourceType:
-        return runtime(request).service.registry.resource_type(self.rtype_id)
+        return registry(request).resource_type(self.rtype_id)
 
     async def list(self, request: Request) -> Response:
         searcher = await runtime(request).searcher(request)
@@ -183,22 +195,19 @@ async def service_provider_config(request: Request) -> Response:
 
 
 async def resource_types(request: Request) -> Response:
-    return ScimResponse(discovery.resource_types(runtime(request).service.registry, base_url(request)))
+    return ScimResponse(discovery.resource_types(registry(request), base_url(request)))
 
 
 async def resource_type(request: Request) -> Response:
-    registry = runtime(request).service.registry
-    return ScimResponse(discovery.resource_type(registry, base_url(request), request.path_params["id"]))
+    return ScimResponse(discovery.resource_type(registry(request), base_url(request), request.path_params["id"]))
 
 
 async def schemas(request: Request) -> Response:
-    return ScimResponse(discovery.schemas(runtime(request).service.registry, base_url(request)))
+    return ScimResponse(discovery.schemas(registry(request), base_url(request)))
 
 
 async def schema(request: Request) -> Response:
-    return ScimResponse(
-        discovery.schema(runtime(request).service.registry, base_url(request), request.path_params["id"])
-    )
+    return ScimResponse(discovery.schema(registry(request), base_url(request), request.path_params["id"]))
 
 
 async def not_found(request: Request) -> Response:

@@ -7,6 +7,8 @@ from dataclasses import field
 
 from scimhub.limits import InputLimits
 from scimhub.policy import Policy
+from scimhub.schema.registry import SchemaRegistry
+from scimhub.schema.registry import default_registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,7 @@ class RequestContext:
     limits: InputLimits = field(default_factory=InputLimits)
     method: str = ""  # for the audit log
     path: str = ""
+    registry: SchemaRegistry = field(default_factory=default_registry)  # the tenant's schemas
 
     @property
     def tenant_id(self) -> str:

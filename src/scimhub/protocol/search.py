@@ -136,10 +136,10 @@ class Searcher:
         start, count = _start(params), self._count(params)
         total, skip, docs = 0, start - 1, list[Any]()
         self._check_binds_somewhere(params.filter)
-        types = list(self.service.registry.resource_types.values())
+        types = list(self.ctx.registry.resource_types.values())
         if params.sort_by and not any(self._sorts(rtype, params) for rtype in types):
             self._sort_path(types[0], params)  # raises the error naming the attribute
-        for rtype in self.service.registry.resource_types.values():
+        for rtype in self.ctx.registry.resource_types.values():
             # RFC 7644 §3.4.2.1: an attribute a type does not have has no value there.
             bound = self._bind(rtype, params.filter, root=True)
             typed = params if self._sorts(rtype, params) else replace(params, sort_by=None)
@@ -164,7 +164,7 @@ class Searcher:
     def _check_binds_somewhere(self, text: str | None) -> None:
         """A root filter must name attributes of at least one resource type."""
         errors = []
-        for rtype in self.service.registry.resource_types.values():
+        for rtype in self.ctx.registry.resource_types.values():
             try:
                 self._bind(rtype, text)
             except InvalidFilter as exc:

@@ -1,4 +1,5 @@
-"""Per-tenant configuration: IdP leniency switches and the rate limit, over the global defaults.
+"""Per-tenant configuration: IdP leniency switches, the rate limit (over the global defaults) and
+the tenant's declared extension schemas.
 
 Operators set them with ``scimhub tenant set``; the server caches them for ``ttl`` seconds, so
 a change is in force on every instance within that bound (documented in the README).
@@ -9,12 +10,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field
 from dataclasses import fields
 from dataclasses import replace
 
 from limits import parse_many
 
 from scimhub.policy import Policy
+from scimhub.schema.registry import SchemaRegistry
+from scimhub.schema.registry import default_registry
+from scimhub.schema.registry import tenant_registry
 from scimhub.store.base import Store
 
 POLICY_PREFIX = "policy."
@@ -47,12 +52,16 @@ def check_setting(key: str, value: str) -> str:
 class TenantConfig:
     policy: Policy
     rate_limit: str | None  # None: the server default; "" : no limit
+    # The built-in schemas plus the tenant's declared extensions (``scimhub schema add``).
+    registry: SchemaRegistry = field(default_factory=default_registry)
 
 
-def config_from(values: dict[str, str], default_policy: Policy) -> TenantConfig:
+def config_from(values: dict[str, str], default_policy: Policy, registry: SchemaRegistry | None = None) -> TenantConfig:
     switches = {k.removeprefix(POLICY_PREFIX): v == "on" for k, v in values.items() if k.startswith(POLICY_PREFIX)}
     limit = values.get(RATE_LIMIT_KEY)
-    return TenantConfig(replace(default_policy, **switches), "" if limit == "off" else limit)
+    return TenantConfig(
+        replace(default_policy, **switches), "" if limit == "off" else limit, registry or default_registry()
+    )
 
 
 class TenantConfigCache:
@@ -74,6 +83,7 @@ class TenantConfigCache:
         hit = self._cache.get(tenant_id)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        config = config_from(await self.store.tenant_settings(tenant_id), self.default_policy)
+        registry = tenant_registry(await self.store.declared_schemas(tenant_id))
+        config = config_from(await self.store.tenant_settings(tenant_id), self.default_policy, registry)
         self._cache[tenant_id] = (now, config)
         return config

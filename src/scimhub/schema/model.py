@@ -131,6 +131,13 @@ class ResourceType:
     description: str
     schema: Schema
     extensions: tuple[tuple[Schema, bool], ...] = ()
+    # Whether a default response must drop something: an attribute returned only on request.
+    has_request_only: bool = field(default=False, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        attrs = [a for s in (self.schema, *(ext for ext, _ in self.extensions)) for a in s.attributes]
+        hidden = any(a.returned is Returned.REQUEST for a in [*attrs, *(s for a in attrs for s in a.sub_attributes)])
+        object.__setattr__(self, "has_request_only", hidden)
 
     @property
     def schema_ids(self) -> tuple[str, ...]:

@@ -109,7 +109,7 @@ def project(doc: JsonDoc, rtype: ResourceType, common: Schema, projection: Proje
 def keeps_everything(projection: Projection, rtype: ResourceType) -> bool:
     """Whether a response carries a stored document whole: the default projection, and no attribute
     returned only on request (stored documents hold no returned=never values)."""
-    return projection == DEFAULT_PROJECTION and not _has_hidden_attributes(rtype)
+    return projection == DEFAULT_PROJECTION and not rtype.has_request_only
 
 
 def _project_container(container: JsonDoc, ext: Schema, projection: Projection) -> JsonDoc:
@@ -167,17 +167,3 @@ def _always(ext: Schema, name: str) -> bool:
 
 
 DEFAULT_PROJECTION = Projection()  # no attributes / excludedAttributes
-
-
-_HIDDEN: dict[int, bool] = {}  # by id(): resource types live as long as their registry
-
-
-def _has_hidden_attributes(rtype: ResourceType) -> bool:
-    """Whether a default response must drop something: attributes returned only on request."""
-    known = _HIDDEN.get(id(rtype))
-    if known is None:
-        schemas = [rtype.schema, *(ext for ext, _ in rtype.extensions)]
-        attrs = [a for schema in schemas for a in schema.attributes]
-        known = any(a.returned is Returned.REQUEST for a in [*attrs, *(s for a in attrs for s in a.sub_attributes)])
-        _HIDDEN[id(rtype)] = known
-    return known

@@ -18,6 +18,7 @@ import orjson
 from scimhub.events.model import Event
 from scimhub.events.model import EventDraft
 from scimhub.filter.bind import Bound
+from scimhub.schema.declare import DeclaredSchema
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.paths import BoundPath
 
@@ -264,6 +265,10 @@ class Store(Protocol):
     async def tenant_settings(self, tenant_id: str) -> dict[str, str]: ...
 
     async def set_tenant_setting(self, tenant_id: str, key: str, value: str | None) -> None: ...
+
+    async def declared_schemas(self, tenant_id: str) -> list[DeclaredSchema]:
+        """The extension schemas the tenant declared (``scimhub schema add``)."""
+        ...
 
     async def create_tenant(self, tenant: Tenant) -> None: ...
 

@@ -36,6 +36,7 @@ from scimhub.events.model import EventDraft
 from scimhub.filter.ast import CompareOp
 from scimhub.filter.bind import BCompare
 from scimhub.schema.compare import comparison_key
+from scimhub.schema.declare import DeclaredSchema
 from scimhub.store import fast_reads as fast
 from scimhub.store import fast_writes as fw
 from scimhub.store.base import AuditEntry
@@ -54,6 +55,7 @@ from scimhub.store.filter_sql import compile_filter
 from scimhub.store.index_plan import key_column
 from scimhub.store.paging import Ordering
 from scimhub.store.positions import PagePositions
+from scimhub.store.schemas_sql import TenantSchemaStore
 from scimhub.store.sort_sql import sort_key
 from scimhub.store.sort_sql import sort_nullable
 from scimhub.store.tables import RESOURCE_COLUMNS
@@ -637,6 +639,9 @@ class SqlStore:
             )
             if value is not None:
                 await tx.execute(insert(tenant_settings).values(tenant_id=tenant_id, key=key, value=value))
+
+    async def declared_schemas(self, tenant_id: str) -> list[DeclaredSchema]:
+        return await TenantSchemaStore(self.db).declared(tenant_id)
 
     async def create_tenant(self, tenant: Tenant) -> None:
         async with self.db.write() as tx:

@@ -1,0 +1,38 @@
+"""Extension schemas declared per tenant.
+
+Revision ID: 0010
+Revises: 0007
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "tenant_schemas",
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("urn_key", sa.String(256), nullable=False),
+        sa.Column("urn", sa.String(256), nullable=False),
+        sa.Column("resource_type", sa.String(32), nullable=False),
+        sa.Column("document", sa.Text(), nullable=False),
+        sa.Column("required", sa.Boolean(), nullable=False),
+        sa.Column("indexed", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.String(32), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name="fk_tenant_schemas_tenant_id_tenants", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "urn_key", name="pk_tenant_schemas"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("tenant_schemas")
