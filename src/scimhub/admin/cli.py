@@ -13,6 +13,7 @@ from typing import TypeVar
 import click
 import orjson
 
+from scimhub.admin.schema_cli import schema
 from scimhub.errors import ScimError
 from scimhub.events import feed
 from scimhub.events import webhooks as webhook_ops
@@ -430,3 +431,6 @@ def requests_cmd(tenant_name: str, failed: bool, limit: int, bodies: bool) -> No
         if bodies:
             click.echo(f"    request:  {entry['requestBody'] or '-'}")
             click.echo(f"    response: {entry['responseBody'] or '-'}")
+
+
+main.add_command(schema)

@@ -1,4 +1,4 @@
-"""The admin API (``/admin/v1``): event feed, webhooks, delivery log, audit log.
+"""The admin API (``/admin/v1``): event feed, webhooks, delivery log, audit log, extension schemas.
 
 For the host application, not for identity providers: authenticated by the single bearer token
 ``SCIMHUB_ADMIN_TOKEN`` (RFC 6750), compared in constant time. SCIM tokens are never accepted
@@ -30,10 +30,15 @@ from scimhub.events import feed
 from scimhub.events import webhooks as webhook_ops
 from scimhub.events.worker import Sender
 from scimhub.http.request_log import RequestLogBuffer
+from scimhub.protocol import tenant_schemas as schema_ops
+from scimhub.schema.declare import DeclaredSchema
+from scimhub.schema.declare import SchemaDocumentError
 from scimhub.store.base import Store
 from scimhub.store.base import Tenant
 from scimhub.store.events_sql import EventStore
 from scimhub.store.events_sql import Webhook
+from scimhub.store.schemas_sql import TenantSchemaStore
+from scimhub.store.sql import SqlStore
 
 ADMIN_PREFIX = "/admin/v1"
 _REALM = 'Bearer realm="scimhub-admin"'
@@ -225,6 +230,61 @@ async def redeliver(request: Request) -> Response:
     return JSONResponse({"attempts": [a.to_json() for a in attempts]})
 
 
+# -- extension schemas (the same operations as `scimhub schema`) -----------------------------
+def _schema_store(request: Request) -> TenantSchemaStore:
+    store = _rt(request).store
+    assert isinstance(store, SqlStore)  # the admin API exists only on the SQL store
+    return TenantSchemaStore(store.db)
+
+
+def _schema_json(declared: DeclaredSchema) -> dict[str, Any]:
+    return {**schema_ops.summary(declared), "document": declared.document}
+
+
+async def list_schemas(request: Request) -> Response:
+    """GET tenants/{tenant}/schemas → {"schemas": [{id, resourceType, required, attributes, indexed}]}."""
+    tenant = await _tenant(request)
+    declared = await _schema_store(request).declared(tenant.id)
+    return JSONResponse({"schemas": [schema_ops.summary(d) for d in declared]})
+
+
+async def add_schema(request: Request) -> Response:
+    """POST {"schema": <RFC 7643 §7 document>, "resourceType": "User"|"Group", "required": false}:
+    201 when declared, 200 when it updated the declaration of the same URN; servers use it within 10 s."""
+    tenant = await _tenant(request)
+    body = await _json_body(request)
+    document, resource_type = body.get("schema"), body.get("resourceType", "User")
+    required = body.get("required", False)
+    if not isinstance(document, dict) or not isinstance(resource_type, str) or not isinstance(required, bool):
+        raise AdminError(400, 'Send {"schema": {"id": "urn:…", "attributes": [...]}, "resourceType": "User"}.')
+    try:
+        declared, replaced = await schema_ops.add_schema(
+            _schema_store(request), tenant.id, document, resource_type, required=required
+        )
+    except SchemaDocumentError as exc:
+        raise AdminError(400, str(exc)) from None
+    return JSONResponse(_schema_json(declared), 200 if replaced else 201)
+
+
+async def get_schema(request: Request) -> Response:
+    tenant = await _tenant(request)
+    try:
+        found = await schema_ops.find_schema(_schema_store(request), tenant.id, request.path_params["urn"])
+    except LookupError as exc:
+        raise AdminError(404, str(exc)) from None
+    return JSONResponse(_schema_json(found))
+
+
+async def remove_schema(request: Request) -> Response:
+    """DELETE: forget the declaration; stored values stay in the resources."""
+    tenant = await _tenant(request)
+    try:
+        await schema_ops.remove_schema(_schema_store(request), tenant.id, request.path_params["urn"])
+    except LookupError as exc:
+        raise AdminError(404, str(exc)) from None
+    return Response(status_code=204)
+
+
 # -- the app ---------------------------------------------------------------------------------
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -264,6 +324,8 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
             _route(hook, GET=get_webhook, DELETE=delete_webhook),
             _route(f"{hook}/attempts", GET=list_attempts),
             _route(f"{hook}/redeliver", POST=redeliver),
+            _route(f"{tenant}/schemas", GET=list_schemas, POST=add_schema),
+            _route(f"{tenant}/schemas/{{urn}}", GET=get_schema, DELETE=remove_schema),
         ],
         exception_handlers={AdminError: _admin_error, HTTPException: _http_error},
     )

@@ -1,0 +1,113 @@
+"""``scimhub schema``: a tenant's extension schemas (custom attributes its IdP sends)."""
+
+from __future__ import annotations
+
+from typing import IO
+from typing import Any
+
+import click
+import orjson
+
+from scimhub.protocol import tenant_schemas as ops
+from scimhub.protocol import tenants as tenant_ops
+from scimhub.schema.declare import RESOURCE_TYPES
+from scimhub.schema.declare import SchemaDocumentError
+from scimhub.settings import Settings
+from scimhub.store.schemas_sql import TenantSchemaStore
+from scimhub.store.sql import SqlStore
+
+_PICKUP = "Servers use the change within 10 seconds."
+
+
+def _open() -> tuple[SqlStore, TenantSchemaStore]:
+    from scimhub.admin.cli import _store  # the command group module imports this one
+
+    store = _store(Settings.from_env())
+    return store, TenantSchemaStore(store.db)
+
+
+def _run(coro: Any) -> Any:
+    from scimhub.admin.cli import _run as run
+
+    try:
+        return run(coro)
+    except (SchemaDocumentError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+def schema() -> None:
+    """Extension schemas per tenant (RFC 7643 §7 documents, as /Schemas serves them)."""
+
+
+@schema.command("add")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("file", type=click.File("rb"))
+@click.option(
+    "--resource-type", type=click.Choice(RESOURCE_TYPES), default="User", show_default=True, help="What it extends."
+)
+@click.option("--required", is_flag=True, help="Every resource of the type must carry the extension.")
+def schema_add(tenant_name: str, file: IO[bytes], resource_type: str, required: bool) -> None:
+    """Declare the extension schema in FILE (JSON; - for stdin) for TENANT, or update its
+    declaration (attributes may be added, none dropped or retyped)."""
+    try:
+        data = orjson.loads(file.read())
+    except orjson.JSONDecodeError as exc:
+        raise click.ClickException(f"{file.name} is not JSON: {exc}.") from None
+    store, schemas = _open()
+
+    async def add() -> tuple[Any, bool]:
+        found = await tenant_ops.require_tenant(store, tenant_name)
+        return await ops.add_schema(schemas, found.id, data, resource_type, required=required)
+
+    declared, replaced = _run(add())
+    verb = "Updated" if replaced else "Declared"
+    click.echo(f"{verb} {declared.urn} ({declared.resource_type}) for tenant {tenant_name}. {_PICKUP}")
+
+
+@schema.command("list")
+@click.argument("tenant_name", metavar="TENANT")
+def schema_list(tenant_name: str) -> None:
+    """List TENANT's extension schemas: URN, resource type, required, attributes, indexed."""
+    store, schemas = _open()
+
+    async def rows() -> list[Any]:
+        found = await tenant_ops.require_tenant(store, tenant_name)
+        return await schemas.declared(found.id)
+
+    click.echo("id\tresource_type\trequired\tattributes\tindexed")
+    for declared in _run(rows()):
+        line = ops.summary(declared)
+        click.echo(
+            f"{line['id']}\t{line['resourceType']}\t{'yes' if line['required'] else 'no'}\t"
+            f"{','.join(line['attributes'])}\t{','.join(line['indexed']) or '-'}"
+        )
+
+
+@schema.command("show")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("urn")
+def schema_show(tenant_name: str, urn: str) -> None:
+    """Print the schema document of URN (edit it and `schema add` it again to change it)."""
+    store, schemas = _open()
+
+    async def show() -> Any:
+        found = await tenant_ops.require_tenant(store, tenant_name)
+        return await ops.find_schema(schemas, found.id, urn)
+
+    click.echo(orjson.dumps(_run(show()).document, option=orjson.OPT_INDENT_2).decode())
+
+
+@schema.command("remove")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("urn")
+def schema_remove(tenant_name: str, urn: str) -> None:
+    """Forget the declaration of URN. Stored values stay in the resources and are still returned."""
+    store, schemas = _open()
+
+    async def remove() -> Any:
+        found = await tenant_ops.require_tenant(store, tenant_name)
+        return await ops.remove_schema(schemas, found.id, urn)
+
+    removed = _run(remove())
+    click.echo(f"Removed the declaration of {removed.urn} from tenant {tenant_name}; stored values are kept. {_PICKUP}")
