@@ -299,7 +299,6 @@ def test_add_to_a_read_only_attribute_is_a_mutability_error(path: str) -> None:
         f"{USER_SCHEMA}:nope",
         f"{ENTERPRISE}:nope",
         f"{ENTERPRISE}:manager.nope",
-        "urn:example:params:scim:schemas:extension:acme:2.0:User:department",
         'emails[type eq "work"].nope',
         'name[givenName eq "Barbara"]',
         "members",
@@ -308,6 +307,14 @@ def test_add_to_a_read_only_attribute_is_a_mutability_error(path: str) -> None:
 def test_add_to_an_unknown_path_is_invalid_path(path: str) -> None:
     with pytest.raises(InvalidPath):
         patch(BJENSEN, add(path, "x"))
+
+
+def test_a_path_under_an_undeclared_extension_is_invalid_when_undeclared_data_is_not_kept() -> None:
+    """With policy.keep_undeclared_extensions on (the default) it sets the value: tests/extensions."""
+    path = "urn:example:params:scim:schemas:extension:acme:2.0:User:department"
+
+    with pytest.raises(InvalidPath):
+        patch(BJENSEN, add(path, "x"), policy=Policy(keep_undeclared_extensions=False))
 
 
 @pytest.mark.parametrize("path", ['emails[nope eq "x"].value', "emails[type gt true].value", 'emails[primary co "x"]'])

@@ -8,6 +8,7 @@ import pytest
 
 from scimhub.errors import InvalidPath
 from scimhub.errors import Mutability
+from scimhub.policy import Policy
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.registry import USER_SCHEMA
 from tests.patch.support import BJENSEN
@@ -113,12 +114,18 @@ def test_remove_of_a_required_group_display_name_is_a_mutability_error() -> None
         patch(TOUR_GUIDES, remove("displayName"), rtype=GROUP)
 
 
-@pytest.mark.parametrize(
-    "path", ["nope", "name.nope", f"{ENTERPRISE}:nope", "urn:example:unknown:2.0:User:department", "schemas"]
-)
+@pytest.mark.parametrize("path", ["nope", "name.nope", f"{ENTERPRISE}:nope", "schemas"])
 def test_remove_of_an_unknown_path_is_invalid_path(path: str) -> None:
     with pytest.raises(InvalidPath):
         patch(BJENSEN, remove(path))
+
+
+def test_remove_under_an_undeclared_extension_is_invalid_when_undeclared_data_is_not_kept() -> None:
+    """With policy.keep_undeclared_extensions on (the default) it removes the value: tests/extensions."""
+    with pytest.raises(InvalidPath):
+        patch(
+            BJENSEN, remove("urn:example:unknown:2.0:User:department"), policy=Policy(keep_undeclared_extensions=False)
+        )
 
 
 def test_operations_apply_in_order() -> None:

@@ -32,6 +32,7 @@ from scimhub.limits import InputLimits
 from scimhub.patch.model import OpName
 from scimhub.patch.model import PatchOperation
 from scimhub.policy import Policy
+from scimhub.schema import undeclared
 from scimhub.schema.model import Attribute
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import Mutability
@@ -102,8 +103,29 @@ class _Engine:
         if operation.path is None:
             self._apply_pathless(operation)
             return
+        if operation.path[:4].casefold() == "urn:" and self._undeclared(operation.op, operation.path, operation.value):
+            return
         target = self._target(operation.path)
         self._dispatch(operation.op, target, operation.value, pathless=False)
+
+    def _undeclared(self, op: OpName, name: str, value: Any) -> bool:
+        """Undeclared extension data (``policy.keep_undeclared_extensions``): set or removed by
+        name, as sent; False when ``name`` is not such data."""
+        if not self.policy.keep_undeclared_extensions:
+            return False
+        head, bracket, _ = name.partition("[")
+        found = undeclared.classify(self.rtype, head, value, self.doc, self.doc.get("schemas") or ())
+        if found is None:
+            return False
+        if bracket:
+            raise InvalidPath(
+                f"'{name}': a [filter] needs a declared schema; declare {found.urn} (scimhub schema add)."
+            )
+        if op is OpName.REMOVE or value is None:
+            undeclared.remove(self.doc, found)
+        else:
+            undeclared.place(self.doc, found, value, add=op is OpName.ADD)
+        return True
 
     def _apply_pathless(self, operation: PatchOperation) -> None:
         """RFC 7644 §3.5.2.1/3: no path, the value is a set of attributes (keys may be
@@ -112,6 +134,8 @@ class _Engine:
             if key.casefold() == "schemas":
                 continue
             target = self._key_target(key)
+            if target is None and self._undeclared(operation.op, key, value):
+                continue
             if target is None:
                 if not self.policy.ignore_unknown_attributes:
                     raise InvalidValue(f"Unknown attribute '{key}' in PATCH value.")

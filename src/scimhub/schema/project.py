@@ -14,6 +14,7 @@ from scimhub.schema.model import Returned
 from scimhub.schema.model import Schema
 from scimhub.schema.paths import find_schema
 from scimhub.schema.paths import resolve_name
+from scimhub.schema.undeclared import is_undeclared_urn
 
 _Key = tuple[str, str]  # (extension URN or "", casefolded attribute name)
 
@@ -26,6 +27,14 @@ class Projection:
     excluded: dict[_Key, frozenset[str] | None] = field(default_factory=dict)
     requested_extensions: frozenset[str] = frozenset()
     excluded_extensions: frozenset[str] = frozenset()
+    # Casefolded names of undeclared extension data (``urn:…:User`` or ``urn:…:User:attr``).
+    requested_undeclared: frozenset[str] = frozenset()
+    excluded_undeclared: frozenset[str] = frozenset()
+
+    @property
+    def asks(self) -> bool:
+        """Whether ``attributes`` named anything: then only what it names is returned."""
+        return bool(self.requested or self.requested_extensions or self.requested_undeclared)
 
     def includes(self, attr: Attribute, extension: str | None = None) -> bool:
         """Whether ``attr`` can appear at all (lets the store skip loading it, e.g. members)."""
@@ -34,7 +43,7 @@ class Projection:
             return False
         if attr.returned is Returned.ALWAYS:
             return True
-        if self.requested or self.requested_extensions:
+        if self.asks:
             return key in self.requested or (extension or "") in self.requested_extensions
         if attr.returned is Returned.REQUEST:
             return False
@@ -53,21 +62,39 @@ def parse_projection(rtype: ResourceType, common: Schema, attributes: str | None
     """Parse the comma-separated parameters; unknown names select nothing (not an error)."""
     requested: dict[_Key, frozenset[str] | None] = {}
     extensions: set[str] = set()
+    undeclared: set[str] = set()
     for name in _names(attributes):
-        ext = find_schema(rtype, name)
-        if ext is not None and ext is not rtype.schema:
-            extensions.add(ext.id)
-            continue
-        _add(requested, rtype, common, name)
+        _add_name(requested, extensions, undeclared, rtype, common, name)
     dropped: dict[_Key, frozenset[str] | None] = {}
     excluded_extensions: set[str] = set()
+    excluded_undeclared: set[str] = set()
     for name in _names(excluded):
-        ext = find_schema(rtype, name)
-        if ext is not None and ext is not rtype.schema:
-            excluded_extensions.add(ext.id)
-            continue
-        _add(dropped, rtype, common, name)
-    return Projection(requested, dropped, frozenset(extensions), frozenset(excluded_extensions))
+        _add_name(dropped, excluded_extensions, excluded_undeclared, rtype, common, name)
+    return Projection(
+        requested,
+        dropped,
+        frozenset(extensions),
+        frozenset(excluded_extensions),
+        frozenset(undeclared),
+        frozenset(excluded_undeclared),
+    )
+
+
+def _add_name(
+    target: dict[_Key, frozenset[str] | None],
+    extensions: set[str],
+    undeclared: set[str],
+    rtype: ResourceType,
+    common: Schema,
+    name: str,
+) -> None:
+    ext = find_schema(rtype, name)
+    if ext is not None and ext is not rtype.schema:
+        extensions.add(ext.id)
+    elif is_undeclared_urn(rtype, name) or is_undeclared_urn(rtype, name.rpartition(":")[0]):
+        undeclared.add(name.casefold())
+    else:
+        _add(target, rtype, common, name)
 
 
 def _names(param: str | None) -> list[str]:
@@ -100,6 +127,11 @@ def project(doc: JsonDoc, rtype: ResourceType, common: Schema, projection: Proje
             if kept:
                 out[key] = kept
             continue
+        if isinstance(value, dict) and is_undeclared_urn(rtype, key):
+            kept = _project_undeclared(key.casefold(), value, projection)
+            if kept:
+                out[key] = kept
+            continue
         attr = common.attribute(key) or rtype.schema.attribute(key)
         if attr is not None:
             _project_attr(out, attr, value, None, projection)
@@ -114,7 +146,7 @@ def keeps_everything(projection: Projection, rtype: ResourceType) -> bool:
 
 def _project_container(container: JsonDoc, ext: Schema, projection: Projection) -> JsonDoc:
     out: JsonDoc = {}
-    if ext.id in projection.excluded_extensions and not (projection.requested or projection.requested_extensions):
+    if ext.id in projection.excluded_extensions and not projection.asks:
         return {attr: value for attr, value in container.items() if _always(ext, attr)}
     whole = ext.id in projection.requested_extensions
     for key, value in container.items():
@@ -128,6 +160,18 @@ def _project_container(container: JsonDoc, ext: Schema, projection: Projection) 
     return out
 
 
+def _project_undeclared(urn: str, container: JsonDoc, projection: Projection) -> JsonDoc:
+    """Undeclared extension data is returned by default; ``attributes`` / ``excludedAttributes``
+    select it by its URN or ``urn:…:attr`` (nothing in it is typed, so nothing finer)."""
+    if projection.asks:
+        if urn in projection.requested_undeclared:
+            return container
+        return {k: v for k, v in container.items() if f"{urn}:{k.casefold()}" in projection.requested_undeclared}
+    if urn in projection.excluded_undeclared:
+        return {}
+    return {k: v for k, v in container.items() if f"{urn}:{k.casefold()}" not in projection.excluded_undeclared}
+
+
 def _project_attr(out: JsonDoc, attr: Attribute, value: Any, ext: str | None, projection: Projection) -> None:
     if not projection.includes(attr, ext):
         return
@@ -135,7 +179,7 @@ def _project_attr(out: JsonDoc, attr: Attribute, value: Any, ext: str | None, pr
     if attr.returned is Returned.ALWAYS:
         out[attr.name] = value
         return
-    if projection.requested or projection.requested_extensions:
+    if projection.asks:
         subs = projection.requested.get(key)
         out[attr.name] = value if subs is None else _select_subs(attr, value, subs, keep=True)
         return

@@ -26,6 +26,9 @@ from scimhub.schema.model import Returned
 from scimhub.schema.model import Schema
 from scimhub.schema.paths import find_schema
 from scimhub.schema.paths import split_attr_name
+from scimhub.schema.undeclared import classify
+from scimhub.schema.undeclared import place
+from scimhub.schema.undeclared import undeclared_urns
 
 
 class Context(Enum):
@@ -60,16 +63,21 @@ def validate_resource(
     # A PATCH result is the stored document with a few attributes changed: what is unchanged was
     # validated when it was stored (and is canonical), so only the changed attributes are checked.
     unchanged = existing if context is Context.PATCH and existing is not None else {}
+    listed = body.get(_key(body, "schemas")) or ()
     for key, value in body.items():
         if key in unchanged and key != "schemas" and unchanged[key] == value:
             doc[key] = value
-        else:
-            _place(doc, key, value, rtype, common, context, policy)
+        elif not _place(doc, key, value, rtype, common, context, policy):
+            _keep_undeclared(doc, key, value, rtype, policy, listed)
     if existing is not None and context is not Context.CREATE:
         _check_immutable(doc, existing, rtype, common)
     _check_required(doc, rtype, common)
     check_string_lengths(doc, max_string_length)
-    doc["schemas"] = [rtype.schema.id, *(s.id for s, _ in rtype.extensions if s.id in doc)]
+    doc["schemas"] = [
+        rtype.schema.id,
+        *(s.id for s, _ in rtype.extensions if s.id in doc),
+        *undeclared_urns(doc, rtype),
+    ]
     return doc
 
 
@@ -109,26 +117,41 @@ def _check_schemas(schemas: Any, rtype: ResourceType, policy: Policy) -> None:
 
 def _place(
     doc: JsonDoc, key: str, value: Any, rtype: ResourceType, common: Schema, context: Context, policy: Policy
-) -> None:
+) -> bool:
+    """Store one key of the body; False when no schema of ``rtype`` knows it."""
     if key.casefold() == "schemas":
-        return
+        return True
     extension = find_schema(rtype, key)
     if extension is not None and extension is not rtype.schema:
         _place_extension(doc, extension, value, context, policy)
-        return
+        return True
     uri, name, sub = split_attr_name(key)
     schema = rtype.schema if uri is None else find_schema(rtype, uri)
     attr = None
     if schema is not None and sub is None:
         attr = (common.attribute(name) if schema is rtype.schema else None) or schema.attribute(name)
     if attr is None or schema is None:
-        if not policy.ignore_unknown_attributes:
-            raise InvalidValue(f"Unknown attribute '{key}' for resource type {rtype.name}.")
-        return
+        return False
     target = doc if schema is rtype.schema else doc.setdefault(schema.id, {})
     _store(target, attr, value, context, policy)
     if target is not doc and not target:  # a null URN-qualified extension attribute adds no container
         del doc[schema.id]
+    return True
+
+
+def _keep_undeclared(doc: JsonDoc, key: str, value: Any, rtype: ResourceType, policy: Policy, listed: Any) -> None:
+    """A key no schema knows: undeclared extension data is kept as sent; anything else is ignored
+    (RFC 7644 §3.3) or, for a strict tenant, refused naming it."""
+    name = classify(rtype, key, value, doc, listed if isinstance(listed, list) else ())
+    if name is not None and policy.keep_undeclared_extensions:
+        if value is not None:
+            place(doc, name, value)
+        return
+    if not policy.ignore_unknown_attributes:
+        what = (
+            f"extension {name.urn}, which this tenant has not declared," if name is not None else f"attribute '{key}'"
+        )
+        raise InvalidValue(f"Unknown {what} for resource type {rtype.name}.")
 
 
 def _place_extension(doc: JsonDoc, schema: Schema, value: Any, context: Context, policy: Policy) -> None:
