@@ -111,3 +111,54 @@ def schema_remove(tenant_name: str, urn: str) -> None:
 
     removed = _run(remove())
     click.echo(f"Removed the declaration of {removed.urn} from tenant {tenant_name}; stored values are kept. {_PICKUP}")
+
+
+@schema.command("learned")
+@click.argument("tenant_name", metavar="TENANT")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=ops.LEARN_LIMIT,
+    show_default=True,
+    help="Newest resources read per type.",
+)
+def schema_learned(tenant_name: str, limit: int) -> None:
+    """List the undeclared extension URNs TENANT's IdP has sent (kept as sent), each attribute with
+    the RFC 7643 types every value seen can be given, most specific first."""
+    store, schemas = _open()
+
+    async def learned() -> list[Any]:
+        found = await tenant_ops.require_tenant(store, tenant_name)
+        return await ops.learned_schemas(schemas, found.id, limit)
+
+    found = _run(learned())
+    if not found:
+        click.echo(f"No undeclared extension data in tenant {tenant_name}'s latest {limit} resources of each type.")
+    for seen in found:
+        click.echo(f"{seen.urn}\t{seen.resource_type}\t{seen.resources} resources")
+        for attr in seen.ordered():
+            kinds = " | ".join(attr.candidates) or "no single type (mixed values)"
+            shape = "multi-valued " if attr.multi_valued else ""
+            click.echo(f"  {attr.name}\t{shape}{kinds}\tseen {attr.seen} times")
+
+
+@schema.command("adopt")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("urn")
+@click.option("--resource-type", type=click.Choice(RESOURCE_TYPES), default=None, help="When both types carry URN.")
+@click.option("--print", "print_only", is_flag=True, help="Print the schema document instead of declaring it.")
+def schema_adopt(tenant_name: str, urn: str, resource_type: str | None, print_only: bool) -> None:
+    """Declare URN from what TENANT's IdP sent under it (see `schema learned`), each attribute with
+    its most specific type. With --print, write the document out to edit and `schema add` instead."""
+    store, schemas = _open()
+
+    async def adopt() -> tuple[Any, str]:
+        found = await tenant_ops.require_tenant(store, tenant_name)
+        return await ops.adopt_schema(schemas, found.id, urn, resource_type, declare=not print_only)
+
+    document, rtype = _run(adopt())
+    if print_only:
+        click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+        return
+    names = ", ".join(f"{a['name']} ({a['type']}{'[]' if a['multiValued'] else ''})" for a in document["attributes"])
+    click.echo(f"Declared {document['id']} ({rtype}) for tenant {tenant_name}: {names}. {_PICKUP}")

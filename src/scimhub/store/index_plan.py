@@ -76,9 +76,26 @@ def comparison_document(doc: JsonDoc, rtype: ResourceType, common: Schema) -> Js
         extension = rtype.extension(name) if name.startswith("urn:") else None
         if extension is not None and isinstance(value, dict):
             keyed[name] = {n: _keyed(extension.attribute(n), v) for n, v in value.items()}
+        elif extension is None and name.startswith("urn:") and isinstance(value, dict):
+            # Undeclared extension data: keyed as RFC 7643's default string (caseExact false), so a
+            # later declaration of it finds these keys right (`scimhub schema add` rekeys the rest).
+            keyed[name] = _keyed_undeclared(value)
         else:
             keyed[name] = _keyed(common.attribute(name) or rtype.schema.attribute(name), value)
     return keyed
+
+
+_UNDECLARED = Attribute(name="value", type=AttrType.STRING, schema="")
+
+
+def _keyed_undeclared(value: Any) -> Any:
+    if isinstance(value, str):
+        return comparison_key(_UNDECLARED, value)
+    if isinstance(value, dict):
+        return {n: _keyed_undeclared(v) for n, v in value.items()}
+    if isinstance(value, list):
+        return [_keyed_undeclared(v) for v in value]
+    return value
 
 
 def _keyed(attr: Attribute | None, value: Any) -> Any:

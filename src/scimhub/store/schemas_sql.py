@@ -9,10 +9,19 @@ import orjson
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy import update
 
 from scimhub.schema.declare import DeclaredSchema
+from scimhub.schema.model import JsonDoc
+from scimhub.schema.model import ResourceType
+from scimhub.schema.model import Schema
+from scimhub.schema.undeclared import existing_key
 from scimhub.store.database import Database
+from scimhub.store.index_plan import comparison_document
+from scimhub.store.tables import resources
 from scimhub.store.tables import tenant_schemas
+
+_BATCH = 500
 
 
 class TenantSchemaStore:
@@ -49,6 +58,49 @@ class TenantSchemaStore:
         async with self.db.write() as tx:
             result = await tx.execute(_delete(tenant_id, urn))
             return bool(result.rowcount)
+
+    async def documents(self, tenant_id: str, resource_type: str, limit: int) -> list[JsonDoc]:
+        """The ``limit`` most recently created documents of a type (what ``schema learned`` reads)."""
+        async with self.db.read() as tx:
+            rows = await tx.execute(
+                select(resources.c.doc)
+                .where(resources.c.tenant_id == tenant_id, resources.c.resource_type == resource_type)
+                .order_by(resources.c.pk.desc())
+                .limit(limit)
+            )
+            return [orjson.loads(row.doc) for row in rows]
+
+    async def rekey(self, tenant_id: str, rtype: ResourceType, common: Schema, urn: str) -> int:
+        """Recompute the comparison keys (PostgreSQL's doc_keys) of the resources holding ``urn``
+        data, under ``rtype`` as now declared; batch by batch, each row under its write lock.
+        Returns how many rows were rekeyed (SQLite compares the document itself: none)."""
+        if not self.db.keeps_doc_keys:
+            return 0
+        last, done = 0, 0
+        while True:
+            async with self.db.write() as tx:
+                rows = (
+                    await tx.execute(
+                        select(resources.c.pk, resources.c.doc)
+                        .where(
+                            resources.c.tenant_id == tenant_id,
+                            resources.c.resource_type == rtype.id,
+                            resources.c.pk > last,
+                        )
+                        .order_by(resources.c.pk)
+                        .limit(_BATCH)
+                        .with_for_update()
+                    )
+                ).all()
+                for pk, text in rows:
+                    doc = orjson.loads(text)
+                    if existing_key(doc, urn) is not None:
+                        keyed = comparison_document(doc, rtype, common)  # the JSONB type serialises it
+                        await tx.execute(update(resources).where(resources.c.pk == pk).values(doc_keys=keyed))
+                        done += 1
+            if len(rows) < _BATCH:
+                return done
+            last = rows[-1].pk
 
 
 def _delete(tenant_id: str, urn: str) -> Any:
