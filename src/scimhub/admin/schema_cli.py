@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import IO
 from typing import Any
 
@@ -10,6 +11,7 @@ import orjson
 
 from scimhub.protocol import tenant_schemas as ops
 from scimhub.protocol import tenants as tenant_ops
+from scimhub.protocol.tenant_config import CACHE_SECONDS
 from scimhub.schema.declare import RESOURCE_TYPES
 from scimhub.schema.declare import SchemaDocumentError
 from scimhub.settings import Settings
@@ -17,6 +19,20 @@ from scimhub.store.schemas_sql import TenantSchemaStore
 from scimhub.store.sql import SqlStore
 
 _PICKUP = "Servers use the change within 10 seconds."
+_SETTLE = CACHE_SECONDS + 1
+
+
+def _settle(seconds: float) -> ops.Settle:
+    async def wait() -> None:
+        if seconds > 0:
+            click.echo(f"Waiting {seconds:g} s for every server to reread the declaration ...", err=True)
+            await asyncio.sleep(seconds)
+
+    return wait
+
+
+# Tests (and a single server restarted meanwhile) need not wait for the servers' config caches.
+_settle_option = click.option("--settle-seconds", type=click.FloatRange(min=0), default=_SETTLE, hidden=True)
 
 
 def _open() -> tuple[SqlStore, TenantSchemaStore]:
@@ -47,7 +63,16 @@ def schema() -> None:
     "--resource-type", type=click.Choice(RESOURCE_TYPES), default="User", show_default=True, help="What it extends."
 )
 @click.option("--required", is_flag=True, help="Every resource of the type must carry the extension.")
-def schema_add(tenant_name: str, file: IO[bytes], resource_type: str, required: bool) -> None:
+@click.option("--index", "indexes", multiple=True, metavar="NAME", help="Index this string attribute for eq filters.")
+@_settle_option
+def schema_add(
+    tenant_name: str,
+    file: IO[bytes],
+    resource_type: str,
+    required: bool,
+    indexes: tuple[str, ...],
+    settle_seconds: float,
+) -> None:
     """Declare the extension schema in FILE (JSON; - for stdin) for TENANT, or update its
     declaration (attributes may be added, none dropped or retyped)."""
     try:
@@ -63,6 +88,19 @@ def schema_add(tenant_name: str, file: IO[bytes], resource_type: str, required: 
     declared, replaced = _run(add())
     verb = "Updated" if replaced else "Declared"
     click.echo(f"{verb} {declared.urn} ({declared.resource_type}) for tenant {tenant_name}. {_PICKUP}")
+    for name in indexes:
+        _index(tenant_name, declared.urn, name, settle_seconds)
+
+
+def _index(tenant_name: str, urn: str, name: str, settle_seconds: float) -> None:
+    store, schemas = _open()
+
+    async def index() -> tuple[Any, int]:
+        found = await tenant_ops.require_tenant(store, tenant_name)
+        return await ops.add_index(schemas, found.id, urn, name, _settle(settle_seconds))
+
+    _declared, count = _run(index())
+    click.echo(f"Indexed {urn}:{name} ({count} resources hold a value); eq filters on it use the index.")
 
 
 @schema.command("list")
@@ -101,13 +139,15 @@ def schema_show(tenant_name: str, urn: str) -> None:
 @schema.command("remove")
 @click.argument("tenant_name", metavar="TENANT")
 @click.argument("urn")
-def schema_remove(tenant_name: str, urn: str) -> None:
-    """Forget the declaration of URN. Stored values stay in the resources and are still returned."""
+@_settle_option
+def schema_remove(tenant_name: str, urn: str, settle_seconds: float) -> None:
+    """Forget the declaration of URN. Stored values stay in the resources and are still returned
+    (as undeclared data); its indexes are dropped once no server uses them."""
     store, schemas = _open()
 
     async def remove() -> Any:
         found = await tenant_ops.require_tenant(store, tenant_name)
-        return await ops.remove_schema(schemas, found.id, urn)
+        return await ops.remove_schema(schemas, found.id, urn, _settle(settle_seconds))
 
     removed = _run(remove())
     click.echo(f"Removed the declaration of {removed.urn} from tenant {tenant_name}; stored values are kept. {_PICKUP}")
@@ -162,3 +202,31 @@ def schema_adopt(tenant_name: str, urn: str, resource_type: str | None, print_on
         return
     names = ", ".join(f"{a['name']} ({a['type']}{'[]' if a['multiValued'] else ''})" for a in document["attributes"])
     click.echo(f"Declared {document['id']} ({rtype}) for tenant {tenant_name}: {names}. {_PICKUP}")
+
+
+@schema.command("index")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("urn")
+@click.argument("name")
+@_settle_option
+def schema_index(tenant_name: str, urn: str, name: str, settle_seconds: float) -> None:
+    """Index NAME, a string attribute of URN, so `URN:NAME eq "…"` filters are an index probe.
+    Waits until every server maintains the index, then indexes the stored values (safe live)."""
+    _index(tenant_name, urn, name, settle_seconds)
+
+
+@schema.command("unindex")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("urn")
+@click.argument("name")
+@_settle_option
+def schema_unindex(tenant_name: str, urn: str, name: str, settle_seconds: float) -> None:
+    """Drop the index of NAME: filters stop using it, then its rows are deleted (values stay)."""
+    store, schemas = _open()
+
+    async def unindex() -> Any:
+        found = await tenant_ops.require_tenant(store, tenant_name)
+        return await ops.drop_index(schemas, found.id, urn, name, _settle(settle_seconds))
+
+    _run(unindex())
+    click.echo(f"Dropped the index of {urn}:{name}; its values are kept.")

@@ -6,9 +6,13 @@ declaration never touches stored resources: their extension data stays in the do
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from scimhub.protocol.tenant_config import CACHE_SECONDS
 from scimhub.schema.declare import RESOURCE_TYPES
 from scimhub.schema.declare import DeclaredSchema
 from scimhub.schema.declare import SchemaDocumentError
@@ -52,7 +56,8 @@ async def add_schema(
                 f"remove it before declaring it for {resource_type}."
             )
         check_redeclaration(current.document, document)
-    schema = DeclaredSchema(document["id"], resource_type, document, required, current.indexed if current else ())
+    kept = (current.indexed, current.ready) if current else ((), ())
+    schema = DeclaredSchema(document["id"], resource_type, document, required, *kept)
     await schemas.save(tenant_id, schema, clock())
     # Values stored while the URN was undeclared (or under the old declaration) get the comparison
     # keys of the declared types, so filters find them.
@@ -109,10 +114,18 @@ async def find_schema(schemas: TenantSchemaStore, tenant_id: str, urn: str) -> D
     return found
 
 
-async def remove_schema(schemas: TenantSchemaStore, tenant_id: str, urn: str) -> DeclaredSchema:
-    """Forget a declaration; stored values stay in the resources (and are returned as sent)."""
+async def remove_schema(
+    schemas: TenantSchemaStore, tenant_id: str, urn: str, settle: Settle | None = None
+) -> DeclaredSchema:
+    """Forget a declaration; stored values stay in the resources (and are returned as sent). Its
+    value indexes go too: filters stop using them first (``settle``), then their rows are deleted."""
     found = await find_schema(schemas, tenant_id, urn)
+    if found.ready:
+        await schemas.save(tenant_id, replace(found, ready=()), utc_now())
+        await (settle or settle_config_caches)()
     await schemas.remove(tenant_id, found.urn)
+    for name in found.indexed:
+        await schemas.drop_index_rows(tenant_id, found.urn, name)
     return found
 
 
@@ -125,3 +138,55 @@ def summary(schema: DeclaredSchema) -> dict[str, Any]:
         "attributes": [a["name"] for a in schema.document["attributes"]],
         "indexed": list(schema.indexed),
     }
+
+
+Settle = Callable[[], Awaitable[None]]
+
+
+async def settle_config_caches() -> None:
+    """Wait until every server has reread the tenant's declarations (the config cache's bound)."""
+    await asyncio.sleep(CACHE_SECONDS + 1)
+
+
+async def add_index(
+    schemas: TenantSchemaStore, tenant_id: str, urn: str, name: str, settle: Settle = settle_config_caches
+) -> tuple[DeclaredSchema, int]:
+    """Index a string attribute of a declared extension for equality filters. Writers maintain the
+    index once they see it (``settle``); then the existing values are indexed and filters start
+    using it. Returns the declaration and how many resources hold a value."""
+    current = await find_schema(schemas, tenant_id, urn)
+    attr = next((a for a in current.document["attributes"] if a["name"].casefold() == name.casefold()), None)
+    if attr is None:
+        raise SchemaDocumentError(f"{current.urn} declares no attribute {name!r}.")
+    if attr["type"] not in ("string", "reference", "binary"):
+        raise SchemaDocumentError(
+            f"'{current.urn}:{attr['name']}' is of type {attr['type']}; only string attributes can be indexed."
+        )
+    building = replace(current, indexed=tuple(dict.fromkeys((*current.indexed, attr["name"]))))
+    await schemas.save(tenant_id, building, utc_now())
+    await settle()
+    registry = tenant_registry(await schemas.declared(tenant_id))
+    count = await schemas.rebuild_index(
+        tenant_id, registry.resource_type(current.resource_type), current.urn, attr["name"]
+    )
+    ready = replace(building, ready=tuple(dict.fromkeys((*building.ready, attr["name"]))))
+    await schemas.save(tenant_id, ready, utc_now())
+    return ready, count
+
+
+async def drop_index(
+    schemas: TenantSchemaStore, tenant_id: str, urn: str, name: str, settle: Settle = settle_config_caches
+) -> DeclaredSchema:
+    """Stop indexing an attribute: filters stop using the index first (``settle``), then writers
+    stop maintaining it and its rows are deleted. The attribute's values are not touched."""
+    current = await find_schema(schemas, tenant_id, urn)
+    found = next((n for n in current.indexed if n.casefold() == name.casefold()), None)
+    if found is None:
+        raise LookupError(f"'{current.urn}:{name}' is not indexed (indexed: {', '.join(current.indexed) or 'none'}).")
+    unused = replace(current, ready=tuple(n for n in current.ready if n != found))
+    await schemas.save(tenant_id, unused, utc_now())
+    await settle()
+    dropped = replace(unused, indexed=tuple(n for n in current.indexed if n != found))
+    await schemas.save(tenant_id, dropped, utc_now())
+    await schemas.drop_index_rows(tenant_id, current.urn, found)
+    return dropped

@@ -59,7 +59,8 @@ class DeclaredSchema:
     resource_type: str
     document: JsonDoc
     required: bool = False
-    indexed: tuple[str, ...] = ()
+    indexed: tuple[str, ...] = ()  # attributes whose values the store indexes (built or building)
+    ready: tuple[str, ...] = ()  # those whose index is complete: filters use it
 
 
 def declare_schema(data: Any, reserved: Iterable[str]) -> JsonDoc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -90,7 +91,7 @@ class SchemaRegistry:
         self.builtin_documents = documents
         self.declared = tuple(declared)
         self.documents = {d["id"]: d for d in documents} | {x.urn: x.document for x in declared}
-        built = built or {}
+        built = {**(built or {}), **{x.urn.casefold(): _with_ready_indexes(x) for x in declared}}
         self.schemas = {
             urn.casefold(): built.get(urn.casefold()) or schema_from_json(d) for urn, d in self.documents.items()
         }
@@ -113,7 +114,8 @@ class SchemaRegistry:
     def _build_resource_types(self) -> list[ResourceType]:
         built = []
         for rt_id, endpoint, description, core, extensions in RESOURCE_TYPES:
-            declared = tuple((x.urn, x.required) for x in self.declared if x.resource_type == rt_id)
+            mine = [x for x in self.declared if x.resource_type == rt_id]
+            declared = tuple((x.urn, x.required) for x in mine)
             exts = tuple((self.schemas[urn.casefold()], required) for urn, required in (*extensions, *declared))
             built.append(
                 ResourceType(
@@ -123,6 +125,7 @@ class SchemaRegistry:
                     description=description,
                     schema=self.schemas[core.casefold()],
                     extensions=exts,
+                    value_indexes=tuple((x.urn, name) for x in mine for name in x.indexed),
                 )
             )
         return built
@@ -136,6 +139,18 @@ class SchemaRegistry:
     def served_schema_documents(self) -> list[dict[str, Any]]:
         """Schema resources for ``GET /Schemas`` (the common pseudo-schema is internal)."""
         return [d for urn, d in self.documents.items() if urn != COMMON_SCHEMA]
+
+
+def _with_ready_indexes(declared: DeclaredSchema) -> Schema:
+    """The declared schema, its attributes with a complete value index marked ``indexed``."""
+    schema = schema_from_json(declared.document)
+    ready = {n.casefold() for n in declared.ready}
+    if not ready:
+        return schema
+    attrs = tuple(
+        replace(a, indexed=True, _sub_index={}) if a.name.casefold() in ready else a for a in schema.attributes
+    )
+    return replace(schema, attributes=attrs, _index={})
 
 
 def load_builtin_documents() -> list[dict[str, Any]]:
@@ -159,7 +174,7 @@ def tenant_registry(declared: Sequence[DeclaredSchema]) -> SchemaRegistry:
     every few seconds), so its resource types keep their identity between refreshes."""
     if not declared:
         return default_registry()
-    key = tuple((d.urn, d.resource_type, orjson.dumps(d.document), d.required, d.indexed) for d in declared)
+    key = tuple((d.urn, d.resource_type, orjson.dumps(d.document), d.required, d.indexed, d.ready) for d in declared)
     found = _TENANT_REGISTRIES.get(key)
     if found is None:
         if len(_TENANT_REGISTRIES) >= _MAX_TENANT_REGISTRIES:

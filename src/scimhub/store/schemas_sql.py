@@ -18,6 +18,9 @@ from scimhub.schema.model import Schema
 from scimhub.schema.undeclared import existing_key
 from scimhub.store.database import Database
 from scimhub.store.index_plan import comparison_document
+from scimhub.store.index_plan import extension_index_path
+from scimhub.store.index_plan import extension_keys
+from scimhub.store.tables import resource_values
 from scimhub.store.tables import resources
 from scimhub.store.tables import tenant_schemas
 
@@ -48,7 +51,10 @@ class TenantSchemaStore:
                     resource_type=schema.resource_type,
                     document=orjson.dumps(schema.document).decode(),
                     required=schema.required,
-                    indexed=orjson.dumps(list(schema.indexed)).decode(),
+                    # {attribute: "ready" | "building"}: filters use only complete indexes
+                    indexed=orjson.dumps(
+                        {n: "ready" if n in schema.ready else "building" for n in schema.indexed}
+                    ).decode(),
                     updated_at=when,
                 )
             )
@@ -79,19 +85,7 @@ class TenantSchemaStore:
         last, done = 0, 0
         while True:
             async with self.db.write() as tx:
-                rows = (
-                    await tx.execute(
-                        select(resources.c.pk, resources.c.doc)
-                        .where(
-                            resources.c.tenant_id == tenant_id,
-                            resources.c.resource_type == rtype.id,
-                            resources.c.pk > last,
-                        )
-                        .order_by(resources.c.pk)
-                        .limit(_BATCH)
-                        .with_for_update()
-                    )
-                ).all()
+                rows = (await tx.execute(_batch(tenant_id, rtype.id, last))).all()
                 for pk, text in rows:
                     doc = orjson.loads(text)
                     if existing_key(doc, urn) is not None:
@@ -102,6 +96,51 @@ class TenantSchemaStore:
                 return done
             last = rows[-1].pk
 
+    async def rebuild_index(self, tenant_id: str, rtype: ResourceType, urn: str, name: str) -> int:
+        """Write the value-index rows of one extension attribute for every resource of the type,
+        batch by batch, each resource under its write lock (writers maintain them meanwhile).
+        Returns how many resources hold a value."""
+        path = extension_index_path(urn, name)
+        last, indexed = 0, 0
+        while True:
+            async with self.db.write() as tx:
+                rows = (await tx.execute(_batch(tenant_id, rtype.id, last))).all()
+                await tx.execute(
+                    delete(resource_values).where(
+                        resource_values.c.path == path, resource_values.c.resource_pk.in_([r.pk for r in rows])
+                    )
+                )
+                values = [
+                    {"resource_pk": pk, "tenant_id": tenant_id, "path": path, "value_key": key}
+                    for pk, text in rows
+                    for key in dict.fromkeys(extension_keys(orjson.loads(text), rtype, urn, name))
+                ]
+                if values:
+                    await tx.execute(insert(resource_values), values)
+                indexed += len({v["resource_pk"] for v in values})
+            if len(rows) < _BATCH:
+                return indexed
+            last = rows[-1].pk
+
+    async def drop_index_rows(self, tenant_id: str, urn: str, name: str) -> None:
+        async with self.db.write() as tx:
+            await tx.execute(
+                delete(resource_values).where(
+                    resource_values.c.tenant_id == tenant_id, resource_values.c.path == extension_index_path(urn, name)
+                )
+            )
+
+
+def _batch(tenant_id: str, resource_type: str, after: int) -> Any:
+    """The next resources of a type after pk ``after``, locked for update (PostgreSQL)."""
+    return (
+        select(resources.c.pk, resources.c.doc)
+        .where(resources.c.tenant_id == tenant_id, resources.c.resource_type == resource_type, resources.c.pk > after)
+        .order_by(resources.c.pk)
+        .limit(_BATCH)
+        .with_for_update()
+    )
+
 
 def _delete(tenant_id: str, urn: str) -> Any:
     return delete(tenant_schemas).where(
@@ -110,10 +149,12 @@ def _delete(tenant_id: str, urn: str) -> Any:
 
 
 def _declared(row: Any) -> DeclaredSchema:
+    indexes: dict[str, str] = orjson.loads(row.indexed)
     return DeclaredSchema(
         urn=row.urn,
         resource_type=row.resource_type,
         document=orjson.loads(row.document),
         required=bool(row.required),
-        indexed=tuple(orjson.loads(row.indexed)),
+        indexed=tuple(indexes),
+        ready=tuple(n for n, state in indexes.items() if state == "ready"),
     )

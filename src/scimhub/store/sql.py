@@ -53,6 +53,7 @@ from scimhub.store.database import SqliteDatabase
 from scimhub.store.database import Tx
 from scimhub.store.filter_sql import compile_filter
 from scimhub.store.index_plan import key_column
+from scimhub.store.index_plan import value_index_path
 from scimhub.store.paging import Ordering
 from scimhub.store.positions import PagePositions
 from scimhub.store.schemas_sql import TenantSchemaStore
@@ -448,7 +449,8 @@ class SqlStore:
         if not (isinstance(node, BCompare) and node.op is CompareOp.EQ and isinstance(node.value, str)):
             return None
         column = key_column(node.path)
-        if column is None:
+        value_path = value_index_path(node.path) if column is None else None
+        if column is None and value_path is None:
             return None
         params: dict[str, str | int] = {
             "tenant": tenant_id,
@@ -457,11 +459,16 @@ class SqlStore:
             "offset": query.start_index - 1,
             "key": comparison_key(node.path.leaf, node.value),
         }
-        rows = await self.db.fast(fast.EQ_PAGE[column], **params) if query.count > 0 else []
+        if value_path is not None:
+            page, count = fast.VALUE_EQ_PAGE, fast.VALUE_EQ_COUNT
+            params["path"] = value_path
+        else:
+            page, count = fast.EQ_PAGE[column], fast.EQ_COUNT[column]  # type: ignore[index]
+        rows = await self.db.fast(page, **params) if query.count > 0 else []
         if query.count > 0 and query.start_index == 1 and len(rows) < query.count:
             total = len(rows)  # the page holds every match: an existence check needs no COUNT
         else:
-            total = int((await self.db.fast(fast.EQ_COUNT[column], **params))[0][0])
+            total = int((await self.db.fast(count, **params))[0][0])
         return Page(total, [_row_to_resource(r) for r in rows])
 
     async def _quick_plain_page(self, tenant_id: str, query: Query) -> Page:
