@@ -156,6 +156,9 @@ def _drop_empty(doc: JsonDoc, urn: str) -> None:
 
 def undeclared_urns(doc: JsonDoc, rtype: ResourceType) -> list[str]:
     """The undeclared extension containers ``doc`` holds (for its ``schemas``)."""
+    known = rtype.extension_ids  # the usual case, spelled as stored: no casefolding
     return [
-        k for k, v in doc.items() if isinstance(v, dict) and k[:4].casefold() == "urn:" and is_undeclared_urn(rtype, k)
+        k
+        for k, v in doc.items()
+        if v.__class__ is dict and k not in known and k[:4].casefold() == "urn:" and is_undeclared_urn(rtype, k)
     ]

@@ -58,17 +58,17 @@ def validate_resource(
     """Canonical document for ``body``; raises InvalidValue / Mutability / InvalidSyntax."""
     if not isinstance(body, dict):
         raise InvalidSyntax("The request body must be a JSON object.")
-    _check_schemas(body.get(_key(body, "schemas")), rtype, policy)
+    listed = body.get(_key(body, "schemas"))
+    _check_schemas(listed, rtype, policy)
     doc: JsonDoc = {}
     # A PATCH result is the stored document with a few attributes changed: what is unchanged was
     # validated when it was stored (and is canonical), so only the changed attributes are checked.
     unchanged = existing if context is Context.PATCH and existing is not None else {}
-    listed = body.get(_key(body, "schemas")) or ()
     for key, value in body.items():
         if key in unchanged and key != "schemas" and unchanged[key] == value:
             doc[key] = value
         elif not _place(doc, key, value, rtype, common, context, policy):
-            _keep_undeclared(doc, key, value, rtype, policy, listed)
+            _keep_undeclared(doc, key, value, rtype, policy, listed or ())
     if existing is not None and context is not Context.CREATE:
         _check_immutable(doc, existing, rtype, common)
     _check_required(doc, rtype, common)
