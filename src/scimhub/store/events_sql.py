@@ -37,6 +37,7 @@ from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
 from scimhub.store.tables import hook_offsets
 from scimhub.store.tables import tenant_event_seq
+from scimhub.store.tables import tenants
 from scimhub.store.tables import webhook_attempts
 from scimhub.store.tables import webhooks
 
@@ -464,12 +465,64 @@ class EventStore:
         async with self._read() as conn:
             return {r.tenant_id: int(r.offset) for r in (await conn.execute(stmt))}
 
-    async def hook_offset(self, consumer: str, tenant_id: str) -> int:
+    async def hook_offset(self, consumer: str, tenant_id: str) -> int | None:
+        """``consumer``'s offset for the tenant; None when it has none (it never met the tenant)."""
         stmt = select(hook_offsets.c.delivered_seq).where(
             hook_offsets.c.consumer == consumer, hook_offsets.c.tenant_id == tenant_id
         )
         async with self._read() as conn:
-            return int((await conn.execute(stmt)).scalar() or 0)
+            found = (await conn.execute(stmt)).scalar()
+        return None if found is None else int(found)
+
+    async def start_hook_consumer(
+        self, consumer: str, *, from_start: bool, legacy: str, floor: dict[str, int] | None = None
+    ) -> bool:
+        """Give a consumer that has no offset yet one for every tenant; False if it had one.
+
+        Its start: every tenant's last seq ("now"; ``floor`` lowers it for tenants whose just-
+        committed events must still be handled), or 0 with ``from_start`` (the oldest retained
+        event). While no consumer named ``legacy:…`` has an offset yet, the offsets of the
+        consumer ``legacy`` (before handlers had their own) are where every new one starts, so
+        an upgrade neither replays nor skips. A tenant created later has no offset: everything
+        of it comes after the start.
+        """
+        mine = select(hook_offsets.c.consumer).where(hook_offsets.c.consumer == consumer).limit(1)
+        prefix = f"{legacy}:"  # substr, not LIKE or a range: exact under every collation
+        siblings = select(hook_offsets.c.consumer).where(func.substr(hook_offsets.c.consumer, 1, len(prefix)) == prefix)
+        async with self._write() as conn:
+            if (await conn.execute(mine)).first() is not None:
+                return False
+            start = await self._consumer_start(conn, from_start, legacy, siblings.limit(1), floor or {})
+            if start:
+                stmt = self.db.insert(hook_offsets).on_conflict_do_nothing(
+                    index_elements=[hook_offsets.c.consumer, hook_offsets.c.tenant_id]
+                )
+                rows = [{"consumer": consumer, "tenant_id": t, "delivered_seq": seq} for t, seq in start.items()]
+                (await conn.execute(stmt, rows))
+        return True
+
+    @staticmethod
+    async def _consumer_start(
+        conn: Tx, from_start: bool, legacy: str, sibling: Any, floor: dict[str, int]
+    ) -> dict[str, int]:
+        last = {
+            r.id: int(r.last_seq or 0)
+            for r in await conn.execute(
+                select(tenants.c.id, tenant_event_seq.c.last_seq).select_from(
+                    tenants.outerjoin(tenant_event_seq, tenant_event_seq.c.tenant_id == tenants.c.id)
+                )
+            )
+        }
+        if from_start:
+            return dict.fromkeys(last, 0)
+        if (await conn.execute(sibling)).first() is None:
+            old = select(hook_offsets.c.tenant_id, hook_offsets.c.delivered_seq).where(
+                hook_offsets.c.consumer == legacy
+            )
+            carried = {r.tenant_id: int(r.delivered_seq) for r in await conn.execute(old)}
+            if carried:  # the registry's shared offset: tenants it never met start at their first event
+                return {t: carried.get(t, 0) for t in last}
+        return {t: min(seq, floor.get(t, seq)) for t, seq in last.items()}
 
     async def advance_hook_offset(self, consumer: str, tenant_id: str, seq: int) -> None:
         """Move the offset forward to ``seq`` (never backwards: several processes may share it)."""
