@@ -30,6 +30,7 @@ from sqlalchemy.sql import ColumnElement
 from scimhub.events.model import Event
 from scimhub.schema.model import JsonDoc
 from scimhub.store import fast_reads
+from scimhub.store.base import normalise_audit_detail
 from scimhub.store.database import Database
 from scimhub.store.database import Tx
 from scimhub.store.sql import SqlStore
@@ -633,6 +634,6 @@ def _audit_json(row: Row[Any], changes: dict[int, JsonDoc]) -> JsonDoc:
         "resourceId": row.resource_id,
         "firstSeq": row.first_seq,
         "lastSeq": row.last_seq,
-        "detail": None if row.detail is None else orjson.loads(row.detail),
+        "detail": normalise_audit_detail(None if row.detail is None else orjson.loads(row.detail)),
         "events": [changes[s] for s in seqs if s in changes],
     }
