@@ -161,15 +161,26 @@ async def test_after_an_upgrade_each_handler_continues_from_the_registry_s_share
     await EventStore.of(store).advance_hook_offset("sessions", acme.id, 2)
 
     seen: list[int] = []
+    audited: list[int] = []
     hooks = HookRegistry(name="sessions")
     hooks.register(EventType.USER_CREATED, _recorder(seen), name="revoke")
+    hooks.register(EventType.USER_CREATED, _recorder(audited), name="audit")
     app = scimhub.create_app(settings, store=store, hooks=hooks)
     transport = httpx2.ASGITransport(app=app)
     async with running(app), httpx2.AsyncClient(transport=transport, base_url="http://x/scim/v2", headers=headers) as c:
-        await wait_until(lambda: seen == [3], what="the event the old release had not handled")
+        await wait_until(lambda: seen == audited == [3], what="the event the old release had not handled")
         await create_user(c, "d")
-        assert seen == [3, 4], "handled before the response, even while the retry loop drains"
-    assert await _offset(store, "sessions:revoke") == 4
+        assert seen == audited == [3, 4], "handled before the response, even while the retry loop drains"
+    assert await _offset(store, "sessions:revoke") == await _offset(store, "sessions:audit") == 4
+
+    # A handler added by a later release starts from now, not from the old shared offset.
+    later: list[int] = []
+    hooks.register(EventType.USER_CREATED, _recorder(later), name="mirror")
+    app = scimhub.create_app(settings, store=store, hooks=hooks)
+    transport = httpx2.ASGITransport(app=app)
+    async with running(app), httpx2.AsyncClient(transport=transport, base_url="http://x/scim/v2", headers=headers) as c:
+        await create_user(c, "e")
+    assert later == [5]
 
 
 def test_handler_names_are_unique_stable_and_fit_the_offset_column() -> None:

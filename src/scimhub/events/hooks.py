@@ -183,14 +183,10 @@ class HookDispatcher:
                 ConsumerRunner(c, self.store, self.settings, monotonic=self.monotonic, rand=self.rand)
                 for c in self.registry.consumers
             ]
-            for runner in self.runners:
-                consumer = runner.consumer
-                if await self.store.start_hook_consumer(
-                    consumer.key, from_start=consumer.from_start, legacy=self.registry.name, floor=floor
-                ):
-                    log.info(
-                        "hook consumer %r starts (%s)", consumer.key, "oldest event" if consumer.from_start else "now"
-                    )
+            consumers = {r.consumer.key: r.consumer.from_start for r in self.runners}
+            for key in await self.store.start_hook_consumers(consumers, legacy=self.registry.name, floor=floor):
+                start = "the oldest retained event" if consumers[key] else "now"
+                log.info("hook consumer %r starts from %s", key, start)
             self._started = True
 
     async def start(self) -> None:

@@ -9,6 +9,7 @@ method does network I/O.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -475,55 +476,42 @@ class EventStore:
             found = (await conn.execute(stmt)).scalar()
         return None if found is None else int(found)
 
-    async def start_hook_consumer(
-        self, consumer: str, *, from_start: bool, legacy: str, floor: dict[str, int] | None = None
-    ) -> bool:
-        """Give a consumer that has no offset yet one for every tenant; False if it had one.
+    async def start_hook_consumers(
+        self, consumers: Mapping[str, bool], *, legacy: str, floor: Mapping[str, int] | None = None
+    ) -> list[str]:
+        """Give each consumer (key → ``from_start``) that has no offset yet one for every tenant;
+        returns the keys it started.
 
-        Its start: every tenant's last seq ("now"; ``floor`` lowers it for tenants whose just-
+        A start is every tenant's last seq ("now"; ``floor`` lowers it for tenants whose just-
         committed events must still be handled), or 0 with ``from_start`` (the oldest retained
-        event). While no consumer named ``legacy:…`` has an offset yet, the offsets of the
-        consumer ``legacy`` (before handlers had their own) are where every new one starts, so
-        an upgrade neither replays nor skips. A tenant created later has no offset: everything
-        of it comes after the start.
+        event). While no consumer named ``legacy:…`` has ever had an offset, the offsets of the
+        consumer ``legacy`` (one per registry, before handlers had their own) are where every new
+        one starts, so an upgrade neither replays nor skips. A tenant created later has no offset:
+        everything of it comes after the start.
         """
-        mine = select(hook_offsets.c.consumer).where(hook_offsets.c.consumer == consumer).limit(1)
-        prefix = f"{legacy}:"  # substr, not LIKE or a range: exact under every collation
-        siblings = select(hook_offsets.c.consumer).where(func.substr(hook_offsets.c.consumer, 1, len(prefix)) == prefix)
+        have = select(hook_offsets.c.consumer).where(hook_offsets.c.consumer.in_(list(consumers))).distinct()
         async with self._write() as conn:
-            if (await conn.execute(mine)).first() is not None:
-                return False
-            start = await self._consumer_start(conn, from_start, legacy, siblings.limit(1), floor or {})
-            if start:
+            known = {r.consumer for r in await conn.execute(have)}
+            new = [key for key in consumers if key not in known]
+            if not new:
+                return []
+            last = await _last_seqs(conn)
+            carried = await _legacy_offsets(conn, legacy)
+            rows = []
+            for key in new:
+                if consumers[key]:
+                    start = dict.fromkeys(last, 0)
+                elif carried:  # tenants the registry never met start at their first event
+                    start = {t: carried.get(t, 0) for t in last}
+                else:
+                    start = {t: min(seq, (floor or {}).get(t, seq)) for t, seq in last.items()}
+                rows += [{"consumer": key, "tenant_id": t, "delivered_seq": seq} for t, seq in start.items()]
+            if rows:
                 stmt = self.db.insert(hook_offsets).on_conflict_do_nothing(
                     index_elements=[hook_offsets.c.consumer, hook_offsets.c.tenant_id]
                 )
-                rows = [{"consumer": consumer, "tenant_id": t, "delivered_seq": seq} for t, seq in start.items()]
                 (await conn.execute(stmt, rows))
-        return True
-
-    @staticmethod
-    async def _consumer_start(
-        conn: Tx, from_start: bool, legacy: str, sibling: Any, floor: dict[str, int]
-    ) -> dict[str, int]:
-        last = {
-            r.id: int(r.last_seq or 0)
-            for r in await conn.execute(
-                select(tenants.c.id, tenant_event_seq.c.last_seq).select_from(
-                    tenants.outerjoin(tenant_event_seq, tenant_event_seq.c.tenant_id == tenants.c.id)
-                )
-            )
-        }
-        if from_start:
-            return dict.fromkeys(last, 0)
-        if (await conn.execute(sibling)).first() is None:
-            old = select(hook_offsets.c.tenant_id, hook_offsets.c.delivered_seq).where(
-                hook_offsets.c.consumer == legacy
-            )
-            carried = {r.tenant_id: int(r.delivered_seq) for r in await conn.execute(old)}
-            if carried:  # the registry's shared offset: tenants it never met start at their first event
-                return {t: carried.get(t, 0) for t in last}
-        return {t: min(seq, floor.get(t, seq)) for t, seq in last.items()}
+        return new
 
     async def advance_hook_offset(self, consumer: str, tenant_id: str, seq: int) -> None:
         """Move the offset forward to ``seq`` (never backwards: several processes may share it)."""
@@ -637,3 +625,22 @@ def _audit_json(row: Row[Any], changes: dict[int, JsonDoc]) -> JsonDoc:
         "detail": normalise_audit_detail(None if row.detail is None else orjson.loads(row.detail)),
         "events": [changes[s] for s in seqs if s in changes],
     }
+
+
+async def _last_seqs(conn: Tx) -> dict[str, int]:
+    """Every tenant → its last event seq (0 before its first event)."""
+    stmt = select(tenants.c.id, tenant_event_seq.c.last_seq).select_from(
+        tenants.outerjoin(tenant_event_seq, tenant_event_seq.c.tenant_id == tenants.c.id)
+    )
+    return {r.id: int(r.last_seq or 0) for r in await conn.execute(stmt)}
+
+
+async def _legacy_offsets(conn: Tx, legacy: str) -> dict[str, int]:
+    """The registry-wide offsets of a release before per-handler ones, unless a handler of the
+    registry already has offsets of its own (then they were carried over before, or never existed)."""
+    prefix = f"{legacy}:"  # substr, not LIKE or a range: exact under every collation
+    sibling = select(hook_offsets.c.consumer).where(func.substr(hook_offsets.c.consumer, 1, len(prefix)) == prefix)
+    if (await conn.execute(sibling.limit(1))).first() is not None:
+        return {}
+    old = select(hook_offsets.c.tenant_id, hook_offsets.c.delivered_seq).where(hook_offsets.c.consumer == legacy)
+    return {r.tenant_id: int(r.delivered_seq) for r in await conn.execute(old)}
