@@ -65,6 +65,11 @@ async def test_a_failing_catch_all_handler_does_not_hold_back_the_deactivation_h
     @hooks.on(EventType.USER_DEACTIVATED)
     async def revoke_sessions(event: Event) -> None:
         revoked.append(event.payload["resourceId"])
+        # The README's account of an Event: the envelope is attributes; payload is the rest.
+        whole = event.to_json()
+        assert (whole["id"], whole["seq"], whole["tenantId"]) == (event.id, event.seq, event.tenant_id)
+        assert {k: v for k, v in whole.items() if k not in {"id", "seq", "tenantId"}} == event.payload
+        assert event.type == event.payload["type"] == "user.deactivated"
 
     fast = dataclasses.replace(
         settings, webhook_backoff_base_seconds=BASE, webhook_backoff_max_seconds=CAP, webhook_max_attempts=1000
