@@ -22,6 +22,7 @@ from scimhub.protocol.context import Principal
 log = logging.getLogger("scimhub.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _ID_SEGMENT = re.compile(r"^(/scim/v2/(?:Users|Groups|Schemas|ResourceTypes))/(?!\.search$)[^/]+")
+_USER_AGENT_CHARS = 200
 _ADMIN_TENANT = re.compile(r"^/admin/v1/tenants/[^/]+")
 _ADMIN_WEBHOOK = re.compile(r"^(/admin/v1/tenants/\{tenant\}/webhooks)/[^/]+")
 _SCIM = ("/Users", "/Users/.search", "/Users/{id}", "/Groups", "/Groups/.search", "/Groups/{id}", "/.search")
@@ -189,10 +190,20 @@ class AccessLogMiddleware:
                 "route": route,
                 "status": status,
                 "latency_ms": round(seconds * 1000, 3),
+                "user_agent": _user_agent(scope),
             }
             log.info("%s %s %s", method, route, status, extra=fields)
         if self.metrics is not None:
             self.metrics.record(route, method, status, tenant, seconds)
+
+
+def _user_agent(scope: Scope) -> str | None:
+    """The client's User-Agent (which IdP is calling: Okta sends ``Okta SCIM Client 1.0.0``), cut
+    to ``_USER_AGENT_CHARS``; read only when the access line is written."""
+    for key, value in scope["headers"]:
+        if key == b"user-agent":
+            return bytes(value[:_USER_AGENT_CHARS]).decode("latin-1")
+    return None
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
