@@ -44,8 +44,8 @@ def names_secret(name: str) -> bool:
 
 
 def redact_parsed(value: Any) -> Any:
-    """Parsed JSON with the same values replaced as :func:`redact_json_text` replaces (a walk in C
-    speed for small bodies: ~4x faster than the scan, but linear in the whole body)."""
+    """Parsed JSON with the values replaced that :func:`redact_json_text` replaces: for small bodies,
+    ~4x faster than the scan (orjson parses), but it walks the whole body."""
     if isinstance(value, dict):
         members = [(fold(key), key, item) for key, item in value.items()]
         secret_path = any(f == "path" and isinstance(item, str) and names_secret(item) for f, _, item in members)
@@ -132,7 +132,7 @@ class _Redactor:
     def _secret_value(self) -> bool:
         frame = self.stack[-1]
         key = frame.key
-        return key is not None and (names_secret(key) or (key == "value" and frame.secret_path))
+        return key is not None and (any(word in key for word in WORDS) or (key == "value" and frame.secret_path))
 
     def _value(self, end: int, string: bytes | None) -> None:
         """A string (``string``: its token) or another scalar, ending at ``end``."""
