@@ -34,6 +34,10 @@ ROUTE_LABELS = frozenset(
     + [f"/admin/v1/tenants/{{tenant}}{p}" for p in (*_ADMIN, "/webhooks/{id}/redeliver")]
 )  # every route the app serves; anything else is labelled OTHER_ROUTE
 OTHER_ROUTE = "other"
+# RFC 9110 §9 and PATCH (RFC 5789): the method label takes these; any other method a client sends
+# (h11 passes any token through) is labelled OTHER_METHOD, so that it adds no series.
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"))
+OTHER_METHOD = "OTHER"
 _WITH_IDS = frozenset(("Users", "Groups", "Schemas", "ResourceTypes"))
 
 
@@ -194,7 +198,7 @@ class AccessLogMiddleware:
             }
             log.info("%s %s %s", method, route, status, extra=fields)
         if self.metrics is not None:
-            self.metrics.record(route, method, status, tenant, seconds)
+            self.metrics.record(route, method if method in METHODS else OTHER_METHOD, status, tenant, seconds)
 
 
 def _user_agent(scope: Scope) -> str | None:
