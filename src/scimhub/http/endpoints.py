@@ -104,7 +104,12 @@ def projection(request: Request, rtype: ResourceType) -> Projection:
     )
 
 
-def resource_response(result: ResourceResult, status: int = 200) -> ScimResponse:
+IGNORED_KEY = "scimhub.ignored"  # the request log lists the unknown attributes a write ignored
+
+
+def resource_response(result: ResourceResult, status: int = 200, request: Request | None = None) -> ScimResponse:
+    if result.ignored and request is not None:
+        request.scope[IGNORED_KEY] = result.ignored
     headers = {"ETag": etag(result.version)}
     if status == 201:
         headers["Location"] = result.location
@@ -134,7 +139,7 @@ class ResourceEndpoints:
         rt, rtype = runtime(request), self._rtype(request)
         body = await read_json(request, rt.settings.max_body_bytes)
         result = await rt.service.create(context(request), rtype, body, projection(request, rtype))
-        return resource_response(result, 201)
+        return resource_response(result, 201, request)
 
     async def get(self, request: Request) -> Response:
         rt, rtype = runtime(request), self._rtype(request)
@@ -154,7 +159,7 @@ class ResourceEndpoints:
             projection(request, rtype),
             request.headers.get("if-match"),
         )
-        return resource_response(result)
+        return resource_response(result, request=request)
 
     async def patch(self, request: Request) -> Response:
         rt, rtype = runtime(request), self._rtype(request)
@@ -167,7 +172,7 @@ class ResourceEndpoints:
             projection(request, rtype),
             request.headers.get("if-match"),
         )
-        return resource_response(result)
+        return resource_response(result, request=request)
 
     async def delete(self, request: Request) -> Response:
         rt, rtype = runtime(request), self._rtype(request)

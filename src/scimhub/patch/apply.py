@@ -58,6 +58,7 @@ class MemberOp:
 class PatchResult:
     doc: JsonDoc
     members: tuple[MemberOp, ...] = field(default_factory=tuple)
+    ignored: tuple[str, ...] = ()  # unknown attribute names skipped (policy.ignore_unknown_attributes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,7 @@ def apply_patch(
     for operation in operations:
         # The result shares no object with the request: clearing a primary must not edit the request.
         engine.apply(replace(operation, value=_copy(operation.value)))
-    return PatchResult(engine.doc, tuple(engine.members))
+    return PatchResult(engine.doc, tuple(engine.members), tuple(engine.ignored))
 
 
 def _copy(value: Any) -> Any:
@@ -96,6 +97,7 @@ class _Engine:
         self.common = common
         self.policy = policy
         self.members: list[MemberOp] = []
+        self.ignored: list[str] = []
         self.members_name = members_attribute(rtype)
 
     # -- dispatch ----------------------------------------------------------------
@@ -139,6 +141,7 @@ class _Engine:
             if target is None:
                 if not self.policy.ignore_unknown_attributes:
                     raise InvalidValue(f"Unknown attribute '{key}' in PATCH value.")
+                self.ignored.append(key)
                 continue
             # Okta's Group Push rename repeats the readOnly id in the value: nothing to change.
             if target.container is None and target.path.leaf.mutability is Mutability.READ_ONLY:
@@ -217,6 +220,7 @@ class _Engine:
             if attr is None:
                 if not self.policy.ignore_unknown_attributes:
                     raise InvalidValue(f"Unknown attribute '{key}' in extension {schema.id}.")
+                self.ignored.append(f"{schema.id}:{key}")
                 continue
             self._dispatch(op, _Target(BoundPath(attr, None, schema.id)), sub_value, pathless=True)
 

@@ -8,6 +8,7 @@ work per write, and the clock and id factory are injected.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import random
@@ -74,6 +75,7 @@ class ResourceResult:
     doc: JsonDoc
     version: int
     location: str
+    ignored: tuple[str, ...] = ()  # unknown attribute names the write ignored (request log, audit)
 
 
 P = ParamSpec("P")
@@ -188,7 +190,8 @@ class ResourceService:
         self, ctx: RequestContext, rtype: ResourceType, body: Any, projection: Projection
     ) -> ResourceResult:
         """RFC 7644 §3.3."""
-        doc = self._validate(ctx, rtype, body, Context.CREATE)
+        ignored: list[str] = []
+        doc = self._validate(ctx, rtype, body, Context.CREATE, ignored=ignored)
         members = _pop_members(doc, rtype)
         _check_member_count(len(members or ()), ctx)
         now = self.clock()
@@ -200,13 +203,13 @@ class ResourceService:
                 delta.add(await uow.add_members(stored.id, await _resolve_members(uow, members, stored.id)))
                 await uow.touch(list(delta.added), now)
             drafts = self._drafts(ctx, rtype, None, stored, delta)
-            events = await self._commit_log(uow, ctx, rtype, stored.id, 201, drafts)
+            events = await self._commit_log(uow, ctx, rtype, stored.id, 201, drafts, ignored)
         await self._committed(events)
         # A resource created just now belongs to no group yet: its `groups` need no query.
         known: dict[str, list[MemberRef]] | None = None
         if member_of_attribute(rtype) and not members_attribute(rtype):
             known = {}
-        return (await self.render_many(ctx, rtype, [stored], projection, known))[0]
+        return _with_ignored((await self.render_many(ctx, rtype, [stored], projection, known))[0], ignored)
 
     @_audit_failures
     async def replace(
@@ -219,17 +222,17 @@ class ResourceService:
         if_match: str | None = None,
     ) -> ResourceResult:
         """RFC 7644 §3.5.1: full replace; readOnly ignored, immutable must not change."""
-        delta = MemberDelta()
+        delta, ignored = MemberDelta(), list[str]()
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
-            doc = self._validate(ctx, rtype, body, Context.REPLACE, current.doc)
+            doc = self._validate(ctx, rtype, body, Context.REPLACE, current.doc, ignored)
             members = _pop_members(doc, rtype)
             _check_member_count(len(members or ()), ctx)
             if members_attribute(rtype):
                 await _replace_members(uow, id, await _resolve_members(uow, members or [], id), delta)
-            stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta)
+            stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta, ignored)
         await self._committed(events)
-        return (await self.render_many(ctx, rtype, [stored], projection))[0]
+        return _with_ignored((await self.render_many(ctx, rtype, [stored], projection))[0], ignored)
 
     @_audit_failures
     async def patch(
@@ -248,9 +251,10 @@ class ResourceService:
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
             result = apply_patch(current.doc, operations, rtype, self.registry.common, ctx.policy, ctx.limits)
-            doc = self._validate(ctx, rtype, result.doc, Context.PATCH, current.doc)
+            ignored = list(result.ignored)
+            doc = self._validate(ctx, rtype, result.doc, Context.PATCH, current.doc, ignored)
             await _apply_member_changes(uow, id, result.members, delta)
-            stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta)
+            stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta, ignored)
         await self._committed(events)
         # A PATCH answer carries the group without its member list unless `attributes` asks for it:
         # Okta accepts null members, Entra calls listing them "not advisable", and rendering 100k
@@ -258,7 +262,7 @@ class ResourceService:
         members = members_attribute(rtype)
         if members is not None:
             projection = without_unrequested(projection, rtype.schema.attribute(members))  # type: ignore[arg-type]
-        return (await self.render_many(ctx, rtype, [stored], projection))[0]
+        return _with_ignored((await self.render_many(ctx, rtype, [stored], projection))[0], ignored)
 
     @_audit_failures
     async def delete(self, ctx: RequestContext, rtype: ResourceType, id: str, if_match: str | None = None) -> None:
@@ -275,7 +279,13 @@ class ResourceService:
         await self._committed(events)
 
     def _validate(
-        self, ctx: RequestContext, rtype: ResourceType, body: Any, context: Context, existing: JsonDoc | None = None
+        self,
+        ctx: RequestContext,
+        rtype: ResourceType,
+        body: Any,
+        context: Context,
+        existing: JsonDoc | None = None,
+        ignored: list[str] | None = None,
     ) -> JsonDoc:
         return validate_resource(
             body,
@@ -285,6 +295,7 @@ class ResourceService:
             ctx.policy,
             existing=existing,
             max_string_length=ctx.limits.max_string_length,
+            ignored=ignored,
         )
 
     async def _finish_update(
@@ -295,13 +306,14 @@ class ResourceService:
         current: StoredResource,
         doc: JsonDoc,
         delta: MemberDelta,
+        ignored: list[str],
     ) -> tuple[StoredResource, list[Event]]:
         """Write the new state (if it changed) with its events and audit entry (PUT and PATCH)."""
         stored = await self._save(uow, rtype, current, doc, delta)
         if delta:  # the members' `groups` changed too (RFC 7644 §3.14: their ETags must move)
             await uow.touch([*delta.added, *delta.removed], stored.last_modified)
         drafts = self._drafts(ctx, rtype, current, stored, delta)
-        return stored, await self._commit_log(uow, ctx, rtype, current.id, 200, drafts)
+        return stored, await self._commit_log(uow, ctx, rtype, current.id, 200, drafts, ignored)
 
     async def _save(
         self, uow: UnitOfWork, rtype: ResourceType, current: StoredResource, doc: JsonDoc, delta: MemberDelta
@@ -384,6 +396,7 @@ class ResourceService:
         id: str,
         status: int,
         drafts: list[EventDraft],
+        ignored: list[str] | None = None,
     ) -> list[Event]:
         """Append the events and the audit entry inside the write transaction."""
         events = await uow.append_events(drafts)
@@ -398,7 +411,7 @@ class ResourceService:
                 resource_id=id,
                 first_seq=events[0].seq if events else None,
                 last_seq=events[-1].seq if events else None,
-                detail=audit_detail([e.type for e in events]),
+                detail=audit_detail([e.type for e in events], ignored=ignored or ()),
             )
         )
         return events
@@ -422,6 +435,10 @@ class ResourceService:
     async def _committed(self, events: list[Event]) -> None:
         if events and self.on_commit is not None:
             await self.on_commit(events)
+
+
+def _with_ignored(result: ResourceResult, ignored: list[str]) -> ResourceResult:
+    return dataclasses.replace(result, ignored=tuple(ignored)) if ignored else result
 
 
 class MemberDelta:

@@ -54,8 +54,12 @@ def validate_resource(
     policy: Policy,
     existing: JsonDoc | None = None,
     max_string_length: int = DEFAULT_LIMITS.max_string_length,
+    ignored: list[str] | None = None,
 ) -> JsonDoc:
-    """Canonical document for ``body``; raises InvalidValue / Mutability / InvalidSyntax."""
+    """Canonical document for ``body``; raises InvalidValue / Mutability / InvalidSyntax. The
+    names of unknown attributes it ignores (``policy.ignore_unknown_attributes``) are appended to
+    ``ignored``: the request log and the audit log list them."""
+    ignored = [] if ignored is None else ignored
     if not isinstance(body, dict):
         raise InvalidSyntax("The request body must be a JSON object.")
     listed = body.get(_key(body, "schemas"))
@@ -67,8 +71,8 @@ def validate_resource(
     for key, value in body.items():
         if key in unchanged and key != "schemas" and unchanged[key] == value:
             doc[key] = value
-        elif not _place(doc, key, value, rtype, common, context, policy):
-            _keep_undeclared(doc, key, value, rtype, policy, listed or ())
+        elif not _place(doc, key, value, rtype, common, context, policy, ignored):
+            _keep_undeclared(doc, key, value, rtype, policy, listed or (), ignored)
     if existing is not None and context is not Context.CREATE:
         _check_immutable(doc, existing, rtype, common)
     _check_required(doc, rtype, common)
@@ -116,14 +120,21 @@ def _check_schemas(schemas: Any, rtype: ResourceType, policy: Policy) -> None:
 
 
 def _place(
-    doc: JsonDoc, key: str, value: Any, rtype: ResourceType, common: Schema, context: Context, policy: Policy
+    doc: JsonDoc,
+    key: str,
+    value: Any,
+    rtype: ResourceType,
+    common: Schema,
+    context: Context,
+    policy: Policy,
+    ignored: list[str],
 ) -> bool:
     """Store one key of the body; False when no schema of ``rtype`` knows it."""
     if key.casefold() == "schemas":
         return True
     extension = find_schema(rtype, key)
     if extension is not None and extension is not rtype.schema:
-        _place_extension(doc, extension, value, context, policy)
+        _place_extension(doc, extension, value, context, policy, ignored)
         return True
     uri, name, sub = split_attr_name(key)
     schema = rtype.schema if uri is None else find_schema(rtype, uri)
@@ -139,7 +150,9 @@ def _place(
     return True
 
 
-def _keep_undeclared(doc: JsonDoc, key: str, value: Any, rtype: ResourceType, policy: Policy, listed: Any) -> None:
+def _keep_undeclared(
+    doc: JsonDoc, key: str, value: Any, rtype: ResourceType, policy: Policy, listed: Any, ignored: list[str]
+) -> None:
     """A key no schema knows: undeclared extension data is kept as sent; anything else is ignored
     (RFC 7644 §3.3) or, for a strict tenant, refused naming it."""
     name = classify(rtype, key, value, doc, listed if isinstance(listed, list) else ())
@@ -152,9 +165,12 @@ def _keep_undeclared(doc: JsonDoc, key: str, value: Any, rtype: ResourceType, po
             f"extension {name.urn}, which this tenant has not declared," if name is not None else f"attribute '{key}'"
         )
         raise InvalidValue(f"Unknown {what} for resource type {rtype.name}.")
+    ignored.append(key)
 
 
-def _place_extension(doc: JsonDoc, schema: Schema, value: Any, context: Context, policy: Policy) -> None:
+def _place_extension(
+    doc: JsonDoc, schema: Schema, value: Any, context: Context, policy: Policy, ignored: list[str]
+) -> None:
     if value is None:
         return
     if not isinstance(value, dict):
@@ -165,6 +181,7 @@ def _place_extension(doc: JsonDoc, schema: Schema, value: Any, context: Context,
         if attr is None:
             if not policy.ignore_unknown_attributes:
                 raise InvalidValue(f"Unknown attribute '{key}' in extension {schema.id}.")
+            ignored.append(f"{schema.id}:{key}")
             continue
         _store(container, attr, sub_value, context, policy)
     if not container:

@@ -265,6 +265,7 @@ request_log = Table(
     Column("error", Text),
     Column("request_body", Text),
     Column("response_body", Text),
+    Column("ignored", Text),  # JSON array of the unknown attribute names the request's write ignored
     Index(None, "tenant_id", "pk"),
 )
 

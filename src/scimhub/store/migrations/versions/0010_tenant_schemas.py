@@ -1,4 +1,4 @@
-"""Extension schemas declared per tenant.
+"""Extension schemas declared per tenant; the request log lists the attributes a write ignored.
 
 Revision ID: 0010
 Revises: 0007
@@ -32,7 +32,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("tenant_id", "urn_key", name="pk_tenant_schemas"),
     )
+    op.add_column("request_log", sa.Column("ignored", sa.Text()))  # nullable: no table rewrite
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("request_log") as batch:
+        batch.drop_column("ignored")
     op.drop_table("tenant_schemas")
