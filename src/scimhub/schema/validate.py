@@ -144,7 +144,7 @@ def _place(
     if attr is None or schema is None:
         return False
     target = doc if schema is rtype.schema else doc.setdefault(schema.id, {})
-    _store(target, attr, value, context, policy)
+    _store(target, attr, value, context, policy, None if target is doc else f"{schema.id}:{attr.name}")
     if target is not doc and not target:  # a null URN-qualified extension attribute adds no container
         del doc[schema.id]
     return True
@@ -183,15 +183,17 @@ def _place_extension(
                 raise InvalidValue(f"Unknown attribute '{key}' in extension {schema.id}.")
             ignored.append(f"{schema.id}:{key}")
             continue
-        _store(container, attr, sub_value, context, policy)
+        _store(container, attr, sub_value, context, policy, f"{schema.id}:{attr.name}")
     if not container:
         del doc[schema.id]
 
 
-def _store(target: JsonDoc, attr: Attribute, value: Any, context: Context, policy: Policy) -> None:
+def _store(
+    target: JsonDoc, attr: Attribute, value: Any, context: Context, policy: Policy, where: str | None = None
+) -> None:
     if _ignored_on_input(attr, context):
         return
-    coerced = coerce_value(attr, value, policy, attr.name)
+    coerced = coerce_value(attr, value, policy, where or attr.name)
     if coerced is MISSING:
         target.pop(attr.name, None)
     else:
