@@ -9,10 +9,12 @@ from typing import Any
 import orjson
 import pytest
 
+from scimhub.events.feed import read_feed
 from scimhub.policy import Policy
 from scimhub.protocol.tenant_config import CACHE_SECONDS
 from scimhub.protocol.tenant_config import TenantConfigCache
 from scimhub.settings import Settings
+from scimhub.store.events_sql import EventStore
 from scimhub.store.schemas_sql import TenantSchemaStore
 from scimhub.store.sql import SqlStore
 from tests.cli.support import Cli
@@ -21,6 +23,7 @@ from tests.events.support import ADMIN_TOKEN
 from tests.events.support import admin_client
 from tests.extensions.support import ACME
 from tests.extensions.support import ACME_GROUP
+from tests.extensions.support import OKTA_EXT
 from tests.extensions.support import acme_schema
 from tests.extensions.support import declare
 from tests.extensions.support import simple_schema
@@ -262,3 +265,36 @@ async def test_admin_api_needs_the_admin_token(admin_app: object, acme: TenantAc
 
     assert response.status_code == 401
     assert await TenantSchemaStore(store.db).declared(acme.tenant_id) == []
+
+
+# -- purge --------------------------------------------------------------------------------------
+
+
+async def test_purge_deletes_undeclared_data_with_events_and_refuses_a_declared_urn(
+    cli: Cli, tmp_path: Path, store: SqlStore, acme: TenantAccess
+) -> None:
+    bodies = [
+        {"schemas": [USER, OKTA_EXT], "userName": "a", OKTA_EXT: {"costCenter": "1"}},
+        {"schemas": [USER, OKTA_EXT, ACME], "userName": "b", OKTA_EXT: {"costCenter": "2"}, ACME: {"x": "y"}},
+        {"schemas": [USER], "userName": "c"},
+    ]
+    created = [(await acme.client.post("/Users", json=b)).json() for b in bodies]
+    cli.ok("schema", "add", "acme", _file(tmp_path, simple_schema(ACME, "x")))
+    before = await get_ok(acme.client, f"/Users/{created[1]['id']}")
+
+    refused = cli("schema", "purge", "acme", ACME, "--yes")
+    unchanged = await get_ok(acme.client, f"/Users/{created[1]['id']}")
+    purged = cli.ok("schema", "purge", "acme", OKTA_EXT, "--yes")
+    after = [await get_ok(acme.client, f"/Users/{c['id']}") for c in created]
+    events = (await read_feed(EventStore.of(store), acme.tenant_id)).events
+
+    assert refused.exit_code == 1 and "is declared: remove the declaration first" in refused.stderr
+    assert unchanged == before
+    assert purged == [f"Deleted the data under {OKTA_EXT} from 2 resources of tenant acme."]
+    assert [OKTA_EXT in a for a in after] == [False, False, False]
+    assert after[1][ACME] == {"x": "y"} and after[1]["meta"]["version"] == 'W/"2"'
+    assert after[2]["meta"]["version"] == 'W/"1"'
+    assert [e.payload["changes"] for e in events[-2:]] == [
+        [{"path": f"{OKTA_EXT}:costCenter", "before": "1", "after": None}],
+        [{"path": f"{OKTA_EXT}:costCenter", "before": "2", "after": None}],
+    ]

@@ -230,3 +230,22 @@ def schema_unindex(tenant_name: str, urn: str, name: str, settle_seconds: float)
 
     _run(unindex())
     click.echo(f"Dropped the index of {urn}:{name}; its values are kept.")
+
+
+@schema.command("purge")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("urn")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def schema_purge(tenant_name: str, urn: str, yes: bool) -> None:
+    """Delete the data stored under URN, which must not be declared (a removed declaration's
+    values, or what the IdP sent unasked), from every resource of TENANT. Each resource changes
+    like a PATCH remove: its version moves and an *.updated event says what went."""
+    if not yes:
+        click.confirm(f"Delete every value stored under {urn} in tenant {tenant_name}?", abort=True)
+    store, schemas = _open()
+
+    async def purge() -> int:
+        found = await tenant_ops.require_tenant(store, tenant_name)
+        return await ops.purge_undeclared(store, schemas, found.id, urn)
+
+    click.echo(f"Deleted the data under {urn} from {_run(purge())} resources of tenant {tenant_name}.")

@@ -7,11 +7,18 @@ declaration never touches stored resources: their extension data stays in the do
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from scimhub.errors import NotFound
+from scimhub.patch.model import PATCH_OP_SCHEMA
+from scimhub.policy import Policy
+from scimhub.protocol.context import Principal
+from scimhub.protocol.context import RequestContext
+from scimhub.protocol.resources import ResourceService
 from scimhub.protocol.tenant_config import CACHE_SECONDS
 from scimhub.schema.declare import RESOURCE_TYPES
 from scimhub.schema.declare import DeclaredSchema
@@ -22,8 +29,10 @@ from scimhub.schema.learn import LearnedSchema
 from scimhub.schema.learn import adopt_document
 from scimhub.schema.learn import learn
 from scimhub.schema.model import JsonDoc
+from scimhub.schema.project import DEFAULT_PROJECTION
 from scimhub.schema.registry import default_registry
 from scimhub.schema.registry import tenant_registry
+from scimhub.store.base import Store
 from scimhub.store.schemas_sql import TenantSchemaStore
 from scimhub.timestamps import utc_now
 
@@ -190,3 +199,26 @@ async def drop_index(
     await schemas.save(tenant_id, dropped, utc_now())
     await schemas.drop_index_rows(tenant_id, current.urn, found)
     return dropped
+
+
+PURGE_PATH = "scimhub schema purge"  # the audit entries' path
+
+
+async def purge_undeclared(store: Store, schemas: TenantSchemaStore, tenant_id: str, urn: str) -> int:
+    """Delete the stored data under an undeclared URN (a removed declaration's values, or what an
+    IdP sent unasked) from every resource of the tenant: one PATCH remove each, so versions move and
+    ``user.updated`` / ``group.updated`` events and audit entries say what went. Returns the count."""
+    registry = tenant_registry(await schemas.declared(tenant_id))
+    declared = next((d for d in registry.declared if d.urn.casefold() == urn.casefold()), None)
+    if declared is not None:
+        raise SchemaDocumentError(f"{declared.urn} is declared: remove the declaration first (scimhub schema remove).")
+    service = ResourceService(store, registry)
+    ctx = RequestContext(Principal(tenant_id, "cli"), "", Policy(), method="PATCH", path=PURGE_PATH, registry=registry)
+    body = {"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "remove", "path": urn}]}
+    purged = 0
+    for rtype in registry.resource_types.values():
+        for id in await schemas.ids_holding(tenant_id, rtype.id, urn):
+            with contextlib.suppress(NotFound):  # deleted meanwhile
+                await service.patch(ctx, rtype, id, body, DEFAULT_PROJECTION)
+                purged += 1
+    return purged

@@ -76,6 +76,29 @@ class TenantSchemaStore:
             )
             return [orjson.loads(row.doc) for row in rows]
 
+    async def ids_holding(self, tenant_id: str, resource_type: str, urn: str) -> list[str]:
+        """The ids of the resources of a type whose document holds data under ``urn``."""
+        found: list[str] = []
+        last = 0
+        while True:
+            async with self.db.read() as tx:
+                rows = (
+                    await tx.execute(
+                        select(resources.c.pk, resources.c.id, resources.c.doc)
+                        .where(
+                            resources.c.tenant_id == tenant_id,
+                            resources.c.resource_type == resource_type,
+                            resources.c.pk > last,
+                        )
+                        .order_by(resources.c.pk)
+                        .limit(_BATCH)
+                    )
+                ).all()
+            found += [row.id for row in rows if existing_key(orjson.loads(row.doc), urn) is not None]
+            if len(rows) < _BATCH:
+                return found
+            last = rows[-1].pk
+
     async def rekey(self, tenant_id: str, rtype: ResourceType, common: Schema, urn: str) -> int:
         """Recompute the comparison keys (PostgreSQL's doc_keys) of the resources holding ``urn``
         data, under ``rtype`` as now declared; batch by batch, each row under its write lock.
