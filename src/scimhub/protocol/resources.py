@@ -284,6 +284,7 @@ class ResourceService:
             ctx.policy,
             existing=existing,
             max_string_length=ctx.limits.max_string_length,
+            max_values_per_attribute=ctx.limits.max_values_per_attribute,
         )
 
     async def _finish_update(

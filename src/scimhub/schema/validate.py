@@ -8,6 +8,7 @@ immutable values kept, required values present. It is pure and never mutates inp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -26,6 +27,7 @@ from scimhub.schema.model import Returned
 from scimhub.schema.model import Schema
 from scimhub.schema.paths import find_schema
 from scimhub.schema.paths import split_attr_name
+from scimhub.schema.relations import members_attribute
 
 
 class Context(Enum):
@@ -43,6 +45,19 @@ class _Missing:
 MISSING = _Missing()
 
 
+@dataclass(frozen=True, slots=True)
+class _Input:
+    """How one request's values are read: what the document is, the IdP leniencies, the value cap."""
+
+    context: Context
+    policy: Policy
+    max_values: int
+    uncapped: Attribute | None  # Group.members: rows, not document values, capped per request instead
+
+    def cap(self, attr: Attribute) -> int | None:
+        return None if attr is self.uncapped else self.max_values
+
+
 def validate_resource(
     body: Any,
     rtype: ResourceType,
@@ -51,11 +66,14 @@ def validate_resource(
     policy: Policy,
     existing: JsonDoc | None = None,
     max_string_length: int = DEFAULT_LIMITS.max_string_length,
+    max_values_per_attribute: int = DEFAULT_LIMITS.max_values_per_attribute,
 ) -> JsonDoc:
     """Canonical document for ``body``; raises InvalidValue / Mutability / InvalidSyntax."""
     if not isinstance(body, dict):
         raise InvalidSyntax("The request body must be a JSON object.")
     _check_schemas(body.get(_key(body, "schemas")), rtype, policy)
+    members = members_attribute(rtype)
+    rules = _Input(context, policy, max_values_per_attribute, rtype.schema.attribute(members) if members else None)
     doc: JsonDoc = {}
     # A PATCH result is the stored document with a few attributes changed: what is unchanged was
     # validated when it was stored (and is canonical), so only the changed attributes are checked.
@@ -64,13 +82,19 @@ def validate_resource(
         if key in unchanged and key != "schemas" and unchanged[key] == value:
             doc[key] = value
         else:
-            _place(doc, key, value, rtype, common, context, policy)
+            _place(doc, key, value, rtype, common, rules)
     if existing is not None and context is not Context.CREATE:
         _check_immutable(doc, existing, rtype, common)
     _check_required(doc, rtype, common)
     check_string_lengths(doc, max_string_length)
     doc["schemas"] = [rtype.schema.id, *(s.id for s, _ in rtype.extensions if s.id in doc)]
     return doc
+
+
+def check_value_count(name: str, count: int, limit: int) -> None:
+    """No multi-valued attribute may hold more than ``limit`` values (SCIMHUB_MAX_VALUES_PER_ATTRIBUTE)."""
+    if count > limit:
+        raise InvalidValue(f"'{name}' has {count} values; at most {limit} are accepted in one attribute.")
 
 
 def check_string_lengths(value: Any, limit: int, where: str = "") -> None:
@@ -107,14 +131,12 @@ def _check_schemas(schemas: Any, rtype: ResourceType, policy: Policy) -> None:
         raise InvalidValue(f"Unknown schema URI(s) for {rtype.name}: {', '.join(unknown)}.")
 
 
-def _place(
-    doc: JsonDoc, key: str, value: Any, rtype: ResourceType, common: Schema, context: Context, policy: Policy
-) -> None:
+def _place(doc: JsonDoc, key: str, value: Any, rtype: ResourceType, common: Schema, rules: _Input) -> None:
     if key.casefold() == "schemas":
         return
     extension = find_schema(rtype, key)
     if extension is not None and extension is not rtype.schema:
-        _place_extension(doc, extension, value, context, policy)
+        _place_extension(doc, extension, value, rules)
         return
     uri, name, sub = split_attr_name(key)
     schema = rtype.schema if uri is None else find_schema(rtype, uri)
@@ -122,16 +144,16 @@ def _place(
     if schema is not None and sub is None:
         attr = (common.attribute(name) if schema is rtype.schema else None) or schema.attribute(name)
     if attr is None or schema is None:
-        if not policy.ignore_unknown_attributes:
+        if not rules.policy.ignore_unknown_attributes:
             raise InvalidValue(f"Unknown attribute '{key}' for resource type {rtype.name}.")
         return
     target = doc if schema is rtype.schema else doc.setdefault(schema.id, {})
-    _store(target, attr, value, context, policy)
+    _store(target, attr, value, rules)
     if target is not doc and not target:  # a null URN-qualified extension attribute adds no container
         del doc[schema.id]
 
 
-def _place_extension(doc: JsonDoc, schema: Schema, value: Any, context: Context, policy: Policy) -> None:
+def _place_extension(doc: JsonDoc, schema: Schema, value: Any, rules: _Input) -> None:
     if value is None:
         return
     if not isinstance(value, dict):
@@ -140,18 +162,18 @@ def _place_extension(doc: JsonDoc, schema: Schema, value: Any, context: Context,
     for key, sub_value in value.items():
         attr = schema.attribute(key)
         if attr is None:
-            if not policy.ignore_unknown_attributes:
+            if not rules.policy.ignore_unknown_attributes:
                 raise InvalidValue(f"Unknown attribute '{key}' in extension {schema.id}.")
             continue
-        _store(container, attr, sub_value, context, policy)
+        _store(container, attr, sub_value, rules)
     if not container:
         del doc[schema.id]
 
 
-def _store(target: JsonDoc, attr: Attribute, value: Any, context: Context, policy: Policy) -> None:
-    if _ignored_on_input(attr, context):
+def _store(target: JsonDoc, attr: Attribute, value: Any, rules: _Input) -> None:
+    if _ignored_on_input(attr, rules.context):
         return
-    coerced = coerce_value(attr, value, policy, attr.name)
+    coerced = coerce_value(attr, value, rules.policy, attr.name, rules.cap(attr))
     if coerced is MISSING:
         target.pop(attr.name, None)
     else:
@@ -166,8 +188,9 @@ def _ignored_on_input(attr: Attribute, context: Context) -> bool:
     return attr.mutability is Mutability.READ_ONLY and context is not Context.PATCH
 
 
-def coerce_value(attr: Attribute, value: Any, policy: Policy, where: str) -> Any:
-    """Type-check one attribute value; MISSING for null/empty (RFC 7643 §2.5)."""
+def coerce_value(attr: Attribute, value: Any, policy: Policy, where: str, max_values: int | None = None) -> Any:
+    """Type-check one attribute value; MISSING for null/empty (RFC 7643 §2.5). A multi-valued one
+    is counted before its values are read (a 4 MB body holds ~300,000 tiny ones)."""
     if value is None:
         return MISSING
     if not attr.multi_valued:
@@ -176,6 +199,8 @@ def coerce_value(attr: Attribute, value: Any, policy: Policy, where: str) -> Any
         return _coerce_single(attr, value, policy, where)
     if not isinstance(value, list):
         raise InvalidValue(f"'{where}' is multi-valued and must be an array.")
+    if max_values is not None:
+        check_value_count(where, len(value), max_values)
     items = [_coerce_single(attr, item, policy, f"{where}[{i}]") for i, item in enumerate(value)]
     kept = [item for item in items if item is not MISSING]
     return kept if kept else MISSING
