@@ -33,6 +33,8 @@ SMALL = {
     "max_patch_operations": 3,
     "max_members_per_request": 3,
     "max_string_length": 40,  # above the 36 characters of an id (member values are strings too)
+    "max_values_per_attribute": 2,  # below max_members_per_request: members are not capped by it
+    "max_patch_comparisons": 10,
 }
 
 
@@ -58,7 +60,9 @@ def test_the_defaults_are_documented_values() -> None:
         DEFAULT_LIMITS.max_patch_operations,
         DEFAULT_LIMITS.max_filter_length,
         DEFAULT_LIMITS.max_filter_depth,
-    ) == (65_536, 50_000, 1_000, 4_096, 32)
+        DEFAULT_LIMITS.max_values_per_attribute,
+        DEFAULT_LIMITS.max_patch_comparisons,
+    ) == (65_536, 50_000, 1_000, 4_096, 32, 1_000, 25_000)
     assert Settings().limits == DEFAULT_LIMITS
     assert Settings().max_body_bytes == 4 * 1024 * 1024
 
@@ -207,6 +211,80 @@ async def test_too_many_members_in_a_patch_are_refused(
     assert await snapshot(small) == seeded["before"]
 
 
+# -- values per attribute --------------------------------------------------------------------------
+TWO_EMAILS = [{"value": "a@example.com", "type": "work"}, {"value": "b@example.com", "type": "home"}]
+THIRD_EMAIL = {"value": "c@example.com", "type": "other"}
+
+
+async def test_too_many_values_in_one_attribute_are_refused_on_every_write(
+    small: httpx2.AsyncClient, seeded: dict[str, Any]
+) -> None:
+    user = seeded["users"][0]
+    three = [*TWO_EMAILS, THIRD_EMAIL]
+    refused = [
+        await small.post("/Users", json=user_body("newbie", emails=three)),
+        await small.put(f"/Users/{user}", json=user_body("user0", emails=three)),
+        await small.patch(f"/Users/{user}", json=patch_body({"op": "add", "path": "emails", "value": three})),
+        await small.patch(f"/Users/{user}", json=patch_body({"op": "replace", "value": {"emails": three}})),
+        await small.patch(
+            f"/Users/{user}",
+            json=patch_body(
+                {"op": "add", "path": "emails", "value": TWO_EMAILS},
+                {"op": "add", "path": 'emails[type eq "other"].value', "value": "c@example.com"},
+            ),
+        ),
+    ]
+
+    for response in refused:
+        error = assert_scim_error(response, 400, "invalidValue")
+        assert error["detail"] == "'emails' has 3 values; at most 2 are accepted in one attribute."
+    assert await snapshot(small) == seeded["before"]
+    at_the_cap = await small.patch(
+        f"/Users/{user}", json=patch_body({"op": "add", "path": "emails", "value": TWO_EMAILS})
+    )
+    assert at_the_cap.status_code == 200, at_the_cap.text
+    assert at_the_cap.json()["emails"] == TWO_EMAILS
+
+
+async def test_members_are_not_capped_as_values(small: httpx2.AsyncClient, seeded: dict[str, Any]) -> None:
+    group = await create_group(small, "Three", seeded["users"][:3])
+
+    assert len(group["members"]) == 3 > SMALL["max_values_per_attribute"]
+
+
+async def test_the_value_cap_is_stated_in_the_schema(small: httpx2.AsyncClient) -> None:
+    user = await get_ok(small, "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
+    group = (await get_ok(small, "/Schemas"))["Resources"][1]
+    described = {a["name"]: a["description"] for a in [*user["attributes"], *group["attributes"]]}
+
+    capped = "This server accepts at most 2 values."
+    assert described["emails"].endswith(f"'work', 'home', and 'other'. {capped}")
+    assert all(described[name].endswith(capped) for name in ("phoneNumbers", "addresses", "roles"))
+    assert capped not in described["members"]  # rows, capped per request
+    assert capped not in described["groups"]  # readOnly: never sent
+    assert capped not in described["userName"]
+
+
+# -- PATCH comparisons -----------------------------------------------------------------------------
+async def test_a_patch_making_too_many_comparisons_is_refused(small: httpx2.AsyncClient) -> None:
+    user = await create_user(small, "babs", emails=TWO_EMAILS)
+    before = await snapshot(small)
+    # Each filtered replace examines the 2 emails: 2 x (1 comparison + 1 dedupe) = 4.
+    retype = [{"op": "replace", "path": f'emails[value eq "{e["value"]}"].type', "value": "x"} for e in TWO_EMAILS]
+
+    response = await small.patch(f"/Users/{user['id']}", json=patch_body(*retype, retype[0]))
+
+    error = assert_scim_error(response, 400, "invalidValue")
+    assert error["detail"] == (
+        "This PATCH would make more than 10 value comparisons (reached at 'emails.type'); "
+        "send its operations in several requests."
+    )
+    assert await snapshot(small) == before
+    accepted = await small.patch(f"/Users/{user['id']}", json=patch_body(*retype))
+    assert accepted.status_code == 200, accepted.text
+    assert [e["type"] for e in accepted.json()["emails"]] == ["x", "x"]
+
+
 # -- string lengths --------------------------------------------------------------------------------
 async def test_a_string_over_the_length_limit_is_refused_on_every_write(
     small: httpx2.AsyncClient, seeded: dict[str, Any]
@@ -242,6 +320,7 @@ async def test_limits_come_from_the_environment(settings: Settings, store: SqlSt
         "SCIMHUB_RATE_LIMIT": "",
         "SCIMHUB_MAX_PATCH_OPERATIONS": "1",
         "SCIMHUB_MAX_STRING_LENGTH": "5",
+        "SCIMHUB_MAX_VALUES_PER_ATTRIBUTE": "1",
     }
     configured = Settings.from_env(env)
     user = await create_user(acme.client, "bjensen")
@@ -250,9 +329,11 @@ async def test_limits_come_from_the_environment(settings: Settings, store: SqlSt
         two = patch_body({"op": "add", "path": "title", "value": "a"}, {"op": "add", "path": "nickName", "value": "b"})
         too_many = await client.patch(f"/Users/{user['id']}", json=two)
         too_long = await client.post("/Users", json=user_body("abcdef"))
+        too_many_values = await client.post("/Users", json=user_body("abc", emails=TWO_EMAILS))
 
     assert "At most 1 operations" in assert_scim_error(too_many, 400, "invalidValue")["detail"]
     assert "limit of 5 characters" in assert_scim_error(too_long, 400, "invalidValue")["detail"]
+    assert "at most 1 are accepted" in assert_scim_error(too_many_values, 400, "invalidValue")["detail"]
     assert await snapshot(acme.client) == before
 
 
