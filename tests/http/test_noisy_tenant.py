@@ -16,6 +16,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 import httpx2
+import orjson
 import pytest
 
 from scimhub.limits import DEFAULT_LIMITS
@@ -76,13 +77,20 @@ def emails(count: int) -> list[dict[str, Any]]:
     return [{"value": f"e{i}@evil.example", "type": "work"} for i in range(count)]
 
 
+def send(client: httpx2.AsyncClient, method: str, url: str, body: Any) -> Awaitable[httpx2.Response]:
+    """The request, its body encoded now: a real client encodes it in its own process, not on the
+    server's event loop (httpx's stdlib encoding of 30,000 emails takes ~0.1 s)."""
+    encoded = orjson.dumps(body)
+    return client.request(method, url, content=encoded, headers={"Content-Type": "application/scim+json"})
+
+
 async def test_a_user_with_30000_emails_is_refused_without_stalling_acme(
     acme: TenantAccess, acme_user: str, evil: TenantAccess
 ) -> None:
     before = await snapshot(evil.client)
 
     response, worst = await acme_worst_wait(
-        acme, acme_user, evil.client.post("/Users", json=user_body("evil", emails=emails(30_000)))
+        acme, acme_user, send(evil.client, "POST", "/Users", user_body("evil", emails=emails(30_000)))
     )
 
     assert worst < BOUND, f"acme waited {worst:.2f} s"
@@ -98,9 +106,7 @@ async def test_patches_of_a_user_at_the_value_cap_do_not_stall_acme(
     url = f"/Users/{user['id']}"
     before = await snapshot(evil.client)
 
-    one_more = evil.client.patch(
-        url, json=patch_body({"op": "add", "path": "emails", "value": [{"value": "x@e.example"}]})
-    )
+    one_more = send(evil.client, "PATCH", url, patch_body({"op": "add", "path": "emails", "value": [{"value": "x"}]}))
     refused, worst_refused = await acme_worst_wait(acme, acme_user, one_more)
     assert_scim_error(refused, 400, "invalidValue")
     assert await snapshot(evil.client) == before
@@ -109,7 +115,7 @@ async def test_patches_of_a_user_at_the_value_cap_do_not_stall_acme(
         {"op": "replace", "path": 'emails[value eq "e5@evil.example"].type', "value": "home"},
         {"op": "remove", "path": "emails", "value": [{"value": "e7@evil.example", "type": "work"}]},
     )
-    accepted, worst_accepted = await acme_worst_wait(acme, acme_user, evil.client.patch(url, json=again_and_retype))
+    accepted, worst_accepted = await acme_worst_wait(acme, acme_user, send(evil.client, "PATCH", url, again_and_retype))
 
     assert accepted.status_code == 200, accepted.text
     assert len(accepted.json()["emails"]) == CAP - 1
@@ -127,7 +133,7 @@ async def test_a_thousand_filters_over_a_full_attribute_do_not_stall_acme(
     ]
 
     response, worst = await acme_worst_wait(
-        acme, acme_user, evil.client.patch(f"/Users/{user['id']}", json=patch_body(*operations))
+        acme, acme_user, send(evil.client, "PATCH", f"/Users/{user['id']}", patch_body(*operations))
     )
 
     assert worst < BOUND, f"acme waited {worst:.2f} s"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -47,23 +49,25 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidSyntax(f"The request body is not valid JSON: {exc}.") from None
-    # Walk only a body with enough brackets to nest that deep (two byte counts, not a walk).
-    if body.count(b"{") + body.count(b"[") > MAX_JSON_DEPTH and _depth_exceeds(document, MAX_JSON_DEPTH):
+    # Measure only a body with enough brackets to nest that deep (two byte counts).
+    if body.count(b"{") + body.count(b"[") > MAX_JSON_DEPTH and _depth_exceeds(bytes(body), MAX_JSON_DEPTH):
         raise InvalidSyntax(f"The request body nests deeper than {MAX_JSON_DEPTH} levels; SCIM documents never do.")
     return document
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    """Iterative, so a hostile body cannot exhaust the stack while it is checked."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
+_BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed bytes
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _depth_exceeds(body: bytes, limit: int) -> bool:
+    """Whether valid JSON ``body`` nests deeper than ``limit``, at C speed: a walk of the parsed
+    document cost ~3 µs a container (3 s for a 4 MB body of ``{}``). Escaped backslashes, then
+    escaped quotes, are dropped, so every quote left opens or closes a string; what lies outside
+    strings is reduced to its brackets, and the depth is the highest running sum of +1 and -1."""
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside_strings = b"".join(unescaped.split(b'"')[::2])
+    steps = array("b", outside_strings.translate(_BRACKET_STEPS, _NOT_BRACKETS))
+    return max(accumulate(steps), default=0) > limit
 
 
 def _too_large(max_bytes: int) -> PayloadTooLarge:

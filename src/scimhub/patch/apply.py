@@ -22,7 +22,6 @@ from scimhub.errors import NoTarget
 from scimhub.filter.ast import CompareOp
 from scimhub.filter.bind import BAnd
 from scimhub.filter.bind import BCompare
-from scimhub.filter.bind import BNot
 from scimhub.filter.bind import BOr
 from scimhub.filter.bind import Bound
 from scimhub.filter.bind import bind_value_filter
@@ -30,6 +29,8 @@ from scimhub.filter.evaluate import element_matches
 from scimhub.filter.parser import parse_path
 from scimhub.limits import DEFAULT_LIMITS
 from scimhub.limits import InputLimits
+from scimhub.patch.budget import Budget
+from scimhub.patch.budget import filter_cost
 from scimhub.patch.model import OpName
 from scimhub.patch.model import PatchOperation
 from scimhub.patch.values import unique
@@ -100,17 +101,7 @@ class _Engine:
         self.policy = policy
         self.members: list[MemberOp] = []
         self.members_name = members_attribute(rtype)
-        self.comparisons = 0  # spent so far, against limits.max_patch_comparisons
-
-    def _spend(self, comparisons: int, path: BoundPath) -> None:
-        """Count an operation's work before doing it (values examined, times the comparisons of a
-        [filter]): operations x values x filter size would otherwise be unbounded."""
-        self.comparisons += comparisons
-        if self.comparisons > self.limits.max_patch_comparisons:
-            raise InvalidValue(
-                f"This PATCH would make more than {self.limits.max_patch_comparisons} value comparisons "
-                f"(reached at '{path.key}'); send its operations in several requests."
-            )
+        self.budget = Budget(limits.max_patch_comparisons)  # each walk over values is counted first
 
     def _check_count(self, target: _Target, items: list[Any]) -> None:
         """The cap holds after every operation, so no later one walks more values than it allows."""
@@ -265,7 +256,7 @@ class _Engine:
             items = current if isinstance(current, list) else []
             if not items:
                 raise NoTarget(f"'{path.key}': {attr.name} has no values to set {sub.name} on.")
-            self._spend(len(items), path)
+            self.budget.spend(len(items), path.key)
             for item in items:
                 if isinstance(item, dict):
                     item[sub.name] = value
@@ -277,10 +268,10 @@ class _Engine:
         values = value if isinstance(value, list) else [value]
         current = holder.get(name) if op is OpName.ADD else None
         current = current if isinstance(current, list) else []
-        self._spend(len(current), target.path)
+        self.budget.spend(len(current), target.path.key)
         items = unique([*current, *values])
         self._check_count(target, items)  # before the values are counted: the clearer answer
-        self._spend(len(values), target.path)
+        self.budget.spend(len(values), target.path.key)
         holder[name] = items
         _clear_other_primaries(items, values)
 
@@ -290,7 +281,7 @@ class _Engine:
         items = holder.get(attr.name)
         items = items if isinstance(items, list) else []
         assert target.filter is not None
-        self._spend(len(items) * (_comparisons(target.filter) + 1), target.path)  # match, then dedupe
+        self.budget.spend(filter_cost(target.filter, items) + len(items), target.path.key)  # match, dedupe
         matched = [i for i, item in enumerate(items) if element_matches(target.filter, item)]
         if not matched:
             items.append(self._new_element(target, value))
@@ -337,8 +328,8 @@ class _Engine:
         current = holder[attr.name]
         by_value = attr.multi_valued and isinstance(value, list) and bool(value)
         if isinstance(current, list) and (target.filter is not None or sub is not None or by_value):
-            each = 1 if target.filter is None else _comparisons(target.filter)
-            self._spend(len(current) * each + (len(value) if by_value else 0), target.path)
+            walk = len(current) if target.filter is None else filter_cost(target.filter, current)
+            self.budget.spend(walk + (len(value) if by_value else 0), target.path.key)
         if target.filter is not None:
             self._remove_filtered(holder, target)
         elif sub is not None:
@@ -420,15 +411,6 @@ def _clear_other_primaries(items: list[Any], new_values: list[Any]) -> None:
 def _is_true(value: Any) -> bool:
     """``true``, or Entra's ``"True"`` that validation will turn into it (policy.string_booleans)."""
     return value is True or (isinstance(value, str) and value.casefold() == "true")
-
-
-def _comparisons(node: Bound) -> int:
-    """How many comparisons evaluating ``node`` on one value makes at most."""
-    if isinstance(node, BAnd | BOr):
-        return _comparisons(node.left) + _comparisons(node.right)
-    if isinstance(node, BNot):
-        return _comparisons(node.expr)
-    return 1
 
 
 def _equalities(node: Bound) -> JsonDoc | None:
