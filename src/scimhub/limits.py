@@ -20,6 +20,10 @@ class InputLimits:
     # removal) counts 1, times the comparisons of its [filter]. Bounds ops x values x filter size,
     # which the caps above allow up to 10^8 of (minutes of CPU); ~1 µs each (400 invalidValue).
     max_patch_comparisons: int = 25_000
+    # Bytes of a resource's JSON (id, meta and Group members aside). A PATCH adds to a resource and
+    # no body limit stops the next: every later read and write of it costs in proportion (a 28 MB
+    # user took 1.7 s to PATCH). Real users and groups are a few KB (400 invalidValue).
+    max_resource_bytes: int = 1_048_576
 
 
 DEFAULT_LIMITS = InputLimits()

@@ -133,6 +133,7 @@ def test_the_input_limits_come_from_their_settings() -> None:
             "SCIMHUB_MAX_FILTER_DEPTH": "14",
             "SCIMHUB_MAX_VALUES_PER_ATTRIBUTE": "15",
             "SCIMHUB_MAX_PATCH_COMPARISONS": "16",
+            "SCIMHUB_MAX_RESOURCE_BYTES": "17",
         }
     )
 
@@ -145,4 +146,5 @@ def test_the_input_limits_come_from_their_settings() -> None:
         limits.max_filter_depth,
         limits.max_values_per_attribute,
         limits.max_patch_comparisons,
-    ) == (10, 11, 12, 13, 14, 15, 16)
+        limits.max_resource_bytes,
+    ) == (10, 11, 12, 13, 14, 15, 16, 17)

@@ -140,3 +140,25 @@ async def test_a_thousand_filters_over_a_full_attribute_do_not_stall_acme(
     error = assert_scim_error(response, 400, "invalidValue")
     assert error["detail"].startswith(f"This PATCH would make more than {DEFAULT_LIMITS.max_patch_comparisons} value")
     assert await snapshot(evil.client) == before
+
+
+async def test_a_user_grown_by_patches_does_not_stall_acme(
+    acme: TenantAccess, acme_user: str, evil: TenantAccess
+) -> None:
+    """Every body is within the limits, but the PATCHes add up: a 28 MB user took 1.7 s to PATCH."""
+    user = await create_user(evil.client, "evil")
+    url = f"/Users/{user['id']}"
+    unfolded = "e\u0301" * 10_000  # not in NFC: the slowest string to fold
+    answers, waits = [], []
+    for step in range(12):  # ~0.9 MB each
+        numbers = [{"value": f"{step}-{i}-{unfolded}", "type": "work"} for i in range(30)]
+        body = patch_body({"op": "add", "path": "phoneNumbers", "value": numbers})
+        response, worst = await acme_worst_wait(acme, acme_user, send(evil.client, "PATCH", url, body))
+        answers.append(response)
+        waits.append(worst)
+
+    assert max(waits) < BOUND, f"acme waited {max(waits):.2f} s"
+    assert answers[0].status_code == 200, answers[0].text
+    for refused in answers[1:]:
+        error = assert_scim_error(refused, 400, "invalidValue")
+        assert error["detail"].endswith(f"bytes of JSON; at most {DEFAULT_LIMITS.max_resource_bytes} are accepted.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -35,6 +36,7 @@ SMALL = {
     "max_string_length": 40,  # above the 36 characters of an id (member values are strings too)
     "max_values_per_attribute": 2,  # below max_members_per_request: members are not capped by it
     "max_patch_comparisons": 10,
+    "max_resource_bytes": 400,
 }
 
 
@@ -62,7 +64,8 @@ def test_the_defaults_are_documented_values() -> None:
         DEFAULT_LIMITS.max_filter_depth,
         DEFAULT_LIMITS.max_values_per_attribute,
         DEFAULT_LIMITS.max_patch_comparisons,
-    ) == (65_536, 50_000, 1_000, 4_096, 32, 1_000, 25_000)
+        DEFAULT_LIMITS.max_resource_bytes,
+    ) == (65_536, 50_000, 1_000, 4_096, 32, 1_000, 25_000, 1_048_576)
     assert Settings().limits == DEFAULT_LIMITS
     assert Settings().max_body_bytes == 4 * 1024 * 1024
 
@@ -283,6 +286,29 @@ async def test_a_patch_making_too_many_comparisons_is_refused(small: httpx2.Asyn
     accepted = await small.patch(f"/Users/{user['id']}", json=patch_body(*retype))
     assert accepted.status_code == 200, accepted.text
     assert [e["type"] for e in accepted.json()["emails"]] == ["x", "x"]
+
+
+# -- resource size ---------------------------------------------------------------------------------
+async def test_a_resource_may_not_grow_past_the_size_limit(small: httpx2.AsyncClient, seeded: dict[str, Any]) -> None:
+    """No body is too large, but the PATCHes add up: the resource's JSON is what is limited."""
+    user = seeded["users"][0]
+    fill = {name: "x" * 40 for name in ("displayName", "nickName", "title", "profileUrl", "userType")}
+    grow = patch_body({"op": "add", "value": fill})
+    grown = await small.patch(f"/Users/{user}", json=grow)
+    assert grown.status_code == 200, grown.text
+    before = await snapshot(small)
+    more = {name: "y" * 40 for name in ("preferredLanguage", "locale", "timezone")}
+
+    refused = [
+        await small.patch(f"/Users/{user}", json=patch_body({"op": "add", "value": more})),
+        await small.put(f"/Users/{user}", json=user_body("user0", **fill, **more)),
+        await small.post("/Users", json=user_body("newbie", **fill, **more)),
+    ]
+
+    for response in refused:
+        error = assert_scim_error(response, 400, "invalidValue")
+        assert re.fullmatch(r"The resource would be \d+ bytes of JSON; at most 400 are accepted\.", error["detail"])
+    assert await snapshot(small) == before
 
 
 # -- string lengths --------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+import orjson
+
 from scimhub.errors import InvalidSyntax
 from scimhub.errors import InvalidValue
 from scimhub.errors import Mutability as MutabilityError
@@ -67,6 +69,7 @@ def validate_resource(
     existing: JsonDoc | None = None,
     max_string_length: int = DEFAULT_LIMITS.max_string_length,
     max_values_per_attribute: int = DEFAULT_LIMITS.max_values_per_attribute,
+    max_resource_bytes: int = DEFAULT_LIMITS.max_resource_bytes,
 ) -> JsonDoc:
     """Canonical document for ``body``; raises InvalidValue / Mutability / InvalidSyntax."""
     if not isinstance(body, dict):
@@ -88,7 +91,22 @@ def validate_resource(
     _check_required(doc, rtype, common)
     check_string_lengths(doc, max_string_length)
     doc["schemas"] = [rtype.schema.id, *(s.id for s, _ in rtype.extensions if s.id in doc)]
+    _check_size(doc, unchanged or None, max_resource_bytes)
     return doc
+
+
+OVERSIZE_SLACK = 1024  # bytes a PATCH may add to a document stored over the limit
+
+
+def _check_size(doc: JsonDoc, before: JsonDoc | None, limit: int) -> None:
+    """SCIMHUB_MAX_RESOURCE_BYTES on the canonical JSON. A document stored over the limit (before
+    it existed, or under a larger one) still takes small PATCHes: it can be deactivated or trimmed."""
+    size = len(orjson.dumps(doc))
+    if size <= limit:
+        return
+    stored = len(orjson.dumps(before)) if before is not None else 0
+    if stored <= limit or size > stored + OVERSIZE_SLACK:
+        raise InvalidValue(f"The resource would be {size} bytes of JSON; at most {limit} are accepted.")
 
 
 def check_value_count(name: str, count: int, limit: int) -> None:
