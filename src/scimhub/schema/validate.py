@@ -47,7 +47,7 @@ class _Missing:
 MISSING = _Missing()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request, and a frozen __init__ costs 3x
 class _Input:
     """How one request's values are read: what the document is, the IdP leniencies, the value cap."""
 
@@ -55,9 +55,6 @@ class _Input:
     policy: Policy
     max_values: int
     uncapped: Attribute | None  # Group.members: rows, not document values, capped per request instead
-
-    def cap(self, attr: Attribute) -> int | None:
-        return None if attr is self.uncapped else self.max_values
 
 
 def validate_resource(
@@ -191,7 +188,8 @@ def _place_extension(doc: JsonDoc, schema: Schema, value: Any, rules: _Input) ->
 def _store(target: JsonDoc, attr: Attribute, value: Any, rules: _Input) -> None:
     if _ignored_on_input(attr, rules.context):
         return
-    coerced = coerce_value(attr, value, rules.policy, attr.name, rules.cap(attr))
+    cap = None if attr is rules.uncapped else rules.max_values
+    coerced = coerce_value(attr, value, rules.policy, attr.name, cap)
     if coerced is MISSING:
         target.pop(attr.name, None)
     else:
