@@ -1,5 +1,6 @@
-"""The request-body nesting check (http/media.py) reads bytes at C speed and agrees with a walk
-of the parsed document on every JSON text, brackets, quotes and backslashes inside strings included."""
+"""The request-body structure checks (http/media.py) read bytes at C speed and agree with a walk
+of the parsed document on every JSON text, brackets, quotes and backslashes inside strings included:
+its nesting depth, and how many objects and arrays it holds."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from scimhub.http.media import _containers
 from scimhub.http.media import _depth_exceeds
 
 
@@ -33,11 +35,20 @@ json_values = st.recursive(
 )
 
 
+def walked_containers(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + sum(walked_containers(v) for v in value.values())
+    if isinstance(value, list):
+        return 1 + sum(walked_containers(v) for v in value)
+    return 0
+
+
 @settings(max_examples=500, deadline=None)
 @given(value=json_values, limit=st.integers(0, 6), ascii_only=st.booleans())
 def test_the_byte_check_agrees_with_a_walk(value: Any, limit: int, ascii_only: bool) -> None:
     for body in (orjson.dumps(value), json.dumps(value, ensure_ascii=ascii_only, indent=1).encode()):
         assert _depth_exceeds(body, limit) == (walked_depth(value) > limit), body
+        assert _containers(body) == walked_containers(value), body
 
 
 def test_a_body_of_a_million_empty_objects_is_measured_quickly() -> None:
