@@ -97,7 +97,7 @@ async def acme_worst_wait(
     return status, elapsed, max(waits)
 
 
-async def scenarios(evil: Answering) -> list[tuple[str, Hostile]]:
+async def scenarios(evil: Answering, round_: int) -> list[tuple[str, Hostile]]:
     """(label, a fresh hostile request) pairs; the users they need are created here."""
 
     async def created(body: bytes) -> str:
@@ -112,10 +112,10 @@ async def scenarios(evil: Answering) -> list[tuple[str, Hostile]]:
         body = patch(*operations)
         return lambda: evil.answer("PATCH", f"/scim/v2/Users/{user_id}", body)
 
-    full = await created(user("full", emails=emails(CAP)))
-    long_six = await created(user("long6", emails=emails(6, UNFOLDED)))
-    small = await created(user("small"))
-    n = iter(range(10**6))
+    full = await created(user(f"full{round_}", emails=emails(CAP)))
+    long_six = await created(user(f"long{round_}", emails=emails(6, UNFOLDED)))
+    small = await created(user(f"small{round_}"))
+    n = iter(range(round_ * 1000, (round_ + 1) * 1000))
     paths = [f'emails[value eq "e{i}@evil.example"].type' for i in range(1000)]
     retype = [{"op": "replace", "path": path, "value": "x"} for path in paths]
     two_comparisons = 'emails[value co "zzz" or type eq "work"].display'
@@ -155,8 +155,8 @@ async def measure(url: str, rounds: int) -> None:
         _, answer = await acme.answer("POST", "/scim/v2/Users", user("bjensen"))
         acme_user = str(orjson.loads(answer)["id"])
         worst: dict[str, tuple[int, float, float]] = {}
-        for _ in range(rounds):
-            for label, hostile in await scenarios(evil):
+        for round_ in range(rounds):
+            for label, hostile in await scenarios(evil, round_):
                 status, elapsed, wait = await acme_worst_wait(acme, acme_user, hostile())
                 previous = worst.get(label, (status, 0.0, 0.0))
                 worst[label] = (status, max(previous[1], elapsed), max(previous[2], wait))
