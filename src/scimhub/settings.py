@@ -53,6 +53,9 @@ class Settings:
     max_patch_operations: int = DEFAULT_LIMITS.max_patch_operations
     max_filter_length: int = DEFAULT_LIMITS.max_filter_length
     max_filter_depth: int = DEFAULT_LIMITS.max_filter_depth
+    max_values_per_attribute: int = DEFAULT_LIMITS.max_values_per_attribute
+    max_patch_comparisons: int = DEFAULT_LIMITS.max_patch_comparisons
+    max_resource_bytes: int = DEFAULT_LIMITS.max_resource_bytes
     rate_limit: str = DEFAULT_RATE_LIMIT  # per tenant and per token, `limits` syntax; "" disables
     rate_limit_storage: str = "memory://"  # or redis://host:port to share counters between instances
     request_log_size: int = 1000  # last SCIM requests kept per tenant (0 disables the request log)
@@ -79,6 +82,9 @@ class Settings:
             self.max_patch_operations,
             self.max_filter_length,
             self.max_filter_depth,
+            self.max_values_per_attribute,
+            self.max_patch_comparisons,
+            self.max_resource_bytes,
         )
 
     @property

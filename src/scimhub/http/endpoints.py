@@ -192,12 +192,15 @@ async def resource_type(request: Request) -> Response:
 
 
 async def schemas(request: Request) -> Response:
-    return ScimResponse(discovery.schemas(runtime(request).service.registry, base_url(request)))
+    rt = runtime(request)
+    return ScimResponse(discovery.schemas(rt.service.registry, base_url(request), rt.settings.max_values_per_attribute))
 
 
 async def schema(request: Request) -> Response:
+    rt = runtime(request)
+    urn = request.path_params["id"]
     return ScimResponse(
-        discovery.schema(runtime(request).service.registry, base_url(request), request.path_params["id"])
+        discovery.schema(rt.service.registry, base_url(request), urn, rt.settings.max_values_per_attribute)
     )
 
 

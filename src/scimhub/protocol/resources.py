@@ -285,6 +285,8 @@ class ResourceService:
             ctx.policy,
             existing=existing,
             max_string_length=ctx.limits.max_string_length,
+            max_values_per_attribute=ctx.limits.max_values_per_attribute,
+            max_resource_bytes=ctx.limits.max_resource_bytes,
         )
 
     async def _finish_update(
