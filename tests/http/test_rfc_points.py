@@ -9,6 +9,7 @@ from tests.http.scim_checks import assert_scim_error
 from tests.http.scim_checks import create_group
 from tests.http.scim_checks import create_user
 from tests.http.scim_checks import patch_body
+from tests.http.scim_checks import search
 from tests.http.scim_checks import snapshot
 
 pytestmark = pytest.mark.anyio
@@ -48,3 +49,18 @@ async def test_a_group_member_add_without_a_value_adds_nobody(client: httpx2.Asy
 
     assert_scim_error(response, 400, "invalidValue")
     assert await snapshot(client) == before
+
+
+# -- RFC 7644 §3.4.2.2: `pr` needs a non-empty node ------------------------------------------
+async def test_pr_on_a_complex_attribute_of_empty_strings_does_not_match(client: httpx2.AsyncClient) -> None:
+    await create_user(client, "blank.name", name={"givenName": "", "familyName": ""}, emails=[{"value": ""}])
+    await create_user(client, "real.name", name={"givenName": "Real", "familyName": ""}, emails=[{"value": "r@x"}])
+
+    async def names(text: str) -> list[str]:
+        body = await search(client, "/Users", text, sortBy="userName")
+        return [u["userName"] for u in body["Resources"]]
+
+    assert await names("name pr") == ["real.name"]
+    assert await names("emails pr") == ["real.name"]
+    assert await names("not (name pr)") == ["blank.name"]
+    assert await names("name.givenName pr") == ["real.name"]

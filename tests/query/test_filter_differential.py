@@ -147,6 +147,13 @@ def user_body(doc: dict[str, Any]) -> dict[str, Any]:
     filters=["displayName eq null", "displayName ne null", "externalId eq null", "externalId ne null"],
 )
 @example(directory=[{"userName": "a"}, {"userName": "b", "emails": [{"value": "x"}]}], filters=["emails eq null"])
+@example(  # 5. `pr` held for a complex value whose sub-attributes are all "" (both sides said yes)
+    directory=[
+        {"userName": "a", "name": {"givenName": "", "familyName": ""}, "emails": [{"value": ""}]},
+        {"userName": "b", "name": {"givenName": "B"}, "emails": [{"value": "", "primary": True}]},
+    ],
+    filters=["name pr", "emails pr", "not (name pr)", "name[givenName pr]", "emails eq null", "emails.value pr"],
+)
 async def test_sql_search_returns_exactly_the_documents_the_oracle_matches(
     store: SqlStore, directory: list[dict[str, Any]], filters: list[str]
 ) -> None:
@@ -180,3 +187,18 @@ def test_an_unassigned_value_matches_no_comparison_except_eq_null() -> None:
     assert holds("emails[type eq null]")
     assert not holds("emails[type ne null]")
     assert holds('not (name.familyName eq "x")')
+
+
+def test_a_complex_value_of_empty_strings_is_not_present() -> None:
+    """RFC 7644 §3.4.2.2: ``pr`` needs "a non-empty node for complex attributes"."""
+    registry = default_registry()
+    rtype = registry.resource_type("User")
+    empty = {"userName": "a", "name": {"givenName": "", "familyName": ""}, "emails": [{"value": ""}]}
+    named = {"userName": "b", "name": {"givenName": "B", "familyName": ""}, "emails": [{"value": "b@x"}]}
+
+    def holds(text: str, doc: dict[str, Any]) -> bool:
+        return matches(bind_filter(parse_filter(text), rtype, registry.common, text), doc)
+
+    assert [holds("name pr", d) for d in (empty, named)] == [False, True]
+    assert [holds("emails pr", d) for d in (empty, named)] == [False, True]
+    assert [holds("not (name pr)", d) for d in (empty, named)] == [True, False]
