@@ -79,7 +79,15 @@ async def get_ok(client: httpx2.AsyncClient, path: str, **kwargs: Any) -> dict[s
 
 
 async def patch_ok(client: httpx2.AsyncClient, path: str, *operations: dict[str, Any]) -> dict[str, Any]:
+    """A successful PATCH; the resource after it. A Group PATCH without ``attributes`` answers 204
+    with its new ETag and no body (RFC 7644 §3.5.2), so the group is read back; a User PATCH 200."""
     response = await client.patch(path, json=patch_body(*operations))
+    if path.startswith("/Groups/") and "?" not in path:
+        assert response.status_code == 204, response.text
+        assert response.content == b""
+        group = await get_ok(client, path)
+        assert response.headers["etag"] == group["meta"]["version"]
+        return group
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -97,10 +97,13 @@ def projection(request: Request, rtype: ResourceType) -> Projection:
     )
 
 
-def resource_response(result: ResourceResult, status: int = 200) -> ScimResponse:
+def resource_response(result: ResourceResult, status: int | None = None) -> Response:
+    status = status or result.status
     headers = {"ETag": etag(result.version)}
     if status == 201:
         headers["Location"] = result.location
+    if status == 204:
+        return Response(status_code=204, headers=headers)
     return ScimResponse(result.doc, status, headers)
 
 

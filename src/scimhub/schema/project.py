@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
-from dataclasses import replace
 from typing import Any
 
 from scimhub.schema.model import Attribute
@@ -39,14 +38,6 @@ class Projection:
         if attr.returned is Returned.REQUEST:
             return False
         return not (key in self.excluded and self.excluded[key] is None)
-
-
-def without_unrequested(projection: Projection, attr: Attribute) -> Projection:
-    """``projection`` minus ``attr`` unless the client asked for it by name (``attributes=``)."""
-    key = ("", attr.name.casefold())
-    if key in projection.requested:
-        return projection
-    return replace(projection, excluded={**projection.excluded, key: None})
 
 
 def parse_projection(rtype: ResourceType, common: Schema, attributes: str | None, excluded: str | None) -> Projection:
