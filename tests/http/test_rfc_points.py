@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
+from tests.http.scim_checks import USER
 from tests.http.scim_checks import assert_scim_error
 from tests.http.scim_checks import create_group
 from tests.http.scim_checks import create_user
@@ -13,6 +14,8 @@ from tests.http.scim_checks import search
 from tests.http.scim_checks import snapshot
 
 pytestmark = pytest.mark.anyio
+
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
 # -- RFC 7644 §3.5.2.1 / §3.5.2.3: add and replace carry a value ------------------------------
@@ -64,3 +67,49 @@ async def test_pr_on_a_complex_attribute_of_empty_strings_does_not_match(client:
     assert await names("emails pr") == ["real.name"]
     assert await names("not (name pr)") == ["blank.name"]
     assert await names("name.givenName pr") == ["real.name"]
+
+
+# -- RFC 7644 §3.9 / §3.4.2.3: one rule for unknown names in a query ------------------------------
+@pytest.mark.parametrize("parameter", ["attributes", "excludedAttributes", "sortBy"])
+async def test_an_unknown_name_in_a_query_parameter_is_400_invalid_value(
+    client: httpx2.AsyncClient, parameter: str
+) -> None:
+    user = await create_user(client, "projected")
+
+    for path in ("/Users", f"/Users/{user['id']}"):
+        if parameter == "sortBy" and path != "/Users":
+            continue
+        response = await client.get(path, params={parameter: "userName,nickNmae"})
+
+        body = assert_scim_error(response, 400, "invalidValue")
+        assert f"{parameter} names an unknown attribute" in body["detail"]
+        assert "nickNmae" in body["detail"] or "userName,nickNmae" in body["detail"]
+
+
+async def test_a_write_naming_an_unknown_attribute_to_return_changes_nothing(client: httpx2.AsyncClient) -> None:
+    user = await create_user(client, "projected.writer")
+    before = await snapshot(client)
+
+    created = await client.post("/Users?attributes=nope", json={"schemas": [USER], "userName": "never"})
+    patched = await client.patch(
+        f"/Users/{user['id']}?excludedAttributes=nope",
+        json=patch_body({"op": "replace", "path": "title", "value": "Boss"}),
+    )
+
+    assert "nope" in assert_scim_error(created, 400, "invalidValue")["detail"]
+    assert "nope" in assert_scim_error(patched, 400, "invalidValue")["detail"]
+    assert await snapshot(client) == before
+
+
+async def test_a_root_search_takes_names_of_any_resource_type(client: httpx2.AsyncClient) -> None:
+    await create_user(client, "rooted")
+    await create_group(client, "root group")
+    request = {"schemas": [SEARCH_REQUEST], "attributes": ["userName", "displayName"], "sortBy": "userName"}
+
+    found = await client.post("/.search", json=request)
+    unknown = await client.post("/.search", json={**request, "attributes": ["userName", "nope"]})
+
+    assert found.status_code == 200, found.text
+    kept = sorted(sorted(set(r) - {"schemas", "id"}) for r in found.json()["Resources"])
+    assert kept == [["displayName"], ["userName"]]
+    assert "'nope'" in assert_scim_error(unknown, 400, "invalidValue")["detail"]
