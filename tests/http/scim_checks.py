@@ -156,3 +156,8 @@ def null_paths(value: Any, path: str = "$") -> list[str]:
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in null_paths(v, f"{path}[{i}]")]
     return []
+
+
+def fullwidth(text: str) -> str:
+    """``text`` in fullwidth forms (ASCII ``!``..``~`` to U+FF01..U+FF5E; a space to U+3000)."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else "\u3000" if c == " " else c for c in text)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import httpx2
 import pytest
 
+from tests.http.scim_checks import ENTERPRISE
+from tests.http.scim_checks import GROUP
 from tests.http.scim_checks import USER
 from tests.http.scim_checks import assert_scim_error
 from tests.http.scim_checks import create_group
 from tests.http.scim_checks import create_user
+from tests.http.scim_checks import fullwidth
 from tests.http.scim_checks import patch_body
 from tests.http.scim_checks import search
 from tests.http.scim_checks import snapshot
@@ -113,3 +116,72 @@ async def test_a_root_search_takes_names_of_any_resource_type(client: httpx2.Asy
     kept = sorted(sorted(set(r) - {"schemas", "id"}) for r in found.json()["Resources"])
     assert kept == [["displayName"], ["userName"]]
     assert "'nope'" in assert_scim_error(unknown, 400, "invalidValue")["detail"]
+
+
+# -- RFC 7643 §3: `schemas` is a common attribute, and filters compare it -----------------------
+async def test_a_filter_on_schemas_finds_the_resources_carrying_an_extension(client: httpx2.AsyncClient) -> None:
+    await create_user(client, "core.only")
+    await create_user(client, "with.extension", **{ENTERPRISE: {"employeeNumber": "7"}})
+    await create_group(client, "a group")
+
+    async def names(text: str, endpoint: str = "/Users") -> list[str]:
+        body = await search(client, endpoint, text, sortBy="userName" if endpoint == "/Users" else "displayName")
+        return [r.get("userName") or r["displayName"] for r in body["Resources"]]
+
+    assert await names(f'schemas eq "{ENTERPRISE}"') == ["with.extension"]
+    assert await names(f'SCHEMAS eq "{ENTERPRISE.upper()}"') == ["with.extension"]  # URIs: case-insensitive
+    assert await names('schemas co "enterprise"') == ["with.extension"]
+    assert await names('schemas sw "urn:ietf:params:scim:schemas:core:2.0:"') == ["core.only", "with.extension"]
+    assert await names('schemas ew ":user"') == ["core.only", "with.extension"]
+    assert await names("schemas pr") == ["core.only", "with.extension"]
+    assert await names(f'not (schemas eq "{ENTERPRISE}")') == ["core.only"]
+    assert await names(f'schemas ne "{USER}"') == ["with.extension"]  # some element differs
+    assert await names(f'schemas eq "{GROUP}"', "/Groups") == ["a group"]
+    assert await names(f'schemas eq "{GROUP}"') == []
+
+
+async def test_a_root_search_on_schemas_spans_the_resource_types(client: httpx2.AsyncClient) -> None:
+    await create_user(client, "root.user")
+    await create_group(client, "root group")
+    request = {"schemas": [SEARCH_REQUEST], "filter": 'schemas sw "urn:ietf:params:scim:schemas:core:2.0:"'}
+
+    response = await client.post("/.search", json=request)
+
+    assert response.status_code == 200, response.text
+    assert sorted(r["schemas"][0] for r in response.json()["Resources"]) == [GROUP, USER]
+
+
+# -- RFC 8265 §3.3.1 (PRECIS, after RFC 7613): width mapping in case-ignoring comparisons ----------
+async def test_a_fullwidth_user_name_is_the_same_user_name(client: httpx2.AsyncClient) -> None:
+    wide = await create_user(client, fullwidth("WIDE"))
+    before = await snapshot(client)
+
+    conflict = await client.post("/Users", json={"schemas": [USER], "userName": "wide"})
+
+    assert "userName" in assert_scim_error(conflict, 409, "uniqueness")["detail"]
+    assert await snapshot(client) == before
+    found = await search(client, "/Users", 'userName eq "wide"')
+    assert [u["id"] for u in found["Resources"]] == [wide["id"]]
+
+
+async def test_a_rename_onto_a_fullwidth_twin_is_a_conflict(client: httpx2.AsyncClient) -> None:
+    await create_user(client, fullwidth("babs"))
+    other = await create_user(client, "other")
+    before = await snapshot(client)
+
+    response = await client.patch(
+        f"/Users/{other['id']}", json=patch_body({"op": "replace", "path": "userName", "value": "BABS"})
+    )
+
+    assert_scim_error(response, 409, "uniqueness")
+    assert await snapshot(client) == before
+
+
+async def test_member_display_filters_map_width_too(client: httpx2.AsyncClient) -> None:
+    user = await create_user(client, "member", displayName=fullwidth("Wide Member"))
+    group = await create_group(client, "wide group", [user["id"]])
+    await create_group(client, "empty group")
+
+    found = await search(client, "/Groups", 'members.display eq "wide member"')
+
+    assert [g["id"] for g in found["Resources"]] == [group["id"]]

@@ -138,6 +138,8 @@ class FilterCompiler:
             return _compare_instant(node, column)
         if path.sub is not None and path.sub.name == "resourceType":
             return _compare_constant(node, self.resource_type)
+        if not path.attribute.is_complex:  # kept in the document like any attribute (`schemas`)
+            return self._json_atom(node)
         raise InvalidFilter(f"Filtering on '{path.key}' is not supported.")
 
     def _indexed_multi_eq(self, node: BCompare) -> ColumnElement[bool]:
