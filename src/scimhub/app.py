@@ -40,7 +40,7 @@ from scimhub.http.ratelimit import RateLimitMiddleware
 from scimhub.http.request_log import RequestLogBuffer
 from scimhub.http.request_log import RequestLogMiddleware
 from scimhub.http.routes import scim_router
-from scimhub.http.uri_limit import UriLengthLimit
+from scimhub.http.target import RequestTarget
 from scimhub.protocol.resources import ResourceService
 from scimhub.protocol.tenant_config import TenantConfigCache
 from scimhub.ratelimit import RateLimiter
@@ -114,7 +114,7 @@ def create_app(
         scim = RequestLogMiddleware(scim, request_log)
     routes: list[BaseRoute] = [
         # First: Starlette tries routes in order, and nearly every request is a SCIM one.
-        Mount(SCIM_PREFIX, app=UriLengthLimit(BearerAuthMiddleware(scim, authenticator, configs))),
+        Mount(SCIM_PREFIX, app=RequestTarget(BearerAuthMiddleware(scim, authenticator, configs))),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),

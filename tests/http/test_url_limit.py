@@ -7,7 +7,7 @@ from urllib.parse import quote
 import httpx2
 import pytest
 
-from scimhub.http.uri_limit import MAX_URL_BYTES
+from scimhub.http.target import MAX_URL_BYTES
 from tests.conftest import TenantAccess
 from tests.http.scim_checks import assert_list_response
 from tests.http.scim_checks import assert_scim_error

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from scimhub.http.uri_limit import MAX_URL_BYTES
+from scimhub.http.target import MAX_URL_BYTES
 from tests.multiinstance.servers import Server
 from tests.multiinstance.servers import fresh_database
 from tests.multiinstance.servers import provision

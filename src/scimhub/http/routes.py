@@ -11,9 +11,6 @@ from starlette.routing import BaseRoute
 from starlette.routing import Route
 from starlette.routing import Router
 from starlette.types import ASGIApp
-from starlette.types import Receive
-from starlette.types import Scope
-from starlette.types import Send
 
 from scimhub.http import endpoints
 from scimhub.http.endpoints import ResourceEndpoints
@@ -55,20 +52,5 @@ def scim_routes() -> list[BaseRoute]:
 
 
 def scim_router() -> ASGIApp:
-    """The SCIM routes; a trailing slash names the same endpoint (``/Users/{id}/``)."""
-    return TrailingSlash(Router(routes=scim_routes(), redirect_slashes=False))
-
-
-class TrailingSlash:
-    """Answers ``/Users/{id}/`` as ``/Users/{id}``, where Starlette's router would redirect (307):
-    a client that does not follow redirects on PATCH or DELETE failed, and the redirect's
-    Location is built from the request (an http:// URL behind a TLS proxy)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
-        if path.endswith("/") and len(path) > len(scope.get("root_path", "")) + 1:
-            scope = {**scope, "path": path[:-1]}
-        await self.app(scope, receive, send)
+    """The SCIM routes; ``http.target.RequestTarget`` drops a trailing slash before them."""
+    return Router(routes=scim_routes(), redirect_slashes=False)

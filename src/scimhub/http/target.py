@@ -1,9 +1,16 @@
-"""A documented limit on the request URL, answered as SCIM JSON (RFC 9110 §15.5.15, 414).
+"""The request-target of a SCIM request, checked once before anything else runs.
 
-The HTTP server has limits of its own, below which this one sits: uvicorn's httptools parser
-refuses a request-target over 65,535 bytes, and its h11 parser a request head that arrives in
-pieces over 16 KiB, each with a plain-text 400 before any application sees the request. Long
-queries belong in the body of ``POST …/.search`` (RFC 7644 §3.4.3), which this answer says.
+- A documented limit on its length, answered as SCIM JSON (RFC 9110 §15.5.15, 414). The HTTP
+  server has limits of its own above this one: uvicorn's httptools parser refuses a request-target
+  over 65,535 bytes, and its h11 parser a request head that arrives in pieces over 16 KiB, each
+  with a plain-text 400 before any application sees the request. Long queries belong in the body
+  of ``POST …/.search`` (RFC 7644 §3.4.3), which the answer says.
+- A trailing slash names the same endpoint: ``/Users/{id}/`` is ``/Users/{id}``, where Starlette's
+  router would redirect (307) after authentication; a client that does not follow redirects on
+  PATCH or DELETE failed, and the redirect's Location was built from the request (an http:// URL
+  behind a TLS proxy).
+
+One layer for both: every SCIM request passes it.
 """
 
 from __future__ import annotations
@@ -19,8 +26,8 @@ from scimhub.http.errors import error_response
 MAX_URL_BYTES = 8192  # path and query as sent (percent-encoded), like nginx's and Apache's defaults
 
 
-class UriLengthLimit:
-    """Answers 414 with a SCIM error body when path + query exceed ``max_bytes``."""
+class RequestTarget:
+    """414 with a SCIM error body when path + query exceed ``max_bytes``; one trailing slash dropped."""
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_URL_BYTES) -> None:
         self.app = app
@@ -32,6 +39,9 @@ class UriLengthLimit:
             if size > self.max_bytes:
                 await error_response(_too_long(size, self.max_bytes))(scope, receive, send)
                 return
+            path: str = scope["path"]
+            if path[-1:] == "/" and len(path) > len(scope.get("root_path", "")) + 1:
+                scope = {**scope, "path": path[:-1]}
         await self.app(scope, receive, send)
 
 
