@@ -42,7 +42,8 @@ class Settings:
     event_retention_days: int = 30  # events (and the delivery log) older than this are purged; 0 keeps all
     audit_retention_days: int = 365  # audit entries older than this are purged; 0 keeps all
     webhook_max_attempts: int = 16  # failed attempts before an event is dead-lettered
-    webhook_timeout_seconds: float = 10.0  # per delivery attempt (connect + response)
+    webhook_timeout_seconds: float = 10.0  # deadline of one delivery attempt: connect, send, whole response
+    webhook_concurrency: int = 16  # webhooks one process delivers to at once (each in its own lane)
     webhook_backoff_base_seconds: float = 2.0  # first retry delay; doubles per attempt (with jitter)
     webhook_backoff_max_seconds: float = 3600.0  # cap on one retry delay
     hook_timeout_seconds: float = 10.0  # per in-process hook call

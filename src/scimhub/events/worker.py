@@ -1,10 +1,18 @@
 """DeliveryWorker: pushes each tenant's events to its webhooks, in order, at least once.
 
-Per webhook the worker delivers the event after the consumer cursor (``delivered_seq``), one at
-a time (head of line). An attempt is three steps, so that no network I/O happens inside a
-database transaction: lease the webhook and read the head event (commit); POST it, signed as
-Standard Webhooks v1 with ``webhook-id`` = the event id (stable across retries, so receivers
-de-duplicate on it); record the outcome in a new short transaction. A failure is retried with
+Per webhook the worker delivers the events after the consumer cursor (``delivered_seq``) one at
+a time, in seq order (head of line), by whichever process holds the webhook's lease. No network
+I/O happens inside a database transaction: lease the webhook and read its head event (commit);
+POST it, signed as Standard Webhooks v1 with ``webhook-id`` = the event id (stable across
+retries, so receivers de-duplicate on it); record the outcome in a new short transaction.
+
+Each leased webhook is served by a lane of its own (a task; at most ``webhook_concurrency``
+per process), so a slow or dead receiver holds up only its own webhook. A lane sends the next
+event as soon as the previous one is accepted, without waiting for a poll, and gives the lease
+back when nothing is left (or after LANE_EVENTS, to let other webhooks in). Every attempt
+(connect, send, the whole response) has one deadline, ``webhook_timeout_seconds``; the lease
+outlasts it by LEASE_MARGIN_SECONDS and is renewed before each attempt, so no other process can
+take the webhook over while an attempt is still within its deadline. A failure is retried with
 exponential backoff and jitter; after ``webhook_max_attempts`` the event is dead-lettered and
 the cursor moves on. The worker wakes on every local commit and polls for other processes'.
 """
@@ -18,8 +26,10 @@ import random
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -38,7 +48,11 @@ from scimhub.timestamps import format_instant
 
 log = logging.getLogger("scimhub.webhooks")
 
-CLAIM_BATCH = 16  # webhooks leased (and delivered concurrently) per round
+LANE_EVENTS = 100  # events one lease sends back to back before the webhook queues up again
+PREFETCH = 32  # events a lane reads ahead of its cursor at once
+LEASE_MARGIN_SECONDS = 5.0  # a lease outlasts the attempt deadline by this (bookkeeping, clock skew)
+RENEW_BELOW_SECONDS = 1.0  # renew before an attempt when less than deadline + this is left
+RESPONSE_BYTES = 64 * 1024  # response body read (and discarded) at most, within the deadline
 PURGE_INTERVAL = timedelta(hours=1)
 _ERROR_CHARS = 300
 
@@ -85,7 +99,10 @@ class Sender:
         return httpx2.AsyncClient(timeout=self.timeout, transport=self.transport, follow_redirects=False)
 
     async def send(self, client: httpx2.AsyncClient, url: str, secret: str, event: Event) -> SendResult:
-        """POST the event JSON with the three Standard Webhooks headers; never raises for I/O."""
+        """POST the event JSON with the three Standard Webhooks headers; never raises for I/O.
+
+        The whole attempt, connect to last response byte, has one deadline: httpx's timeouts
+        apply per read, so a receiver trickling a byte a second held an attempt indefinitely."""
         body = orjson.dumps(event.to_json())
         headers = {
             "content-type": "application/json",
@@ -94,12 +111,28 @@ class Sender:
         }
         started = time.perf_counter()
         try:
-            async with client.stream("POST", url, content=body, headers=headers) as response:
-                status = response.status_code
+            async with asyncio.timeout(self.timeout):
+                status = await _post(client, url, body, headers)
+        except TimeoutError:
+            late = f"Timeout: no complete response within {self.timeout:g} s (SCIMHUB_WEBHOOK_TIMEOUT_SECONDS)"
+            return SendResult(None, late, _ms_since(started))
         except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
             return SendResult(None, f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS], _ms_since(started))
         error = None if 200 <= status < 300 else f"HTTP {status}"
         return SendResult(status, error, _ms_since(started))
+
+
+async def _post(client: httpx2.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST and read the response to its end (up to RESPONSE_BYTES): an answer counts once it is
+    complete, and a fully read connection can be reused."""
+    async with client.stream("POST", url, content=body, headers=headers) as response:
+        read = 0
+        if not response.is_stream_consumed:  # a transport's in-memory response has no stream left
+            async for chunk in response.aiter_raw():
+                read += len(chunk)
+                if read >= RESPONSE_BYTES:
+                    break
+        return response.status_code
 
 
 async def pause(wake: asyncio.Event, seconds: float) -> None:
@@ -149,12 +182,14 @@ class DeliveryWorker:
         self.settings = settings
         self.sender = sender or Sender(settings.webhook_timeout_seconds)
         self.backoff = Backoff(settings.webhook_backoff_base_seconds, settings.webhook_backoff_max_seconds)
+        self.lease = timedelta(seconds=self.sender.timeout + LEASE_MARGIN_SECONDS)
         self.owner = _owner_id()
         self.clock = clock
         self.rand = rand
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._lanes: set[asyncio.Task[None]] = set()
         self._client: httpx2.AsyncClient | None = None
         self._last_purge: datetime | None = None
 
@@ -173,12 +208,17 @@ class DeliveryWorker:
         self._task = asyncio.create_task(self._loop(), name="scimhub-webhook-worker")
 
     async def stop(self) -> None:
-        """Finish the attempt in flight (its POST and bookkeeping), then stop; cancel after a grace."""
+        """Let the attempts in flight finish (POST and bookkeeping), then stop; cancel after a grace."""
         self._stopping = True
-        self.wake()
+        self._wake.set()
+        grace = self.sender.timeout + 2
         if self._task is not None:
-            await stop_task(self._task, self.settings.webhook_timeout_seconds + 2)
+            await stop_task(self._task, grace)
             self._task = None
+        if self._lanes:
+            await asyncio.wait(set(self._lanes), timeout=grace)
+        for lane in set(self._lanes):  # past the deadline and the grace: cancelled, lease given back
+            await stop_task(lane, 1.0)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -188,28 +228,52 @@ class DeliveryWorker:
         while not self._stopping:
             try:
                 await self._purge_if_due()
-                while not self._stopping and await self.run_once():
-                    pass
+                await self.dispatch()
                 await self._sleep()
             except Exception:
                 log.exception("webhook worker round failed; retrying after the poll interval")
                 await asyncio.sleep(self.settings.worker_poll_seconds)
 
-    async def run_once(self) -> int:
-        """Lease the due webhooks and make one attempt on each; returns how many were leased."""
-        if not await self.store.has_webhooks():
-            return 0
-        now = self.clock()
-        lease = timedelta(seconds=self.settings.webhook_timeout_seconds + 5)
-        claims = await self.store.claim(self.owner, format_instant(now), format_instant(now + lease), CLAIM_BATCH)
-        if claims:
-            client = self._client or self.sender.client()
-            try:
-                await asyncio.gather(*(self._deliver(client, c) for c in claims))
-            finally:
-                if client is not self._client:
-                    await client.aclose()
+    async def dispatch(self) -> int:
+        """Lease due webhooks for the free lanes and start a lane on each; never waits for one.
+        Returns how many were leased. A lane that ends wakes the loop, which fills it again."""
+        claims, lease_end = await self._claim(self.settings.webhook_concurrency - len(self._lanes))
+        for claim in claims:
+            lane = asyncio.create_task(self._lane(claim, lease_end), name=f"scimhub-webhook-{claim.webhook.id}")
+            self._lanes.add(lane)
+            lane.add_done_callback(self._lane_done)
         return len(claims)
+
+    async def run_once(self) -> int:
+        """Lease the due webhooks and serve each until nothing is due for it (or LANE_EVENTS);
+        returns how many were leased. For tests and tools: the loop does not wait for lanes."""
+        own_client = self._client is None
+        if own_client:
+            self._client = self.sender.client()
+        try:
+            claims, lease_end = await self._claim(self.settings.webhook_concurrency)
+            await asyncio.gather(*(self._lane(claim, lease_end) for claim in claims))
+        finally:
+            if own_client and self._client is not None:
+                await self._client.aclose()
+                self._client = None
+        return len(claims)
+
+    async def _claim(self, limit: int) -> tuple[list[Claim], float]:
+        """Up to ``limit`` leased webhooks, and the monotonic time their leases end (at the latest)."""
+        if limit <= 0 or not await self.store.has_webhooks():
+            return [], 0.0
+        lease_end = time.monotonic() + self.lease.total_seconds()
+        now = self.clock()
+        claims = await self.store.claim(self.owner, format_instant(now), format_instant(now + self.lease), limit)
+        return claims, lease_end
+
+    def _lane_done(self, lane: asyncio.Task[None]) -> None:
+        self._lanes.discard(lane)
+        self._wake.set()  # a lane is free, or its webhook has events again
+        if not lane.cancelled() and (exc := lane.exception()) is not None:
+            # The lease is not given back: it expires, and the webhook is served again.
+            log.error("webhook lane %s failed", lane.get_name(), exc_info=exc)
 
     async def _sleep(self) -> None:
         delay = self.settings.worker_poll_seconds
@@ -219,20 +283,58 @@ class DeliveryWorker:
             delay = min(delay, max(0.0, (datetime.fromisoformat(retry_at) - now).total_seconds()))
         await pause(self._wake, delay)
 
-    # -- one attempt ---------------------------------------------------------------------------
-    async def _deliver(self, client: httpx2.AsyncClient, claim: Claim) -> None:
+    # -- one webhook's lane --------------------------------------------------------------------
+    async def _lane(self, claim: Claim, lease_end: float) -> None:
+        """Send the webhook's events one after the other while each is accepted; then release."""
+        ahead: deque[Event] = deque()
+        for sent in range(1, LANE_EVENTS + 1):
+            held = await self._hold(claim, lease_end)
+            if held is None:
+                return
+            attempt, retry_at = await self._attempt(claim)
+            go_on = attempt.outcome is Outcome.DELIVERED and not self._stopping and sent < LANE_EVENTS
+            lease_end = time.monotonic() + self.lease.total_seconds()
+            keep = format_instant(self.clock() + self.lease) if go_on else None
+            if not await self.store.finish(claim, attempt, self.owner, retry_at, keep):
+                log.warning("webhook %s: lease lost or webhook removed at seq %s", claim.webhook.id, claim.event.seq)
+                return
+            _log_attempt(claim, attempt)
+            if not go_on:
+                return
+            following = await self._following(claim, ahead)
+            if following is None:
+                await self.store.release(claim.webhook.id, self.owner, attempt.attempted_at)
+                return
+            claim = following
+
+    async def _hold(self, claim: Claim, lease_end: float) -> float | None:
+        """The lease's end, renewed if it could lapse within this attempt's deadline; None if lost."""
+        if lease_end - time.monotonic() >= self.sender.timeout + RENEW_BELOW_SECONDS:
+            return lease_end
+        renewed_end = time.monotonic() + self.lease.total_seconds()
+        if await self.store.renew(claim.webhook.id, self.owner, format_instant(self.clock() + self.lease)):
+            return renewed_end
+        log.warning("webhook %s: lease lost before seq %s", claim.webhook.id, claim.event.seq)
+        return None
+
+    async def _following(self, claim: Claim, ahead: deque[Event]) -> Claim | None:
+        """The claim on the event after ``claim``'s, read ahead PREFETCH at a time; None when none."""
+        if not ahead:
+            ahead.extend(await self.store.events_after(claim.webhook.tenant_id, claim.event.seq, PREFETCH))
+        if not ahead:
+            return None
+        webhook = replace(claim.webhook, delivered_seq=claim.event.seq, attempts=0, next_attempt_at=None)
+        return Claim(webhook, ahead.popleft(), 1)
+
+    async def _attempt(self, claim: Claim) -> tuple[Attempt, str | None]:
+        assert self._client is not None, "started, or inside run_once"
         try:
-            result = await self.sender.send(client, claim.webhook.url, claim.webhook.secret, claim.event)
+            result = await self.sender.send(self._client, claim.webhook.url, claim.webhook.secret, claim.event)
         except asyncio.CancelledError:
             # Stopped in the middle of a POST: nothing is recorded, the event is sent again later.
             await self.store.release(claim.webhook.id, self.owner)
             raise
-        attempt, retry_at = self._outcome(claim, result)
-        if not await self.store.finish(claim, attempt, self.owner, retry_at):
-            log.warning(
-                "webhook %s: lease lost or webhook removed during attempt on seq %s", claim.webhook.id, claim.event.seq
-            )
-        _log_attempt(claim, attempt)
+        return self._outcome(claim, result)
 
     def _outcome(self, claim: Claim, result: SendResult) -> tuple[Attempt, str | None]:
         now = self.clock()

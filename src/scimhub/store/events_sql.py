@@ -192,7 +192,11 @@ async def _last_seq(tx: Tx, tenant_id: str) -> int:
 
 
 def _lease_free(now: str) -> ColumnElement[bool]:
-    return or_(webhooks.c.lease_until.is_(None), webhooks.c.lease_until < now)
+    """Nobody holds the lease, or its holder let it expire. A released lease keeps its (past) time
+    as the least-recently-served order, so freedom is the owner's absence: compared by time, a
+    lease released in the same millisecond as the next claim looked held (a backlog then drained
+    at one event per poll interval)."""
+    return or_(webhooks.c.lease_owner.is_(None), webhooks.c.lease_until < now)
 
 
 def _has_pending_events() -> ColumnElement[bool]:
@@ -365,8 +369,11 @@ class EventStore:
         row = (await conn.execute(stmt)).first()
         return None if row is None else _event(row)
 
-    async def finish(self, claim: Claim, attempt: Attempt, owner: str, retry_at: str | None = None) -> bool:
-        """Log the attempt and move the cursor (delivered/dead) or schedule a retry; drop the lease.
+    async def finish(
+        self, claim: Claim, attempt: Attempt, owner: str, retry_at: str | None = None, keep_until: str | None = None
+    ) -> bool:
+        """Log the attempt and move the cursor (delivered/dead) or schedule a retry; drop the lease,
+        or with ``keep_until`` keep it until then (the next event follows at once).
 
         Returns False when the lease was lost meanwhile (another process owns the webhook now)
         or the webhook is gone; the attempt is still logged if the webhook exists.
@@ -375,6 +382,12 @@ class EventStore:
             values: dict[str, Any] = {"attempts": claim.attempt, "next_attempt_at": retry_at}
         else:
             values = {"delivered_seq": claim.event.seq, "attempts": 0, "next_attempt_at": None}
+        if keep_until is not None:
+            values.update(lease_owner=owner, lease_until=keep_until)
+        else:
+            # lease_until keeps the (past) time of this attempt: claims serve the least
+            # recently served webhook first, so busy ones cannot starve the rest.
+            values.update(lease_owner=None, lease_until=attempt.attempted_at)
         async with self._write() as conn:
             if (await conn.execute(select(webhooks.c.id).where(webhooks.c.id == claim.webhook.id))).first() is None:
                 return False
@@ -386,20 +399,30 @@ class EventStore:
                     webhooks.c.lease_owner == owner,
                     webhooks.c.delivered_seq == claim.webhook.delivered_seq,
                 )
-                # lease_until keeps the (past) time of this attempt: claims serve the least
-                # recently served webhook first, so busy ones cannot starve the rest.
-                .values(**values, lease_owner=None, lease_until=attempt.attempted_at)
+                .values(**values)
             )
             return bool((await conn.execute(stmt)).rowcount)
 
-    async def release(self, webhook_id: str, owner: str) -> None:
-        """Give a lease back without recording anything (shutdown in the middle of an attempt)."""
+    async def renew(self, webhook_id: str, owner: str, lease_until: str) -> bool:
+        """Extend ``owner``'s lease to ``lease_until``; False when it is no longer ``owner``'s."""
+        stmt = (
+            update(webhooks)
+            .where(webhooks.c.id == webhook_id, webhooks.c.lease_owner == owner)
+            .values(lease_until=lease_until)
+        )
+        async with self._write() as conn:
+            return bool((await conn.execute(stmt)).rowcount)
+
+    async def release(self, webhook_id: str, owner: str, served_at: str | None = None) -> None:
+        """Give a lease back without recording anything: nothing left to send (``served_at``: the
+        last attempt, the webhook's place in the least-recently-served order), or a shutdown in
+        the middle of an attempt (None: first in line)."""
         async with self._write() as conn:
             (
                 await conn.execute(
                     update(webhooks)
                     .where(webhooks.c.id == webhook_id, webhooks.c.lease_owner == owner)
-                    .values(lease_owner=None, lease_until=None)
+                    .values(lease_owner=None, lease_until=served_at)
                 )
             )
 
