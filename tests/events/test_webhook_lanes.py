@@ -199,3 +199,23 @@ async def _claim(worker: DeliveryWorker, events: EventStore, later: float) -> li
 
 async def _logged(app: object, webhook_id: str, count: int) -> bool:
     return len(await attempts(app, webhook_id)) >= count
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw", "message"),
+    [
+        ("SCIMHUB_WEBHOOK_CONCURRENCY", "0", "SCIMHUB_WEBHOOK_CONCURRENCY must be at least 1, got 0"),
+        ("SCIMHUB_WEBHOOK_TIMEOUT_SECONDS", "0", "SCIMHUB_WEBHOOK_TIMEOUT_SECONDS must be above 0, got 0"),
+    ],
+)
+def test_settings_refuse_no_lane_and_a_zero_deadline(variable: str, raw: str, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        Settings.from_env({variable: raw})
+
+    assert str(caught.value) == message
+
+
+def test_the_lease_outlasts_the_attempt_deadline_by_the_margin(settings: Settings, store: SqlStore) -> None:
+    worker = DeliveryWorker(EventStore.of(store), dataclasses.replace(settings, webhook_timeout_seconds=30.0))
+
+    assert worker.lease == timedelta(seconds=30.0 + LEASE_MARGIN_SECONDS)

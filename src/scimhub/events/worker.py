@@ -35,15 +35,16 @@ from datetime import datetime
 from datetime import timedelta
 
 import httpx2
-import orjson
 
 from scimhub.events.model import Event
-from scimhub.events.signing import webhook_headers
+from scimhub.events.sender import Sender
+from scimhub.events.sender import SendResult
 from scimhub.settings import Settings
 from scimhub.store.events_sql import Attempt
 from scimhub.store.events_sql import Claim
 from scimhub.store.events_sql import EventStore
 from scimhub.store.events_sql import Outcome
+from scimhub.store.events_sql import Webhook
 from scimhub.timestamps import format_instant
 
 log = logging.getLogger("scimhub.webhooks")
@@ -52,9 +53,7 @@ LANE_EVENTS = 100  # events one lease sends back to back before the webhook queu
 PREFETCH = 32  # events a lane reads ahead of its cursor at once
 LEASE_MARGIN_SECONDS = 5.0  # a lease outlasts the attempt deadline by this (bookkeeping, clock skew)
 RENEW_BELOW_SECONDS = 1.0  # renew before an attempt when less than deadline + this is left
-RESPONSE_BYTES = 64 * 1024  # response body read (and discarded) at most, within the deadline
 PURGE_INTERVAL = timedelta(hours=1)
-_ERROR_CHARS = 300
 
 
 def _now() -> datetime:
@@ -72,67 +71,6 @@ class Backoff:
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         ceiling = min(self.cap, self.base * 2.0 ** max(attempt - 1, 0))
         return ceiling / 2 + rand() * ceiling / 2
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """What one POST came to: the status (None when no response) or the error, and the latency."""
-
-    status_code: int | None
-    error: str | None
-    latency_ms: int
-
-    @property
-    def ok(self) -> bool:
-        """Standard Webhooks: any 2xx acknowledges the message; redirects are not followed."""
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
-class Sender:
-    """Signs and POSTs one event; shared by the worker, redelivery, the CLI and the admin API."""
-
-    def __init__(self, timeout: float, transport: httpx2.AsyncBaseTransport | None = None) -> None:
-        self.timeout = timeout
-        self.transport = transport
-
-    def client(self) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(timeout=self.timeout, transport=self.transport, follow_redirects=False)
-
-    async def send(self, client: httpx2.AsyncClient, url: str, secret: str, event: Event) -> SendResult:
-        """POST the event JSON with the three Standard Webhooks headers; never raises for I/O.
-
-        The whole attempt, connect to last response byte, has one deadline: httpx's timeouts
-        apply per read, so a receiver trickling a byte a second held an attempt indefinitely."""
-        body = orjson.dumps(event.to_json())
-        headers = {
-            "content-type": "application/json",
-            "user-agent": "scimhub-webhooks",
-            **webhook_headers(secret, event.id, int(time.time()), body),
-        }
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(self.timeout):
-                status = await _post(client, url, body, headers)
-        except TimeoutError:
-            late = f"Timeout: no complete response within {self.timeout:g} s (SCIMHUB_WEBHOOK_TIMEOUT_SECONDS)"
-            return SendResult(None, late, _ms_since(started))
-        except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
-            return SendResult(None, f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS], _ms_since(started))
-        error = None if 200 <= status < 300 else f"HTTP {status}"
-        return SendResult(status, error, _ms_since(started))
-
-
-async def _post(client: httpx2.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> int:
-    """POST and read the response to its end (up to RESPONSE_BYTES): an answer counts once it is
-    complete, and a fully read connection can be reused."""
-    async with client.stream("POST", url, content=body, headers=headers) as response:
-        read = 0
-        if not response.is_stream_consumed:  # a transport's in-memory response has no stream left
-            async for chunk in response.aiter_raw():
-                read += len(chunk)
-                if read >= RESPONSE_BYTES:
-                    break
-        return response.status_code
 
 
 async def pause(wake: asyncio.Event, seconds: float) -> None:
@@ -156,10 +94,6 @@ async def stop_task(task: asyncio.Task[None], grace: float) -> None:
         done, _ = await asyncio.wait({task}, timeout=grace)
     if not done:
         log.error("%s did not stop within %.0f s", task.get_name(), 2 * grace)
-
-
-def _ms_since(started: float) -> int:
-    return round((time.perf_counter() - started) * 1000)
 
 
 def _owner_id() -> str:
@@ -190,7 +124,7 @@ class DeliveryWorker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._lanes: set[asyncio.Task[None]] = set()
-        self._client: httpx2.AsyncClient | None = None
+        self._clients: dict[bool, httpx2.AsyncClient] = {}  # public_only -> client, made on first use
         self._last_purge: datetime | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -204,7 +138,6 @@ class DeliveryWorker:
 
     async def start(self) -> None:
         self._stopping = False
-        self._client = self.sender.client()
         self._task = asyncio.create_task(self._loop(), name="scimhub-webhook-worker")
 
     async def stop(self) -> None:
@@ -219,9 +152,7 @@ class DeliveryWorker:
             await asyncio.wait(set(self._lanes), timeout=grace)
         for lane in set(self._lanes):  # past the deadline and the grace: cancelled, lease given back
             await stop_task(lane, 1.0)
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._close_clients()
 
     # -- the loop ------------------------------------------------------------------------------
     async def _loop(self) -> None:
@@ -247,16 +178,12 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Lease the due webhooks and serve each until nothing is due for it (or LANE_EVENTS);
         returns how many were leased. For tests and tools: the loop does not wait for lanes."""
-        own_client = self._client is None
-        if own_client:
-            self._client = self.sender.client()
         try:
             claims, lease_end = await self._claim(self.settings.webhook_concurrency)
             await asyncio.gather(*(self._lane(claim, lease_end) for claim in claims))
         finally:
-            if own_client and self._client is not None:
-                await self._client.aclose()
-                self._client = None
+            if self._task is None:  # not started: nothing else uses the clients
+                await self._close_clients()
         return len(claims)
 
     async def _claim(self, limit: int) -> tuple[list[Claim], float]:
@@ -326,10 +253,21 @@ class DeliveryWorker:
         webhook = replace(claim.webhook, delivered_seq=claim.event.seq, attempts=0, next_attempt_at=None)
         return Claim(webhook, ahead.popleft(), 1)
 
+    def _client_for(self, webhook: Webhook) -> httpx2.AsyncClient:
+        public_only = not webhook.allow_private
+        if public_only not in self._clients:
+            self._clients[public_only] = self.sender.client(public_only=public_only)
+        return self._clients[public_only]
+
+    async def _close_clients(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
     async def _attempt(self, claim: Claim) -> tuple[Attempt, str | None]:
-        assert self._client is not None, "started, or inside run_once"
+        client = self._client_for(claim.webhook)
         try:
-            result = await self.sender.send(self._client, claim.webhook.url, claim.webhook.secret, claim.event)
+            result = await self.sender.send(client, claim.webhook.url, claim.webhook.secret, claim.event)
         except asyncio.CancelledError:
             # Stopped in the middle of a POST: nothing is recorded, the event is sent again later.
             await self.store.release(claim.webhook.id, self.owner)

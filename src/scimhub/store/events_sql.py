@@ -68,6 +68,7 @@ class Webhook:
     attempts: int
     next_attempt_at: str | None
     secret: str = field(repr=False)
+    allow_private: bool = False  # may be delivered to non-public addresses (events.destinations)
 
     def to_json(self) -> JsonDoc:
         """The endpoint as the admin API shows it (never the secret)."""
@@ -78,6 +79,7 @@ class Webhook:
             "deliveredSeq": self.delivered_seq,
             "attempts": self.attempts,
             "nextAttemptAt": self.next_attempt_at,
+            "allowPrivate": self.allow_private,
         }
 
 
@@ -152,6 +154,7 @@ def _webhook(row: Row[Any]) -> Webhook:
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
         secret=row.secret,
+        allow_private=bool(row.allow_private),
     )
 
 
@@ -284,7 +287,15 @@ class EventStore:
 
     # -- webhook endpoints -------------------------------------------------------------------
     async def add_webhook(
-        self, webhook_id: str, tenant_id: str, url: str, secret: str, created_at: str, after: int | None = None
+        self,
+        webhook_id: str,
+        tenant_id: str,
+        url: str,
+        secret: str,
+        created_at: str,
+        after: int | None = None,
+        *,
+        allow_private: bool = False,
     ) -> Webhook:
         """Insert an endpoint whose first event is the one after ``after`` (default: the tenant's
         current last seq, i.e. only events committed from now on)."""
@@ -299,10 +310,11 @@ class EventStore:
                 "created_at": created_at,
                 "delivered_seq": after,
                 "attempts": 0,
+                "allow_private": allow_private,
             }
             (await conn.execute(insert(webhooks), row))
         self._none_until = 0.0
-        return Webhook(webhook_id, tenant_id, url, created_at, after, 0, None, secret)
+        return Webhook(webhook_id, tenant_id, url, created_at, after, 0, None, secret, allow_private)
 
     async def get_webhook(self, webhook_id: str, tenant_id: str | None = None) -> Webhook | None:
         """The endpoint ``webhook_id`` (only if it belongs to ``tenant_id``, when given)."""
