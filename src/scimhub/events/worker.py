@@ -6,15 +6,15 @@ I/O happens inside a database transaction: lease the webhook and read its head e
 POST it, signed as Standard Webhooks v1 with ``webhook-id`` = the event id (stable across
 retries, so receivers de-duplicate on it); record the outcome in a new short transaction.
 
-Each leased webhook is served by a lane of its own (a task; at most ``webhook_concurrency``
-per process), so a slow or dead receiver holds up only its own webhook. A lane sends the next
-event as soon as the previous one is accepted, without waiting for a poll, and gives the lease
-back when nothing is left (or after LANE_EVENTS, to let other webhooks in). Every attempt
-(connect, send, the whole response) has one deadline, ``webhook_timeout_seconds``; the lease
-outlasts it by LEASE_MARGIN_SECONDS and is renewed before each attempt, so no other process can
-take the webhook over while an attempt is still within its deadline. A failure is retried with
-exponential backoff and jitter; after ``webhook_max_attempts`` the event is dead-lettered and
-the cursor moves on. The worker wakes on every local commit and polls for other processes'.
+Each leased webhook is served by a lane of its own (``scimhub.events.lane``: a task; at most
+``webhook_concurrency`` per process), so a slow or dead receiver holds up only its own webhook.
+A lane sends the next event as soon as the previous one is accepted, without waiting for a
+poll, and records its attempts in batches. Every attempt (connect, send, the whole response)
+has one deadline, ``webhook_timeout_seconds``; the lease outlasts it by LEASE_MARGIN_SECONDS and
+is renewed before any attempt it might not outlast, so no other process can take the webhook
+over while an attempt is still within its deadline. A failure is retried with exponential
+backoff and jitter; after ``webhook_max_attempts`` the event is dead-lettered and the cursor
+moves on. The worker wakes on every local commit and polls for other processes'.
 """
 
 from __future__ import annotations
@@ -26,17 +26,15 @@ import random
 import socket
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
 import httpx2
 
-from scimhub.events.model import Event
+from scimhub.events.lane import Lane
 from scimhub.events.sender import Sender
 from scimhub.events.sender import SendResult
 from scimhub.settings import Settings
@@ -49,10 +47,7 @@ from scimhub.timestamps import format_instant
 
 log = logging.getLogger("scimhub.webhooks")
 
-LANE_EVENTS = 100  # events one lease sends back to back before the webhook queues up again
-PREFETCH = 32  # events a lane reads ahead of its cursor at once
 LEASE_MARGIN_SECONDS = 5.0  # a lease outlasts the attempt deadline by this (bookkeeping, clock skew)
-RENEW_BELOW_SECONDS = 1.0  # renew before an attempt when less than deadline + this is left
 PURGE_INTERVAL = timedelta(hours=1)
 
 
@@ -128,6 +123,10 @@ class DeliveryWorker:
         self._last_purge: datetime | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     def wake(self) -> None:
         """Called after every local commit: deliver now instead of at the next poll.
 
@@ -170,7 +169,7 @@ class DeliveryWorker:
         Returns how many were leased. A lane that ends wakes the loop, which fills it again."""
         claims, lease_end = await self._claim(self.settings.webhook_concurrency - len(self._lanes))
         for claim in claims:
-            lane = asyncio.create_task(self._lane(claim, lease_end), name=f"scimhub-webhook-{claim.webhook.id}")
+            lane = asyncio.create_task(Lane(self, claim, lease_end).run(), name=f"scimhub-webhook-{claim.webhook.id}")
             self._lanes.add(lane)
             lane.add_done_callback(self._lane_done)
         return len(claims)
@@ -180,7 +179,7 @@ class DeliveryWorker:
         returns how many were leased. For tests and tools: the loop does not wait for lanes."""
         try:
             claims, lease_end = await self._claim(self.settings.webhook_concurrency)
-            await asyncio.gather(*(self._lane(claim, lease_end) for claim in claims))
+            await asyncio.gather(*(Lane(self, claim, lease_end).run() for claim in claims))
         finally:
             if self._task is None:  # not started: nothing else uses the clients
                 await self._close_clients()
@@ -210,49 +209,7 @@ class DeliveryWorker:
             delay = min(delay, max(0.0, (datetime.fromisoformat(retry_at) - now).total_seconds()))
         await pause(self._wake, delay)
 
-    # -- one webhook's lane --------------------------------------------------------------------
-    async def _lane(self, claim: Claim, lease_end: float) -> None:
-        """Send the webhook's events one after the other while each is accepted; then release."""
-        ahead: deque[Event] = deque()
-        for sent in range(1, LANE_EVENTS + 1):
-            held = await self._hold(claim, lease_end)
-            if held is None:
-                return
-            attempt, retry_at = await self._attempt(claim)
-            go_on = attempt.outcome is Outcome.DELIVERED and not self._stopping and sent < LANE_EVENTS
-            lease_end = time.monotonic() + self.lease.total_seconds()
-            keep = format_instant(self.clock() + self.lease) if go_on else None
-            if not await self.store.finish(claim, attempt, self.owner, retry_at, keep):
-                log.warning("webhook %s: lease lost or webhook removed at seq %s", claim.webhook.id, claim.event.seq)
-                return
-            _log_attempt(claim, attempt)
-            if not go_on:
-                return
-            following = await self._following(claim, ahead)
-            if following is None:
-                await self.store.release(claim.webhook.id, self.owner, attempt.attempted_at)
-                return
-            claim = following
-
-    async def _hold(self, claim: Claim, lease_end: float) -> float | None:
-        """The lease's end, renewed if it could lapse within this attempt's deadline; None if lost."""
-        if lease_end - time.monotonic() >= self.sender.timeout + RENEW_BELOW_SECONDS:
-            return lease_end
-        renewed_end = time.monotonic() + self.lease.total_seconds()
-        if await self.store.renew(claim.webhook.id, self.owner, format_instant(self.clock() + self.lease)):
-            return renewed_end
-        log.warning("webhook %s: lease lost before seq %s", claim.webhook.id, claim.event.seq)
-        return None
-
-    async def _following(self, claim: Claim, ahead: deque[Event]) -> Claim | None:
-        """The claim on the event after ``claim``'s, read ahead PREFETCH at a time; None when none."""
-        if not ahead:
-            ahead.extend(await self.store.events_after(claim.webhook.tenant_id, claim.event.seq, PREFETCH))
-        if not ahead:
-            return None
-        webhook = replace(claim.webhook, delivered_seq=claim.event.seq, attempts=0, next_attempt_at=None)
-        return Claim(webhook, ahead.popleft(), 1)
-
+    # -- one attempt --------------------------------------------------------------------------
     def _client_for(self, webhook: Webhook) -> httpx2.AsyncClient:
         public_only = not webhook.allow_private
         if public_only not in self._clients:
@@ -264,14 +221,11 @@ class DeliveryWorker:
         for client in clients:
             await client.aclose()
 
-    async def _attempt(self, claim: Claim) -> tuple[Attempt, str | None]:
-        client = self._client_for(claim.webhook)
-        try:
-            result = await self.sender.send(client, claim.webhook.url, claim.webhook.secret, claim.event)
-        except asyncio.CancelledError:
-            # Stopped in the middle of a POST: nothing is recorded, the event is sent again later.
-            await self.store.release(claim.webhook.id, self.owner)
-            raise
+    async def attempt(self, claim: Claim) -> tuple[Attempt, str | None]:
+        """POST the claimed event once: the attempt to record, and when to retry it (if so)."""
+        result = await self.sender.send(
+            self._client_for(claim.webhook), claim.webhook.url, claim.webhook.secret, claim.event
+        )
         return self._outcome(claim, result)
 
     def _outcome(self, claim: Claim, result: SendResult) -> tuple[Attempt, str | None]:
@@ -319,17 +273,3 @@ class DeliveryWorker:
 def _cutoff(now: datetime, days: int) -> str | None:
     """The retention cut-off for ``days`` (0 keeps everything)."""
     return None if days <= 0 else format_instant(now - timedelta(days=days))
-
-
-def _log_attempt(claim: Claim, attempt: Attempt) -> None:
-    level = logging.INFO if attempt.outcome is Outcome.DELIVERED else logging.WARNING
-    log.log(
-        level,
-        "webhook %s seq %s attempt %s: %s (%s, %s ms)",
-        claim.webhook.id,
-        attempt.seq,
-        attempt.attempt,
-        attempt.outcome.value,
-        attempt.status_code or attempt.error,
-        attempt.latency_ms,
-    )
