@@ -17,18 +17,13 @@ import orjson
 import pytest
 
 from scimhub.app import create_app
-from scimhub.events.lane import RECORD_EVERY
 from scimhub.events.lane import Lane
 from scimhub.events.sender import Sender
 from scimhub.events.worker import LEASE_MARGIN_SECONDS
 from scimhub.events.worker import DeliveryWorker
 from scimhub.settings import Settings
-from scimhub.store.events_sql import Attempt
 from scimhub.store.events_sql import Claim
 from scimhub.store.events_sql import EventStore
-from scimhub.store.events_sql import Outcome
-from scimhub.store.events_sql import Webhook
-from scimhub.store.events_sql import cursor_after
 from scimhub.store.sql import SqlStore
 from scimhub.timestamps import format_instant
 from tests.events.support import Receiver
@@ -236,26 +231,28 @@ def _mock_sender(handler: Any) -> Sender:
     return Sender(2.0, httpx2.MockTransport(handler))
 
 
-async def test_a_lane_records_its_attempts_in_batches_and_stops_at_the_first_failure(
+async def test_a_lane_records_each_attempt_before_it_sends_the_next_and_stops_at_the_first_failure(
     acme: TenantAccess, settings: Settings, store: SqlStore
 ) -> None:
+    """So a process killed at any point sends again only the event it was sending."""
     app = create_app(settings, store=store)
     for i in range(20):
         await create_user(acme.client, f"user{i}")
     hook = await add_webhook(app, "https://hooks.example.com/scim", after=0)
-    sent: list[int] = []
-
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        sent.append(orjson.loads(request.content)["seq"])
-        return httpx2.Response(503 if sent[-1] == 19 else 204)
-
     events = EventStore.of(store)
-    records = _count_calls(events, "finish")
+    sent: list[tuple[int, int]] = []  # (seq, the cursor while it is being sent)
+
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        seq = orjson.loads(request.content)["seq"]
+        found = await events.get_webhook(hook["id"])
+        assert found is not None
+        sent.append((seq, found.delivered_seq))
+        return httpx2.Response(503 if seq == 19 else 204)
+
     worker = DeliveryWorker(events, settings, sender=_mock_sender(handler))
     assert await worker.run_once() == 1
 
-    assert sent == list(range(1, 20))  # back to back, up to the failure
-    assert records == [RECORD_EVERY, 3]  # two transactions for 19 attempts
+    assert sent == [(seq, seq - 1) for seq in range(1, 20)]  # back to back, each after the last was recorded
     log = await attempts(app, hook["id"])
     assert [(a["seq"], a["outcome"]) for a in log] == [(s, "delivered") for s in range(1, 19)] + [(19, "retry")]
     state = await webhook_state(app, hook["id"])
@@ -263,7 +260,7 @@ async def test_a_lane_records_its_attempts_in_batches_and_stops_at_the_first_fai
     assert state["nextAttemptAt"] is not None
 
 
-async def test_a_lane_stopped_mid_attempt_records_what_it_sent_before_and_gives_the_lease_back(
+async def test_a_lane_stopped_mid_attempt_keeps_what_it_recorded_and_gives_the_lease_back(
     acme: TenantAccess, settings: Settings, store: SqlStore
 ) -> None:
     app = create_app(settings, store=store)
@@ -290,31 +287,3 @@ async def test_a_lane_stopped_mid_attempt_records_what_it_sent_before_and_gives_
     assert (await webhook_state(app, hook["id"]))["deliveredSeq"] == 2
     # The lease was given back: another worker takes seq 3 at once.
     assert len(await _claim(DeliveryWorker(events, settings), events, 0.0)) == 1
-
-
-def test_the_cursor_after_a_batch_passes_delivered_and_dead_events_and_stops_before_a_retry() -> None:
-    webhook = Webhook("w", "t", "https://h.example.com/", "c", 10, 0, None, "s")
-
-    def attempt(seq: int, outcome: Outcome, number: int = 1) -> Attempt:
-        return Attempt("w", "t", seq, f"e{seq}", number, "2026-01-01T00:00:00.000Z", outcome)
-
-    delivered, dead, retry = Outcome.DELIVERED, Outcome.DEAD, Outcome.RETRY
-    assert cursor_after(webhook, [attempt(11, delivered), attempt(12, dead, 16)]).delivered_seq == 12
-    after_retry = cursor_after(webhook, [attempt(11, delivered), attempt(12, retry, 3)])
-    assert (after_retry.delivered_seq, after_retry.attempts) == (11, 3)
-    alone = cursor_after(webhook, [attempt(11, retry, 2)])
-    assert (alone.delivered_seq, alone.attempts) == (10, 2)
-
-
-def _count_calls(events: EventStore, name: str) -> list[int]:
-    """Spy on ``events.<name>(webhook, attempts, ...)``: the number of attempts of each call."""
-    sizes: list[int] = []
-    method = getattr(events, name)
-
-    async def spy(webhook: Webhook, attempts: list[Attempt], *args: Any) -> bool:
-        sizes.append(len(attempts))
-        result: bool = await method(webhook, attempts, *args)
-        return result
-
-    setattr(events, name, spy)
-    return sizes

@@ -8,8 +8,8 @@ retries, so receivers de-duplicate on it); record the outcome in a new short tra
 
 Each leased webhook is served by a lane of its own (``scimhub.events.lane``: a task; at most
 ``webhook_concurrency`` per process), so a slow or dead receiver holds up only its own webhook.
-A lane sends the next event as soon as the previous one is accepted, without waiting for a
-poll, and records its attempts in batches. Every attempt (connect, send, the whole response)
+A lane sends the next event as soon as the previous one is accepted and recorded, without
+waiting for a poll. Every attempt (connect, send, the whole response)
 has one deadline, ``webhook_timeout_seconds``; the lease outlasts it by LEASE_MARGIN_SECONDS and
 is renewed before any attempt it might not outlast, so no other process can take the webhook
 over while an attempt is still within its deadline. A failure is retried with exponential

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
-from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
@@ -207,16 +206,6 @@ def _has_pending_events() -> ColumnElement[bool]:
     return exists().where(events.c.tenant_id == webhooks.c.tenant_id, events.c.seq > webhooks.c.delivered_seq)
 
 
-def cursor_after(webhook: Webhook, attempts: Sequence[Attempt]) -> Webhook:
-    """``webhook`` once ``attempts`` (consecutive events, all but the last accepted) are recorded:
-    past every delivered or dead event; a last one to retry counts its failed attempts."""
-    last = attempts[-1]
-    if last.outcome is not Outcome.RETRY:
-        return replace(webhook, delivered_seq=last.seq, attempts=0, next_attempt_at=None)
-    before = attempts[-2].seq if len(attempts) > 1 else webhook.delivered_seq
-    return replace(webhook, delivered_seq=before, attempts=last.attempt)
-
-
 NO_WEBHOOK_RECHECK_SECONDS = 1.0
 
 
@@ -393,46 +382,40 @@ class EventStore:
         return None if row is None else _event(row)
 
     async def finish(
-        self,
-        webhook: Webhook,
-        attempts: Sequence[Attempt],
-        owner: str,
-        retry_at: str | None = None,
-        keep_until: str | None = None,
+        self, claim: Claim, attempt: Attempt, owner: str, retry_at: str | None = None, keep_until: str | None = None
     ) -> bool:
-        """Log consecutive attempts on ``webhook`` (every one but the last accepted) and move its
-        cursor past the delivered and dead ones, or schedule a retry of the last; drop the lease,
-        or with ``keep_until`` keep it until then (more events follow at once).
+        """Log the attempt and move the cursor (delivered/dead) or schedule a retry; drop the lease,
+        or with ``keep_until`` keep it until then (the next event follows at once).
 
         Returns False when the lease was lost meanwhile (another process owns the webhook now)
-        or the webhook is gone; the attempts are still logged if the webhook exists.
+        or the webhook is gone; the attempt is still logged if the webhook exists.
         """
-        after = cursor_after(webhook, attempts)
-        values: dict[str, Any] = {
-            "delivered_seq": after.delivered_seq,
-            "attempts": after.attempts,
-            "next_attempt_at": retry_at if after.attempts else None,
-        }
+        if attempt.outcome is Outcome.RETRY:
+            values: dict[str, Any] = {"attempts": claim.attempt, "next_attempt_at": retry_at}
+        else:
+            values = {"delivered_seq": claim.event.seq, "attempts": 0, "next_attempt_at": None}
         if keep_until is not None:
             values.update(lease_owner=owner, lease_until=keep_until)
         else:
-            # lease_until keeps the (past) time of the last attempt: claims serve the least
+            # lease_until keeps the (past) time of this attempt: claims serve the least
             # recently served webhook first, so busy ones cannot starve the rest.
-            values.update(lease_owner=None, lease_until=attempts[-1].attempted_at)
-        async with self._write() as conn:
-            if (await conn.execute(select(webhooks.c.id).where(webhooks.c.id == webhook.id))).first() is None:
-                return False
-            (await conn.execute(insert(webhook_attempts), [_attempt_row(a) for a in attempts]))
-            stmt = (
-                update(webhooks)
-                .where(
-                    webhooks.c.id == webhook.id,
-                    webhooks.c.lease_owner == owner,
-                    webhooks.c.delivered_seq == webhook.delivered_seq,
-                )
-                .values(**values)
+            values.update(lease_owner=None, lease_until=attempt.attempted_at)
+        stmt = (
+            update(webhooks)
+            .where(
+                webhooks.c.id == claim.webhook.id,
+                webhooks.c.lease_owner == owner,
+                webhooks.c.delivered_seq == claim.webhook.delivered_seq,
             )
-            return bool((await conn.execute(stmt)).rowcount)
+            .values(**values)
+        )
+        exists = select(webhooks.c.id).where(webhooks.c.id == claim.webhook.id)
+        async with self._write() as conn:
+            # The update first: when it applies, the webhook exists and the lookup is spared.
+            updated = bool((await conn.execute(stmt)).rowcount)
+            if updated or (await conn.execute(exists)).first() is not None:
+                (await conn.execute(insert(webhook_attempts), [_attempt_row(attempt)]))
+            return updated
 
     async def renew(self, webhook_id: str, owner: str, lease_until: str) -> bool:
         """Extend ``owner``'s lease to ``lease_until``; False when it is no longer ``owner``'s."""
