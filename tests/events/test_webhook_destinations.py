@@ -17,11 +17,13 @@ from click.testing import CliRunner
 
 from scimhub.admin.cli import main
 from scimhub.app import create_app
+from scimhub.events import destinations
 from scimhub.events import webhooks as webhook_ops
 from scimhub.events.destinations import DestinationRefused
 from scimhub.events.destinations import IPAddress
 from scimhub.events.destinations import PublicOnlyBackend
 from scimhub.events.destinations import refusal
+from scimhub.events.model import Event
 from scimhub.events.sender import Sender
 from scimhub.events.worker import DeliveryWorker
 from scimhub.settings import Settings
@@ -254,3 +256,22 @@ def test_public_addresses_are_allowed_also_when_embedded_in_ipv6(address: str) -
 )
 def test_special_addresses_are_refused(address: str, reason: str) -> None:
     assert refusal(ipaddress.ip_address(address)) == reason
+
+
+async def test_a_public_only_client_sends_to_the_resolved_address_with_the_name_as_host(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole path (httpx, the pool, our backend): here loopback passes for public, so that the
+    request can reach the local receiver by a name no real resolver knows."""
+    monkeypatch.setattr(destinations, "refusal", lambda address: None)
+    port = receiver.url.split(":")[2].split("/")[0]
+    dns = FakeDns(hooks_example_test=[["127.0.0.1"]])
+    sender = Sender(2.0, resolve=dns)
+    event = Event("t1", 1, "e1", "user.created", {"type": "user.created"})
+
+    async with sender.client(public_only=True) as client:
+        result = await sender.send(client, f"http://hooks.example.test:{port}/hook", "whsec_c2VjcmV0", event)
+
+    assert (result.ok, result.error) == (True, None)
+    assert [d.headers["host"] for d in receiver.received] == [f"hooks.example.test:{port}"]
+    assert dns.asked == ["hooks.example.test"]

@@ -133,11 +133,12 @@ class PublicOnlyTransport(httpx2.AsyncHTTPTransport):
     from the environment: a proxy would resolve the name itself, after the check."""
 
     def __init__(self, resolve: Resolver = system_resolve) -> None:
-        super().__init__(trust_env=False)
+        ssl_context = httpx2.create_ssl_context(trust_env=False)  # made once: loading the CAs takes ~0.1 s
+        super().__init__(verify=ssl_context, trust_env=False)
         limits = httpx2.Limits()
         # httpx takes no network backend; the pool it built is replaced by the same one with ours.
         self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=httpx2.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
