@@ -21,8 +21,8 @@ from scimhub.errors import ScimError
 from scimhub.events.hooks import HookDispatcher
 from scimhub.events.hooks import HookRegistry
 from scimhub.events.model import Event
+from scimhub.events.sender import Sender
 from scimhub.events.worker import DeliveryWorker
-from scimhub.events.worker import Sender
 from scimhub.http import health
 from scimhub.http.admin import ADMIN_PREFIX
 from scimhub.http.admin import AdminRuntime
@@ -120,7 +120,7 @@ def create_app(
         Route("/metrics", health.metrics, methods=["GET"]),
     ]
     if sync is not None:
-        runtime = AdminRuntime(store, sync.events, sync.sender, request_log)
+        runtime = AdminRuntime(store, sync.events, sync.sender, request_log, settings.webhook_allow_private)
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
 
     @asynccontextmanager
