@@ -197,7 +197,7 @@ webhooks = Table(
     Column("lease_owner", String(64)),
     Column("lease_until", String(32)),
     # False: delivered to public addresses only (scimhub.events.destinations); true for rows
-    # older than migration 0008, which were never checked.
+    # older than migration 0009, which were never checked.
     Column("allow_private", Boolean, nullable=False, server_default=true()),
     Index(None, "tenant_id"),
 )

@@ -3,8 +3,8 @@
 Webhooks added before this revision keep working as they did (true); a new one gets false when
 added through the admin API without SCIMHUB_WEBHOOK_ALLOW_PRIVATE, true from the operator's CLI.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
