@@ -40,6 +40,7 @@ TABLE: dict[type[ScimError], tuple[int, str | None]] = {
     errors.PreconditionFailed: (412, None),
     errors.Busy: (503, None),
     errors.PayloadTooLarge: (413, None),
+    errors.UriTooLong: (414, None),
     errors.UnsupportedMediaType: (415, None),
     errors.TooManyRequests: (429, None),
     errors.InternalError: (500, None),

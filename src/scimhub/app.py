@@ -14,7 +14,6 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 from starlette.routing import Mount
 from starlette.routing import Route
-from starlette.routing import Router
 from starlette.types import ASGIApp
 
 from scimhub.auth.bearer import BearerAuthenticator
@@ -22,8 +21,8 @@ from scimhub.errors import ScimError
 from scimhub.events.hooks import HookDispatcher
 from scimhub.events.hooks import HookRegistry
 from scimhub.events.model import Event
+from scimhub.events.sender import Sender
 from scimhub.events.worker import DeliveryWorker
-from scimhub.events.worker import Sender
 from scimhub.http import health
 from scimhub.http.admin import ADMIN_PREFIX
 from scimhub.http.admin import AdminRuntime
@@ -40,7 +39,8 @@ from scimhub.http.observe import metrics_available
 from scimhub.http.ratelimit import RateLimitMiddleware
 from scimhub.http.request_log import RequestLogBuffer
 from scimhub.http.request_log import RequestLogMiddleware
-from scimhub.http.routes import scim_routes
+from scimhub.http.routes import scim_router
+from scimhub.http.target import RequestTarget
 from scimhub.protocol.resources import ResourceService
 from scimhub.protocol.tenant_config import TenantConfigCache
 from scimhub.ratelimit import RateLimiter
@@ -103,7 +103,7 @@ def create_app(
     metrics = _metrics(settings, sync)
     configs = TenantConfigCache(store, settings.policy)
     authenticator = BearerAuthenticator(store, settings.token_pepper, settings.token_recheck_seconds)
-    scim: ASGIApp = RoutingErrors(Router(routes=scim_routes()))
+    scim: ASGIApp = RoutingErrors(scim_router())
     limiter: RateLimiter | None = None
     if settings.rate_limit:
         limiter = RateLimiter(settings.rate_limit, storage_for(settings.rate_limit_storage))
@@ -114,13 +114,13 @@ def create_app(
         scim = RequestLogMiddleware(scim, request_log)
     routes: list[BaseRoute] = [
         # First: Starlette tries routes in order, and nearly every request is a SCIM one.
-        Mount(SCIM_PREFIX, app=BearerAuthMiddleware(scim, authenticator, configs)),
+        Mount(SCIM_PREFIX, app=RequestTarget(BearerAuthMiddleware(scim, authenticator, configs))),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
     ]
     if sync is not None:
-        runtime = AdminRuntime(store, sync.events, sync.sender, request_log)
+        runtime = AdminRuntime(store, sync.events, sync.sender, request_log, settings.webhook_allow_private)
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
 
     @asynccontextmanager

@@ -42,7 +42,9 @@ class Settings:
     event_retention_days: int = 30  # events (and the delivery log) older than this are purged; 0 keeps all
     audit_retention_days: int = 365  # audit entries older than this are purged; 0 keeps all
     webhook_max_attempts: int = 16  # failed attempts before an event is dead-lettered
-    webhook_timeout_seconds: float = 10.0  # per delivery attempt (connect + response)
+    webhook_timeout_seconds: float = 10.0  # deadline of one delivery attempt: connect, send, whole response
+    webhook_concurrency: int = 16  # webhooks one process delivers to at once (each in its own lane)
+    webhook_allow_private: bool = False  # admin API webhooks may target loopback/private/link-local addresses
     webhook_backoff_base_seconds: float = 2.0  # first retry delay; doubles per attempt (with jitter)
     webhook_backoff_max_seconds: float = 3600.0  # cap on one retry delay
     hook_timeout_seconds: float = 10.0  # per in-process hook call
@@ -53,6 +55,9 @@ class Settings:
     max_patch_operations: int = DEFAULT_LIMITS.max_patch_operations
     max_filter_length: int = DEFAULT_LIMITS.max_filter_length
     max_filter_depth: int = DEFAULT_LIMITS.max_filter_depth
+    max_values_per_attribute: int = DEFAULT_LIMITS.max_values_per_attribute
+    max_patch_comparisons: int = DEFAULT_LIMITS.max_patch_comparisons
+    max_resource_bytes: int = DEFAULT_LIMITS.max_resource_bytes
     rate_limit: str = DEFAULT_RATE_LIMIT  # per tenant and per token, `limits` syntax; "" disables
     rate_limit_storage: str = "memory://"  # or redis://host:port to share counters between instances
     request_log_size: int = 1000  # last SCIM requests kept per tenant (0 disables the request log)
@@ -70,6 +75,11 @@ class Settings:
                     f"SCIMHUB_{name.upper()} must be at least {MIN_TOKEN_LENGTH} characters, got {len(token)}; "
                     "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
                 )
+        # Without a lane nothing is ever delivered; a zero deadline fails every attempt.
+        if self.webhook_concurrency < 1:
+            raise ValueError(f"SCIMHUB_WEBHOOK_CONCURRENCY must be at least 1, got {self.webhook_concurrency}")
+        if self.webhook_timeout_seconds <= 0:
+            raise ValueError(f"SCIMHUB_WEBHOOK_TIMEOUT_SECONDS must be above 0, got {self.webhook_timeout_seconds:g}")
 
     @property
     def limits(self) -> InputLimits:
@@ -79,6 +89,9 @@ class Settings:
             self.max_patch_operations,
             self.max_filter_length,
             self.max_filter_depth,
+            self.max_values_per_attribute,
+            self.max_patch_comparisons,
+            self.max_resource_bytes,
         )
 
     @property

@@ -131,6 +131,9 @@ def test_the_input_limits_come_from_their_settings() -> None:
             "SCIMHUB_MAX_PATCH_OPERATIONS": "12",
             "SCIMHUB_MAX_FILTER_LENGTH": "13",
             "SCIMHUB_MAX_FILTER_DEPTH": "14",
+            "SCIMHUB_MAX_VALUES_PER_ATTRIBUTE": "15",
+            "SCIMHUB_MAX_PATCH_COMPARISONS": "16",
+            "SCIMHUB_MAX_RESOURCE_BYTES": "17",
         }
     )
 
@@ -141,7 +144,10 @@ def test_the_input_limits_come_from_their_settings() -> None:
         limits.max_patch_operations,
         limits.max_filter_length,
         limits.max_filter_depth,
-    ) == (10, 11, 12, 13, 14)
+        limits.max_values_per_attribute,
+        limits.max_patch_comparisons,
+        limits.max_resource_bytes,
+    ) == (10, 11, 12, 13, 14, 15, 16, 17)
 
 
 @pytest.mark.parametrize("variable", ["SCIMHUB_ADMIN_TOKEN", "SCIMHUB_METRICS_TOKEN"])

@@ -17,7 +17,7 @@ from scimhub.admin.schema_cli import schema
 from scimhub.errors import ScimError
 from scimhub.events import feed
 from scimhub.events import webhooks as webhook_ops
-from scimhub.events.worker import Sender
+from scimhub.events.sender import Sender
 from scimhub.observability import configure_standalone_logging
 from scimhub.protocol import tenants as tenant_ops
 from scimhub.protocol.tenant_config import check_setting
@@ -301,14 +301,22 @@ def webhook() -> None:
     metavar="SEQ",
     help="Deliver the events after SEQ (0: every retained event); default: only new events.",
 )
-def webhook_add(tenant_name: str, url: str, after: int | None) -> None:
-    """Send TENANT's events to URL; the signing secret is printed once, on the last line."""
+@click.option(
+    "--public-only",
+    is_flag=True,
+    help="Refuse a URL that is or resolves to a loopback, private, link-local... address, now and at every delivery.",
+)
+def webhook_add(tenant_name: str, url: str, after: int | None, public_only: bool) -> None:
+    """Send TENANT's events to URL; the signing secret is printed once, on the last line.
+
+    The operator's command may point a webhook anywhere, an internal service included (the admin
+    API refuses non-public addresses unless SCIMHUB_WEBHOOK_ALLOW_PRIVATE is set)."""
     store, events = _events(Settings.from_env())
 
     async def add() -> Webhook:
         found = await tenant_ops.require_tenant(store, tenant_name)
         try:
-            return await webhook_ops.add_webhook(events, found.id, url, after)
+            return await webhook_ops.add_webhook(events, found.id, url, after, allow_private=not public_only)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
 
