@@ -120,7 +120,9 @@ def create_app(
         Route("/metrics", health.metrics, methods=["GET"]),
     ]
     if sync is not None:
-        runtime = AdminRuntime(store, sync.events, sync.sender, request_log, settings.webhook_allow_private)
+        runtime = AdminRuntime(
+            store, sync.events, sync.sender, request_log, settings.webhook_allow_private, configs.ttl
+        )
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
 
     @asynccontextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import IO
 from typing import Any
 
@@ -19,20 +18,18 @@ from scimhub.store.schemas_sql import TenantSchemaStore
 from scimhub.store.sql import SqlStore
 
 _PICKUP = "Servers use the change within 10 seconds."
-_SETTLE = CACHE_SECONDS + 1
 
 
-def _settle(seconds: float) -> ops.Settle:
+def _settle(seconds: float = CACHE_SECONDS) -> ops.Settle:
+    """Wait until every server rereads the declaration: the tenant config cache's time, plus a second."""
+    settle = ops.settle_for(seconds)
+
     async def wait() -> None:
         if seconds > 0:
-            click.echo(f"Waiting {seconds:g} s for every server to reread the declaration ...", err=True)
-            await asyncio.sleep(seconds)
+            click.echo(f"Waiting {seconds + 1:g} s for every server to reread the declaration ...", err=True)
+        await settle()
 
     return wait
-
-
-# Tests (and a single server restarted meanwhile) need not wait for the servers' config caches.
-_settle_option = click.option("--settle-seconds", type=click.FloatRange(min=0), default=_SETTLE, hidden=True)
 
 
 def _open() -> tuple[SqlStore, TenantSchemaStore]:
@@ -49,6 +46,10 @@ def _run(coro: Any) -> Any:
         return run(coro)
     except (SchemaDocumentError, LookupError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+# How long servers cache a tenant's declarations; tests, whose servers start after each change, say 0.
+_settle_option = click.option("--settle-seconds", type=click.FloatRange(min=0), default=CACHE_SECONDS, hidden=True)
 
 
 @click.group()

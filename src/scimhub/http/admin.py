@@ -31,6 +31,7 @@ from scimhub.events import webhooks as webhook_ops
 from scimhub.events.sender import Sender
 from scimhub.http.request_log import RequestLogBuffer
 from scimhub.protocol import tenant_schemas as schema_ops
+from scimhub.protocol.tenant_config import CACHE_SECONDS
 from scimhub.schema.declare import DeclaredSchema
 from scimhub.schema.declare import SchemaDocumentError
 from scimhub.store.base import Store
@@ -103,6 +104,8 @@ class AdminRuntime:
     # SCIMHUB_WEBHOOK_ALLOW_PRIVATE: whoever holds the admin token may relay customers' URLs, so
     # by default a webhook added here must point at public addresses (checked again per delivery).
     webhook_allow_private: bool = False
+    # How long servers cache a tenant's declarations: an index is used once every server maintains it.
+    tenant_config_seconds: float = CACHE_SECONDS
 
 
 def _rt(request: Request) -> AdminRuntime:
@@ -281,11 +284,40 @@ async def get_schema(request: Request) -> Response:
     return JSONResponse(_schema_json(found))
 
 
+async def add_index(request: Request) -> Response:
+    """PUT tenants/{tenant}/schemas/{urn}/indexes/{name}: index a string attribute for eq filters.
+    Answers once every server maintains the index and the stored values are in it (the tenant
+    config cache's time, plus a second, and the indexing)."""
+    tenant = await _tenant(request)
+    urn, name = request.path_params["urn"], request.path_params["name"]
+    settle = schema_ops.settle_for(_rt(request).tenant_config_seconds)
+    try:
+        declared, count = await schema_ops.add_index(_schema_store(request), tenant.id, urn, name, settle)
+    except SchemaDocumentError as exc:
+        raise AdminError(400, str(exc)) from None
+    except LookupError as exc:
+        raise AdminError(404, str(exc)) from None
+    return JSONResponse({**_schema_json(declared), "indexedResources": count})
+
+
+async def remove_index(request: Request) -> Response:
+    """DELETE tenants/{tenant}/schemas/{urn}/indexes/{name}: filters stop using it, then its rows go."""
+    tenant = await _tenant(request)
+    urn, name = request.path_params["urn"], request.path_params["name"]
+    settle = schema_ops.settle_for(_rt(request).tenant_config_seconds)
+    try:
+        await schema_ops.drop_index(_schema_store(request), tenant.id, urn, name, settle)
+    except LookupError as exc:
+        raise AdminError(404, str(exc)) from None
+    return Response(status_code=204)
+
+
 async def remove_schema(request: Request) -> Response:
     """DELETE: forget the declaration; stored values stay in the resources."""
     tenant = await _tenant(request)
     try:
-        await schema_ops.remove_schema(_schema_store(request), tenant.id, request.path_params["urn"])
+        settle = schema_ops.settle_for(_rt(request).tenant_config_seconds)
+        await schema_ops.remove_schema(_schema_store(request), tenant.id, request.path_params["urn"], settle)
     except LookupError as exc:
         raise AdminError(404, str(exc)) from None
     return Response(status_code=204)
@@ -332,6 +364,7 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
             _route(f"{hook}/redeliver", POST=redeliver),
             _route(f"{tenant}/schemas", GET=list_schemas, POST=add_schema),
             _route(f"{tenant}/schemas/{{urn}}", GET=get_schema, DELETE=remove_schema),
+            _route(f"{tenant}/schemas/{{urn}}/indexes/{{name}}", PUT=add_index, DELETE=remove_index),
         ],
         exception_handlers={AdminError: _admin_error, HTTPException: _http_error},
     )

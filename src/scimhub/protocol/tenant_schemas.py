@@ -152,9 +152,18 @@ def summary(schema: DeclaredSchema) -> dict[str, Any]:
 Settle = Callable[[], Awaitable[None]]
 
 
-async def settle_config_caches() -> None:
-    """Wait until every server has reread the tenant's declarations (the config cache's bound)."""
-    await asyncio.sleep(CACHE_SECONDS + 1)
+def settle_for(config_seconds: float) -> Settle:
+    """Waiting until every server has reread the tenant's declarations: their config cache's time,
+    plus a second; nothing when they do not cache them."""
+
+    async def settle() -> None:
+        if config_seconds > 0:
+            await asyncio.sleep(config_seconds + 1)
+
+    return settle
+
+
+settle_config_caches = settle_for(CACHE_SECONDS)
 
 
 async def add_index(
