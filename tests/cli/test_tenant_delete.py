@@ -3,6 +3,7 @@ one) in bounded transactions, tokens first, and is refused while webhook deliver
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import shlex
@@ -23,6 +24,8 @@ from scimhub.protocol.tenants import TenantDeletion
 from scimhub.settings import Settings
 from scimhub.store.base import Tenant
 from scimhub.store.events_sql import EventStore
+from scimhub.store.request_log_sql import LoggedRequest
+from scimhub.store.request_log_sql import RequestLogStore
 from scimhub.store.sql import SqlStore
 from scimhub.store.tables import hook_offsets
 from scimhub.store.tables import metadata
@@ -46,6 +49,9 @@ from tests.http.scim_checks import client_for
 pytestmark = pytest.mark.anyio
 
 USERS = 12
+# A server with this environment lets no request in after its token is deleted, and logs none:
+# the deletion has nothing to wait for.
+NO_GRACE = {"SCIMHUB_TOKEN_RECHECK_SECONDS": "0", "SCIMHUB_REQUEST_LOG_SIZE": "0"}
 
 
 @dataclass
@@ -134,7 +140,7 @@ async def test_every_table_with_tenant_data_has_rows_of_the_populated_tenant(sto
 async def test_tenant_delete_asks_first_and_no_keeps_everything(cli: Cli, store: SqlStore, acme: Populated) -> None:
     before = await _rows(store, acme)
 
-    result = cli.answer("n\n", "tenant", "delete", "acme")
+    result = cli.answer("n\n", "tenant", "delete", "acme", **NO_GRACE)
 
     assert result.exit_code == 1
     assert result.output.startswith(f"Delete tenant 'acme' ({acme.tenant.id}, created {acme.tenant.created_at}) with ")
@@ -147,7 +153,7 @@ async def test_tenant_delete_removes_every_row_of_the_tenant_and_none_of_another
 ) -> None:
     acme_before, globex_before = await _rows(store, acme), await _rows(store, globex)
 
-    result = cli.answer("y\n", "tenant", "delete", "acme")
+    result = cli.answer("y\n", "tenant", "delete", "acme", **NO_GRACE)
 
     assert result.exit_code == 0, result.output
     summary = result.stdout.splitlines()[-1]
@@ -163,7 +169,7 @@ async def test_tenant_delete_removes_every_row_of_the_tenant_and_none_of_another
 
 
 async def test_tenant_delete_yes_does_not_ask(cli: Cli, store: SqlStore, acme: Populated) -> None:
-    result = cli("tenant", "delete", "acme", "--yes")
+    result = cli("tenant", "delete", "acme", "--yes", **NO_GRACE)
 
     assert result.exit_code == 0, result.output
     assert "[y/N]" not in result.output
@@ -193,7 +199,7 @@ async def test_tenant_delete_is_refused_while_a_webhook_has_undelivered_events(
     last = await _last_seq(store, acme)
     before = await _rows(store, acme)
 
-    refused = cli.answer("y\n", "tenant", "delete", "acme")
+    refused = cli.answer("y\n", "tenant", "delete", "acme", **NO_GRACE)
 
     assert refused.exit_code == 1
     assert refused.output == (
@@ -203,7 +209,7 @@ async def test_tenant_delete_is_refused_while_a_webhook_has_undelivered_events(
     )
     assert await _rows(store, acme) == before
 
-    forced = cli("tenant", "delete", "acme", "--force", "--yes")
+    forced = cli("tenant", "delete", "acme", "--force", "--yes", **NO_GRACE)
     assert forced.exit_code == 0, forced.output
     assert not any((await _rows(store, acme)).values())
 
@@ -222,7 +228,7 @@ async def test_tenant_delete_is_refused_while_a_delivery_is_in_flight(
 
     await databases.on_connection(store, lease)
 
-    refused = cli("tenant", "delete", "acme", "--yes")
+    refused = cli("tenant", "delete", "acme", "--yes", **NO_GRACE)
 
     assert refused.exit_code == 1
     assert f"(webhook {hook} (https://p.test/): a delivery in flight)" in refused.output
@@ -235,7 +241,7 @@ async def test_the_force_hint_of_a_name_from_before_the_rule_is_shell_quoted(
     assert await store.rename_tenant(acme.tenant.id, "Acme Corp/eu")  # the store takes any name, as before the rule
     await _deliver_from(store, acme, 0)
 
-    refused = cli("tenant", "delete", "Acme Corp/eu", "--yes")
+    refused = cli("tenant", "delete", "Acme Corp/eu", "--yes", **NO_GRACE)
 
     assert refused.exit_code == 1
     hint = refused.output.rsplit("delete anyway with: ", 1)[1].strip()
@@ -261,10 +267,37 @@ async def test_deletion_runs_in_transactions_of_at_most_the_batch_size_tokens_fi
     assert await _rows(store, globex) == globex_before
 
 
+async def test_what_a_request_let_in_before_the_token_went_writes_is_swept_before_the_tenant_goes(
+    store: SqlStore, acme: Populated, globex: Populated
+) -> None:
+    globex_before = await _rows(store, globex)
+    late = LoggedRequest(
+        acme.tenant.id, utc_now(), "r2", acme.access.token_id, "GET", "/scim/v2/Users", None, 200, 1, None, None, None
+    )
+    log = RequestLogStore(store.db, 100)
+    written: list[asyncio.Task[None]] = []
+
+    async def logged_a_moment_later() -> None:
+        # A server that authenticated a request from its token cache logs it within a second.
+        await asyncio.sleep(0.05)
+        await log.append([late])
+
+    def progress(table: str, _count: int) -> None:
+        if table == BATCHES[-1][0]:  # the last table: without the grace the tenant would go next
+            written.append(asyncio.get_running_loop().create_task(logged_a_moment_later()))
+
+    deletion = await tenants.delete_tenant(store, acme.tenant, grace=1.0, progress=progress)
+    await written[0]  # it committed: the tenant was still there
+
+    assert deletion.removed["request_log"] == 2  # the one written before, and the late one
+    assert not any((await _rows(store, acme)).values())
+    assert await _rows(store, globex) == globex_before
+
+
 async def test_a_tenant_with_nothing_in_it_is_deleted_in_one_transaction(cli: Cli, store: SqlStore) -> None:
     cli.ok("tenant", "create", "empty")
 
-    lines = cli.ok("tenant", "delete", "empty", "--yes")
+    lines = cli.ok("tenant", "delete", "empty", "--yes", **NO_GRACE)
 
     assert re.fullmatch(r"Deleted tenant empty \([0-9a-f-]{36}\): no other rows; 1 transactions\.", lines[-1])
     assert await store.tenant_by_name("empty") is None
@@ -273,7 +306,7 @@ async def test_a_tenant_with_nothing_in_it_is_deleted_in_one_transaction(cli: Cl
 async def test_deleting_an_unknown_tenant_changes_nothing(cli: Cli, store: SqlStore, acme: Populated) -> None:
     before = await _rows(store, acme)
 
-    result = cli("tenant", "delete", "nosuch", "--yes")
+    result = cli("tenant", "delete", "nosuch", "--yes", **NO_GRACE)
 
     assert result.exit_code == 1
     assert result.output == "Error: No tenant named 'nosuch'; create it with: scimhub tenant create nosuch\n"

@@ -19,6 +19,9 @@ TENANT_SETTING = "tenant setting"
 BUILT_IN = "built-in default"
 # Progress on stderr every this many transactions of a deletion (a big tenant takes minutes).
 PROGRESS_EVERY = 100
+# How long a server holds SCIM requests in its request log before writing them (FLUSH_EVERY in
+# http/request_log.py, not imported: it would load Starlette).
+REQUEST_LOG_FLUSH_SECONDS = 1.0
 
 
 @click.group()
@@ -80,9 +83,11 @@ def tenant_delete(name: str, yes: bool, force: bool) -> None:
 
     Refused while a webhook of the tenant has undelivered events or a delivery in flight,
     unless --force. Its tokens are deleted first (servers refuse them within
-    SCIMHUB_TOKEN_RECHECK_SECONDS), then its data, a few thousand rows a transaction.
+    SCIMHUB_TOKEN_RECHECK_SECONDS), then its data, a few thousand rows a transaction; what
+    requests already let in wrote meanwhile is swept up after that interval (plus a second).
     """
-    store = open_store(Settings.from_env())
+    settings = Settings.from_env()
+    store = open_store(settings)
     found = run(tenant_ops.require_tenant(store, name))
     if not force:
         run(tenant_ops.check_deliveries(store, found))
@@ -100,7 +105,10 @@ def tenant_delete(name: str, yes: bool, force: bool) -> None:
         if done % PROGRESS_EVERY == 0:
             click.echo(f"... {done} transactions, now deleting from {table}", err=True)
 
-    deletion = run(tenant_ops.delete_tenant(store, found, force=force, progress=progress))
+    # Servers (with this environment) refuse its tokens within their recheck interval and write
+    # what they logged of its last requests within the flush interval: then a last sweep.
+    grace = settings.token_recheck_seconds + (REQUEST_LOG_FLUSH_SECONDS if settings.request_log_size > 0 else 0.0)
+    deletion = run(tenant_ops.delete_tenant(store, found, force=force, grace=grace, progress=progress))
     removed = ", ".join(f"{count} {table}" for table, count in deletion.removed.items()) or "no other rows"
     click.echo(f"Deleted tenant {found.name} ({found.id}): {removed}; {deletion.transactions} transactions.")
 

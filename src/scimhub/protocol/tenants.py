@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shlex
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,27 +130,44 @@ async def delete_tenant(
     *,
     force: bool = False,
     batch: int = DELETE_BATCH,
+    grace: float = 0.0,
     progress: Callable[[str, int], None] | None = None,
 ) -> TenantDeletion:
     """Remove ``tenant`` and everything stored for it, at most ``batch`` rows a transaction.
 
     Refused (DeliveriesPending) while a webhook of the tenant has undelivered events or a
     delivery in flight, unless ``force``. Its tokens go first, so servers stop accepting its
-    requests (within SCIMHUB_TOKEN_RECHECK_SECONDS) while the rest is deleted; the tenant's row
-    goes last, so until then the tenant is still listed and its name still taken.
+    requests; a server may still let one through for ``grace`` seconds (its token recheck
+    interval, plus its request log's flush): the rows such requests write are swept once that
+    has passed, before the tenant's row goes (a row written after that would fail its foreign key).
+    Until then the tenant is listed and its name taken.
     """
     if not force:
         await check_deliveries(store, tenant)
-    removed: dict[str, int] = {}
-    transactions = 0
-    while (step := await store.delete_tenant_rows(tenant.id, batch)) is not None:
-        table, count = step
-        removed[table] = removed.get(table, 0) + count
-        transactions += 1
-        if progress is not None:
-            progress(table, count)
+    started = time.monotonic()
+    steps: list[tuple[str, int]] = []
+    await _delete_rows(store, tenant, batch, steps, progress)
+    if (wait := grace - (time.monotonic() - started)) > 0:
+        await asyncio.sleep(wait)
+        await _delete_rows(store, tenant, batch, steps, progress)  # what requests wrote meanwhile
     await store.delete_tenant(tenant.id)
-    return TenantDeletion(removed, transactions + 1)
+    removed: dict[str, int] = {}
+    for table, count in steps:
+        removed[table] = removed.get(table, 0) + count
+    return TenantDeletion(removed, len(steps) + 1)
+
+
+async def _delete_rows(
+    store: Store,
+    tenant: Tenant,
+    batch: int,
+    steps: list[tuple[str, int]],
+    progress: Callable[[str, int], None] | None,
+) -> None:
+    while (step := await store.delete_tenant_rows(tenant.id, batch)) is not None:
+        steps.append(step)
+        if progress is not None:
+            progress(*step)
 
 
 async def issue_token(
