@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from scimhub.app import create_app
+from scimhub.errors import Conflict
 from scimhub.protocol import tenants
 from scimhub.protocol.tenants import TENANT_NAME_RULE
 from scimhub.settings import Settings
@@ -164,3 +165,18 @@ def test_an_unknown_name_gets_a_create_hint_only_when_it_could_be_created(cli: C
 
     assert valid.output == "Error: No tenant named 'nosuch'; create it with: scimhub tenant create nosuch\n"
     assert invalid.output == "Error: No tenant named 'No Such'\n"
+
+
+@pytest.mark.anyio
+async def test_the_store_refuses_a_rename_to_a_taken_name_it_did_not_see_coming(store: SqlStore) -> None:
+    # Two renames racing past the check: the unique index decides, the loser gets a Conflict.
+    acme = await tenants.create_tenant(store, "acme")
+    globex = await tenants.create_tenant(store, "globex")
+
+    with pytest.raises(Conflict) as refused:
+        await store.rename_tenant(acme.id, "globex")
+
+    assert refused.value.detail == "Tenant 'globex' already exists."
+
+    assert await store.tenant_by_name("acme") == acme
+    assert await store.tenant_by_name("globex") == globex

@@ -103,7 +103,8 @@ class DeliveriesPending(Conflict):
 
 
 def _describe(pending: PendingDelivery) -> str:
-    parts = [f"{pending.undelivered} undelivered events"] if pending.undelivered else []
+    count = pending.undelivered
+    parts = [f"{count} undelivered event{'' if count == 1 else 's'}"] if count else []
     if pending.in_flight:
         parts.append("a delivery in flight")
     return f"webhook {pending.webhook_id} ({pending.url}): {' and '.join(parts)}"
