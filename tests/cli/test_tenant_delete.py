@@ -254,10 +254,19 @@ async def test_deletion_runs_in_transactions_of_at_most_the_batch_size_tokens_fi
 ) -> None:
     before, globex_before = await _rows(store, acme), await _rows(store, globex)
     steps: list[tuple[str, int]] = []
+    pauses: list[float] = []
 
-    deletion = await tenants.delete_tenant(store, acme.tenant, batch=5, progress=lambda t, n: steps.append((t, n)))
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    deletion = await tenants.delete_tenant(
+        store, acme.tenant, batch=5, progress=lambda t, n: steps.append((t, n)), pause=pause
+    )
 
     assert all(0 < count <= 5 for _, count in steps), steps
+    # After each transaction, a pause as long as it took: other processes get SQLite's write lock.
+    assert len(pauses) == len(steps)
+    assert all(p > 0 for p in pauses)
     assert steps[0][0] == "tokens"
     order = [name for name, _ in BATCHES]
     assert [t for t, _ in steps] == sorted((t for t, _ in steps), key=order.index)  # table after table

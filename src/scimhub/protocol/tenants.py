@@ -7,6 +7,7 @@ import re
 import shlex
 import time
 import uuid
+from collections.abc import Awaitable
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
@@ -32,8 +33,8 @@ TENANT_NAME_RULE = (
 )
 _TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 # Rows one transaction of a tenant deletion removes from one table (and their cascades: a
-# resource's multi-valued keys): short enough that SQLite's one writer is never held for long.
-DELETE_BATCH = 2000
+# resource's multi-valued keys): 0.1-0.3 s for users on SQLite, whose one writer it holds.
+DELETE_BATCH = 1000
 
 
 def _now() -> datetime:
@@ -133,6 +134,7 @@ async def delete_tenant(
     batch: int = DELETE_BATCH,
     grace: float = 0.0,
     progress: Callable[[str, int], None] | None = None,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> TenantDeletion:
     """Remove ``tenant`` and everything stored for it, at most ``batch`` rows a transaction.
 
@@ -141,16 +143,19 @@ async def delete_tenant(
     requests; a server may still let one through for ``grace`` seconds (its token recheck
     interval, plus its request log's flush): the rows such requests write are swept once that
     has passed, before the tenant's row goes (a row written after that would fail its foreign key).
-    Until then the tenant is listed and its name taken.
+    Until then the tenant is listed and its name taken. After each transaction it pauses as
+    long as that transaction took: another process waiting for SQLite's write lock (which is
+    not handed over in turn) gets it at least half the time.
     """
     if not force:
         await check_deliveries(store, tenant)
     started = time.monotonic()
     steps: list[tuple[str, int]] = []
-    await _delete_rows(store, tenant, batch, steps, progress)
+    deleting = _Deleting(store, tenant.id, batch, steps, progress, pause)
+    await deleting.run()
     if (wait := grace - (time.monotonic() - started)) > 0:
         await asyncio.sleep(wait)
-        await _delete_rows(store, tenant, batch, steps, progress)  # what requests wrote meanwhile
+        await deleting.run()  # what requests let in before the tokens went wrote meanwhile
     await store.delete_tenant(tenant.id)
     removed: dict[str, int] = {}
     for table, count in steps:
@@ -158,17 +163,26 @@ async def delete_tenant(
     return TenantDeletion(removed, len(steps) + 1)
 
 
-async def _delete_rows(
-    store: Store,
-    tenant: Tenant,
-    batch: int,
-    steps: list[tuple[str, int]],
-    progress: Callable[[str, int], None] | None,
-) -> None:
-    while (step := await store.delete_tenant_rows(tenant.id, batch)) is not None:
-        steps.append(step)
-        if progress is not None:
-            progress(*step)
+@dataclass(frozen=True, slots=True)
+class _Deleting:
+    store: Store
+    tenant_id: str
+    batch: int
+    steps: list[tuple[str, int]]
+    progress: Callable[[str, int], None] | None
+    pause: Callable[[float], Awaitable[None]]
+
+    async def run(self) -> None:
+        """Transactions of up to ``batch`` rows until none of the tenant's rows is left."""
+        while True:
+            began = time.monotonic()
+            step = await self.store.delete_tenant_rows(self.tenant_id, self.batch)
+            if step is None:
+                return
+            self.steps.append(step)
+            if self.progress is not None:
+                self.progress(*step)
+            await self.pause(time.monotonic() - began)
 
 
 async def issue_token(
