@@ -18,6 +18,7 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 
+from scimhub.admin import tenants_cli
 from scimhub.app import create_app
 from scimhub.protocol import tenants
 from scimhub.protocol.tenants import TenantDeletion
@@ -320,3 +321,19 @@ async def test_deleting_an_unknown_tenant_changes_nothing(cli: Cli, store: SqlSt
     assert result.exit_code == 1
     assert result.output == "Error: No tenant named 'nosuch'; create it with: scimhub tenant create nosuch\n"
     assert await _rows(store, acme) == before
+
+
+async def test_a_long_deletion_reports_its_progress_on_stderr(
+    cli: Cli, store: SqlStore, acme: Populated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tenants_cli, "PROGRESS_EVERY", 2)
+
+    result = cli("tenant", "delete", "acme", "--yes", **NO_GRACE)
+
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines[:2] == [
+        "... 2 transactions, now deleting from webhook_attempts",  # after the tokens
+        "... 4 transactions, now deleting from hook_offsets",
+    ]
+    assert result.stdout.startswith("Deleted tenant acme")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import click
 
@@ -83,8 +84,9 @@ def tenant_delete(name: str, yes: bool, force: bool) -> None:
 
     Refused while a webhook of the tenant has undelivered events or a delivery in flight,
     unless --force. Its tokens are deleted first (servers refuse them within
-    SCIMHUB_TOKEN_RECHECK_SECONDS), then its data, a few thousand rows a transaction; what
-    requests already let in wrote meanwhile is swept up after that interval (plus a second).
+    SCIMHUB_TOKEN_RECHECK_SECONDS), then its data, 1,000 rows a transaction with a pause after
+    each; what requests already let in wrote meanwhile is swept up after that interval (plus a
+    second, the request log's).
     """
     settings = Settings.from_env()
     store = open_store(settings)
@@ -97,20 +99,25 @@ def tenant_delete(name: str, yes: bool, force: bool) -> None:
             "tokens, settings, webhooks, events, audit log and request log? This cannot be undone",
             abort=True,
         )
+    # Servers (with this environment) refuse its tokens within their recheck interval and write
+    # what they logged of its last requests within the flush interval: then a last sweep.
+    grace = settings.token_recheck_seconds + (REQUEST_LOG_FLUSH_SECONDS if settings.request_log_size > 0 else 0.0)
+    deletion = run(tenant_ops.delete_tenant(store, found, force=force, grace=grace, progress=_progress()))
+    removed = ", ".join(f"{count} {table}" for table, count in deletion.removed.items()) or "no other rows"
+    click.echo(f"Deleted tenant {found.name} ({found.id}): {removed}; {deletion.transactions} transactions.")
+
+
+def _progress() -> Callable[[str, int], None]:
+    """A line on stderr every PROGRESS_EVERY transactions of a deletion."""
     done = 0
 
-    def progress(table: str, count: int) -> None:
+    def progress(table: str, _count: int) -> None:
         nonlocal done
         done += 1
         if done % PROGRESS_EVERY == 0:
             click.echo(f"... {done} transactions, now deleting from {table}", err=True)
 
-    # Servers (with this environment) refuse its tokens within their recheck interval and write
-    # what they logged of its last requests within the flush interval: then a last sweep.
-    grace = settings.token_recheck_seconds + (REQUEST_LOG_FLUSH_SECONDS if settings.request_log_size > 0 else 0.0)
-    deletion = run(tenant_ops.delete_tenant(store, found, force=force, grace=grace, progress=progress))
-    removed = ", ".join(f"{count} {table}" for table, count in deletion.removed.items()) or "no other rows"
-    click.echo(f"Deleted tenant {found.name} ({found.id}): {removed}; {deletion.transactions} transactions.")
+    return progress
 
 
 @tenant.command("set")
