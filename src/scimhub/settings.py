@@ -16,6 +16,10 @@ from scimhub.policy import Policy
 # `limits` library costs ~90 ms, and every CLI command reads Settings.
 DEFAULT_RATE_LIMIT = "100/second;3000/minute"
 
+# Shortest SCIMHUB_ADMIN_TOKEN and SCIMHUB_METRICS_TOKEN accepted: secrets.token_urlsafe(32) makes 43.
+MIN_TOKEN_LENGTH = 32
+_TOKENS = ("admin_token", "metrics_token")
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -58,6 +62,17 @@ class Settings:
     request_log_body_bytes: int = 4096  # bodies are redacted and cut to this size
     shutdown_grace_seconds: int = 30  # SIGTERM: in-flight requests get this long to finish
     metrics_enabled: bool = True  # /metrics when the `metrics` extra (prometheus-client) is installed
+    metrics_token: str | None = None  # bearer token of /metrics (the admin token works too)
+    metrics_public: bool = False  # /metrics without a token (it names tenants and their traffic)
+
+    def __post_init__(self) -> None:
+        for name in _TOKENS:
+            token = getattr(self, name)
+            if token and len(token) < MIN_TOKEN_LENGTH:  # the value itself is never echoed
+                raise ValueError(
+                    f"SCIMHUB_{name.upper()} must be at least {MIN_TOKEN_LENGTH} characters, got {len(token)}; "
+                    "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                )
 
     @property
     def limits(self) -> InputLimits:

@@ -58,6 +58,7 @@ from scimhub.store.base import MemberRef
 from scimhub.store.base import Store
 from scimhub.store.base import StoredResource
 from scimhub.store.base import UnitOfWork
+from scimhub.store.base import audit_detail
 from scimhub.store.index_plan import index_keys
 from scimhub.timestamps import utc_now
 
@@ -397,7 +398,7 @@ class ResourceService:
                 resource_id=id,
                 first_seq=events[0].seq if events else None,
                 last_seq=events[-1].seq if events else None,
-                detail=[e.type for e in events] or None,
+                detail=audit_detail([e.type for e in events]),
             )
         )
         return events
@@ -411,7 +412,7 @@ class ResourceService:
             status=exc.status,
             resource_type=rtype.id,
             resource_id=id,
-            detail={"error": exc.detail, "scimType": exc.scim_type},
+            detail=audit_detail((), exc.detail, exc.scim_type),
         )
         try:
             await self.store.append_audit(ctx.tenant_id, entry)
