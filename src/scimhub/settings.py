@@ -11,7 +11,10 @@ from dataclasses import fields
 from scimhub.limits import DEFAULT_LIMITS
 from scimhub.limits import InputLimits
 from scimhub.policy import Policy
-from scimhub.ratelimit import DEFAULT_RATE_LIMIT
+
+# Per tenant and per token (`limits` syntax). Here, not in scimhub.ratelimit: importing the
+# `limits` library costs ~90 ms, and every CLI command reads Settings.
+DEFAULT_RATE_LIMIT = "100/second;3000/minute"
 
 # Shortest SCIMHUB_ADMIN_TOKEN and SCIMHUB_METRICS_TOKEN accepted: secrets.token_urlsafe(32) makes 43.
 MIN_TOKEN_LENGTH = 32

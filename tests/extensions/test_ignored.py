@@ -7,6 +7,7 @@ import pytest
 
 from scimhub.settings import Settings
 from scimhub.store.sql import SqlStore
+from tests.cli.support import Cli
 from tests.conftest import TenantAccess
 from tests.extensions.support import ACME
 from tests.extensions.support import declare
@@ -54,3 +55,9 @@ async def test_ignored_attributes_are_listed_in_the_request_log_and_the_audit_lo
     ]
     assert [sorted(e["ignored"]) for e in logged] == [sorted(names) for names in expected]
     assert [sorted(e["detail"]["ignored"]) for e in reversed(audit)] == [sorted(names) for names in expected]
+    lines = Cli(settings.database_url).ok("requests", "acme")
+    assert [line for line in lines if line.startswith("    ignored:")] == [
+        "    ignored:  alsoUnknown",
+        "    ignored:  nope",
+        f"    ignored:  favouriteColour, {ENTERPRISE}:shoeSize, {ACME}:typo",
+    ]

@@ -1,28 +1,39 @@
-"""``scimhub schema``: a tenant's extension schemas (custom attributes its IdP sends)."""
+"""``scimhub schema``: a tenant's extension schemas (custom attributes its IdP sends).
+
+The store and the protocol operations are imported inside the commands (admin/common.py says why).
+"""
 
 from __future__ import annotations
 
 from typing import IO
+from typing import TYPE_CHECKING
 from typing import Any
 
 import click
 import orjson
 
-from scimhub.protocol import tenant_schemas as ops
+from scimhub.admin.common import open_store
+from scimhub.admin.common import run
 from scimhub.protocol import tenants as tenant_ops
 from scimhub.protocol.tenant_config import CACHE_SECONDS
 from scimhub.schema.declare import RESOURCE_TYPES
 from scimhub.schema.declare import SchemaDocumentError
+from scimhub.schema.learn import LEARN_LIMIT
 from scimhub.settings import Settings
-from scimhub.store.schemas_sql import TenantSchemaStore
-from scimhub.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from scimhub.protocol.tenant_schemas import Settle
+    from scimhub.store.schemas_sql import TenantSchemaStore
+    from scimhub.store.sql import SqlStore
 
 _PICKUP = "Servers use the change within 10 seconds."
 
 
-def _settle(seconds: float = CACHE_SECONDS) -> ops.Settle:
+def _settle(seconds: float = CACHE_SECONDS) -> Settle:
     """Wait until every server rereads the declaration: the tenant config cache's time, plus a second."""
-    settle = ops.settle_for(seconds)
+    from scimhub.protocol.tenant_schemas import settle_for
+
+    settle = settle_for(seconds)
 
     async def wait() -> None:
         if seconds > 0:
@@ -33,15 +44,13 @@ def _settle(seconds: float = CACHE_SECONDS) -> ops.Settle:
 
 
 def _open() -> tuple[SqlStore, TenantSchemaStore]:
-    from scimhub.admin.cli import _store  # the command group module imports this one
+    from scimhub.store.schemas_sql import TenantSchemaStore
 
-    store = _store(Settings.from_env())
+    store = open_store(Settings.from_env())
     return store, TenantSchemaStore(store.db)
 
 
 def _run(coro: Any) -> Any:
-    from scimhub.admin.cli import _run as run
-
     try:
         return run(coro)
     except (SchemaDocumentError, LookupError) as exc:
@@ -80,6 +89,8 @@ def schema_add(
         data = orjson.loads(file.read())
     except orjson.JSONDecodeError as exc:
         raise click.ClickException(f"{file.name} is not JSON: {exc}.") from None
+    from scimhub.protocol import tenant_schemas as ops
+
     store, schemas = _open()
 
     async def add() -> tuple[Any, bool]:
@@ -94,6 +105,8 @@ def schema_add(
 
 
 def _index(tenant_name: str, urn: str, name: str, settle_seconds: float) -> None:
+    from scimhub.protocol import tenant_schemas as ops
+
     store, schemas = _open()
 
     async def index() -> tuple[Any, int]:
@@ -108,6 +121,8 @@ def _index(tenant_name: str, urn: str, name: str, settle_seconds: float) -> None
 @click.argument("tenant_name", metavar="TENANT")
 def schema_list(tenant_name: str) -> None:
     """List TENANT's extension schemas: URN, resource type, required, attributes, indexed."""
+    from scimhub.protocol import tenant_schemas as ops
+
     store, schemas = _open()
 
     async def rows() -> list[Any]:
@@ -128,6 +143,8 @@ def schema_list(tenant_name: str) -> None:
 @click.argument("urn")
 def schema_show(tenant_name: str, urn: str) -> None:
     """Print the schema document of URN (edit it and `schema add` it again to change it)."""
+    from scimhub.protocol import tenant_schemas as ops
+
     store, schemas = _open()
 
     async def show() -> Any:
@@ -144,6 +161,8 @@ def schema_show(tenant_name: str, urn: str) -> None:
 def schema_remove(tenant_name: str, urn: str, settle_seconds: float) -> None:
     """Forget the declaration of URN. Stored values stay in the resources and are still returned
     (as undeclared data); its indexes are dropped once no server uses them."""
+    from scimhub.protocol import tenant_schemas as ops
+
     store, schemas = _open()
 
     async def remove() -> Any:
@@ -159,13 +178,15 @@ def schema_remove(tenant_name: str, urn: str, settle_seconds: float) -> None:
 @click.option(
     "--limit",
     type=click.IntRange(min=1),
-    default=ops.LEARN_LIMIT,
+    default=LEARN_LIMIT,
     show_default=True,
     help="Newest resources read per type.",
 )
 def schema_learned(tenant_name: str, limit: int) -> None:
     """List the undeclared extension URNs TENANT's IdP has sent (kept as sent), each attribute with
     the RFC 7643 types every value seen can be given, most specific first."""
+    from scimhub.protocol import tenant_schemas as ops
+
     store, schemas = _open()
 
     async def learned() -> list[Any]:
@@ -191,6 +212,8 @@ def schema_learned(tenant_name: str, limit: int) -> None:
 def schema_adopt(tenant_name: str, urn: str, resource_type: str | None, print_only: bool) -> None:
     """Declare URN from what TENANT's IdP sent under it (see `schema learned`), each attribute with
     its most specific type. With --print, write the document out to edit and `schema add` instead."""
+    from scimhub.protocol import tenant_schemas as ops
+
     store, schemas = _open()
 
     async def adopt() -> tuple[Any, str]:
@@ -223,6 +246,8 @@ def schema_index(tenant_name: str, urn: str, name: str, settle_seconds: float) -
 @_settle_option
 def schema_unindex(tenant_name: str, urn: str, name: str, settle_seconds: float) -> None:
     """Drop the index of NAME: filters stop using it, then its rows are deleted (values stay)."""
+    from scimhub.protocol import tenant_schemas as ops
+
     store, schemas = _open()
 
     async def unindex() -> Any:
@@ -243,6 +268,8 @@ def schema_purge(tenant_name: str, urn: str, yes: bool) -> None:
     like a PATCH remove: its version moves and an *.updated event says what went."""
     if not yes:
         click.confirm(f"Delete every value stored under {urn} in tenant {tenant_name}?", abort=True)
+    from scimhub.protocol import tenant_schemas as ops
+
     store, schemas = _open()
 
     async def purge() -> int:

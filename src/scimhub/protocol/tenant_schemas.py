@@ -25,6 +25,7 @@ from scimhub.schema.declare import DeclaredSchema
 from scimhub.schema.declare import SchemaDocumentError
 from scimhub.schema.declare import check_redeclaration
 from scimhub.schema.declare import declare_schema
+from scimhub.schema.learn import LEARN_LIMIT
 from scimhub.schema.learn import LearnedSchema
 from scimhub.schema.learn import adopt_document
 from scimhub.schema.learn import learn
@@ -35,8 +36,6 @@ from scimhub.schema.registry import tenant_registry
 from scimhub.store.base import Store
 from scimhub.store.schemas_sql import TenantSchemaStore
 from scimhub.timestamps import utc_now
-
-LEARN_LIMIT = 100_000  # resources of each type read by `schema learned` / `adopt` (newest first)
 
 
 async def add_schema(

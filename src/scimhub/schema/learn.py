@@ -17,6 +17,8 @@ from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
 from scimhub.schema.undeclared import is_undeclared_urn
 
+LEARN_LIMIT = 100_000  # resources of each type read by `schema learned` / `adopt` (newest first)
+
 # Candidate types of one JSON value, most specific first; a string that reads as a dateTime may
 # be declared either way. Complex values get their sub-attributes learned too.
 _ORDER = ("dateTime", "integer", "decimal", "boolean", "string", "complex")
