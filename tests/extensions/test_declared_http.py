@@ -13,6 +13,7 @@ from scimhub.store.events_sql import EventStore
 from scimhub.store.sql import SqlStore
 from tests.conftest import TenantAccess
 from tests.extensions.support import ACME
+from tests.extensions.support import acme_schema
 from tests.extensions.support import declare
 from tests.http.scim_checks import ENTERPRISE
 from tests.http.scim_checks import SCIM
@@ -91,6 +92,24 @@ async def test_an_extension_declared_required_is_required_in_discovery_and_on_cr
     body = assert_scim_error(refused, 400, "invalidValue")
     assert ACME in body["detail"]
     assert (await snapshot(acme.client))["Users"]["totalResults"] == 0
+
+
+async def test_a_required_extension_attribute_is_required_when_the_extension_is_sent(
+    store: SqlStore, acme: TenantAccess
+) -> None:
+    schema = acme_schema()
+    schema["attributes"][0]["required"] = True  # costCenter
+    await declare(store, acme.tenant_id, schema)
+    before = await snapshot(acme.client)
+
+    refused = await acme.client.post("/Users", json={"schemas": [USER, ACME], "userName": "r", ACME: {"badge": 1}})
+    unchanged = await snapshot(acme.client)
+    without = await acme.client.post("/Users", json={"schemas": [USER], "userName": "plain"})
+
+    body = assert_scim_error(refused, 400, "invalidValue")
+    assert f"'{ACME}:costCenter' is required" in body["detail"]
+    assert unchanged == before
+    assert without.status_code == 201  # the extension itself is optional (not declared --required)
 
 
 # -- create, read, events -------------------------------------------------------------------

@@ -122,6 +122,8 @@ def test_a_redeclaration_may_add_attributes_and_change_presentation() -> None:
         (_doc({"name": "a", "type": "integer"}), "cannot change type from 'string' to 'integer'"),
         (_doc({"name": "a", "type": "string", "multiValued": True}), "cannot change multiValued"),
         (_doc({"name": "a", "type": "string", "caseExact": True}), "cannot change caseExact"),
+        (_doc({"name": "a", "type": "string", "returned": "never"}), "cannot become returned 'never'"),
+        (_doc({"name": "a", "type": "string", "mutability": "readOnly"}), "cannot become mutability 'readOnly'"),
     ],
 )
 def test_a_redeclaration_cannot_drop_or_reinterpret_stored_values(new: dict[str, Any], message: str) -> None:

@@ -109,7 +109,17 @@ def _compatible(old: list[JsonDoc], new: list[JsonDoc], prefix: str) -> None:
                     f"'{path}' cannot change {key} from {before[key]!r} to {after[key]!r}: stored values would "
                     "be read differently. Declare a new attribute instead."
                 )
+        for key, value, why in _DISCARDING:
+            if after[key] == value and before[key] != value:
+                raise SchemaDocumentError(f"'{path}' cannot become {key} {value!r}: {why}.")
         _compatible(before.get("subAttributes", []), after.get("subAttributes", []), f"{path}.")
+
+
+# Characteristics under which a write would discard a stored value (validate ignores such input).
+_DISCARDING = (
+    ("returned", "never", "its stored values would be dropped by the next write (like passwords, never kept)"),
+    ("mutability", "readOnly", "a full replace would drop its stored values (clients' readOnly input is ignored)"),
+)
 
 
 def _check_urn(urn: Any, reserved: Iterable[str]) -> str:
