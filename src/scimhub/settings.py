@@ -49,6 +49,9 @@ class Settings:
     max_patch_operations: int = DEFAULT_LIMITS.max_patch_operations
     max_filter_length: int = DEFAULT_LIMITS.max_filter_length
     max_filter_depth: int = DEFAULT_LIMITS.max_filter_depth
+    # A filter or sortBy no index answers runs off the event loop and is stopped after this
+    # (400 tooMany); 0: no limit.
+    query_timeout_seconds: float = 3.0
     rate_limit: str = DEFAULT_RATE_LIMIT  # per tenant and per token, `limits` syntax; "" disables
     rate_limit_storage: str = "memory://"  # or redis://host:port to share counters between instances
     request_log_size: int = 1000  # last SCIM requests kept per tenant (0 disables the request log)

@@ -216,6 +216,57 @@ def compile_filter(node: Bound, tenant_id: str, resource_type: str, dialect: Jso
     return FilterCompiler(dialect, tenant_id, resource_type).compile(node)
 
 
+def needs_scan(node: Bound, resource_type: str, dialect: JsonDialect) -> bool:
+    """Whether the SQL of ``node`` may read rows that no index selects. Index probes: ``eq`` on a
+    key column or an indexed multi-valued value, a member's ``value``, and (where the database
+    has one: PostgreSQL's GIN) ``eq`` on a string of the document. Such a query runs off the event
+    loop under the query deadline; everything else is a probe and stays on it."""
+    if isinstance(node, BFalse):
+        return False
+    if isinstance(node, BAnd):  # the planner starts from the probed side
+        return needs_scan(node.left, resource_type, dialect) and needs_scan(node.right, resource_type, dialect)
+    if isinstance(node, BOr):
+        return needs_scan(node.left, resource_type, dialect) or needs_scan(node.right, resource_type, dialect)
+    if isinstance(node, BNot | BValuePath) and not _is_relational(node, resource_type):
+        return True  # `not` reads every row the probe leaves out; `[…]` reads the JSON elements
+    if _is_relational(node, resource_type):
+        return _member_scan(node.filter if isinstance(node, BValuePath) else node)
+    return not _is_probe(node, dialect)
+
+
+def _is_relational(node: Bound, resource_type: str) -> bool:
+    if not isinstance(node, BCompare | BPresent | BValuePath) or node.path.extension is not None:
+        return False
+    return node.path.attribute.name in (MEMBERS_ATTRIBUTE.get(resource_type), MEMBER_OF_ATTRIBUTE.get(resource_type))
+
+
+def _member_scan(node: Bound) -> bool:
+    """A membership condition is a probe when it compares the related resource's id (``value``)."""
+    if isinstance(node, BFalse):
+        return False
+    if isinstance(node, BAnd):
+        return _member_scan(node.left) and _member_scan(node.right)
+    if isinstance(node, BOr):
+        return _member_scan(node.left) or _member_scan(node.right)
+    if not isinstance(node, BCompare) or node.op is not CompareOp.EQ or not isinstance(node.value, str):
+        return True
+    return node.path.sub is None or node.path.sub.name != "value"
+
+
+def _is_probe(node: Bound, dialect: JsonDialect) -> bool:
+    if not (isinstance(node, BCompare) and node.op is CompareOp.EQ and isinstance(node.value, str)):
+        return False
+    path = node.path
+    if key_column(path) is not None or is_multi_value_key(path):
+        return True
+    if path.attribute.schema == COMMON_SCHEMA or path.leaf.type not in KEYED_TYPES:
+        return False
+    prefix: list[PathKey] = [path.extension] if path.extension else []
+    keys = [*prefix, path.attribute.name, *([path.sub.name] if path.sub else [])]
+    key = comparison_key(path.leaf, node.value)
+    return dialect.containment(keys, path.attribute.multi_valued, key) is not None
+
+
 # -- comparisons -------------------------------------------------------------------
 def _present(d: JsonDialect, base: ColumnElement[Any], keys: list[PathKey], leaf: Attribute) -> ColumnElement[bool]:
     """RFC 7644 §3.4.2.2 ``pr``: a non-empty value (null, "", [] and {} are absent)."""
