@@ -47,9 +47,9 @@ from scimhub.store.prepared import Prepared
 from scimhub.store.prepared import compile_once
 from scimhub.store.prepared import parameters
 from scimhub.store.sqlite import Scanner
+from scimhub.store.sqlite import ScanStop
 from scimhub.store.sqlite import Writer
 from scimhub.store.sqlite import create_sqlite_engine
-from scimhub.store.sqlite import stop_at
 
 if TYPE_CHECKING:  # the asyncio layer needs greenlet: the `postgres` extra, not a SQLite install
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -137,16 +137,19 @@ class SqliteTx:
 class SqliteScanTx:
     """A read transaction whose statements are compiled and run in a scan thread (``sqlite.Scanner``)."""
 
-    def __init__(self, raw: sqlite3.Connection, scanner: Scanner, observers: list[Observer]) -> None:
+    def __init__(self, raw: sqlite3.Connection, scanner: Scanner, stop: ScanStop, observers: list[Observer]) -> None:
         self._raw = raw
         self._scanner = scanner
+        self._stop = stop
         self._observers = observers
 
     async def all(self, stmt: Executable) -> Rows:
-        return await self._scanner.run(self._raw, self._run, stmt)
+        return await self._scanner.run(self._stop, self._raw, self._run, stmt)
 
     def _run(self, stmt: Executable) -> Rows:
         sql, values = compile_once(stmt, postgresql=False)
+        if self._stop():  # past the deadline while compiling, or cancelled
+            raise sqlite3.OperationalError("interrupted")
         _observe(self._observers, sql, values)
         return self._raw.execute(sql, values).fetchall()
 
@@ -189,18 +192,19 @@ class SqliteDatabase:
 
     @asynccontextmanager
     async def scan(self, deadline: float | None) -> AsyncIterator[SqliteScanTx]:
+        stop = ScanStop(deadline)
         with self.scanner.engine.connect() as conn:
             raw: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
-            stop_at(raw, deadline)
+            stop.install(raw)
             try:
                 with conn.begin():  # BEGIN on the loop (no I/O: the snapshot starts at the first read)
-                    yield SqliteScanTx(raw, self.scanner, self.observers)
+                    yield SqliteScanTx(raw, self.scanner, stop, self.observers)
             except (DBAPIError, sqlite3.OperationalError) as exc:
                 if _interrupted(exc):
                     raise DeadlineExceeded() from exc
                 raise
             finally:
-                stop_at(raw, None)
+                stop.remove(raw)
 
     async def fast(self, statement: Prepared, **params: Any) -> Rows:
         return self.fast_reads.rows(statement, **params)

@@ -97,17 +97,21 @@ class Scanner:
         self.engine = create_sqlite_engine(url, synchronous)  # a pool of its own: no reader gets a handler
         self._threads = ThreadPoolExecutor(SCAN_THREADS, thread_name_prefix="scimhub-scan")
 
-    async def run(self, raw: sqlite3.Connection, work: Callable[..., _T], *args: Any) -> _T:
-        """``work(*args)`` in a scan thread, on ``raw``'s connection. A cancelled caller still
-        waits for the thread to let go of the connection (interrupted at once), so the connection
-        never goes back to the pool in use."""
+    async def run(self, stop: ScanStop, raw: sqlite3.Connection, work: Callable[..., _T], *args: Any) -> _T:
+        """``work(*args)`` in a scan thread, on ``raw``'s connection (whose progress handler is
+        ``stop``). A cancelled caller stops the work and still waits for the thread to let go of
+        the connection, so that it never goes back to the pool in use."""
         running = self._threads.submit(work, *args)
         try:
             return await asyncio.wrap_future(running)
         except asyncio.CancelledError:
+            stop.cancelled = True  # the next statement, or the next look at the clock, ends
             if not running.cancel():
                 raw.interrupt()
-                await asyncio.wait([asyncio.wrap_future(running)])
+                ended = asyncio.wrap_future(running)
+                await asyncio.wait([ended])
+                if not ended.cancelled():
+                    ended.exception()  # "interrupted": nobody is left to answer
             raise
 
     def close(self) -> None:
@@ -115,13 +119,26 @@ class Scanner:
         self.engine.dispose()
 
 
-def stop_at(raw: sqlite3.Connection, deadline: float | None) -> None:
-    """Abort this connection's statements once ``time.monotonic()`` passes ``deadline`` (SQLite
-    raises OperationalError "interrupted"); None removes the limit."""
-    if deadline is None:
+class ScanStop:
+    """A scan connection's progress handler: true (SQLite then aborts the statement with
+    OperationalError "interrupted") once ``time.monotonic()`` passes the deadline, or once the
+    scan's caller is gone."""
+
+    __slots__ = ("cancelled", "deadline")
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.cancelled = False
+
+    def __call__(self) -> bool:
+        return self.cancelled or (self.deadline is not None and time.monotonic() > self.deadline)
+
+    def install(self, raw: sqlite3.Connection) -> None:
+        raw.set_progress_handler(self, PROGRESS_STEPS)
+
+    @staticmethod
+    def remove(raw: sqlite3.Connection) -> None:
         raw.set_progress_handler(None, 0)
-        return
-    raw.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
 
 
 class _WriterConnection(sqlite3.Connection):
