@@ -46,6 +46,8 @@ PROBES = [
     ("Group", 'members[value eq "u1"]'),
     ("Group", 'members[value eq "u1" or value eq "u2"]'),
     ("Group", 'displayName eq "Staff"'),
+    ("User", 'emails[type eq "work"].value eq "b@example.com"'),  # Entra's match on email (E-TUT)
+    ("User", 'emails[value eq "b@example.com" and primary eq true]'),
 ]
 # read rows no index selects, on both databases
 SCANS = [
@@ -57,7 +59,7 @@ SCANS = [
     ("User", "userName eq null"),
     ("User", 'not (userName eq "x")'),
     ("User", 'userName eq "a" or title co "x"'),
-    ("User", 'emails[type eq "work"]'),
+    ("User", 'emails[type eq "work" or value eq "b@example.com"]'),
     ("User", "active eq true"),
     ("User", 'meta.created gt "2020-01-01T00:00:00Z"'),
     ("User", 'meta.resourceType eq "User"'),
@@ -71,6 +73,8 @@ GIN_PROBES = [
     ("User", 'title eq "Engineer"'),
     ("User", 'name.familyName eq "Jensen"'),
     ("User", f'{ENTERPRISE}:employeeNumber eq "1"'),
+    ("User", 'emails[type eq "work"]'),
+    ("User", 'name[familyName eq "Jensen" and givenName sw "B"]'),
 ]
 
 
