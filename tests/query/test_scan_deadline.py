@@ -157,32 +157,38 @@ class Timings:
 
 
 async def while_running(hostile: Any, other: Any) -> Timings:
-    """Start ``hostile()``; call ``other()`` one after the other until it is done, timing each."""
+    """Start ``hostile()``; call ``other()`` (it returns the seconds of each of its requests) again
+    and again until the hostile request is answered."""
     started = time.perf_counter()
     task = asyncio.ensure_future(hostile())
     await asyncio.sleep(0.05)  # let it reach its query
-    other_seconds = []
+    other_seconds: list[float] = []
     while not task.done():
-        begun = time.perf_counter()
-        await other()
-        other_seconds.append(time.perf_counter() - begun)
+        other_seconds += await other()
     response = await task
     return Timings(response, time.perf_counter() - started, other_seconds)
 
 
-async def acme_requests(found: Tenants) -> None:
-    """What an IdP does: the existence check, a GET by id, a PATCH (a write: the writer is free)."""
+async def acme_requests(found: Tenants) -> list[float]:
+    """What an IdP does, each request timed: the existence check, a GET by id, and a PATCH (a
+    write: the writer is not held by the scan)."""
     user = found.acme_user
-    await get_ok(found.acme, "/Users", params={"filter": f'userName eq "{user["userName"]}"'})
-    await get_ok(found.acme, f"/Users/{user['id']}")
-    patched = await found.acme.patch(
-        f"/Users/{user['id']}",
-        json={
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "replace", "path": "title", "value": uuid.uuid4().hex}],
-        },
-    )
-    assert patched.status_code == 200, patched.text
+    patch = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": uuid.uuid4().hex}],
+    }
+    requests = [
+        ("GET", "/Users", {"params": {"filter": f'userName eq "{user["userName"]}"'}}),
+        ("GET", f"/Users/{user['id']}", {}),
+        ("PATCH", f"/Users/{user['id']}", {"json": patch}),
+    ]
+    seconds = []
+    for method, url, kwargs in requests:
+        begun = time.perf_counter()
+        response = await found.acme.request(method, url, **kwargs)
+        seconds.append(time.perf_counter() - begun)
+        assert response.status_code == 200, response.text
+    return seconds
 
 
 # -- the reproductions ---------------------------------------------------------------------
@@ -201,9 +207,9 @@ async def test_a_filter_of_110_substring_clauses_is_stopped_at_the_deadline_whil
     body = assert_scim_error(timings.hostile, 400, "tooMany")
     assert f"stopped after {TIMEOUT:g} s" in body["detail"]
     assert "userName" in body["detail"]  # it names the attributes an index answers
-    assert timings.hostile_seconds < TIMEOUT + 1.5, timings.hostile_seconds  # uncut: 3.7 s (SQLite)
-    assert len(timings.other) >= 2, timings.other  # acme was served while evil's query ran ...
-    assert max(timings.other) < OTHER_TENANT_BOUND, timings.other  # ... and fast
+    assert timings.hostile_seconds < TIMEOUT + 1.5, timings  # uncut: 3.7 s (SQLite)
+    assert len(timings.other) >= 3, timings  # acme was served while evil's query ran ...
+    assert max(timings.other) < OTHER_TENANT_BOUND, timings  # ... and fast
     assert after == before  # a read: nothing changed
     stopped = [r for r in logs.records if r.getMessage() == "query stopped at its deadline"]
     assert len(stopped) == 1 and stopped[0].levelname == "WARNING"
@@ -221,8 +227,8 @@ async def test_a_substring_filter_over_80000_users_runs_off_the_event_loop(crowd
 
     assert timings.hostile.status_code == 200, timings.hostile.text
     assert timings.hostile.json()["totalResults"] == 0
-    assert len(timings.other) >= 1, timings.other
-    assert max(timings.other) < OTHER_TENANT_BOUND, (timings.other, timings.hostile_seconds)
+    assert len(timings.other) >= 3, timings
+    assert max(timings.other) < OTHER_TENANT_BOUND, timings
 
 
 async def _tenant_id(url: str, name: str) -> str:
