@@ -183,7 +183,7 @@ def _members_requested(request: Request) -> bool:
 async def patch_group(request: Request) -> Response:
     """The minimal valid answer: the group without its members unless ``attributes`` names them.
 
-    Okta accepts null members and Entra a body without them (shared/IDP_QUIRKS.md), so a server
+    Okta accepts null members and Entra a body without them (tests/idp/IDP_QUIRKS.md), so a server
     need not render a big group on every one-member change; scimhub answers the same way.
     """
     gid = request.path_params["id"]

@@ -1,4 +1,4 @@
-"""IdP-shaped request bodies and URLs (Okta and Microsoft Entra ID), from shared/IDP_QUIRKS.md.
+"""IdP-shaped request bodies and URLs (Okta and Microsoft Entra ID), from tests/idp/IDP_QUIRKS.md.
 
 Pure functions of an index, so the load generator, the direct seeder and the floor all
 produce the same users without sharing state.

@@ -1,6 +1,6 @@
 """Every ScimError class → (HTTP status, scimType), pinned (RFC 7644 §3.12 Tables 8 and 9, RFC 9865).
 
-A mapper mix-up of the kind STYLE.md §9 found in another server fails here at once, and a new
+A mapper mix-up of the kind found in other SCIM servers (the wrong scimType for a status) fails here at once, and a new
 error class fails ``test_the_table_lists_every_error_class`` until it is added to the table.
 scim2-models' exception classes serve as an independent oracle for the scimType values.
 """
@@ -40,6 +40,7 @@ TABLE: dict[type[ScimError], tuple[int, str | None]] = {
     errors.PreconditionFailed: (412, None),
     errors.Busy: (503, None),
     errors.PayloadTooLarge: (413, None),
+    errors.UriTooLong: (414, None),
     errors.UnsupportedMediaType: (415, None),
     errors.TooManyRequests: (429, None),
     errors.InternalError: (500, None),

@@ -14,7 +14,6 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 from starlette.routing import Mount
 from starlette.routing import Route
-from starlette.routing import Router
 from starlette.types import ASGIApp
 
 from scimhub.auth.bearer import BearerAuthenticator
@@ -40,7 +39,8 @@ from scimhub.http.observe import metrics_available
 from scimhub.http.ratelimit import RateLimitMiddleware
 from scimhub.http.request_log import RequestLogBuffer
 from scimhub.http.request_log import RequestLogMiddleware
-from scimhub.http.routes import scim_routes
+from scimhub.http.routes import scim_router
+from scimhub.http.target import RequestTarget
 from scimhub.protocol.resources import ResourceService
 from scimhub.protocol.tenant_config import TenantConfigCache
 from scimhub.ratelimit import RateLimiter
@@ -103,7 +103,7 @@ def create_app(
     metrics = _metrics(settings, sync)
     configs = TenantConfigCache(store, settings.policy)
     authenticator = BearerAuthenticator(store, settings.token_pepper, settings.token_recheck_seconds)
-    scim: ASGIApp = RoutingErrors(Router(routes=scim_routes()))
+    scim: ASGIApp = RoutingErrors(scim_router())
     limiter: RateLimiter | None = None
     if settings.rate_limit:
         limiter = RateLimiter(settings.rate_limit, storage_for(settings.rate_limit_storage))
@@ -114,7 +114,7 @@ def create_app(
         scim = RequestLogMiddleware(scim, request_log)
     routes: list[BaseRoute] = [
         # First: Starlette tries routes in order, and nearly every request is a SCIM one.
-        Mount(SCIM_PREFIX, app=BearerAuthMiddleware(scim, authenticator, configs)),
+        Mount(SCIM_PREFIX, app=RequestTarget(BearerAuthMiddleware(scim, authenticator, configs))),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),

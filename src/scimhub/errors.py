@@ -13,6 +13,7 @@ Raise them anywhere in the core; ``scimhub.http.errors`` renders them in one pla
   + Conflict (409)
   + PreconditionFailed (412)
   + PayloadTooLarge (413)
+  + UriTooLong (414)
   + TooManyRequests (429)
   + InternalError (500)
   + NotImplementedYet (501)
@@ -159,6 +160,13 @@ class PreconditionFailed(ScimError):
 class PayloadTooLarge(ScimError):
     status = 413
     default_detail = "The request body is larger than the server accepts."
+
+
+class UriTooLong(ScimError):
+    """RFC 9110 §15.5.15: the request URL is longer than the server accepts."""
+
+    status = 414
+    default_detail = "The request URL is longer than the server accepts."
 
 
 class UnsupportedMediaType(ScimError):

@@ -11,7 +11,18 @@ import orjson
 
 # Extra fields a log record may carry (set with logging's ``extra=``); nothing else is copied,
 # so no header, body or token can reach a log line by accident.
-LOG_FIELDS = ("request_id", "tenant", "token_id", "method", "route", "path", "status", "latency_ms", "detail")
+LOG_FIELDS = (
+    "request_id",
+    "tenant",
+    "token_id",
+    "method",
+    "route",
+    "path",
+    "status",
+    "latency_ms",
+    "user_agent",
+    "detail",
+)
 
 
 class JsonFormatter(logging.Formatter):

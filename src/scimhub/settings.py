@@ -13,6 +13,10 @@ from scimhub.limits import InputLimits
 from scimhub.policy import Policy
 from scimhub.ratelimit import DEFAULT_RATE_LIMIT
 
+# Shortest SCIMHUB_ADMIN_TOKEN and SCIMHUB_METRICS_TOKEN accepted: secrets.token_urlsafe(32) makes 43.
+MIN_TOKEN_LENGTH = 32
+_TOKENS = ("admin_token", "metrics_token")
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -49,6 +53,9 @@ class Settings:
     max_patch_operations: int = DEFAULT_LIMITS.max_patch_operations
     max_filter_length: int = DEFAULT_LIMITS.max_filter_length
     max_filter_depth: int = DEFAULT_LIMITS.max_filter_depth
+    max_values_per_attribute: int = DEFAULT_LIMITS.max_values_per_attribute
+    max_patch_comparisons: int = DEFAULT_LIMITS.max_patch_comparisons
+    max_resource_bytes: int = DEFAULT_LIMITS.max_resource_bytes
     # A filter or sortBy no index answers runs off the event loop and is stopped after this
     # (400 tooMany); 0: no limit.
     query_timeout_seconds: float = 3.0
@@ -58,6 +65,17 @@ class Settings:
     request_log_body_bytes: int = 4096  # bodies are redacted and cut to this size
     shutdown_grace_seconds: int = 30  # SIGTERM: in-flight requests get this long to finish
     metrics_enabled: bool = True  # /metrics when the `metrics` extra (prometheus-client) is installed
+    metrics_token: str | None = None  # bearer token of /metrics (the admin token works too)
+    metrics_public: bool = False  # /metrics without a token (it names tenants and their traffic)
+
+    def __post_init__(self) -> None:
+        for name in _TOKENS:
+            token = getattr(self, name)
+            if token and len(token) < MIN_TOKEN_LENGTH:  # the value itself is never echoed
+                raise ValueError(
+                    f"SCIMHUB_{name.upper()} must be at least {MIN_TOKEN_LENGTH} characters, got {len(token)}; "
+                    "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                )
 
     @property
     def limits(self) -> InputLimits:
@@ -67,6 +85,9 @@ class Settings:
             self.max_patch_operations,
             self.max_filter_length,
             self.max_filter_depth,
+            self.max_values_per_attribute,
+            self.max_patch_comparisons,
+            self.max_resource_bytes,
         )
 
     @property

@@ -160,6 +160,16 @@ def test_a_bad_scimhub_variable_is_one_clear_line(cli: Cli) -> None:
     assert result.output == "Error: SCIMHUB_PORT must be an integer, got 'eighty'\n"
 
 
+def test_a_short_admin_token_stops_the_cli_with_one_clear_line(cli: Cli) -> None:
+    result = cli("tenant", "list", SCIMHUB_ADMIN_TOKEN="admin")
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: SCIMHUB_ADMIN_TOKEN must be at least 32 characters, got 5; "
+        "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'\n"
+    )
+
+
 def test_every_command_has_help() -> None:
     def walk(command: click.Command, path: list[str]) -> list[list[str]]:
         found = [path]

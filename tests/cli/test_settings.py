@@ -131,6 +131,9 @@ def test_the_input_limits_come_from_their_settings() -> None:
             "SCIMHUB_MAX_PATCH_OPERATIONS": "12",
             "SCIMHUB_MAX_FILTER_LENGTH": "13",
             "SCIMHUB_MAX_FILTER_DEPTH": "14",
+            "SCIMHUB_MAX_VALUES_PER_ATTRIBUTE": "15",
+            "SCIMHUB_MAX_PATCH_COMPARISONS": "16",
+            "SCIMHUB_MAX_RESOURCE_BYTES": "17",
         }
     )
 
@@ -141,4 +144,25 @@ def test_the_input_limits_come_from_their_settings() -> None:
         limits.max_patch_operations,
         limits.max_filter_length,
         limits.max_filter_depth,
-    ) == (10, 11, 12, 13, 14)
+        limits.max_values_per_attribute,
+        limits.max_patch_comparisons,
+        limits.max_resource_bytes,
+    ) == (10, 11, 12, 13, 14, 15, 16, 17)
+
+
+@pytest.mark.parametrize("variable", ["SCIMHUB_ADMIN_TOKEN", "SCIMHUB_METRICS_TOKEN"])
+def test_a_short_token_is_refused_at_start_up(variable: str) -> None:
+    short = "s3cr3t-but-only-31-characters.."
+    with pytest.raises(ValueError) as caught:
+        Settings.from_env({variable: short})
+
+    assert str(caught.value) == (
+        f"{variable} must be at least 32 characters, got 31; "
+        "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
+    assert short not in str(caught.value)  # never echoed (it may be in a log)
+    field = variable.removeprefix("SCIMHUB_").lower()
+    with pytest.raises(ValueError, match=f"{variable} must be at least 32 characters"):
+        Settings(**{field: short})  # a host app building Settings
+    assert getattr(Settings.from_env({variable: short + "x"}), field) == short + "x"  # 32 is enough
+    assert getattr(Settings.from_env({variable: ""}), field) == ""  # empty: unset (the admin API is off)

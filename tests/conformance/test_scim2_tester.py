@@ -31,7 +31,7 @@ from scimhub.store.factory import open_store
 FAILED = {Status.ERROR, Status.CRITICAL}
 MEMBER_DISPLAY = (
     "members.display is derived by scimhub from the member's own displayName (membership is "
-    "relational, DESIGN.md 'Group members'); scim2-tester expects the random display it sent back."
+    "relational, see ARCHITECTURE.md 'Storage model'); scim2-tester expects the random display it sent back."
 )
 # Check key ("<resource type>/<check>[<attribute>]") → why it fails.
 EXPECTED_FAILURES: dict[str, str] = {

@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 
 from scimhub.app import create_app
+from scimhub.protocol import tenants
 from scimhub.settings import Settings
+from scimhub.store.base import AuditEntry
 from scimhub.store.sql import SqlStore
 from tests.events.support import ADMIN_TOKEN
+from tests.events.support import USER
 from tests.events.support import admin_client
 from tests.events.support import create_group
 from tests.events.support import create_user
@@ -158,12 +161,46 @@ async def test_the_audit_log_records_who_what_when_and_the_result_of_every_write
     assert entries[2]["events"] == [
         {"seq": 4, "type": "user.deactivated", "changes": [{"path": "active", "before": None, "after": False}]}
     ]
-    assert entries[1]["detail"] == ["group.created", "group.member_added"]
+    assert entries[1]["detail"] == {
+        "eventTypes": ["group.created", "group.member_added"],
+        "error": None,
+        "scimType": None,
+    }
     assert entries[1]["events"][1]["members"] == [alice]
     # the user is gone from the SCIM API, its history is not
     assert [e["resourceId"] for e in entries].count(alice) == 3
     assert [e["id"] for e in page["entries"]] == [entries[2]["id"]]
     assert page["next_after"] == entries[2]["id"]
+
+
+async def test_an_audit_entry_s_detail_has_one_shape_for_every_outcome(
+    app: object, acme: TenantAccess, store: SqlStore
+) -> None:
+    alice = await create_user(acme.client, "alice", title="Engineer")
+    refused = await acme.client.post("/Users", json={"schemas": [USER], "userName": "ALICE"})
+    same = await acme.client.get(f"/Users/{alice}")
+    unchanged = await acme.client.put(f"/Users/{alice}", json=same.json())
+    assert (refused.status_code, unchanged.status_code) == (409, 200)
+    tenant = await tenants.require_tenant(store, "acme")
+    # Rows as releases before the one shape wrote them: a list, an error object, nothing.
+    legacy = [["user.updated"], {"error": "Gone.", "scimType": None}, None]
+    for detail in legacy:
+        await store.append_audit(
+            tenant.id, AuditEntry("2026-01-01T00:00:00.000Z", None, "PATCH", "/x", 200, detail=detail)
+        )
+
+    async with admin_client(app) as admin:
+        entries = (await admin.get("/tenants/acme/audit")).json()["entries"]
+
+    assert [e["detail"] for e in entries] == [
+        {"eventTypes": ["user.created"], "error": None, "scimType": None},
+        {"eventTypes": [], "error": refused.json()["detail"], "scimType": "uniqueness"},
+        {"eventTypes": [], "error": None, "scimType": None},
+        {"eventTypes": ["user.updated"], "error": None, "scimType": None},
+        {"eventTypes": [], "error": "Gone.", "scimType": None},
+        {"eventTypes": [], "error": None, "scimType": None},
+    ]
+    assert [e["status"] for e in entries[:3]] == [201, 409, 200]
 
 
 async def test_audit_entries_are_per_tenant(app: object, acme: TenantAccess, globex: TenantAccess) -> None:

@@ -1,5 +1,5 @@
 """Which events each change emits: deprovisioning in every form IdPs send, reactivation, group
-membership deltas, deletion (RFC 9967 provisioning events, DESIGN.md "The event contract")."""
+membership deltas, deletion (RFC 9967 provisioning events; the README's "Events" table)."""
 
 from __future__ import annotations
 

@@ -139,7 +139,8 @@ async def test_hooks_missed_by_a_crashed_process_run_after_restart(settings: Set
         async with app.router.lifespan_context(app):
             await wait_until(lambda: handled == [1, 2, 3], what="the missed hooks")
     tenant = await tenants.require_tenant(store, "acme")
-    assert await EventStore.of(store).hook_offset("sessions", tenant.id) == 3
+    assert [c.key for c in hooks.consumers] == ["sessions:tests.events.test_hooks:_recorder.<locals>.record"]
+    assert await EventStore.of(store).hook_offset(hooks.consumers[0].key, tenant.id) == 3
 
 
 async def test_a_hook_may_write_through_scimhub_without_deadlocking(settings: Settings, store: SqlStore) -> None:

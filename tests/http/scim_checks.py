@@ -79,7 +79,15 @@ async def get_ok(client: httpx2.AsyncClient, path: str, **kwargs: Any) -> dict[s
 
 
 async def patch_ok(client: httpx2.AsyncClient, path: str, *operations: dict[str, Any]) -> dict[str, Any]:
+    """A successful PATCH; the resource after it. A Group PATCH without ``attributes`` answers 204
+    with its new ETag and no body (RFC 7644 §3.5.2), so the group is read back; a User PATCH 200."""
     response = await client.patch(path, json=patch_body(*operations))
+    if path.startswith("/Groups/") and "?" not in path:
+        assert response.status_code == 204, response.text
+        assert response.content == b""
+        group = await get_ok(client, path)
+        assert response.headers["etag"] == group["meta"]["version"]
+        return group
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -148,3 +156,8 @@ def null_paths(value: Any, path: str = "$") -> list[str]:
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in null_paths(v, f"{path}[{i}]")]
     return []
+
+
+def fullwidth(text: str) -> str:
+    """``text`` in fullwidth forms (ASCII ``!``..``~`` to U+FF01..U+FF5E; a space to U+3000)."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else "\u3000" if c == " " else c for c in text)

@@ -206,9 +206,8 @@ async def test_adding_a_member_twice_is_idempotent(client: httpx2.AsyncClient) -
         client, f"/Groups/{group['id']}", {"op": "add", "path": "members", "value": [{"value": bob}]}
     )
 
-    assert "members" not in patched  # PATCH answers omit the member list unless asked for
-    assert sorted(await member_ids(client, group["id"])) == sorted([alice, bob])
-    assert again == patched
+    assert sorted(m["value"] for m in patched["members"]) == sorted([alice, bob])
+    assert again == patched  # nothing changed: same version and lastModified
 
 
 async def test_remove_by_value_filter_path_removes_only_that_member(client: httpx2.AsyncClient) -> None:
@@ -321,21 +320,61 @@ async def test_removing_a_member_that_is_not_there_changes_nothing(client: httpx
 
     patched = await patch_ok(client, f"/Groups/{group['id']}", {"op": "remove", "path": f'members[value eq "{bob}"]'})
 
-    assert patched == {k: v for k, v in group.items() if k != "members"}
-    assert await get_ok(client, f"/Groups/{group['id']}") == group
+    assert patched == group
 
 
-async def test_a_patch_answer_lists_members_only_when_attributes_asks_for_them(client: httpx2.AsyncClient) -> None:
+async def test_a_group_patch_without_attributes_answers_204_with_the_new_etag(client: httpx2.AsyncClient) -> None:
+    """RFC 7644 §3.5.2: 200 carries the entire resource, or 204; Okta and Entra accept 204."""
     alice, bob = await _users(client, "alice", "bob")
     group = await create_group(client, "G", [alice])
     operation = {"op": "add", "path": "members", "value": [{"value": bob}]}
 
     plain = await client.patch(f"/Groups/{group['id']}", json=patch_body(operation))
+
+    assert plain.status_code == 204
+    assert plain.content == b""
+    assert "content-type" not in plain.headers
+    after = await get_ok(client, f"/Groups/{group['id']}")
+    assert plain.headers["etag"] == after["meta"]["version"] != group["meta"]["version"]
+    assert sorted(m["value"] for m in after["members"]) == sorted([alice, bob])
+
+
+async def test_a_group_patch_with_attributes_answers_exactly_those(client: httpx2.AsyncClient) -> None:
+    alice, bob = await _users(client, "alice", "bob")
+    group = await create_group(client, "G", [alice])
+    operation = {"op": "add", "path": "members", "value": [{"value": bob}]}
+
     asked = await client.patch(f"/Groups/{group['id']}?attributes=members,displayName", json=patch_body(operation))
 
-    assert plain.status_code == asked.status_code == 200
-    assert "members" not in plain.json() and plain.json()["displayName"] == "G"
+    assert asked.status_code == 200, asked.text
+    assert set(asked.json()) == {"schemas", "id", "displayName", "members"}
     assert sorted(m["value"] for m in asked.json()["members"]) == sorted([alice, bob])
+
+
+async def test_a_group_patch_with_excluded_attributes_answers_the_rest(client: httpx2.AsyncClient) -> None:
+    """Entra's ``excludedAttributes=members``: the group without its member list."""
+    (alice,) = await _users(client, "alice")
+    group = await create_group(client, "G", [alice])
+
+    response = await client.patch(
+        f"/Groups/{group['id']}?excludedAttributes=members",
+        json=patch_body({"op": "replace", "path": "displayName", "value": "H"}),
+    )
+
+    assert response.status_code == 200, response.text
+    expected = {k: v for k, v in (await get_ok(client, f"/Groups/{group['id']}")).items() if k != "members"}
+    assert response.json() == expected
+
+
+async def test_a_user_patch_still_answers_200_with_the_user(client: httpx2.AsyncClient) -> None:
+    (alice,) = await _users(client, "alice")
+
+    response = await client.patch(
+        f"/Users/{alice}", json=patch_body({"op": "replace", "path": "displayName", "value": "Alice"})
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json() == await get_ok(client, f"/Users/{alice}")
 
 
 # -- unknown members ------------------------------------------------------------------------------

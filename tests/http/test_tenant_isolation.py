@@ -230,7 +230,7 @@ async def test_removing_a_foreign_member_from_an_own_group_touches_nothing_of_th
         ),
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 204  # a Group PATCH without attributes (RFC 7644 §3.5.2)
     await _assert_acme_unchanged(acme, acme_data)
 
 

@@ -1,8 +1,9 @@
 """Every SENDS and REQ line of IDP_QUIRKS.md is replayed, tested, or excluded with a reason.
 
-``IDP_QUIRKS.md`` is shared with the other projects of the workspace: it lives in
-``../shared/IDP_QUIRKS.md`` relative to the repository root (so in CI as well). These tests are
-skipped only when that file is absent.
+``IDP_QUIRKS.md`` (beside this file) is the team's research on what the two clients send and
+need. The workspace keeps the master copy next to the repository (``../shared/IDP_QUIRKS.md``);
+the copy here is what the tests read, so a plain clone runs them all, and
+``test_the_copy_matches_the_workspace_document`` fails when the two drift apart.
 
 A line is referenced by a scenario step (``"source"`` plus ``"quirk"``, see ``replay.py``), by a
 test of ``test_quirks_extra.py`` (``Source:`` and ``Quirk:`` lines in its docstring), or by an
@@ -27,7 +28,8 @@ from tests.idp.replay import scenario_files
 from tests.idp.replay import scenario_id
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-QUIRKS_FILE = REPO_ROOT.parent / "shared" / "IDP_QUIRKS.md"
+QUIRKS_FILE = Path(__file__).with_name("IDP_QUIRKS.md")
+WORKSPACE_QUIRKS_FILE = REPO_ROOT.parent / "shared" / "IDP_QUIRKS.md"
 EXTRA_TESTS = Path(__file__).with_name("test_quirks_extra.py")
 IN_SCOPE = frozenset({"SENDS", "REQ"})
 KINDS = frozenset({"SENDS", "REQ", "ACCEPTS", "NOTE"})
@@ -145,9 +147,17 @@ def exclusion_references() -> list[Reference]:
 
 @pytest.fixture(scope="module")
 def quirks() -> tuple[frozenset[str], list[Line]]:
-    if not QUIRKS_FILE.exists():
-        pytest.skip(f"{QUIRKS_FILE} is absent")
     return parse_quirks(QUIRKS_FILE.read_text(encoding="utf-8"))
+
+
+def test_the_copy_matches_the_workspace_document() -> None:
+    """Outside the team's workspace (a plain clone) there is nothing to compare with."""
+    if not WORKSPACE_QUIRKS_FILE.exists():
+        pytest.skip(f"no workspace copy at {WORKSPACE_QUIRKS_FILE} to compare with")
+    assert QUIRKS_FILE.read_text(encoding="utf-8") == WORKSPACE_QUIRKS_FILE.read_text(encoding="utf-8"), (
+        f"{QUIRKS_FILE} differs from {WORKSPACE_QUIRKS_FILE}: copy the workspace document over it "
+        "and cover its new SENDS/REQ lines"
+    )
 
 
 def test_the_quirks_document_parses(quirks: tuple[frozenset[str], list[Line]]) -> None:

@@ -13,7 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx2
+import orjson
 import pytest
+
+from tests.ops.support import captured_logs
 
 pytestmark = pytest.mark.anyio
 
@@ -149,3 +152,63 @@ async def test_entra_validator_pagination_walk(client: httpx2.AsyncClient, endpo
     assert expected_pages >= 2
     assert pages == expected_pages
     assert seen == created
+
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+UNDECLARED = "urn:ietf:params:scim:schemas:extension:Contoso:2.0:User"
+
+
+@pytest.mark.parametrize("op", ["Replace", "Add"])
+async def test_entra_custom_extension_paths_patch_declared_and_refuse_undeclared_extensions(
+    client: httpx2.AsyncClient, op: str
+) -> None:
+    """Entra PATCHes a custom attribute with the whole `urn:…:2.0:User:<attr>` string as the path.
+
+    A declared extension (the enterprise one) is patched through that form. A path into an
+    extension the server does not declare is an unknown attribute: RFC 7644 §3.5.2 makes it an
+    error (400 invalidPath) rather than a silent drop, so Entra reports the user as failed and
+    nothing changes. Declaring custom extensions per tenant is issue 15.
+
+    Source: E-TUT
+    Quirk: Custom extension attributes are mapped with target names of the form … that whole string is the `path`
+    """
+    created = await client.post("/Users", json={"schemas": [USER], "userName": "ext@contoso.example", "active": True})
+    assert created.status_code == 201, created.text
+    path = f"/Users/{created.json()['id']}"
+    entra = {"Content-Type": "application/scim+json"}
+
+    declared = {"schemas": [PATCH_OP], "Operations": [{"op": op, "path": f"{ENTERPRISE}:costCenter", "value": "4130"}]}
+    patched = await client.patch(path, json=declared, headers=entra)
+    assert patched.status_code == 200, patched.text
+    assert patched.json()[ENTERPRISE] == {"costCenter": "4130"}
+    assert ENTERPRISE in patched.json()["schemas"]
+
+    before = (await client.get(path)).json()
+    custom = {"schemas": [PATCH_OP], "Operations": [{"op": op, "path": f"{UNDECLARED}:badgeId", "value": "B-77"}]}
+    refused = await client.patch(path, json=custom, headers=entra)
+
+    assert refused.status_code == 400, refused.text
+    body = refused.json()
+    assert body["scimType"] == "invalidPath"
+    assert body["status"] == "400"
+    assert f"{UNDECLARED}:badgeId" in body["detail"]
+    assert (await client.get(path)).json() == before, "a refused PATCH changes nothing"
+
+
+async def test_okta_user_agent_is_recorded_in_the_access_log(client: httpx2.AsyncClient) -> None:
+    """Okta's requests name the client (prefix `Okta SCIM Client`, any version): the access log
+    line of each request records the User-Agent, so an operator sees which IdP called.
+
+    Source: O-REF
+    Quirk: Requests carry `User-Agent: Okta SCIM Client 1.0.0` … Recognise by the prefix, not the version.
+    """
+    with captured_logs() as logs:
+        listed = await client.get("/Groups?startIndex=1&count=100", headers=OKTA_HEADERS)
+        later = await client.get("/Users?count=1", headers={**OKTA_HEADERS, "User-Agent": "Okta SCIM Client 2.4.1"})
+        other = await client.get("/Users?count=1", headers={"User-Agent": "x" * 500})
+
+    assert (listed.status_code, later.status_code, other.status_code) == (200, 200, 200)
+    access = [orjson.loads(line) for line in logs.lines]
+    agents = [line.get("user_agent") for line in access if line["logger"] == "scimhub.access"]
+    assert agents == ["Okta SCIM Client 1.0.0", "Okta SCIM Client 2.4.1", "x" * 200]
+    assert all(agent.startswith("Okta SCIM Client") for agent in agents[:2])

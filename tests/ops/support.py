@@ -25,13 +25,18 @@ ADMIN = f"{ROOT}/admin/v1"
 # A Redis server of this machine (started by the redis_url fixture when it is down).
 
 
+METRICS_TOKEN = "test-metrics-token-0123456789abcdef"
+
+
 def ops_app(settings: Settings, store: Store, **changes: Any) -> Any:
-    """The real app on the test database, with an admin token (to read the request log) and ``changes``."""
-    return create_app(dataclasses.replace(settings, admin_token=ADMIN_TOKEN, **changes), store=store)
+    """The real app on the test database, with an admin token (to read the request log), a metrics
+    token (to scrape) and ``changes``."""
+    changes = {"admin_token": ADMIN_TOKEN, "metrics_token": METRICS_TOKEN, **changes}
+    return create_app(dataclasses.replace(settings, **changes), store=store)
 
 
 def root_client(app: object) -> httpx2.AsyncClient:
-    """A client for the unauthenticated endpoints (/healthz, /readyz, /metrics)."""
+    """A client without a token (/healthz, /readyz, /metrics)."""
     return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=ROOT)  # type: ignore[arg-type]
 
 
@@ -57,10 +62,10 @@ class Sample:
     value: float
 
 
-async def scrape(app: object) -> list[Sample]:
-    """GET /metrics, parsed with prometheus-client's own parser (the text must be valid)."""
+async def scrape(app: object, token: str = METRICS_TOKEN) -> list[Sample]:
+    """GET /metrics with ``token``, parsed with prometheus-client's own parser (the text must be valid)."""
     async with root_client(app) as client:
-        response = await client.get("/metrics")
+        response = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     return [

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
 import pytest
 
+from scimhub.http.media import MAX_JSON_CONTAINERS
 from scimhub.http.media import MAX_JSON_DEPTH
 from scimhub.limits import DEFAULT_LIMITS
 from scimhub.settings import Settings
@@ -33,6 +35,9 @@ SMALL = {
     "max_patch_operations": 3,
     "max_members_per_request": 3,
     "max_string_length": 40,  # above the 36 characters of an id (member values are strings too)
+    "max_values_per_attribute": 2,  # below max_members_per_request: members are not capped by it
+    "max_patch_comparisons": 10,
+    "max_resource_bytes": 400,
 }
 
 
@@ -58,7 +63,10 @@ def test_the_defaults_are_documented_values() -> None:
         DEFAULT_LIMITS.max_patch_operations,
         DEFAULT_LIMITS.max_filter_length,
         DEFAULT_LIMITS.max_filter_depth,
-    ) == (65_536, 50_000, 1_000, 4_096, 32)
+        DEFAULT_LIMITS.max_values_per_attribute,
+        DEFAULT_LIMITS.max_patch_comparisons,
+        DEFAULT_LIMITS.max_resource_bytes,
+    ) == (65_536, 50_000, 1_000, 4_096, 32, 1_000, 25_000, 1_048_576)
     assert Settings().limits == DEFAULT_LIMITS
     assert Settings().max_body_bytes == 4 * 1024 * 1024
 
@@ -207,6 +215,103 @@ async def test_too_many_members_in_a_patch_are_refused(
     assert await snapshot(small) == seeded["before"]
 
 
+# -- values per attribute --------------------------------------------------------------------------
+TWO_EMAILS = [{"value": "a@example.com", "type": "work"}, {"value": "b@example.com", "type": "home"}]
+THIRD_EMAIL = {"value": "c@example.com", "type": "other"}
+
+
+async def test_too_many_values_in_one_attribute_are_refused_on_every_write(
+    small: httpx2.AsyncClient, seeded: dict[str, Any]
+) -> None:
+    user = seeded["users"][0]
+    three = [*TWO_EMAILS, THIRD_EMAIL]
+    refused = [
+        await small.post("/Users", json=user_body("newbie", emails=three)),
+        await small.put(f"/Users/{user}", json=user_body("user0", emails=three)),
+        await small.patch(f"/Users/{user}", json=patch_body({"op": "add", "path": "emails", "value": three})),
+        await small.patch(f"/Users/{user}", json=patch_body({"op": "replace", "value": {"emails": three}})),
+        await small.patch(
+            f"/Users/{user}",
+            json=patch_body(
+                {"op": "add", "path": "emails", "value": TWO_EMAILS},
+                {"op": "add", "path": 'emails[type eq "other"].value', "value": "c@example.com"},
+            ),
+        ),
+    ]
+
+    for response in refused:
+        error = assert_scim_error(response, 400, "invalidValue")
+        assert error["detail"] == "'emails' has 3 values; at most 2 are accepted in one attribute."
+    assert await snapshot(small) == seeded["before"]
+    at_the_cap = await small.patch(
+        f"/Users/{user}", json=patch_body({"op": "add", "path": "emails", "value": TWO_EMAILS})
+    )
+    assert at_the_cap.status_code == 200, at_the_cap.text
+    assert at_the_cap.json()["emails"] == TWO_EMAILS
+
+
+async def test_members_are_not_capped_as_values(small: httpx2.AsyncClient, seeded: dict[str, Any]) -> None:
+    group = await create_group(small, "Three", seeded["users"][:3])
+
+    assert len(group["members"]) == 3 > SMALL["max_values_per_attribute"]
+
+
+async def test_the_value_cap_is_stated_in_the_schema(small: httpx2.AsyncClient) -> None:
+    user = await get_ok(small, "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
+    group = (await get_ok(small, "/Schemas"))["Resources"][1]
+    described = {a["name"]: a["description"] for a in [*user["attributes"], *group["attributes"]]}
+
+    capped = "This server accepts at most 2 values."
+    assert described["emails"].endswith(f"'work', 'home', and 'other'. {capped}")
+    assert all(described[name].endswith(capped) for name in ("phoneNumbers", "addresses", "roles"))
+    assert capped not in described["members"]  # rows, capped per request
+    assert capped not in described["groups"]  # readOnly: never sent
+    assert capped not in described["userName"]
+
+
+# -- PATCH comparisons -----------------------------------------------------------------------------
+async def test_a_patch_making_too_many_comparisons_is_refused(small: httpx2.AsyncClient) -> None:
+    user = await create_user(small, "babs", emails=TWO_EMAILS)
+    before = await snapshot(small)
+    # Each filtered replace examines the 2 emails: 2 x (1 comparison + 1 dedupe) = 4.
+    retype = [{"op": "replace", "path": f'emails[value eq "{e["value"]}"].type', "value": "x"} for e in TWO_EMAILS]
+
+    response = await small.patch(f"/Users/{user['id']}", json=patch_body(*retype, retype[0]))
+
+    error = assert_scim_error(response, 400, "invalidValue")
+    assert error["detail"] == (
+        "This PATCH would make more than 10 value comparisons (reached at 'emails.type'); "
+        "send its operations in several requests."
+    )
+    assert await snapshot(small) == before
+    accepted = await small.patch(f"/Users/{user['id']}", json=patch_body(*retype))
+    assert accepted.status_code == 200, accepted.text
+    assert [e["type"] for e in accepted.json()["emails"]] == ["x", "x"]
+
+
+# -- resource size ---------------------------------------------------------------------------------
+async def test_a_resource_may_not_grow_past_the_size_limit(small: httpx2.AsyncClient, seeded: dict[str, Any]) -> None:
+    """No body is too large, but the PATCHes add up: the resource's JSON is what is limited."""
+    user = seeded["users"][0]
+    fill = {name: "x" * 40 for name in ("displayName", "nickName", "title", "profileUrl", "userType")}
+    grow = patch_body({"op": "add", "value": fill})
+    grown = await small.patch(f"/Users/{user}", json=grow)
+    assert grown.status_code == 200, grown.text
+    before = await snapshot(small)
+    more = {name: "y" * 40 for name in ("preferredLanguage", "locale", "timezone")}
+
+    refused = [
+        await small.patch(f"/Users/{user}", json=patch_body({"op": "add", "value": more})),
+        await small.put(f"/Users/{user}", json=user_body("user0", **fill, **more)),
+        await small.post("/Users", json=user_body("newbie", **fill, **more)),
+    ]
+
+    for response in refused:
+        error = assert_scim_error(response, 400, "invalidValue")
+        assert re.fullmatch(r"The resource would be \d+ bytes of JSON; at most 400 are accepted\.", error["detail"])
+    assert await snapshot(small) == before
+
+
 # -- string lengths --------------------------------------------------------------------------------
 async def test_a_string_over_the_length_limit_is_refused_on_every_write(
     small: httpx2.AsyncClient, seeded: dict[str, Any]
@@ -242,6 +347,7 @@ async def test_limits_come_from_the_environment(settings: Settings, store: SqlSt
         "SCIMHUB_RATE_LIMIT": "",
         "SCIMHUB_MAX_PATCH_OPERATIONS": "1",
         "SCIMHUB_MAX_STRING_LENGTH": "5",
+        "SCIMHUB_MAX_VALUES_PER_ATTRIBUTE": "1",
     }
     configured = Settings.from_env(env)
     user = await create_user(acme.client, "bjensen")
@@ -250,9 +356,11 @@ async def test_limits_come_from_the_environment(settings: Settings, store: SqlSt
         two = patch_body({"op": "add", "path": "title", "value": "a"}, {"op": "add", "path": "nickName", "value": "b"})
         too_many = await client.patch(f"/Users/{user['id']}", json=two)
         too_long = await client.post("/Users", json=user_body("abcdef"))
+        too_many_values = await client.post("/Users", json=user_body("abc", emails=TWO_EMAILS))
 
     assert "At most 1 operations" in assert_scim_error(too_many, 400, "invalidValue")["detail"]
     assert "limit of 5 characters" in assert_scim_error(too_long, 400, "invalidValue")["detail"]
+    assert "at most 1 are accepted" in assert_scim_error(too_many_values, 400, "invalidValue")["detail"]
     assert await snapshot(acme.client) == before
 
 
@@ -274,6 +382,33 @@ async def test_a_body_nested_deeper_than_32_levels_is_refused(client: httpx2.Asy
     error = assert_scim_error(response, 400, "invalidSyntax")
     assert "deeper than 32 levels" in error["detail"]
     assert await snapshot(client) == before
+
+
+async def test_a_body_of_more_than_100000_objects_and_arrays_is_refused_before_it_is_parsed(
+    client: httpx2.AsyncClient,
+) -> None:
+    """4 MB of "{}," took 0.3-2.7 s to parse; a SCIM request needs at most ~50,000 (members)."""
+    before = await snapshot(client)
+    body = user_body("many@example.com", title=[{}] * MAX_JSON_CONTAINERS)  # and the body itself
+
+    response = await client.post("/Users", json=body)
+
+    error = assert_scim_error(response, 400, "invalidSyntax")
+    assert error["detail"] == (
+        f"The request body holds more than {MAX_JSON_CONTAINERS} JSON objects and arrays; "
+        "send fewer values per request."
+    )
+    assert await snapshot(client) == before
+
+
+async def test_brackets_in_strings_are_not_counted_as_objects_or_arrays(client: httpx2.AsyncClient) -> None:
+    title = "{[" * 30_000  # 60,000 brackets in each of two strings
+    many = [{}] * (MAX_JSON_CONTAINERS - 3)  # with the list, "schemas" and the body: exactly the limit
+    body = user_body("brackets@example.com", title=title, displayName=title, nickName=many)
+    response = await client.post("/Users", json=body)
+
+    assert "JSON objects and arrays" not in response.text  # refused, if at all, by schema validation
+    assert (await create_user(client, "brackets2@example.com", title=title, displayName=title))["title"] == title
 
 
 async def test_depth_is_not_refused_below_the_limit_nor_for_brackets_in_strings(client: httpx2.AsyncClient) -> None:

@@ -15,6 +15,7 @@ from scimhub.http.observe import route_label
 from scimhub.settings import Settings
 from scimhub.store.sql import SqlStore
 from tests.conftest import TenantAccess
+from tests.events.support import ADMIN_TOKEN
 from tests.events.support import Receiver
 from tests.events.support import fast
 from tests.events.support import running
@@ -23,6 +24,7 @@ from tests.http.scim_checks import app_with
 from tests.http.scim_checks import client_for
 from tests.http.scim_checks import create_user
 from tests.http.scim_checks import user_body
+from tests.ops.support import METRICS_TOKEN
 from tests.ops.support import admin_client
 from tests.ops.support import ops_app
 from tests.ops.support import root_client
@@ -35,7 +37,7 @@ pytestmark = pytest.mark.anyio
 async def test_requests_are_counted_by_route_method_status_and_tenant(
     settings: Settings, store: SqlStore, acme: TenantAccess, globex: TenantAccess
 ) -> None:
-    app = app_with(settings, store)
+    app = ops_app(settings, store)
     async with client_for(app, acme.token) as a, client_for(app, globex.token) as g:
         user = await create_user(a, "bjensen")
         await a.get(f"/Users/{user['id']}")
@@ -65,7 +67,7 @@ async def test_requests_are_counted_by_route_method_status_and_tenant(
 async def test_latency_is_a_histogram_per_route_and_method(
     settings: Settings, store: SqlStore, acme: TenantAccess
 ) -> None:
-    app = app_with(settings, store)
+    app = ops_app(settings, store)
     async with client_for(app, acme.token) as client:
         for _ in range(3):
             await client.get("/Users")
@@ -85,7 +87,7 @@ async def test_latency_is_a_histogram_per_route_and_method(
 async def test_rate_limited_requests_are_counted_per_tenant(
     settings: Settings, store: SqlStore, acme: TenantAccess, globex: TenantAccess
 ) -> None:
-    app = app_with(settings, store, rate_limit="1/hour")
+    app = ops_app(settings, store, rate_limit="1/hour")
     async with client_for(app, acme.token) as a, client_for(app, globex.token) as g:
         for _ in range(4):
             await a.get("/Users")
@@ -129,7 +131,7 @@ async def test_metrics_can_be_switched_off(settings: Settings, store: SqlStore) 
 
 
 async def test_each_app_has_a_registry_of_its_own(settings: Settings, store: SqlStore, acme: TenantAccess) -> None:
-    one, two = app_with(settings, store), app_with(settings, store)
+    one, two = ops_app(settings, store), ops_app(settings, store)
     async with client_for(one, acme.token) as client:
         await client.get("/Users")
 
@@ -160,7 +162,7 @@ async def test_unknown_paths_do_not_create_a_series_each(
     settings: Settings, store: SqlStore, acme: TenantAccess
 ) -> None:
     """Unauthenticated scanners must not grow the registry (and the process) without bound."""
-    app = app_with(settings, store, admin_token="test-admin-token-0123456789abcdef")
+    app = ops_app(settings, store)
     async with root_client(app) as stranger, client_for(app, acme.token) as client:
         for i in range(25):
             await stranger.get(f"/scim/v2/probe-{i}")
@@ -192,3 +194,78 @@ def reference_label(path: str) -> str:
 def test_the_scim_fast_path_labels_as_the_regex_does(segments: list[str]) -> None:
     path = "/scim/v2/" + "/".join(segments)
     assert route_label(path) == reference_label(path)
+
+
+# -- who may scrape --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer wrong-token-0123456789abcdefghijklmn", f"Basic {METRICS_TOKEN}", "Bearer ", "Bearer"],
+)
+async def test_metrics_need_the_metrics_token(
+    settings: Settings, store: SqlStore, acme: TenantAccess, header: str | None
+) -> None:
+    """They name every tenant with its traffic and webhook backlog: not for anyone who can reach the port."""
+    app = ops_app(settings, store)
+    async with client_for(app, acme.token) as client:
+        await client.get("/Users")
+    headers = {"Authorization": header} if header is not None else {}
+    async with root_client(app) as stranger:
+        response = await stranger.get("/metrics", headers=headers)
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="scimhub-metrics"'
+    assert response.json() == {"detail": "Send 'Authorization: Bearer <SCIMHUB_METRICS_TOKEN>'."}
+    assert acme.tenant_id not in response.text
+
+
+async def test_a_scim_token_does_not_open_the_metrics(settings: Settings, store: SqlStore, acme: TenantAccess) -> None:
+    async with root_client(ops_app(settings, store)) as client:
+        response = await client.get("/metrics", headers={"Authorization": f"Bearer {acme.token}"})
+
+    assert response.status_code == 401
+
+
+async def test_the_admin_token_opens_the_metrics_too(settings: Settings, store: SqlStore, acme: TenantAccess) -> None:
+    app = ops_app(settings, store, metrics_token=None)
+    async with client_for(app, acme.token) as client:
+        await client.get("/Users")
+
+    samples = await scrape(app, token=ADMIN_TOKEN)
+    assert value(samples, "scimhub_requests_total", route="/scim/v2/Users", tenant=acme.tenant_id) == 1
+    with pytest.raises(AssertionError, match="SCIMHUB_METRICS_TOKEN"):
+        await scrape(app, token=METRICS_TOKEN)  # not configured here: 401
+
+
+async def test_without_a_token_setting_the_metrics_are_not_served(settings: Settings, store: SqlStore) -> None:
+    async with root_client(app_with(settings, store)) as client:
+        response = await client.get("/metrics")
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "/metrics needs SCIMHUB_METRICS_TOKEN (or SCIMHUB_ADMIN_TOKEN, or SCIMHUB_METRICS_PUBLIC=true)"
+    }
+
+
+async def test_public_metrics_are_an_explicit_choice(settings: Settings, store: SqlStore, acme: TenantAccess) -> None:
+    app = app_with(settings, store, metrics_public=True)
+    async with client_for(app, acme.token) as client:
+        await client.get("/Users")
+    async with root_client(app) as stranger:
+        response = await stranger.get("/metrics")
+
+    assert response.status_code == 200
+    assert f'tenant="{acme.tenant_id}"' in response.text
+
+
+async def test_unknown_methods_share_one_label(settings: Settings, store: SqlStore, acme: TenantAccess) -> None:
+    """h11 passes any method token through: each would have been a series of its own."""
+    app = ops_app(settings, store)
+    async with root_client(app) as stranger, client_for(app, acme.token) as client:
+        for i in range(25):
+            await stranger.request(f"PROBE{i}", "/scim/v2/Users")
+            await client.request(f"BREW{i}", "/Users")
+        await client.request("PATCH", "/Users")
+
+    methods = {s.labels["method"] for s in await scrape(app) if s.name == "scimhub_requests_total"}
+    assert methods == {"OTHER", "PATCH"}
+    assert value(await scrape(app), "scimhub_requests_total", method="OTHER", tenant=acme.tenant_id) == 25

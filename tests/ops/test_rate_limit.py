@@ -30,6 +30,7 @@ from tests.http.scim_checks import create_user
 from tests.http.scim_checks import patch_body
 from tests.http.scim_checks import snapshot
 from tests.http.scim_checks import user_body
+from tests.ops.support import ops_app
 from tests.ops.support import request_log
 from tests.ops.support import root_client
 from tests.ops.support import scrape
@@ -166,7 +167,7 @@ async def test_unauthenticated_requests_do_not_spend_a_tenant_budget(
 async def test_health_and_metrics_are_never_rate_limited(
     settings: Settings, store: SqlStore, acme: TenantAccess
 ) -> None:
-    app = app_with(settings, store, rate_limit="1/hour")
+    app = app_with(settings, store, rate_limit="1/hour", metrics_public=True)
     async with client_for(app, acme.token) as client:
         await client.get("/Users")
         assert_rate_limited(await client.get("/Users"), 3600)
@@ -195,7 +196,7 @@ async def test_the_limit_comes_from_scimhub_rate_limit(settings: Settings, store
 async def test_a_429_is_counted_in_the_metrics_and_kept_in_the_request_log(
     settings: Settings, store: SqlStore, acme: TenantAccess
 ) -> None:
-    app = app_with(settings, store, rate_limit="1/hour", admin_token="test-admin-token-0123456789abcdef")
+    app = ops_app(settings, store, rate_limit="1/hour")
     async with client_for(app, acme.token) as client:
         await client.get("/Users")
         await client.get("/Users")

@@ -183,6 +183,26 @@ async def test_secrets_in_bodies_are_redacted(settings: Settings, store: SqlStor
         assert secret not in text
 
 
+async def test_secret_keys_that_lookup_folds_are_redacted(
+    settings: Settings, store: SqlStore, acme: TenantAccess
+) -> None:
+    """Attribute lookup folds names, so "pa\u017f\u017fword" (long s) sets the password: the log
+    must hide it too (the quick check on the raw bytes let it through)."""
+    app = ops_app(settings, store)
+    async with client_for(app, acme.token) as client:
+        created = await client.post("/Users", json=user_body("bjensen", **{"pa\u017f\u017fword": "Tr0ub4dor&3"}))
+        patched = await client.patch(
+            f"/Users/{created.json()['id']}",
+            json=patch_body({"op": "replace", "value": {"PA\u017f\u017fWORD": "N3w-Tr0ub4dor"}}),
+        )
+    assert (created.status_code, patched.status_code) == (201, 200)
+
+    patch_entry, create_entry = await request_log(app)
+    assert orjson.loads(create_entry["requestBody"])["pa\u017f\u017fword"] == REDACTED
+    assert orjson.loads(patch_entry["requestBody"])["Operations"][0]["value"] == {"PA\u017f\u017fWORD": REDACTED}
+    assert "Tr0ub4dor" not in orjson.dumps([patch_entry, create_entry]).decode()
+
+
 async def test_bodies_are_capped(settings: Settings, store: SqlStore, acme: TenantAccess) -> None:
     cap = 200
     app = ops_app(settings, store, request_log_body_bytes=cap)

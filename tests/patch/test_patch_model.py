@@ -147,3 +147,17 @@ def test_without_a_path_the_value_must_be_an_object(op: str, value: Any) -> None
 def test_schemas_without_the_patch_op_urn_are_invalid_value(schemas: Any) -> None:
     with pytest.raises(InvalidValue, match="'schemas'"):
         parse_patch_request({"schemas": schemas, "Operations": [ADD_NICKNAME]})
+
+
+@pytest.mark.parametrize("op", ["add", "Replace"])
+@pytest.mark.parametrize("path", ["nickName", None])
+def test_add_and_replace_without_a_value_member_are_invalid(op: str, path: str | None) -> None:
+    """RFC 7644 §3.5.2.1 and §3.5.2.3: the operation MUST contain a "value" member."""
+    operation = {"op": op} if path is None else {"op": op, "path": path}
+    with pytest.raises(InvalidValue, match=r"Operations\[0\]: .* needs a value member"):
+        parse_one(operation)
+
+
+def test_an_explicit_null_value_is_a_value() -> None:
+    """Entra clears an attribute with ``{"op":"Replace","path":…,"value":null}``."""
+    assert parse_one({"op": "Replace", "path": "nickName", "value": None}).value is None

@@ -113,12 +113,16 @@ def test_remove_of_a_required_group_display_name_is_a_mutability_error() -> None
         patch(TOUR_GUIDES, remove("displayName"), rtype=GROUP)
 
 
-@pytest.mark.parametrize(
-    "path", ["nope", "name.nope", f"{ENTERPRISE}:nope", "urn:example:unknown:2.0:User:department", "schemas"]
-)
+@pytest.mark.parametrize("path", ["nope", "name.nope", f"{ENTERPRISE}:nope", "urn:example:unknown:2.0:User:department"])
 def test_remove_of_an_unknown_path_is_invalid_path(path: str) -> None:
     with pytest.raises(InvalidPath):
         patch(BJENSEN, remove(path))
+
+
+def test_remove_of_schemas_is_a_mutability_error() -> None:
+    """``schemas`` is a common attribute the server sets from the document (readOnly)."""
+    with pytest.raises(Mutability, match="'schemas' is readOnly"):
+        patch(BJENSEN, remove("schemas"))
 
 
 def test_operations_apply_in_order() -> None:

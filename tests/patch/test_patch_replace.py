@@ -258,14 +258,14 @@ def test_string_booleans_fail_validation_when_strict() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["id", "meta", "meta.version", "groups", "GROUPS", f"{ENTERPRISE}:manager.displayName"],
+    ["id", "meta", "meta.version", "groups", "GROUPS", f"{ENTERPRISE}:manager.displayName", "schemas"],
 )
 def test_replace_on_a_read_only_attribute_is_a_mutability_error(path: str) -> None:
     with pytest.raises(Mutability):
         patch(BJENSEN, replace(path, "x"))
 
 
-@pytest.mark.parametrize("path", ["nope", "name.nope", "schemas", f"{ENTERPRISE}:nope", "displayName.value"])
+@pytest.mark.parametrize("path", ["nope", "name.nope", f"{ENTERPRISE}:nope", "displayName.value"])
 def test_replace_on_an_unknown_path_is_invalid_path(path: str) -> None:
     with pytest.raises(InvalidPath):
         patch(BJENSEN, replace(path, "x"))

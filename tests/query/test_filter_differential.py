@@ -30,6 +30,7 @@ from scimhub.schema.project import Projection
 from scimhub.schema.registry import default_registry
 from scimhub.store.base import Query
 from scimhub.store.sql import SqlStore
+from tests.http.scim_checks import fullwidth
 
 pytestmark = pytest.mark.anyio
 
@@ -38,8 +39,10 @@ ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 # A small alphabet makes collisions (and so matches) likely; every character is a known trap:
 # case pairs, 'ß' (casefolds to "ss"), 'İ' (casefolds to "i" + U+0307), 'É' / "e" + U+0301 (NFC),
-# and the LIKE wildcards '%' and '_', which must match only themselves.
-ALPHABET = ["a", "A", "s", "S", "ß", "i", "İ", "é", "É", "e\u0301", "%", "_"]
+# the LIKE wildcards '%' and '_', which must match only themselves, and fullwidth A and s
+# (RFC 8265 width mapping: they equal 'a' and 's' where case is ignored, not where it is exact).
+FULLWIDTH_A, FULLWIDTH_S = fullwidth("A"), fullwidth("s")
+ALPHABET = ["a", "A", "s", "S", "ß", "i", "İ", "é", "É", "e\u0301", "%", "_", FULLWIDTH_A, FULLWIDTH_S]
 texts = st.lists(st.sampled_from(ALPHABET), max_size=3).map("".join)
 non_empty_texts = st.lists(st.sampled_from(ALPHABET), min_size=1, max_size=3).map("".join)
 email_types = st.sampled_from(["work", "Work", "home"]) | texts
@@ -77,6 +80,7 @@ STRING_PATHS = [
     "emails.display",
     f"{ENTERPRISE}:department",
     f"{ENTERPRISE}:employeeNumber",
+    "schemas",  # a common attribute: the core schema and each extension the user carries
 ]
 BOOLEAN_PATHS = ["active", "emails.primary"]
 PRESENT_PATHS = [*STRING_PATHS, *BOOLEAN_PATHS, "name", f"{ENTERPRISE}:department"]
@@ -147,6 +151,44 @@ def user_body(doc: dict[str, Any]) -> dict[str, Any]:
     filters=["displayName eq null", "displayName ne null", "externalId eq null", "externalId ne null"],
 )
 @example(directory=[{"userName": "a"}, {"userName": "b", "emails": [{"value": "x"}]}], filters=["emails eq null"])
+@example(  # 5. `pr` held for a complex value whose sub-attributes are all "" (both sides said yes)
+    directory=[
+        {"userName": "a", "name": {"givenName": "", "familyName": ""}, "emails": [{"value": ""}]},
+        {"userName": "b", "name": {"givenName": "B"}, "emails": [{"value": "", "primary": True}]},
+    ],
+    filters=["name pr", "emails pr", "not (name pr)", "name[givenName pr]", "emails eq null", "emails.value pr"],
+)
+@example(
+    directory=[{"userName": "a"}, {"userName": "b", ENTERPRISE: {"department": "s"}}],
+    filters=[
+        f'schemas eq "{ENTERPRISE.upper()}"',
+        'schemas co "ENTERPRISE"',
+        f'schemas ne "{USER}"',
+        'schemas ew ":user"',
+        "schemas pr",
+        'not (schemas sw "urn:ietf")',
+    ],
+)
+@example(  # 6. fullwidth letters are their ASCII letters where case is ignored (RFC 8265 §3.3.1)
+    directory=[
+        {"userName": fullwidth("WIDE"), "externalId": FULLWIDTH_A},
+        {
+            "userName": "narrow",
+            "externalId": "A",
+            "displayName": fullwidth("wide"),
+            "emails": [{"value": fullwidth("W") + "@x"}],
+        },
+    ],
+    filters=[
+        'userName eq "wide"',
+        f'userName eq "{fullwidth("wide")}"',
+        f'userName co "{fullwidth("D")}"',
+        'displayName eq "WIDE"',
+        'emails eq "w@x"',
+        'externalId eq "A"',
+        f'externalId eq "{FULLWIDTH_A}"',
+    ],
+)
 async def test_sql_search_returns_exactly_the_documents_the_oracle_matches(
     store: SqlStore, directory: list[dict[str, Any]], filters: list[str]
 ) -> None:
@@ -180,3 +222,18 @@ def test_an_unassigned_value_matches_no_comparison_except_eq_null() -> None:
     assert holds("emails[type eq null]")
     assert not holds("emails[type ne null]")
     assert holds('not (name.familyName eq "x")')
+
+
+def test_a_complex_value_of_empty_strings_is_not_present() -> None:
+    """RFC 7644 §3.4.2.2: ``pr`` needs "a non-empty node for complex attributes"."""
+    registry = default_registry()
+    rtype = registry.resource_type("User")
+    empty = {"userName": "a", "name": {"givenName": "", "familyName": ""}, "emails": [{"value": ""}]}
+    named = {"userName": "b", "name": {"givenName": "B", "familyName": ""}, "emails": [{"value": "b@x"}]}
+
+    def holds(text: str, doc: dict[str, Any]) -> bool:
+        return matches(bind_filter(parse_filter(text), rtype, registry.common, text), doc)
+
+    assert [holds("name pr", d) for d in (empty, named)] == [False, True]
+    assert [holds("emails pr", d) for d in (empty, named)] == [False, True]
+    assert [holds("not (name pr)", d) for d in (empty, named)] == [True, False]

@@ -12,6 +12,7 @@ import dataclasses
 
 import pytest
 
+from scimhub.errors import InvalidValue
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.project import parse_projection
 from scimhub.schema.project import project
@@ -142,7 +143,11 @@ ATTRIBUTES = [
     pytest.param(ENTERPRISE, only(**{ENTERPRISE: BJENSEN[ENTERPRISE]}), id="whole-extension"),
     pytest.param(ENTERPRISE.upper(), only(**{ENTERPRISE: BJENSEN[ENTERPRISE]}), id="whole-extension-any-case"),
     pytest.param(f"{EXT}:recoveryCode", only(**{EXT: {"recoveryCode": "R-123"}}), id="returned-request"),
-    pytest.param("userName,nope,name.nope", only(userName="bjensen@example.com"), id="unknown-names-ignored"),
+    pytest.param(
+        USER_SCHEMA,
+        {k: v for k, v in DEFAULT_VIEW.items() if not k.startswith("urn:")},
+        id="the-core-schema-is-its-attributes",
+    ),
 ]
 
 
@@ -171,7 +176,11 @@ EXCLUDED = [
         without(**{ENTERPRISE: {"employeeNumber": "701984", "manager": {"value": "26118915"}}}),
         id="extension-attribute",
     ),
-    pytest.param("nope,name.nope", DEFAULT_VIEW, id="unknown-names-ignored"),
+    pytest.param(
+        USER_SCHEMA.upper(),
+        {"schemas": SCHEMAS, "id": USER_ID, ENTERPRISE: DEFAULT_VIEW[ENTERPRISE], EXT: DEFAULT_VIEW[EXT]},
+        id="the-core-schema-is-its-attributes",
+    ),
     pytest.param("id", DEFAULT_VIEW, id="returned-always-cannot-be-excluded"),
 ]
 
@@ -242,3 +251,19 @@ def test_excluding_a_whole_extension_drops_its_container() -> None:
         "id": "1",
         "userName": "a",
     }
+
+
+@pytest.mark.parametrize("names", ["nope", "userName,nope", "name.nope", "urn:x:y:z", f"{ENTERPRISE}:nope"])
+@pytest.mark.parametrize("parameter", ["attributes", "excludedAttributes"])
+def test_an_unknown_name_is_invalid_like_an_unknown_sort_by(parameter: str, names: str) -> None:
+    """One rule for every name in a query (RFC 7644 §3.9, §3.4.2.3): a misspelt name is refused,
+    never silently dropped (which would change what the response holds)."""
+    args = (names, None) if parameter == "attributes" else (None, names)
+    with pytest.raises(InvalidValue, match=f"^{parameter} names an unknown attribute: '"):
+        parse_projection(TESTED, COMMON, *args)
+
+
+def test_names_of_other_resource_types_can_be_ignored() -> None:
+    """Root searches: each type ignores the names only another type has."""
+    projection = parse_projection(GROUP, COMMON, "displayName,userName", "emails", ignore_unknown=True)
+    assert projection == parse_projection(GROUP, COMMON, "displayName", None)

@@ -1,7 +1,8 @@
 """scimhub behind PgBouncer in transaction mode (SCIMHUB_DATABASE_PGBOUNCER=true): every
 transaction may land on another server connection, so no prepared statement may outlive one.
 
-Runs in the PostgreSQL pass of the suite (``.ci/run`` installs Debian's pgbouncer for it).
+Runs in the PostgreSQL pass of the suite (``.ci/run`` installs Debian's pgbouncer for it); skipped,
+saying so, where the pgbouncer binary is not installed.
 """
 
 from __future__ import annotations
@@ -40,11 +41,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def pgbouncer_binary() -> str | None:
+    """Debian installs it in /usr/sbin, which a non-root PATH may leave out."""
+    found = shutil.which("pgbouncer")
+    if found is None and os.path.exists("/usr/sbin/pgbouncer"):
+        found = "/usr/sbin/pgbouncer"
+    return found
+
+
 @pytest.fixture
 def bouncer(postgres_database: str) -> Iterator[str]:
     """PgBouncer (transaction mode, 2 server connections) in front of the session's database."""
-    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-    assert os.path.exists(binary), "pgbouncer is not installed (apt-get install pgbouncer; .ci/run does)"
+    binary = pgbouncer_binary()
+    if binary is None:
+        pytest.skip("pgbouncer is not installed here (apt-get install pgbouncer; .ci/run installs it)")
     target = make_url(postgres_database)
     port = _free_port()
     # pgbouncer refuses to run as root and drops to the postgres user, who must read its files.

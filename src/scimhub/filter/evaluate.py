@@ -90,7 +90,13 @@ def leaf_values(path: BoundPath, doc: JsonDoc) -> list[Any]:
 
 
 def _present(value: Any) -> bool:
-    return value is not None and value != "" and value != [] and value != {}
+    """RFC 7644 §3.4.2.2 ``pr``: a non-empty value; a complex value needs a non-empty node
+    (``{"givenName": ""}`` is as absent as ``{}``), a multi-valued one a present element."""
+    if isinstance(value, dict):
+        return any(_present(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_present(v) for v in value)
+    return value is not None and value != ""
 
 
 def compare(node: BCompare, actual: Any) -> bool:

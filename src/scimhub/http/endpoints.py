@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -39,16 +40,20 @@ class Runtime:
         self._base_urls: dict[tuple[object, ...], str] = {}
 
     def base_url(self, request: Request) -> str:
+        """The SCIM root as the client reached it: SCIMHUB_BASE_URL, or scheme, Host and the
+        ``root_path`` of the SCIM mount, which holds every prefix above it (a host app's
+        ``Mount("/identity", …)``, the server's ``--root-path``) and ``/scim/v2`` itself."""
         if self.settings.base_url:
             return self.settings.base_url.rstrip("/")
         scope = request.scope
         host = next((value for key, value in scope["headers"] if key == b"host"), None)
-        key = (scope.get("scheme"), host, scope.get("server"), scope.get("app_root_path", scope.get("root_path")))
+        root = scope.get("root_path", "")
+        key = (scope.get("scheme"), host, scope.get("server"), root)
         found = self._base_urls.get(key)
         if found is None:
             if len(self._base_urls) >= 256:
                 self._base_urls.clear()
-            found = self._base_urls[key] = f"{str(request.base_url).rstrip('/')}/scim/v2"
+            found = self._base_urls[key] = str(URL(scope={**scope, "path": root, "query_string": b""})).rstrip("/")
         return found
 
     async def cursor_codec(self) -> CursorCodec:
@@ -92,10 +97,13 @@ def projection(request: Request, rtype: ResourceType) -> Projection:
     )
 
 
-def resource_response(result: ResourceResult, status: int = 200) -> ScimResponse:
+def resource_response(result: ResourceResult, status: int | None = None) -> Response:
+    status = status or result.status
     headers = {"ETag": etag(result.version)}
     if status == 201:
         headers["Location"] = result.location
+    if status == 204:
+        return Response(status_code=204, headers=headers)
     return ScimResponse(result.doc, status, headers)
 
 
@@ -192,12 +200,15 @@ async def resource_type(request: Request) -> Response:
 
 
 async def schemas(request: Request) -> Response:
-    return ScimResponse(discovery.schemas(runtime(request).service.registry, base_url(request)))
+    rt = runtime(request)
+    return ScimResponse(discovery.schemas(rt.service.registry, base_url(request), rt.settings.max_values_per_attribute))
 
 
 async def schema(request: Request) -> Response:
+    rt = runtime(request)
+    urn = request.path_params["id"]
     return ScimResponse(
-        discovery.schema(runtime(request).service.registry, base_url(request), request.path_params["id"])
+        discovery.schema(rt.service.registry, base_url(request), urn, rt.settings.max_values_per_attribute)
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -16,6 +18,9 @@ from scimhub.workload import record_body
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 MAX_JSON_DEPTH = 32  # SCIM documents nest 4-5 levels (PatchOp > value > extension > complex)
+# Objects and arrays in one body: twice the 50,000 members one request may name. Parsing 4 MB of
+# "{}," (1.3 million of them) took 0.3-2.7 s, most of it the garbage collector's.
+MAX_JSON_CONTAINERS = 100_000
 _ACCEPTED = {SCIM_MEDIA_TYPE, "application/json"}
 
 
@@ -45,27 +50,43 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     record_body(len(body))  # a large write costs more of the tenant's rate limit
     if not body.strip():
         raise InvalidSyntax("The request body is empty; a JSON object is required.")
+    opened = body.count(b"{") + body.count(b"[")  # at C speed; brackets in strings count too
+    if opened > MAX_JSON_CONTAINERS and _containers(bytes(body)) > MAX_JSON_CONTAINERS:
+        raise InvalidSyntax(
+            f"The request body holds more than {MAX_JSON_CONTAINERS} JSON objects and arrays; "
+            "send fewer values per request."
+        )
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidSyntax(f"The request body is not valid JSON: {exc}.") from None
-    # Walk only a body with enough brackets to nest that deep (two byte counts, not a walk).
-    if body.count(b"{") + body.count(b"[") > MAX_JSON_DEPTH and _depth_exceeds(document, MAX_JSON_DEPTH):
+    # Measure only a body with enough brackets to nest that deep.
+    if opened > MAX_JSON_DEPTH and _depth_exceeds(bytes(body), MAX_JSON_DEPTH):
         raise InvalidSyntax(f"The request body nests deeper than {MAX_JSON_DEPTH} levels; SCIM documents never do.")
     return document
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    """Iterative, so a hostile body cannot exhaust the stack while it is checked."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
+_BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed bytes
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _brackets(body: bytes) -> bytes:
+    """The brackets of JSON ``body`` that lie outside strings, at C speed. Escaped backslashes,
+    then escaped quotes, are dropped, so every quote left opens or closes a string."""
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return b"".join(unescaped.split(b'"')[::2]).translate(None, _NOT_BRACKETS)
+
+
+def _containers(body: bytes) -> int:
+    brackets = _brackets(body)
+    return brackets.count(b"{") + brackets.count(b"[")
+
+
+def _depth_exceeds(body: bytes, limit: int) -> bool:
+    """Whether valid JSON ``body`` nests deeper than ``limit``: the highest running sum of +1 per
+    opening and -1 per closing bracket (a walk of the parsed document cost ~3 µs a container)."""
+    steps = array("b", _brackets(body).translate(_BRACKET_STEPS))
+    return max(accumulate(steps), default=0) > limit
 
 
 def _too_large(max_bytes: int) -> PayloadTooLarge:

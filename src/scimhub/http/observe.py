@@ -22,6 +22,7 @@ from scimhub.protocol.context import Principal
 log = logging.getLogger("scimhub.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _ID_SEGMENT = re.compile(r"^(/scim/v2/(?:Users|Groups|Schemas|ResourceTypes))/(?!\.search$)[^/]+")
+_USER_AGENT_CHARS = 200
 _ADMIN_TENANT = re.compile(r"^/admin/v1/tenants/[^/]+")
 _ADMIN_WEBHOOK = re.compile(r"^(/admin/v1/tenants/\{tenant\}/webhooks)/[^/]+")
 _SCIM = ("/Users", "/Users/.search", "/Users/{id}", "/Groups", "/Groups/.search", "/Groups/{id}", "/.search")
@@ -33,6 +34,10 @@ ROUTE_LABELS = frozenset(
     + [f"/admin/v1/tenants/{{tenant}}{p}" for p in (*_ADMIN, "/webhooks/{id}/redeliver")]
 )  # every route the app serves; anything else is labelled OTHER_ROUTE
 OTHER_ROUTE = "other"
+# RFC 9110 §9 and PATCH (RFC 5789): the method label takes these; any other method a client sends
+# (h11 passes any token through) is labelled OTHER_METHOD, so that it adds no series.
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"))
+OTHER_METHOD = "OTHER"
 _WITH_IDS = frozenset(("Users", "Groups", "Schemas", "ResourceTypes"))
 
 
@@ -189,10 +194,20 @@ class AccessLogMiddleware:
                 "route": route,
                 "status": status,
                 "latency_ms": round(seconds * 1000, 3),
+                "user_agent": _user_agent(scope),
             }
             log.info("%s %s %s", method, route, status, extra=fields)
         if self.metrics is not None:
-            self.metrics.record(route, method, status, tenant, seconds)
+            self.metrics.record(route, method if method in METHODS else OTHER_METHOD, status, tenant, seconds)
+
+
+def _user_agent(scope: Scope) -> str | None:
+    """The client's User-Agent (which IdP is calling: Okta sends ``Okta SCIM Client 1.0.0``), cut
+    to ``_USER_AGENT_CHARS``; read only when the access line is written."""
+    for key, value in scope["headers"]:
+        if key == b"user-agent":
+            return bytes(value[:_USER_AGENT_CHARS]).decode("latin-1")
+    return None
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

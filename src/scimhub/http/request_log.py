@@ -34,9 +34,9 @@ FLUSH_EVERY = 1.0  # seconds
 # Entries of all tenants together: flush inline past this many. An entry holds at most ~2 body
 # caps (8 KB by default; a larger request body is redacted and cut when it is captured).
 MAX_PENDING = 2_000
-# Entries redacted between yields to the event loop (~25 µs each, a few hundred for a body that
-# needs the regex fallback).
-REDACT_CHUNK = 20
+# A flush redacting entries yields to the event loop once it has run this long (seconds): an entry
+# costs ~5-50 µs, at most a few ms for a body built to be slow (the redaction stops at the cap).
+REDACT_SLICE = 0.005
 
 
 @dataclass(slots=True)
@@ -91,13 +91,19 @@ class RequestLogBuffer:
             rings, self._rings, self._pending = self._rings, {}, 0
             entries = [entry for ring in rings.values() for entry in ring]
             try:
-                logged: list[LoggedRequest] = []
-                for start in range(0, len(entries), REDACT_CHUNK):
-                    logged += [entry.logged(self.body_cap) for entry in entries[start : start + REDACT_CHUNK]]
-                    await asyncio.sleep(0)  # requests run between chunks: a flush never stalls them long
-                await self.store.append(logged)
+                await self.store.append(await self._redacted(entries))
             except Exception:  # a debugging aid must never take the server down
                 log.exception("could not write %d request-log entries", len(entries))
+
+    async def _redacted(self, entries: list[CapturedRequest]) -> list[LoggedRequest]:
+        logged: list[LoggedRequest] = []
+        since = time.perf_counter()
+        for entry in entries:
+            logged.append(entry.logged(self.body_cap))
+            if time.perf_counter() - since > REDACT_SLICE:
+                await asyncio.sleep(0)  # requests run between slices: a flush never stalls them long
+                since = time.perf_counter()
+        return logged
 
     async def start(self) -> None:
         self._stopping = False
@@ -174,7 +180,8 @@ class RequestLogMiddleware:
                         request_body=None,
                         response_body=None,
                     ),
-                    # A body the log cuts is redacted now, so that a ring holds no large bodies.
+                    # A body the log cuts is redacted now, so that a ring holds no large bodies
+                    # (at most a few ms: the redaction reads a window of it and stops at the cap).
                     request_body=bytes(request_body)
                     if len(request_body) <= cap
                     else redact_body(bytes(request_body), cap),

@@ -9,6 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
+from starlette.routing import Router
+from starlette.types import ASGIApp
 
 from scimhub.http import endpoints
 from scimhub.http.endpoints import ResourceEndpoints
@@ -47,3 +49,8 @@ def scim_routes() -> list[BaseRoute]:
         route("/Schemas", GET=endpoints.schemas),
         route("/Schemas/{id}", GET=endpoints.schema),
     ]
+
+
+def scim_router() -> ASGIApp:
+    """The SCIM routes; ``http.target.RequestTarget`` drops a trailing slash before them."""
+    return Router(routes=scim_routes(), redirect_slashes=False)

@@ -29,8 +29,12 @@ from scimhub.filter.evaluate import element_matches
 from scimhub.filter.parser import parse_path
 from scimhub.limits import DEFAULT_LIMITS
 from scimhub.limits import InputLimits
+from scimhub.patch.budget import Budget
+from scimhub.patch.budget import filter_cost
 from scimhub.patch.model import OpName
 from scimhub.patch.model import PatchOperation
+from scimhub.patch.values import unique
+from scimhub.patch.values import without
 from scimhub.policy import Policy
 from scimhub.schema.model import Attribute
 from scimhub.schema.model import JsonDoc
@@ -42,6 +46,7 @@ from scimhub.schema.paths import find_schema
 from scimhub.schema.paths import resolve
 from scimhub.schema.paths import resolve_name
 from scimhub.schema.relations import members_attribute
+from scimhub.schema.validate import check_value_count
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,11 @@ class _Engine:
         self.policy = policy
         self.members: list[MemberOp] = []
         self.members_name = members_attribute(rtype)
+        self.budget = Budget(limits.max_patch_comparisons)  # each walk over values is counted first
+
+    def _check_count(self, target: _Target, items: list[Any]) -> None:
+        """The cap holds after every operation, so no later one walks more values than it allows."""
+        check_value_count(target.path.attribute.name, len(items), self.limits.max_values_per_attribute)
 
     # -- dispatch ----------------------------------------------------------------
     def apply(self, operation: PatchOperation) -> None:
@@ -218,7 +228,7 @@ class _Engine:
         if target.path.sub is not None:
             self._set_sub(holder, target.path, value)
         elif attr.multi_valued:
-            self._set_multi(op, holder, attr, value)
+            self._set_multi(op, holder, target, value)
         elif attr.is_complex and isinstance(value, dict) and isinstance(holder.get(attr.name), dict):
             # RFC 7644 §3.5.2.1/3: sub-attributes not given are left unchanged.
             holder[attr.name] = {**holder[attr.name], **value}
@@ -246,17 +256,23 @@ class _Engine:
             items = current if isinstance(current, list) else []
             if not items:
                 raise NoTarget(f"'{path.key}': {attr.name} has no values to set {sub.name} on.")
+            self.budget.spend(len(items), path.key)
             for item in items:
                 if isinstance(item, dict):
                     item[sub.name] = value
             return
         holder[attr.name] = {**(current if isinstance(current, dict) else {}), sub.name: value}
 
-    def _set_multi(self, op: OpName, holder: JsonDoc, attr: Attribute, value: Any) -> None:
+    def _set_multi(self, op: OpName, holder: JsonDoc, target: _Target, value: Any) -> None:
+        name = target.path.attribute.name
         values = value if isinstance(value, list) else [value]
-        current = holder.get(attr.name) if op is OpName.ADD else None
-        items = _unique([*(current if isinstance(current, list) else []), *values])
-        holder[attr.name] = items
+        current = holder.get(name) if op is OpName.ADD else None
+        current = current if isinstance(current, list) else []
+        self.budget.spend(len(current), target.path.key)
+        items = unique([*current, *values])
+        self._check_count(target, items)  # before the values are counted: the clearer answer
+        self.budget.spend(len(values), target.path.key)
+        holder[name] = items
         _clear_other_primaries(items, values)
 
     def _set_filtered(self, op: OpName, target: _Target, value: Any) -> None:
@@ -265,6 +281,7 @@ class _Engine:
         items = holder.get(attr.name)
         items = items if isinstance(items, list) else []
         assert target.filter is not None
+        self.budget.spend(filter_cost(target.filter, items) + len(items), target.path.key)  # match, dedupe
         matched = [i for i, item in enumerate(items) if element_matches(target.filter, item)]
         if not matched:
             items.append(self._new_element(target, value))
@@ -278,7 +295,8 @@ class _Engine:
                 elif isinstance(value, dict):
                     items[i] = {**items[i], **value}
         touched = [items[i] for i in matched]
-        holder[attr.name] = items = _unique(items)
+        holder[attr.name] = items = unique(items)
+        self._check_count(target, items)
         _clear_other_primaries(items, touched)
 
     def _new_element(self, target: _Target, value: Any) -> JsonDoc:
@@ -307,12 +325,17 @@ class _Engine:
         holder = self._holder(target.path, create=False)
         if attr.name not in holder:
             return  # removing what is not there is a no-op
+        current = holder[attr.name]
+        by_value = attr.multi_valued and isinstance(value, list) and bool(value)
+        if isinstance(current, list) and (target.filter is not None or sub is not None or by_value):
+            walk = len(current) if target.filter is None else filter_cost(target.filter, current)
+            self.budget.spend(walk + (len(value) if by_value else 0), target.path.key)
         if target.filter is not None:
             self._remove_filtered(holder, target)
         elif sub is not None:
             self._remove_sub(holder, attr, sub)
-        elif attr.multi_valued and isinstance(value, list) and value:
-            holder[attr.name] = [v for v in holder[attr.name] if v not in value]
+        elif by_value:
+            holder[attr.name] = without(current, value)
         else:
             del holder[attr.name]
         if holder.get(attr.name) in ([], {}):
@@ -383,15 +406,6 @@ def _clear_other_primaries(items: list[Any], new_values: list[Any]) -> None:
     for item in items:
         if isinstance(item, dict) and item is not keep and _is_true(item.get("primary")) and item != keep:
             item["primary"] = False
-
-
-def _unique(items: list[Any]) -> list[Any]:
-    """Equal values once, first one kept (RFC 7644 §3.5.2.1: adding a value already there is no change)."""
-    out: list[Any] = []
-    for item in items:
-        if item not in out:
-            out.append(item)
-    return out
 
 
 def _is_true(value: Any) -> bool:

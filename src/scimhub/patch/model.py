@@ -62,6 +62,9 @@ def _operation(raw: Any, index: int) -> PatchOperation:
         raise InvalidValue(f"Operations[{index}].path must be a non-empty string.")
     op = OpName(name.casefold())
     value = _get(raw, "value")
+    if op is not OpName.REMOVE and not any(key.casefold() == "value" for key in raw):
+        # An explicit null stays accepted: Entra clears attributes with "value": null.
+        raise InvalidValue(f"Operations[{index}]: {op} needs a value member (RFC 7644 §3.5.2.1, §3.5.2.3).")
     if op is OpName.REMOVE and path is None:
         raise NoTarget(f"Operations[{index}]: remove needs a path (RFC 7644 §3.5.2.2).")
     if op is not OpName.REMOVE and path is None and not isinstance(value, dict):

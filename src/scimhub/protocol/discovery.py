@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 
 from scimhub.errors import NotFound
+from scimhub.limits import DEFAULT_LIMITS
 from scimhub.protocol.cursor import CURSOR_TIMEOUT
 from scimhub.protocol.search import DEFAULT_COUNT
 from scimhub.protocol.search import list_response
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
 from scimhub.schema.registry import SchemaRegistry
+from scimhub.schema.relations import members_attribute
 
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
@@ -79,19 +81,37 @@ def resource_type(registry: SchemaRegistry, base_url: str, rt_id: str) -> JsonDo
     raise NotFound(f"Resource type {rt_id} not found.")
 
 
-def _schema_document(doc: JsonDoc, base_url: str) -> JsonDoc:
+def _schema_document(doc: JsonDoc, base_url: str, registry: SchemaRegistry, max_values: int) -> JsonDoc:
     out = copy.deepcopy(doc)
     out["meta"] = {"resourceType": "Schema", "location": f"{base_url}/Schemas/{doc['id']}"}
+    # Group.members are rows, capped per request (max_members_per_request), not per attribute.
+    uncapped = {(rt.schema.id, name) for rt in registry.resource_types.values() if (name := members_attribute(rt))}
+    for attr in out.get("attributes", []):
+        if (doc["id"], attr["name"]) not in uncapped:
+            _state_value_cap(attr, max_values)
     return out
 
 
-def schemas(registry: SchemaRegistry, base_url: str) -> JsonDoc:
-    docs = [_schema_document(d, base_url) for d in registry.served_schema_documents()]
+def _state_value_cap(attr: JsonDoc, max_values: int) -> None:
+    """RFC 7643 §7 has no characteristic for how many values an attribute may hold, so the cap
+    validation enforces is stated where a client reads about the attribute: its description."""
+    if not attr.get("multiValued") or attr.get("mutability") == "readOnly":
+        return  # a readOnly value sent by a client is ignored, never counted
+    sentence = f"This server accepts at most {max_values} values."
+    attr["description"] = f"{attr.get('description', '').rstrip()} {sentence}".lstrip()
+
+
+def schemas(
+    registry: SchemaRegistry, base_url: str, max_values: int = DEFAULT_LIMITS.max_values_per_attribute
+) -> JsonDoc:
+    docs = [_schema_document(d, base_url, registry, max_values) for d in registry.served_schema_documents()]
     return list_response(len(docs), 1, docs)
 
 
-def schema(registry: SchemaRegistry, base_url: str, urn: str) -> JsonDoc:
+def schema(
+    registry: SchemaRegistry, base_url: str, urn: str, max_values: int = DEFAULT_LIMITS.max_values_per_attribute
+) -> JsonDoc:
     for doc in registry.served_schema_documents():
         if doc["id"].casefold() == urn.casefold():
-            return _schema_document(doc, base_url)
+            return _schema_document(doc, base_url, registry, max_values)
     raise NotFound(f"Schema {urn} not found.")

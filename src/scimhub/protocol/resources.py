@@ -40,14 +40,15 @@ from scimhub.patch.apply import apply_patch
 from scimhub.patch.model import parse_patch_request
 from scimhub.protocol.context import RequestContext
 from scimhub.protocol.etag import check_if_match
+from scimhub.protocol.render import location
 from scimhub.protocol.render import render
 from scimhub.protocol.render import render_json
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
+from scimhub.schema.project import DEFAULT_PROJECTION
 from scimhub.schema.project import Projection
 from scimhub.schema.project import keeps_everything
 from scimhub.schema.project import project
-from scimhub.schema.project import without_unrequested
 from scimhub.schema.registry import SchemaRegistry
 from scimhub.schema.relations import member_of_attribute
 from scimhub.schema.relations import members_attribute
@@ -58,6 +59,7 @@ from scimhub.store.base import MemberRef
 from scimhub.store.base import Store
 from scimhub.store.base import StoredResource
 from scimhub.store.base import UnitOfWork
+from scimhub.store.base import audit_detail
 from scimhub.store.index_plan import index_keys
 from scimhub.timestamps import utc_now
 
@@ -73,6 +75,7 @@ class ResourceResult:
     doc: JsonDoc
     version: int
     location: str
+    status: int = 200  # 204: the write is acknowledged without a body (``doc`` is empty)
 
 
 P = ParamSpec("P")
@@ -240,23 +243,23 @@ class ResourceService:
         projection: Projection,
         if_match: str | None = None,
     ) -> ResourceResult:
-        """RFC 7644 §3.5.2: all operations apply, or none."""
+        """RFC 7644 §3.5.2: all operations apply, or none. The answer is 200 with the resource
+        (subject to ``attributes`` / ``excludedAttributes``), or 204 for a resource type with
+        members when the request asks for no attributes: the entire group would list every member
+        (O(group size) for a one-member change), and Okta and Entra both accept 204."""
         operations = parse_patch_request(body, ctx.limits.max_patch_operations)
         _check_member_count(sum(_value_count(op.value) for op in operations), ctx)
+        status = 204 if members_attribute(rtype) is not None and projection == DEFAULT_PROJECTION else 200
         delta = MemberDelta()
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
             result = apply_patch(current.doc, operations, rtype, self.registry.common, ctx.policy, ctx.limits)
             doc = self._validate(ctx, rtype, result.doc, Context.PATCH, current.doc)
             await _apply_member_changes(uow, id, result.members, delta)
-            stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta)
+            stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta, status)
         await self._committed(events)
-        # A PATCH answer carries the group without its member list unless `attributes` asks for it:
-        # Okta accepts null members, Entra calls listing them "not advisable", and rendering 100k
-        # members would make one-member changes cost O(group size).
-        members = members_attribute(rtype)
-        if members is not None:
-            projection = without_unrequested(projection, rtype.schema.attribute(members))  # type: ignore[arg-type]
+        if status == 204:
+            return ResourceResult({}, stored.version, location(ctx.base_url, rtype, stored.id), 204)
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
     @_audit_failures
@@ -284,6 +287,8 @@ class ResourceService:
             ctx.policy,
             existing=existing,
             max_string_length=ctx.limits.max_string_length,
+            max_values_per_attribute=ctx.limits.max_values_per_attribute,
+            max_resource_bytes=ctx.limits.max_resource_bytes,
         )
 
     async def _finish_update(
@@ -294,13 +299,14 @@ class ResourceService:
         current: StoredResource,
         doc: JsonDoc,
         delta: MemberDelta,
+        status: int = 200,
     ) -> tuple[StoredResource, list[Event]]:
         """Write the new state (if it changed) with its events and audit entry (PUT and PATCH)."""
         stored = await self._save(uow, rtype, current, doc, delta)
         if delta:  # the members' `groups` changed too (RFC 7644 §3.14: their ETags must move)
             await uow.touch([*delta.added, *delta.removed], stored.last_modified)
         drafts = self._drafts(ctx, rtype, current, stored, delta)
-        return stored, await self._commit_log(uow, ctx, rtype, current.id, 200, drafts)
+        return stored, await self._commit_log(uow, ctx, rtype, current.id, status, drafts)
 
     async def _save(
         self, uow: UnitOfWork, rtype: ResourceType, current: StoredResource, doc: JsonDoc, delta: MemberDelta
@@ -397,7 +403,7 @@ class ResourceService:
                 resource_id=id,
                 first_seq=events[0].seq if events else None,
                 last_seq=events[-1].seq if events else None,
-                detail=[e.type for e in events] or None,
+                detail=audit_detail([e.type for e in events]),
             )
         )
         return events
@@ -411,7 +417,7 @@ class ResourceService:
             status=exc.status,
             resource_type=rtype.id,
             resource_id=id,
-            detail={"error": exc.detail, "scimType": exc.scim_type},
+            detail=audit_detail((), exc.detail, exc.scim_type),
         )
         try:
             await self.store.append_audit(ctx.tenant_id, entry)

@@ -28,6 +28,7 @@ from scimhub.schema.model import ResourceType
 from scimhub.schema.paths import BoundPath
 from scimhub.schema.paths import resolve_name
 from scimhub.schema.project import parse_projection
+from scimhub.schema.project import unknown_names
 from scimhub.store.base import Keyset
 from scimhub.store.base import Page
 from scimhub.store.base import Query
@@ -137,6 +138,7 @@ class Searcher:
         total, skip, docs = 0, start - 1, list[Any]()
         self._check_binds_somewhere(params.filter)
         types = list(self.service.registry.resource_types.values())
+        self._check_projection_somewhere(types, params)
         if params.sort_by and not any(self._sorts(rtype, params) for rtype in types):
             self._sort_path(types[0], params)  # raises the error naming the attribute
         for rtype in self.service.registry.resource_types.values():
@@ -146,7 +148,7 @@ class Searcher:
             query = replace(self._query(rtype, typed, bound), start_index=skip + 1, count=count - len(docs))
             page = await self.service.store.search(self.ctx.tenant_id, query)
             projection = parse_projection(
-                rtype, self.service.registry.common, params.attributes, params.excluded_attributes
+                rtype, self.service.registry.common, params.attributes, params.excluded_attributes, ignore_unknown=True
             )
             docs += await self.service.render_list(self.ctx, rtype, page.resources, projection)
             skip = max(0, skip - page.total)
@@ -160,6 +162,15 @@ class Searcher:
         ast = parse_filter(text, max_length=limits.max_filter_length, max_depth=limits.max_filter_depth)
         common, policy = self.service.registry.common, self.ctx.policy
         return bind_filter(ast, rtype, common, text, policy, unknown_is_false=root)
+
+    def _check_projection_somewhere(self, types: list[ResourceType], params: SearchParams) -> None:
+        """At the root a name of ``attributes`` / ``excludedAttributes`` must name an attribute of at
+        least one resource type; each type ignores the names of the others."""
+        common = self.service.registry.common
+        for label, param in (("attributes", params.attributes), ("excludedAttributes", params.excluded_attributes)):
+            unknown = set.intersection(*(unknown_names(rtype, common, param) for rtype in types))
+            if unknown:
+                raise InvalidValue(f"{label} names an unknown attribute: {sorted(unknown)[0]!r}.")
 
     def _check_binds_somewhere(self, text: str | None) -> None:
         """A root filter must name attributes of at least one resource type."""

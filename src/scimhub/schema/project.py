@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
-from dataclasses import replace
 from typing import Any
 
+from scimhub.errors import InvalidValue
 from scimhub.schema.model import Attribute
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
@@ -36,53 +36,62 @@ class Projection:
             return True
         if self.requested or self.requested_extensions:
             return key in self.requested or (extension or "") in self.requested_extensions
-        if attr.returned is Returned.REQUEST:
+        if attr.returned is Returned.REQUEST or (extension or "") in self.excluded_extensions:
             return False
         return not (key in self.excluded and self.excluded[key] is None)
 
 
-def without_unrequested(projection: Projection, attr: Attribute) -> Projection:
-    """``projection`` minus ``attr`` unless the client asked for it by name (``attributes=``)."""
-    key = ("", attr.name.casefold())
-    if key in projection.requested:
-        return projection
-    return replace(projection, excluded={**projection.excluded, key: None})
+def parse_projection(
+    rtype: ResourceType,
+    common: Schema,
+    attributes: str | None,
+    excluded: str | None,
+    *,
+    ignore_unknown: bool = False,
+) -> Projection:
+    """Parse the comma-separated parameters (RFC 7644 §3.9). Each name is an attribute, a
+    sub-attribute or a schema URN of ``rtype`` (the core one: its attributes); an unknown name is
+    400 invalidValue, as for ``sortBy`` (§3.4.2.3), since silently dropping a misspelt name changes
+    what the response holds. ``ignore_unknown``: names of other resource types (root searches)."""
+    requested, extensions = _selection(rtype, common, attributes, "attributes", ignore_unknown)
+    dropped, excluded_extensions = _selection(rtype, common, excluded, "excludedAttributes", ignore_unknown)
+    return Projection(requested, dropped, extensions, excluded_extensions)
 
 
-def parse_projection(rtype: ResourceType, common: Schema, attributes: str | None, excluded: str | None) -> Projection:
-    """Parse the comma-separated parameters; unknown names select nothing (not an error)."""
-    requested: dict[_Key, frozenset[str] | None] = {}
-    extensions: set[str] = set()
-    for name in _names(attributes):
-        ext = find_schema(rtype, name)
-        if ext is not None and ext is not rtype.schema:
-            extensions.add(ext.id)
-            continue
-        _add(requested, rtype, common, name)
-    dropped: dict[_Key, frozenset[str] | None] = {}
-    excluded_extensions: set[str] = set()
-    for name in _names(excluded):
-        ext = find_schema(rtype, name)
-        if ext is not None and ext is not rtype.schema:
-            excluded_extensions.add(ext.id)
-            continue
-        _add(dropped, rtype, common, name)
-    return Projection(requested, dropped, frozenset(extensions), frozenset(excluded_extensions))
+def unknown_names(rtype: ResourceType, common: Schema, param: str | None) -> set[str]:
+    """The names of ``param`` that ``rtype`` does not know."""
+    return {n for n in _names(param) if find_schema(rtype, n) is None and resolve_name(rtype, common, n) is None}
+
+
+def _selection(
+    rtype: ResourceType, common: Schema, param: str | None, label: str, ignore_unknown: bool
+) -> tuple[dict[_Key, frozenset[str] | None], frozenset[str]]:
+    """Attributes and whole schemas ("" for the core one) named by one parameter."""
+    chosen: dict[_Key, frozenset[str] | None] = {}
+    schemas: set[str] = set()
+    for name in _names(param):
+        schema = find_schema(rtype, name)
+        if schema is not None:
+            schemas.add("" if schema is rtype.schema else schema.id)
+        elif not _add(chosen, rtype, common, name) and not ignore_unknown:
+            raise InvalidValue(f"{label} names an unknown attribute: {name!r}.")
+    return chosen, frozenset(schemas)
 
 
 def _names(param: str | None) -> list[str]:
     return [n.strip() for n in (param or "").split(",") if n.strip()]
 
 
-def _add(target: dict[_Key, frozenset[str] | None], rtype: ResourceType, common: Schema, name: str) -> None:
+def _add(target: dict[_Key, frozenset[str] | None], rtype: ResourceType, common: Schema, name: str) -> bool:
     bound = resolve_name(rtype, common, name)
     if bound is None:
-        return
+        return False
     key = (bound.extension or "", bound.attribute.name.casefold())
     if bound.sub is None:
         target[key] = None
     elif key not in target or target[key] is not None:
         target[key] = (target.get(key) or frozenset()) | {bound.sub.name.casefold()}
+    return True
 
 
 def project(doc: JsonDoc, rtype: ResourceType, common: Schema, projection: Projection) -> JsonDoc:

@@ -8,9 +8,12 @@ immutable values kept, required values present. It is pure and never mutates inp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
+
+import orjson
 
 from scimhub.errors import InvalidSyntax
 from scimhub.errors import InvalidValue
@@ -26,6 +29,7 @@ from scimhub.schema.model import Returned
 from scimhub.schema.model import Schema
 from scimhub.schema.paths import find_schema
 from scimhub.schema.paths import split_attr_name
+from scimhub.schema.relations import members_attribute
 
 
 class Context(Enum):
@@ -43,6 +47,16 @@ class _Missing:
 MISSING = _Missing()
 
 
+@dataclass(slots=True)  # not frozen: built per request, and a frozen __init__ costs 3x
+class _Input:
+    """How one request's values are read: what the document is, the IdP leniencies, the value cap."""
+
+    context: Context
+    policy: Policy
+    max_values: int
+    uncapped: Attribute | None  # Group.members: rows, not document values, capped per request instead
+
+
 def validate_resource(
     body: Any,
     rtype: ResourceType,
@@ -51,11 +65,15 @@ def validate_resource(
     policy: Policy,
     existing: JsonDoc | None = None,
     max_string_length: int = DEFAULT_LIMITS.max_string_length,
+    max_values_per_attribute: int = DEFAULT_LIMITS.max_values_per_attribute,
+    max_resource_bytes: int = DEFAULT_LIMITS.max_resource_bytes,
 ) -> JsonDoc:
     """Canonical document for ``body``; raises InvalidValue / Mutability / InvalidSyntax."""
     if not isinstance(body, dict):
         raise InvalidSyntax("The request body must be a JSON object.")
     _check_schemas(body.get(_key(body, "schemas")), rtype, policy)
+    members = members_attribute(rtype)
+    rules = _Input(context, policy, max_values_per_attribute, rtype.schema.attribute(members) if members else None)
     doc: JsonDoc = {}
     # A PATCH result is the stored document with a few attributes changed: what is unchanged was
     # validated when it was stored (and is canonical), so only the changed attributes are checked.
@@ -64,13 +82,34 @@ def validate_resource(
         if key in unchanged and key != "schemas" and unchanged[key] == value:
             doc[key] = value
         else:
-            _place(doc, key, value, rtype, common, context, policy)
+            _place(doc, key, value, rtype, common, rules)
     if existing is not None and context is not Context.CREATE:
         _check_immutable(doc, existing, rtype, common)
     _check_required(doc, rtype, common)
     check_string_lengths(doc, max_string_length)
     doc["schemas"] = [rtype.schema.id, *(s.id for s, _ in rtype.extensions if s.id in doc)]
+    _check_size(doc, unchanged or None, max_resource_bytes)
     return doc
+
+
+OVERSIZE_SLACK = 1024  # bytes a PATCH may add to a document stored over the limit
+
+
+def _check_size(doc: JsonDoc, before: JsonDoc | None, limit: int) -> None:
+    """SCIMHUB_MAX_RESOURCE_BYTES on the canonical JSON. A document stored over the limit (before
+    it existed, or under a larger one) still takes small PATCHes: it can be deactivated or trimmed."""
+    size = len(orjson.dumps(doc))
+    if size <= limit:
+        return
+    stored = len(orjson.dumps(before)) if before is not None else 0
+    if stored <= limit or size > stored + OVERSIZE_SLACK:
+        raise InvalidValue(f"The resource would be {size} bytes of JSON; at most {limit} are accepted.")
+
+
+def check_value_count(name: str, count: int, limit: int) -> None:
+    """No multi-valued attribute may hold more than ``limit`` values (SCIMHUB_MAX_VALUES_PER_ATTRIBUTE)."""
+    if count > limit:
+        raise InvalidValue(f"'{name}' has {count} values; at most {limit} are accepted in one attribute.")
 
 
 def check_string_lengths(value: Any, limit: int, where: str = "") -> None:
@@ -107,14 +146,12 @@ def _check_schemas(schemas: Any, rtype: ResourceType, policy: Policy) -> None:
         raise InvalidValue(f"Unknown schema URI(s) for {rtype.name}: {', '.join(unknown)}.")
 
 
-def _place(
-    doc: JsonDoc, key: str, value: Any, rtype: ResourceType, common: Schema, context: Context, policy: Policy
-) -> None:
+def _place(doc: JsonDoc, key: str, value: Any, rtype: ResourceType, common: Schema, rules: _Input) -> None:
     if key.casefold() == "schemas":
         return
     extension = find_schema(rtype, key)
     if extension is not None and extension is not rtype.schema:
-        _place_extension(doc, extension, value, context, policy)
+        _place_extension(doc, extension, value, rules)
         return
     uri, name, sub = split_attr_name(key)
     schema = rtype.schema if uri is None else find_schema(rtype, uri)
@@ -122,16 +159,16 @@ def _place(
     if schema is not None and sub is None:
         attr = (common.attribute(name) if schema is rtype.schema else None) or schema.attribute(name)
     if attr is None or schema is None:
-        if not policy.ignore_unknown_attributes:
+        if not rules.policy.ignore_unknown_attributes:
             raise InvalidValue(f"Unknown attribute '{key}' for resource type {rtype.name}.")
         return
     target = doc if schema is rtype.schema else doc.setdefault(schema.id, {})
-    _store(target, attr, value, context, policy)
+    _store(target, attr, value, rules)
     if target is not doc and not target:  # a null URN-qualified extension attribute adds no container
         del doc[schema.id]
 
 
-def _place_extension(doc: JsonDoc, schema: Schema, value: Any, context: Context, policy: Policy) -> None:
+def _place_extension(doc: JsonDoc, schema: Schema, value: Any, rules: _Input) -> None:
     if value is None:
         return
     if not isinstance(value, dict):
@@ -140,18 +177,19 @@ def _place_extension(doc: JsonDoc, schema: Schema, value: Any, context: Context,
     for key, sub_value in value.items():
         attr = schema.attribute(key)
         if attr is None:
-            if not policy.ignore_unknown_attributes:
+            if not rules.policy.ignore_unknown_attributes:
                 raise InvalidValue(f"Unknown attribute '{key}' in extension {schema.id}.")
             continue
-        _store(container, attr, sub_value, context, policy)
+        _store(container, attr, sub_value, rules)
     if not container:
         del doc[schema.id]
 
 
-def _store(target: JsonDoc, attr: Attribute, value: Any, context: Context, policy: Policy) -> None:
-    if _ignored_on_input(attr, context):
+def _store(target: JsonDoc, attr: Attribute, value: Any, rules: _Input) -> None:
+    if _ignored_on_input(attr, rules.context):
         return
-    coerced = coerce_value(attr, value, policy, attr.name)
+    cap = None if attr is rules.uncapped else rules.max_values
+    coerced = coerce_value(attr, value, rules.policy, attr.name, cap)
     if coerced is MISSING:
         target.pop(attr.name, None)
     else:
@@ -166,8 +204,9 @@ def _ignored_on_input(attr: Attribute, context: Context) -> bool:
     return attr.mutability is Mutability.READ_ONLY and context is not Context.PATCH
 
 
-def coerce_value(attr: Attribute, value: Any, policy: Policy, where: str) -> Any:
-    """Type-check one attribute value; MISSING for null/empty (RFC 7643 §2.5)."""
+def coerce_value(attr: Attribute, value: Any, policy: Policy, where: str, max_values: int | None = None) -> Any:
+    """Type-check one attribute value; MISSING for null/empty (RFC 7643 §2.5). A multi-valued one
+    is counted before its values are read (a 4 MB body holds ~300,000 tiny ones)."""
     if value is None:
         return MISSING
     if not attr.multi_valued:
@@ -176,6 +215,8 @@ def coerce_value(attr: Attribute, value: Any, policy: Policy, where: str) -> Any
         return _coerce_single(attr, value, policy, where)
     if not isinstance(value, list):
         raise InvalidValue(f"'{where}' is multi-valued and must be an array.")
+    if max_values is not None:
+        check_value_count(where, len(value), max_values)
     items = [_coerce_single(attr, item, policy, f"{where}[{i}]") for i, item in enumerate(value)]
     kept = [item for item in items if item is not MISSING]
     return kept if kept else MISSING

@@ -130,9 +130,26 @@ class MemberRef:
 SortValue = str | int | float | None
 
 
+def audit_detail(event_types: Sequence[str] = (), error: str | None = None, scim_type: str | None = None) -> JsonDoc:
+    """The one shape of an audit entry's ``detail``: the types of the events the write committed
+    (none for a refused or unchanged write), and a refused write's SCIM error detail and scimType."""
+    return {"eventTypes": list(event_types), "error": error, "scimType": scim_type}
+
+
+def normalise_audit_detail(stored: Any) -> JsonDoc:
+    """``audit_detail`` of a stored detail, also of the shapes written before it had one shape:
+    a list of event types, an ``{"error", "scimType"}`` object, or nothing."""
+    if isinstance(stored, list):
+        return audit_detail(stored)
+    if isinstance(stored, dict):
+        return audit_detail(stored.get("eventTypes") or (), stored.get("error"), stored.get("scimType"))
+    return audit_detail()
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One write request in the audit log: who, what, when, and the result."""
+    """One write request in the audit log: who, what, when, and the result (``detail``: see
+    ``audit_detail``)."""
 
     occurred_at: str
     token_id: str | None

@@ -3,7 +3,7 @@
 Stores are written once against ``Tx`` (await ``execute`` for Core statements, ``rows`` and
 ``run_many`` for prepared hot statements) and ``Database`` (``read``/``write`` transactions).
 
-- SQLite: sync SQLAlchemy Core on the event loop (statements are microsecond probes, DESIGN.md),
+- SQLite: sync SQLAlchemy Core on the event loop (statements are microsecond probes),
   one writer per process (an asyncio lock) and BEGIN IMMEDIATE across processes; hot statements
   run precompiled on the sqlite3 driver.
 - PostgreSQL: SQLAlchemy's asyncio layer on asyncpg. Transactions run concurrently; row locks

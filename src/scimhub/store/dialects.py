@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import TIMESTAMP
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.selectable import TableValuedAlias
 
+from scimhub.schema.compare import WIDTH_MAP
 from scimhub.store.tables import resources
 
 PathKey = str | int
@@ -146,6 +147,10 @@ class SqliteJson:
         return None
 
 
+_WIDE_FROM = "".join(chr(code) for code in WIDTH_MAP)
+_WIDE_TO = "".join(WIDTH_MAP.values())
+
+
 def _pg_path(keys: Sequence[PathKey]) -> ColumnElement[Any]:
     return literal([str(k) for k in keys], ARRAY(Text))
 
@@ -183,8 +188,10 @@ class PostgresJson:
         return value  # doc_keys holds comparison keys already
 
     def fold(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
-        # Plain columns (a member's display): the closest SQL has to Python's NFC + casefold.
-        return func.lower(func.normalize(expr, literal_column("NFC")))
+        # Plain columns (a member's display): the closest SQL has to ``schema.compare.fold``:
+        # the width mapping (one character each, so translate() is exact), NFC, lower().
+        mapped = func.translate(expr, literal(_WIDE_FROM, Text), literal(_WIDE_TO, Text))
+        return func.lower(func.normalize(mapped, literal_column("NFC")))
 
     def contains(self, expr: ColumnElement[Any], key: str) -> ColumnElement[bool]:
         return func.strpos(expr, key) > 0  # exact: no LIKE wildcards to escape

@@ -9,6 +9,7 @@ method does network I/O.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -30,6 +31,7 @@ from sqlalchemy.sql import ColumnElement
 from scimhub.events.model import Event
 from scimhub.schema.model import JsonDoc
 from scimhub.store import fast_reads
+from scimhub.store.base import normalise_audit_detail
 from scimhub.store.database import Database
 from scimhub.store.database import Tx
 from scimhub.store.sql import SqlStore
@@ -37,6 +39,7 @@ from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
 from scimhub.store.tables import hook_offsets
 from scimhub.store.tables import tenant_event_seq
+from scimhub.store.tables import tenants
 from scimhub.store.tables import webhook_attempts
 from scimhub.store.tables import webhooks
 
@@ -464,12 +467,51 @@ class EventStore:
         async with self._read() as conn:
             return {r.tenant_id: int(r.offset) for r in (await conn.execute(stmt))}
 
-    async def hook_offset(self, consumer: str, tenant_id: str) -> int:
+    async def hook_offset(self, consumer: str, tenant_id: str) -> int | None:
+        """``consumer``'s offset for the tenant; None when it has none (it never met the tenant)."""
         stmt = select(hook_offsets.c.delivered_seq).where(
             hook_offsets.c.consumer == consumer, hook_offsets.c.tenant_id == tenant_id
         )
         async with self._read() as conn:
-            return int((await conn.execute(stmt)).scalar() or 0)
+            found = (await conn.execute(stmt)).scalar()
+        return None if found is None else int(found)
+
+    async def start_hook_consumers(
+        self, consumers: Mapping[str, bool], *, legacy: str, floor: Mapping[str, int] | None = None
+    ) -> list[str]:
+        """Give each consumer (key → ``from_start``) that has no offset yet one for every tenant;
+        returns the keys it started.
+
+        A start is every tenant's last seq ("now"; ``floor`` lowers it for tenants whose just-
+        committed events must still be handled), or 0 with ``from_start`` (the oldest retained
+        event). While no consumer named ``legacy:…`` has ever had an offset, the offsets of the
+        consumer ``legacy`` (one per registry, before handlers had their own) are where every new
+        one starts, so an upgrade neither replays nor skips. A tenant created later has no offset:
+        everything of it comes after the start.
+        """
+        have = select(hook_offsets.c.consumer).where(hook_offsets.c.consumer.in_(list(consumers))).distinct()
+        async with self._write() as conn:
+            known = {r.consumer for r in await conn.execute(have)}
+            new = [key for key in consumers if key not in known]
+            if not new:
+                return []
+            last = await _last_seqs(conn)
+            carried = await _legacy_offsets(conn, legacy)
+            rows = []
+            for key in new:
+                if consumers[key]:
+                    start = dict.fromkeys(last, 0)
+                elif carried:  # tenants the registry never met start at their first event
+                    start = {t: carried.get(t, 0) for t in last}
+                else:
+                    start = {t: min(seq, (floor or {}).get(t, seq)) for t, seq in last.items()}
+                rows += [{"consumer": key, "tenant_id": t, "delivered_seq": seq} for t, seq in start.items()]
+            if rows:
+                stmt = self.db.insert(hook_offsets).on_conflict_do_nothing(
+                    index_elements=[hook_offsets.c.consumer, hook_offsets.c.tenant_id]
+                )
+                (await conn.execute(stmt, rows))
+        return new
 
     async def advance_hook_offset(self, consumer: str, tenant_id: str, seq: int) -> None:
         """Move the offset forward to ``seq`` (never backwards: several processes may share it)."""
@@ -580,6 +622,25 @@ def _audit_json(row: Row[Any], changes: dict[int, JsonDoc]) -> JsonDoc:
         "resourceId": row.resource_id,
         "firstSeq": row.first_seq,
         "lastSeq": row.last_seq,
-        "detail": None if row.detail is None else orjson.loads(row.detail),
+        "detail": normalise_audit_detail(None if row.detail is None else orjson.loads(row.detail)),
         "events": [changes[s] for s in seqs if s in changes],
     }
+
+
+async def _last_seqs(conn: Tx) -> dict[str, int]:
+    """Every tenant → its last event seq (0 before its first event)."""
+    stmt = select(tenants.c.id, tenant_event_seq.c.last_seq).select_from(
+        tenants.outerjoin(tenant_event_seq, tenant_event_seq.c.tenant_id == tenants.c.id)
+    )
+    return {r.id: int(r.last_seq or 0) for r in await conn.execute(stmt)}
+
+
+async def _legacy_offsets(conn: Tx, legacy: str) -> dict[str, int]:
+    """The registry-wide offsets of a release before per-handler ones, unless a handler of the
+    registry already has offsets of its own (then they were carried over before, or never existed)."""
+    prefix = f"{legacy}:"  # substr, not LIKE or a range: exact under every collation
+    sibling = select(hook_offsets.c.consumer).where(func.substr(hook_offsets.c.consumer, 1, len(prefix)) == prefix)
+    if (await conn.execute(sibling.limit(1))).first() is not None:
+        return {}
+    old = select(hook_offsets.c.tenant_id, hook_offsets.c.delivered_seq).where(hook_offsets.c.consumer == legacy)
+    return {r.tenant_id: int(r.delivered_seq) for r in await conn.execute(old)}

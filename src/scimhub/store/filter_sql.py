@@ -138,6 +138,8 @@ class FilterCompiler:
             return _compare_instant(node, column)
         if path.sub is not None and path.sub.name == "resourceType":
             return _compare_constant(node, self.resource_type)
+        if not path.attribute.is_complex:  # kept in the document like any attribute (`schemas`)
+            return self._json_atom(node)
         raise InvalidFilter(f"Filtering on '{path.key}' is not supported.")
 
     def _indexed_multi_eq(self, node: BCompare) -> ColumnElement[bool]:
@@ -166,7 +168,10 @@ class FilterCompiler:
         if attr.multi_valued:
             elements = d.elements(doc, [*prefix, attr.name])
             value = d.scalar(elements.c.value) if path.sub is None else d.extract(elements.c.value, [path.sub.name])
-            found = exists(select(literal(1)).select_from(elements).where(_value_test(d, node, value)))
+            test = _value_test(d, node, value)
+            if isinstance(node, BPresent) and path.sub is None and attr.is_complex:
+                test = _node_present(d, elements.c.value, [], attr)
+            found = exists(select(literal(1)).select_from(elements).where(test))
             return found if probe is None else and_(probe, found)
         if isinstance(node, BPresent):
             return _present(d, doc, keys, path.leaf)
@@ -305,17 +310,28 @@ def _present(d: JsonDialect, base: ColumnElement[Any], keys: list[PathKey], leaf
     if leaf.multi_valued:
         return and_(guard, kind == "array", d.array_length(base, keys) > 0)
     if leaf.type is AttrType.COMPLEX:
-        return and_(guard, kind == "object", value != "{}")
-    if leaf.type in (AttrType.STRING, AttrType.REFERENCE, AttrType.BINARY, AttrType.DATETIME):
+        return _node_present(d, base, keys, leaf)
+    if leaf.type in _TEXT_TYPES:
         return and_(guard, kind == d.string_type, value != "")
     return and_(guard, kind != "null")
+
+
+def _node_present(
+    d: JsonDialect, base: ColumnElement[Any], keys: list[PathKey], attr: Attribute
+) -> ColumnElement[bool]:
+    """A complex value is present when one of its sub-attributes is: ``{"givenName": ""}`` is not."""
+    subs = [_present(d, base, [*keys, sub.name], sub) for sub in attr.sub_attributes]
+    return or_(false(), *subs)
+
+
+_TEXT_TYPES = (AttrType.STRING, AttrType.REFERENCE, AttrType.BINARY, AttrType.DATETIME)
 
 
 def _value_test(d: JsonDialect, node: BCompare | BPresent, value: ColumnElement[Any]) -> ColumnElement[bool]:
     """One comparison on a JSON scalar (an element of a multi-valued attribute, or a value)."""
     leaf = node.path.leaf
     if isinstance(node, BPresent):
-        return and_(value.is_not(None), value != "") if leaf.type is AttrType.STRING else value.is_not(None)
+        return and_(value.is_not(None), value != "") if leaf.type in _TEXT_TYPES else value.is_not(None)
     if node.value is None:
         return _null_compare(node, value)
     if leaf.type is AttrType.BOOLEAN:

@@ -2,7 +2,7 @@
 
 Both databases run the precompiled text on the driver (sqlite3; asyncpg, whose statement cache
 prepares it once per connection), skipping SQLAlchemy's per-call construction and execution layers
-(DESIGN.md: sqlite3 14 µs vs ~100+ µs per lookup; through SQLAlchemy's asyncio layer a PostgreSQL
+(measured: sqlite3 14 µs vs ~100+ µs per lookup; through SQLAlchemy's asyncio layer a PostgreSQL
 statement costs several hundred µs of CPU). A statement whose SQL differs per database (upserts,
 JSON functions) gives its PostgreSQL form.
 """
