@@ -8,6 +8,8 @@ deadline. The plans themselves are checked in test_query_plans.py; which stateme
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import threading
 from typing import Any
 
@@ -17,10 +19,12 @@ from scimhub.filter.bind import bind_filter
 from scimhub.filter.parser import parse_filter
 from scimhub.schema.paths import resolve_name
 from scimhub.schema.registry import default_registry
+from scimhub.settings import Settings
 from scimhub.store.base import Query
 from scimhub.store.database import SqliteDatabase
 from scimhub.store.dialects import POSTGRES
 from scimhub.store.dialects import SQLITE
+from scimhub.store.factory import open_store
 from scimhub.store.filter_sql import needs_scan
 from scimhub.store.scans import query_scans
 from scimhub.store.sort_sql import index_ordered
@@ -138,3 +142,15 @@ async def test_scanning_statements_run_in_a_scan_thread_and_probes_on_the_loop(
 
     assert len(scanned) == 2 and all(name.startswith("scimhub-scan") for name in scanned), scanned
     assert probed == [threading.current_thread().name], probed  # the event loop's thread
+
+
+def test_the_deadline_comes_from_scimhub_query_timeout_seconds(database_url: str) -> None:
+    settings = Settings.from_env({"SCIMHUB_DATABASE_URL": database_url, "SCIMHUB_QUERY_TIMEOUT_SECONDS": "0.25"})
+    store = open_store(dataclasses.replace(settings, database_pool_size=0))
+    try:
+        assert (settings.query_timeout_seconds, store.query_timeout) == (0.25, 0.25)
+        assert Settings().query_timeout_seconds == 3.0
+    finally:
+        asyncio.run(store.close())
+    with pytest.raises(ValueError, match="SCIMHUB_QUERY_TIMEOUT_SECONDS must be a finite number of seconds"):
+        Settings.from_env({"SCIMHUB_QUERY_TIMEOUT_SECONDS": "-1"})
