@@ -1,7 +1,8 @@
 """The public surface of ``scimhub`` is its ``__all__``, sorted case-insensitively (httpx's test_exported_members).
 
 Submodules become attributes of the package once imported, and ``from __future__ import
-annotations`` leaves a feature object behind: neither is part of the API.
+annotations`` leaves a feature object behind: neither is part of the API. The exported names are
+imported on first use (PEP 562 ``__getattr__``), so the package is read through ``dir`` and ``getattr``.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ def public_names() -> list[str]:
     return sorted(
         (
             name
-            for name, value in vars(scimhub).items()
+            for name in dir(scimhub)
             if (not name.startswith("_") or name in INCLUDED_PRIVATE_MEMBERS)
-            and not isinstance(value, ModuleType | type(__future__.annotations))
+            and not isinstance(getattr(scimhub, name), ModuleType | type(__future__.annotations))
         ),
         key=str.casefold,
     )

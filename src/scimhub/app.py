@@ -21,8 +21,8 @@ from scimhub.errors import ScimError
 from scimhub.events.hooks import HookDispatcher
 from scimhub.events.hooks import HookRegistry
 from scimhub.events.model import Event
+from scimhub.events.sender import Sender
 from scimhub.events.worker import DeliveryWorker
-from scimhub.events.worker import Sender
 from scimhub.http import health
 from scimhub.http.admin import ADMIN_PREFIX
 from scimhub.http.admin import AdminRuntime
@@ -55,6 +55,7 @@ from scimhub.store.sql import SqlStore
 
 SCIM_PREFIX = "/scim/v2"
 MAINTENANCE_SECONDS = 300
+log = logging.getLogger("scimhub")
 
 
 class DirectorySync:
@@ -120,12 +121,13 @@ def create_app(
         Route("/metrics", health.metrics, methods=["GET"]),
     ]
     if sync is not None:
-        runtime = AdminRuntime(store, sync.events, sync.sender, request_log)
+        runtime = AdminRuntime(store, sync.events, sync.sender, request_log, settings.webhook_allow_private)
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        _log_admin_api(settings, sync is not None)
         maintenance = asyncio.create_task(_maintain(store), name="scimhub-maintenance")
         if sync is not None:
             await sync.start()
@@ -160,12 +162,22 @@ def create_app(
     return app
 
 
+def _log_admin_api(settings: Settings, mounted: bool) -> None:
+    """One line at start-up: whether the admin API (the event feed, webhooks, audit) answers."""
+    if not mounted:
+        log.info("admin API off: it needs the SQL store")
+    elif settings.admin_token:
+        log.info("admin API on at %s (SCIMHUB_ADMIN_TOKEN is set)", ADMIN_PREFIX)
+    else:
+        log.info("admin API off: set SCIMHUB_ADMIN_TOKEN to enable %s", ADMIN_PREFIX)
+
+
 async def _maintain(store: Store) -> None:
     while True:
         try:
             await store.maintain()
         except Exception:  # upkeep must never stop the server
-            logging.getLogger("scimhub").exception("database maintenance failed")
+            log.exception("database maintenance failed")
         await asyncio.sleep(MAINTENANCE_SECONDS)
 
 

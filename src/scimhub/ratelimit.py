@@ -23,7 +23,9 @@ from limits.aio.storage import RedisStorage
 from limits.aio.storage import Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
-DEFAULT_RATE_LIMIT = "100/second;3000/minute"
+from scimhub.settings import (
+    DEFAULT_RATE_LIMIT as DEFAULT_RATE_LIMIT,
+)  # defined there: Settings must not import `limits`
 
 
 def storage_for(uri: str | None) -> Storage:

@@ -11,7 +11,10 @@ from dataclasses import fields
 from scimhub.limits import DEFAULT_LIMITS
 from scimhub.limits import InputLimits
 from scimhub.policy import Policy
-from scimhub.ratelimit import DEFAULT_RATE_LIMIT
+
+# Per tenant and per token (`limits` syntax). Here, not in scimhub.ratelimit: importing the
+# `limits` library costs ~90 ms, and every CLI command reads Settings.
+DEFAULT_RATE_LIMIT = "100/second;3000/minute"
 
 # Shortest SCIMHUB_ADMIN_TOKEN and SCIMHUB_METRICS_TOKEN accepted: secrets.token_urlsafe(32) makes 43.
 MIN_TOKEN_LENGTH = 32
@@ -42,7 +45,9 @@ class Settings:
     event_retention_days: int = 30  # events (and the delivery log) older than this are purged; 0 keeps all
     audit_retention_days: int = 365  # audit entries older than this are purged; 0 keeps all
     webhook_max_attempts: int = 16  # failed attempts before an event is dead-lettered
-    webhook_timeout_seconds: float = 10.0  # per delivery attempt (connect + response)
+    webhook_timeout_seconds: float = 10.0  # deadline of one delivery attempt: connect, send, whole response
+    webhook_concurrency: int = 16  # webhooks one process delivers to at once (each in its own lane)
+    webhook_allow_private: bool = False  # admin API webhooks may target loopback/private/link-local addresses
     webhook_backoff_base_seconds: float = 2.0  # first retry delay; doubles per attempt (with jitter)
     webhook_backoff_max_seconds: float = 3600.0  # cap on one retry delay
     hook_timeout_seconds: float = 10.0  # per in-process hook call
@@ -76,6 +81,11 @@ class Settings:
                     f"SCIMHUB_{name.upper()} must be at least {MIN_TOKEN_LENGTH} characters, got {len(token)}; "
                     "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
                 )
+        # Without a lane nothing is ever delivered; a zero deadline fails every attempt.
+        if self.webhook_concurrency < 1:
+            raise ValueError(f"SCIMHUB_WEBHOOK_CONCURRENCY must be at least 1, got {self.webhook_concurrency}")
+        if self.webhook_timeout_seconds <= 0:
+            raise ValueError(f"SCIMHUB_WEBHOOK_TIMEOUT_SECONDS must be above 0, got {self.webhook_timeout_seconds:g}")
 
     @property
     def limits(self) -> InputLimits:

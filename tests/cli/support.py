@@ -29,8 +29,12 @@ class Cli:
         return env
 
     def __call__(self, *args: str, **env: str) -> Result:
+        return self.answer(None, *args, **env)
+
+    def answer(self, stdin: str | None, *args: str, **env: str) -> Result:
+        """Run with ``stdin`` as the input (the answers to its prompts)."""
         with ThreadPoolExecutor(1) as pool:
-            return pool.submit(CliRunner().invoke, main, list(args), env=self.env(**env)).result()
+            return pool.submit(CliRunner().invoke, main, list(args), stdin, env=self.env(**env)).result()
 
     def ok(self, *args: str, **env: str) -> list[str]:
         """Run, expect exit code 0, return stdout's lines."""

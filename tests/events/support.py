@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import select
+import socket
+import socketserver
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -36,6 +39,7 @@ def fast(settings: Settings, **changes: Any) -> Settings:
         "webhook_backoff_max_seconds": 0.2,
         "webhook_timeout_seconds": 2.0,
         "worker_poll_seconds": 0.2,
+        "webhook_allow_private": True,  # the receivers are on 127.0.0.1
         **changes,
     }
     return dataclasses.replace(settings, **values)
@@ -182,3 +186,98 @@ class Receiver:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+# -- receivers that answer too slowly -------------------------------------------------------------
+_SLOW_ANSWER = b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+
+@dataclass
+class SlowReceiver:
+    """A hostile receiver on 127.0.0.1: ``trickle`` sends its 204 one byte every ``interval``
+    seconds (each read is quick, the answer takes ``len(answer) * interval``); ``silent`` reads
+    the request and never answers. Either way it lets go when the sender hangs up, and counts the
+    requests it holds at once."""
+
+    mode: str = "trickle"
+    interval: float = 0.1
+    hold: float = 15.0  # never hold a request longer than this (a test that failed must still end)
+    arrived: list[tuple[int, float]] = field(default_factory=list)  # (seq, monotonic time)
+    max_in_flight: int = 0
+    _in_flight: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _server: socketserver.ThreadingTCPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def seqs(self) -> list[int]:
+        with self._lock:
+            return [seq for seq, _ in self.arrived]
+
+    def start(self) -> SlowReceiver:
+        receiver = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                body = _read_request(self.rfile)
+                with receiver._lock:
+                    receiver.arrived.append((orjson.loads(body)["seq"], time.monotonic()))
+                    receiver._in_flight += 1
+                    receiver.max_in_flight = max(receiver.max_in_flight, receiver._in_flight)
+                try:
+                    receiver._answer(self.request)
+                finally:
+                    with receiver._lock:
+                        receiver._in_flight -= 1
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def _answer(self, sock: socket.socket) -> None:
+        deadline = time.monotonic() + self.hold
+        answer = _SLOW_ANSWER if self.mode == "trickle" else b""
+        sent = 0
+        while time.monotonic() < deadline and not self._stop.is_set():
+            if _hung_up(sock, self.interval):
+                return
+            if sent < len(answer):
+                try:
+                    sock.sendall(answer[sent : sent + 1])
+                except OSError:
+                    return
+                sent += 1
+            elif answer:
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def _read_request(rfile: Any) -> bytes:
+    length = 0
+    while (line := rfile.readline()) not in (b"\r\n", b"\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    body: bytes = rfile.read(length)
+    return body
+
+
+def _hung_up(sock: socket.socket, wait: float) -> bool:
+    """Whether the peer closed the connection (readable with nothing to read), waiting up to ``wait``."""
+    readable, _, _ = select.select([sock], [], [], wait)
+    if not readable:
+        return False
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True

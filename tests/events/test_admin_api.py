@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import uuid
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -12,6 +14,7 @@ from scimhub.app import create_app
 from scimhub.protocol import tenants
 from scimhub.settings import Settings
 from scimhub.store.base import AuditEntry
+from scimhub.store.base import Tenant
 from scimhub.store.sql import SqlStore
 from tests.events.support import ADMIN_TOKEN
 from tests.events.support import USER
@@ -20,6 +23,8 @@ from tests.events.support import create_group
 from tests.events.support import create_user
 from tests.events.support import feed
 from tests.events.support import patch
+from tests.events.support import running
+from tests.http.scim_checks import client_for
 
 if TYPE_CHECKING:
     from tests.conftest import TenantAccess
@@ -232,3 +237,50 @@ async def test_webhooks_are_managed_through_the_admin_api(
     assert other_tenant.status_code == 404
     assert removed.status_code == 204
     assert after == {"webhooks": []}
+
+
+# -- tenant names ----------------------------------------------------------------------------------
+async def test_a_tenant_named_before_the_name_rule_is_addressable_once_renamed(
+    app: object, store: SqlStore, acme: TenantAccess
+) -> None:
+    # A name `scimhub tenant create` accepted before names had to be slugs: a '/' splits the path.
+    legacy = Tenant(str(uuid.uuid4()), "Bad Name/x", "2026-01-01T00:00:00+00:00")
+    await store.create_tenant(legacy)
+    _, token = await tenants.issue_token(store, legacy, None)
+    async with client_for(app, token) as scim:
+        user = await create_user(scim, "alice")
+
+        async with admin_client(app) as admin:
+            before = await admin.get("/tenants/Bad%20Name%2Fx/events")
+            renamed = await tenants.rename_tenant(store, "Bad Name/x", "bad-name-x")
+            after = await admin.get("/tenants/bad-name-x/events")
+        users = await scim.get("/Users")
+
+    assert before.status_code == 404
+    assert renamed == Tenant(legacy.id, "bad-name-x", legacy.created_at)  # only the name changed
+    assert after.status_code == 200
+    assert [(e["type"], e["resourceId"], e["tenantId"]) for e in after.json()["events"]] == [
+        ("user.created", user, legacy.id)
+    ]
+    assert users.status_code == 200  # its token still works
+    assert [u["id"] for u in users.json()["Resources"]] == [user]
+
+
+# -- start-up ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("admin_token", "line"),
+    [
+        (ADMIN_TOKEN, "admin API on at /admin/v1 (SCIMHUB_ADMIN_TOKEN is set)"),
+        (None, "admin API off: set SCIMHUB_ADMIN_TOKEN to enable /admin/v1"),
+    ],
+)
+async def test_start_up_logs_whether_the_admin_api_is_on(
+    settings: Settings, store: SqlStore, caplog: pytest.LogCaptureFixture, admin_token: str | None, line: str
+) -> None:
+    app = create_app(dataclasses.replace(settings, admin_token=admin_token, worker_enabled=False), store=store)
+
+    with caplog.at_level(logging.INFO, logger="scimhub"):
+        async with running(app):
+            pass
+
+    assert [r.getMessage() for r in caplog.records if r.name == "scimhub" and r.levelno == logging.INFO] == [line]

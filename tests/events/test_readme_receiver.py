@@ -10,8 +10,8 @@ import httpx2
 import pytest
 
 from scimhub.events.model import Event
+from scimhub.events.sender import Sender
 from scimhub.events.signing import new_secret
-from scimhub.events.worker import Sender
 
 pytestmark = pytest.mark.anyio
 

@@ -19,9 +19,9 @@ from sqlalchemy import event as sql_event
 from standardwebhooks import Webhook
 
 from scimhub.app import create_app
+from scimhub.events.sender import Sender
 from scimhub.events.worker import Backoff
 from scimhub.events.worker import DeliveryWorker
-from scimhub.events.worker import Sender
 from scimhub.settings import Settings
 from scimhub.store.database import SqliteDatabase
 from scimhub.store.events_sql import EventStore

@@ -8,9 +8,12 @@ loses nothing (unlike polling on a database sequence, which commits out of order
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from scimhub.events.model import Event
-from scimhub.store.events_sql import EventStore
+
+if TYPE_CHECKING:  # not at run time: `scimhub events list --help` need not load the store
+    from scimhub.store.events_sql import EventStore
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

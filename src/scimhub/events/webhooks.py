@@ -8,8 +8,11 @@ from urllib.parse import urlsplit
 
 import httpx2
 
+from scimhub.events.destinations import Resolver
+from scimhub.events.destinations import check_public
+from scimhub.events.destinations import system_resolve
+from scimhub.events.sender import Sender
 from scimhub.events.signing import new_secret
-from scimhub.events.worker import Sender
 from scimhub.store.events_sql import Attempt
 from scimhub.store.events_sql import DeadLetter
 from scimhub.store.events_sql import EventStore
@@ -26,15 +29,30 @@ def check_url(url: str) -> str:
     return url.strip()
 
 
-async def add_webhook(store: EventStore, tenant_id: str, url: str, after: int | None = None) -> Webhook:
+async def add_webhook(
+    store: EventStore,
+    tenant_id: str,
+    url: str,
+    after: int | None = None,
+    *,
+    allow_private: bool,
+    resolve: Resolver = system_resolve,
+) -> Webhook:
     """A new endpoint with a fresh ``whsec_`` secret (returned once: show it, then forget it).
 
     Delivery starts with the events committed from now on, or after seq ``after`` when given
-    (``after=0`` replays every retained event).
+    (``after=0`` replays every retained event). Unless ``allow_private``, the URL's host must be
+    and resolve to public addresses only (DestinationRefused, a ValueError), now and at every
+    delivery.
     """
     if after is not None and after < 0:
         raise ValueError("after must be a sequence number >= 0.")
-    return await store.add_webhook(str(uuid.uuid4()), tenant_id, check_url(url), new_secret(), utc_now(), after)
+    url = check_url(url)
+    if not allow_private:
+        await check_public(url, resolve)
+    return await store.add_webhook(
+        str(uuid.uuid4()), tenant_id, url, new_secret(), utc_now(), after, allow_private=allow_private
+    )
 
 
 async def redeliver(store: EventStore, sender: Sender, webhook: Webhook, seq: int | None = None) -> list[Attempt]:
@@ -45,7 +63,7 @@ async def redeliver(store: EventStore, sender: Sender, webhook: Webhook, seq: in
     cursor moved past them, so a redelivered event arrives after later ones.
     """
     attempts = []
-    async with sender.client() as client:
+    async with sender.client(public_only=not webhook.allow_private) as client:
         for dead in await store.dead_letters(webhook.id, seq):
             attempt = await _redeliver_one(store, sender, client, webhook, dead)
             await store.log_attempt(attempt)

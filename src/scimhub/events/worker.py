@@ -1,12 +1,20 @@
 """DeliveryWorker: pushes each tenant's events to its webhooks, in order, at least once.
 
-Per webhook the worker delivers the event after the consumer cursor (``delivered_seq``), one at
-a time (head of line). An attempt is three steps, so that no network I/O happens inside a
-database transaction: lease the webhook and read the head event (commit); POST it, signed as
-Standard Webhooks v1 with ``webhook-id`` = the event id (stable across retries, so receivers
-de-duplicate on it); record the outcome in a new short transaction. A failure is retried with
-exponential backoff and jitter; after ``webhook_max_attempts`` the event is dead-lettered and
-the cursor moves on. The worker wakes on every local commit and polls for other processes'.
+Per webhook the worker delivers the events after the consumer cursor (``delivered_seq``) one at
+a time, in seq order (head of line), by whichever process holds the webhook's lease. No network
+I/O happens inside a database transaction: lease the webhook and read its head event (commit);
+POST it, signed as Standard Webhooks v1 with ``webhook-id`` = the event id (stable across
+retries, so receivers de-duplicate on it); record the outcome in a new short transaction.
+
+Each leased webhook is served by a lane of its own (``scimhub.events.lane``: a task; at most
+``webhook_concurrency`` per process), so a slow or dead receiver holds up only its own webhook.
+A lane sends the next event as soon as the previous one is accepted and recorded, without
+waiting for a poll. Every attempt (connect, send, the whole response)
+has one deadline, ``webhook_timeout_seconds``; the lease outlasts it by LEASE_MARGIN_SECONDS and
+is renewed before any attempt it might not outlast, so no other process can take the webhook
+over while an attempt is still within its deadline. A failure is retried with exponential
+backoff and jitter; after ``webhook_max_attempts`` the event is dead-lettered and the cursor
+moves on. The worker wakes on every local commit and polls for other processes'.
 """
 
 from __future__ import annotations
@@ -25,22 +33,22 @@ from datetime import datetime
 from datetime import timedelta
 
 import httpx2
-import orjson
 
-from scimhub.events.model import Event
-from scimhub.events.signing import webhook_headers
+from scimhub.events.lane import Lane
+from scimhub.events.sender import Sender
+from scimhub.events.sender import SendResult
 from scimhub.settings import Settings
 from scimhub.store.events_sql import Attempt
 from scimhub.store.events_sql import Claim
 from scimhub.store.events_sql import EventStore
 from scimhub.store.events_sql import Outcome
+from scimhub.store.events_sql import Webhook
 from scimhub.timestamps import format_instant
 
 log = logging.getLogger("scimhub.webhooks")
 
-CLAIM_BATCH = 16  # webhooks leased (and delivered concurrently) per round
+LEASE_MARGIN_SECONDS = 5.0  # a lease outlasts the attempt deadline by this (bookkeeping, clock skew)
 PURGE_INTERVAL = timedelta(hours=1)
-_ERROR_CHARS = 300
 
 
 def _now() -> datetime:
@@ -58,48 +66,6 @@ class Backoff:
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         ceiling = min(self.cap, self.base * 2.0 ** max(attempt - 1, 0))
         return ceiling / 2 + rand() * ceiling / 2
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """What one POST came to: the status (None when no response) or the error, and the latency."""
-
-    status_code: int | None
-    error: str | None
-    latency_ms: int
-
-    @property
-    def ok(self) -> bool:
-        """Standard Webhooks: any 2xx acknowledges the message; redirects are not followed."""
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
-class Sender:
-    """Signs and POSTs one event; shared by the worker, redelivery, the CLI and the admin API."""
-
-    def __init__(self, timeout: float, transport: httpx2.AsyncBaseTransport | None = None) -> None:
-        self.timeout = timeout
-        self.transport = transport
-
-    def client(self) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(timeout=self.timeout, transport=self.transport, follow_redirects=False)
-
-    async def send(self, client: httpx2.AsyncClient, url: str, secret: str, event: Event) -> SendResult:
-        """POST the event JSON with the three Standard Webhooks headers; never raises for I/O."""
-        body = orjson.dumps(event.to_json())
-        headers = {
-            "content-type": "application/json",
-            "user-agent": "scimhub-webhooks",
-            **webhook_headers(secret, event.id, int(time.time()), body),
-        }
-        started = time.perf_counter()
-        try:
-            async with client.stream("POST", url, content=body, headers=headers) as response:
-                status = response.status_code
-        except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
-            return SendResult(None, f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS], _ms_since(started))
-        error = None if 200 <= status < 300 else f"HTTP {status}"
-        return SendResult(status, error, _ms_since(started))
 
 
 async def pause(wake: asyncio.Event, seconds: float) -> None:
@@ -125,10 +91,6 @@ async def stop_task(task: asyncio.Task[None], grace: float) -> None:
         log.error("%s did not stop within %.0f s", task.get_name(), 2 * grace)
 
 
-def _ms_since(started: float) -> int:
-    return round((time.perf_counter() - started) * 1000)
-
-
 def _owner_id() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -149,16 +111,22 @@ class DeliveryWorker:
         self.settings = settings
         self.sender = sender or Sender(settings.webhook_timeout_seconds)
         self.backoff = Backoff(settings.webhook_backoff_base_seconds, settings.webhook_backoff_max_seconds)
+        self.lease = timedelta(seconds=self.sender.timeout + LEASE_MARGIN_SECONDS)
         self.owner = _owner_id()
         self.clock = clock
         self.rand = rand
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._client: httpx2.AsyncClient | None = None
+        self._lanes: set[asyncio.Task[None]] = set()
+        self._clients: dict[bool, httpx2.AsyncClient] = {}  # public_only -> client, made on first use
         self._last_purge: datetime | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     def wake(self) -> None:
         """Called after every local commit: deliver now instead of at the next poll.
 
@@ -169,47 +137,69 @@ class DeliveryWorker:
 
     async def start(self) -> None:
         self._stopping = False
-        self._client = self.sender.client()
         self._task = asyncio.create_task(self._loop(), name="scimhub-webhook-worker")
 
     async def stop(self) -> None:
-        """Finish the attempt in flight (its POST and bookkeeping), then stop; cancel after a grace."""
+        """Let the attempts in flight finish (POST and bookkeeping), then stop; cancel after a grace."""
         self._stopping = True
-        self.wake()
+        self._wake.set()
+        grace = self.sender.timeout + 2
         if self._task is not None:
-            await stop_task(self._task, self.settings.webhook_timeout_seconds + 2)
+            await stop_task(self._task, grace)
             self._task = None
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._lanes:
+            await asyncio.wait(set(self._lanes), timeout=grace)
+        for lane in set(self._lanes):  # past the deadline and the grace: cancelled, lease given back
+            await stop_task(lane, 1.0)
+        await self._close_clients()
 
     # -- the loop ------------------------------------------------------------------------------
     async def _loop(self) -> None:
         while not self._stopping:
             try:
                 await self._purge_if_due()
-                while not self._stopping and await self.run_once():
-                    pass
+                await self.dispatch()
                 await self._sleep()
             except Exception:
                 log.exception("webhook worker round failed; retrying after the poll interval")
                 await asyncio.sleep(self.settings.worker_poll_seconds)
 
-    async def run_once(self) -> int:
-        """Lease the due webhooks and make one attempt on each; returns how many were leased."""
-        if not await self.store.has_webhooks():
-            return 0
-        now = self.clock()
-        lease = timedelta(seconds=self.settings.webhook_timeout_seconds + 5)
-        claims = await self.store.claim(self.owner, format_instant(now), format_instant(now + lease), CLAIM_BATCH)
-        if claims:
-            client = self._client or self.sender.client()
-            try:
-                await asyncio.gather(*(self._deliver(client, c) for c in claims))
-            finally:
-                if client is not self._client:
-                    await client.aclose()
+    async def dispatch(self) -> int:
+        """Lease due webhooks for the free lanes and start a lane on each; never waits for one.
+        Returns how many were leased. A lane that ends wakes the loop, which fills it again."""
+        claims, lease_end = await self._claim(self.settings.webhook_concurrency - len(self._lanes))
+        for claim in claims:
+            lane = asyncio.create_task(Lane(self, claim, lease_end).run(), name=f"scimhub-webhook-{claim.webhook.id}")
+            self._lanes.add(lane)
+            lane.add_done_callback(self._lane_done)
         return len(claims)
+
+    async def run_once(self) -> int:
+        """Lease the due webhooks and serve each until nothing is due for it (or LANE_EVENTS);
+        returns how many were leased. For tests and tools: the loop does not wait for lanes."""
+        try:
+            claims, lease_end = await self._claim(self.settings.webhook_concurrency)
+            await asyncio.gather(*(Lane(self, claim, lease_end).run() for claim in claims))
+        finally:
+            if self._task is None:  # not started: nothing else uses the clients
+                await self._close_clients()
+        return len(claims)
+
+    async def _claim(self, limit: int) -> tuple[list[Claim], float]:
+        """Up to ``limit`` leased webhooks, and the monotonic time their leases end (at the latest)."""
+        if limit <= 0 or not await self.store.has_webhooks():
+            return [], 0.0
+        lease_end = time.monotonic() + self.lease.total_seconds()
+        now = self.clock()
+        claims = await self.store.claim(self.owner, format_instant(now), format_instant(now + self.lease), limit)
+        return claims, lease_end
+
+    def _lane_done(self, lane: asyncio.Task[None]) -> None:
+        self._lanes.discard(lane)
+        self._wake.set()  # a lane is free, or its webhook has events again
+        if not lane.cancelled() and (exc := lane.exception()) is not None:
+            # The lease is not given back: it expires, and the webhook is served again.
+            log.error("webhook lane %s failed", lane.get_name(), exc_info=exc)
 
     async def _sleep(self) -> None:
         delay = self.settings.worker_poll_seconds
@@ -219,20 +209,24 @@ class DeliveryWorker:
             delay = min(delay, max(0.0, (datetime.fromisoformat(retry_at) - now).total_seconds()))
         await pause(self._wake, delay)
 
-    # -- one attempt ---------------------------------------------------------------------------
-    async def _deliver(self, client: httpx2.AsyncClient, claim: Claim) -> None:
-        try:
-            result = await self.sender.send(client, claim.webhook.url, claim.webhook.secret, claim.event)
-        except asyncio.CancelledError:
-            # Stopped in the middle of a POST: nothing is recorded, the event is sent again later.
-            await self.store.release(claim.webhook.id, self.owner)
-            raise
-        attempt, retry_at = self._outcome(claim, result)
-        if not await self.store.finish(claim, attempt, self.owner, retry_at):
-            log.warning(
-                "webhook %s: lease lost or webhook removed during attempt on seq %s", claim.webhook.id, claim.event.seq
-            )
-        _log_attempt(claim, attempt)
+    # -- one attempt --------------------------------------------------------------------------
+    def _client_for(self, webhook: Webhook) -> httpx2.AsyncClient:
+        public_only = not webhook.allow_private
+        if public_only not in self._clients:
+            self._clients[public_only] = self.sender.client(public_only=public_only)
+        return self._clients[public_only]
+
+    async def _close_clients(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    async def attempt(self, claim: Claim) -> tuple[Attempt, str | None]:
+        """POST the claimed event once: the attempt to record, and when to retry it (if so)."""
+        result = await self.sender.send(
+            self._client_for(claim.webhook), claim.webhook.url, claim.webhook.secret, claim.event
+        )
+        return self._outcome(claim, result)
 
     def _outcome(self, claim: Claim, result: SendResult) -> tuple[Attempt, str | None]:
         now = self.clock()
@@ -279,17 +273,3 @@ class DeliveryWorker:
 def _cutoff(now: datetime, days: int) -> str | None:
     """The retention cut-off for ``days`` (0 keeps everything)."""
     return None if days <= 0 else format_instant(now - timedelta(days=days))
-
-
-def _log_attempt(claim: Claim, attempt: Attempt) -> None:
-    level = logging.INFO if attempt.outcome is Outcome.DELIVERED else logging.WARNING
-    log.log(
-        level,
-        "webhook %s seq %s attempt %s: %s (%s, %s ms)",
-        claim.webhook.id,
-        attempt.seq,
-        attempt.attempt,
-        attempt.outcome.value,
-        attempt.status_code or attempt.error,
-        attempt.latency_ms,
-    )

@@ -28,7 +28,7 @@ from starlette.types import Send
 
 from scimhub.events import feed
 from scimhub.events import webhooks as webhook_ops
-from scimhub.events.worker import Sender
+from scimhub.events.sender import Sender
 from scimhub.http.request_log import RequestLogBuffer
 from scimhub.store.base import Store
 from scimhub.store.base import Tenant
@@ -95,6 +95,9 @@ class AdminRuntime:
     events: EventStore
     sender: Sender
     request_log: RequestLogBuffer | None = None
+    # SCIMHUB_WEBHOOK_ALLOW_PRIVATE: whoever holds the admin token may relay customers' URLs, so
+    # by default a webhook added here must point at public addresses (checked again per delivery).
+    webhook_allow_private: bool = False
 
 
 def _rt(request: Request) -> AdminRuntime:
@@ -185,8 +188,11 @@ async def create_webhook(request: Request) -> Response:
     url, after = body.get("url"), body.get("after")
     if not isinstance(url, str) or (after is not None and (not isinstance(after, int) or isinstance(after, bool))):
         raise AdminError(400, 'Send {"url": "https://…", "after": <optional seq>}.')
+    rt = _rt(request)
     try:
-        created = await webhook_ops.add_webhook(_rt(request).events, tenant.id, url, after)
+        created = await webhook_ops.add_webhook(
+            rt.events, tenant.id, url, after, allow_private=rt.webhook_allow_private
+        )
     except ValueError as exc:
         raise AdminError(400, str(exc)) from None
     return JSONResponse({**created.to_json(), "secret": created.secret}, 201)

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from dataclasses import fields
 from dataclasses import replace
 
-from limits import parse_many
-
 from scimhub.policy import Policy
 from scimhub.store.base import Store
 
@@ -35,6 +33,8 @@ def check_setting(key: str, value: str) -> str:
     if key == RATE_LIMIT_KEY:
         if value.lower() == "off":
             return "off"
+        from limits import parse_many  # here: importing `limits` costs ~90 ms, and only `tenant set` checks
+
         try:
             parse_many(value)
         except ValueError:

@@ -30,6 +30,16 @@ class Tenant:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    """A webhook with events still to deliver (``undelivered``), or one being delivered now."""
+
+    webhook_id: str
+    url: str
+    undelivered: int
+    in_flight: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TokenRecord:
     id: str
     tenant_id: str
@@ -287,6 +297,23 @@ class Store(Protocol):
     async def tenant_by_name(self, name: str) -> Tenant | None: ...
 
     async def list_tenants(self) -> list[Tenant]: ...
+
+    async def rename_tenant(self, tenant_id: str, name: str) -> bool:
+        """False when no such tenant; Conflict when ``name`` is taken."""
+        ...
+
+    async def pending_deliveries(self, tenant_id: str, now: str) -> list[PendingDelivery]:
+        """The tenant's webhooks with undelivered events or a delivery lease held at ``now``."""
+        ...
+
+    async def delete_tenant_rows(self, tenant_id: str, limit: int) -> tuple[str, int] | None:
+        """Delete up to ``limit`` of the tenant's rows from the first table that still has some
+        (tokens first), in one transaction: (table, rows deleted); None when only the tenant is left."""
+        ...
+
+    async def delete_tenant(self, tenant_id: str) -> None:
+        """Delete the tenant itself (after ``delete_tenant_rows``; what is left cascades)."""
+        ...
 
     async def add_token(self, token: TokenRecord, digest: str) -> None: ...
 

@@ -109,7 +109,9 @@ class Database(Protocol):
 
     async def is_current(self) -> bool: ...
 
-    async def upgrade(self) -> None: ...
+    async def upgrade(self) -> list[str]:
+        """Migrate to the newest revision; the revisions applied, oldest first."""
+        ...
 
     async def dispose(self) -> None: ...
 
@@ -217,8 +219,8 @@ class SqliteDatabase:
         with self.engine.connect() as conn:
             return migrate.is_current_on(conn)
 
-    async def upgrade(self) -> None:
-        migrate.upgrade(self.engine)
+    async def upgrade(self) -> list[str]:
+        return migrate.upgrade(self.engine)
 
     async def dispose(self) -> None:
         self.close()
@@ -376,10 +378,11 @@ class PostgresDatabase:
         async with self.engine.connect() as conn:
             return await conn.run_sync(migrate.is_current_on)
 
-    async def upgrade(self) -> None:
+    async def upgrade(self) -> list[str]:
         async with self.engine.connect() as conn:
-            await conn.run_sync(migrate.upgrade_on, self.url())
+            applied = await conn.run_sync(migrate.upgrade_on, self.url())
             await conn.commit()
+        return applied
 
     async def dispose(self) -> None:
         if self._engine is not None and self._loop is asyncio.get_running_loop():

@@ -68,6 +68,7 @@ class Webhook:
     attempts: int
     next_attempt_at: str | None
     secret: str = field(repr=False)
+    allow_private: bool = False  # may be delivered to non-public addresses (events.destinations)
 
     def to_json(self) -> JsonDoc:
         """The endpoint as the admin API shows it (never the secret)."""
@@ -78,6 +79,7 @@ class Webhook:
             "deliveredSeq": self.delivered_seq,
             "attempts": self.attempts,
             "nextAttemptAt": self.next_attempt_at,
+            "allowPrivate": self.allow_private,
         }
 
 
@@ -152,6 +154,7 @@ def _webhook(row: Row[Any]) -> Webhook:
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
         secret=row.secret,
+        allow_private=bool(row.allow_private),
     )
 
 
@@ -192,7 +195,11 @@ async def _last_seq(tx: Tx, tenant_id: str) -> int:
 
 
 def _lease_free(now: str) -> ColumnElement[bool]:
-    return or_(webhooks.c.lease_until.is_(None), webhooks.c.lease_until < now)
+    """Nobody holds the lease, or its holder let it expire. A released lease keeps its (past) time
+    as the least-recently-served order, so freedom is the owner's absence: compared by time, a
+    lease released in the same millisecond as the next claim looked held (a backlog then drained
+    at one event per poll interval)."""
+    return or_(webhooks.c.lease_owner.is_(None), webhooks.c.lease_until < now)
 
 
 def _has_pending_events() -> ColumnElement[bool]:
@@ -280,7 +287,15 @@ class EventStore:
 
     # -- webhook endpoints -------------------------------------------------------------------
     async def add_webhook(
-        self, webhook_id: str, tenant_id: str, url: str, secret: str, created_at: str, after: int | None = None
+        self,
+        webhook_id: str,
+        tenant_id: str,
+        url: str,
+        secret: str,
+        created_at: str,
+        after: int | None = None,
+        *,
+        allow_private: bool = False,
     ) -> Webhook:
         """Insert an endpoint whose first event is the one after ``after`` (default: the tenant's
         current last seq, i.e. only events committed from now on)."""
@@ -295,10 +310,11 @@ class EventStore:
                 "created_at": created_at,
                 "delivered_seq": after,
                 "attempts": 0,
+                "allow_private": allow_private,
             }
             (await conn.execute(insert(webhooks), row))
         self._none_until = 0.0
-        return Webhook(webhook_id, tenant_id, url, created_at, after, 0, None, secret)
+        return Webhook(webhook_id, tenant_id, url, created_at, after, 0, None, secret, allow_private)
 
     async def get_webhook(self, webhook_id: str, tenant_id: str | None = None) -> Webhook | None:
         """The endpoint ``webhook_id`` (only if it belongs to ``tenant_id``, when given)."""
@@ -365,8 +381,11 @@ class EventStore:
         row = (await conn.execute(stmt)).first()
         return None if row is None else _event(row)
 
-    async def finish(self, claim: Claim, attempt: Attempt, owner: str, retry_at: str | None = None) -> bool:
-        """Log the attempt and move the cursor (delivered/dead) or schedule a retry; drop the lease.
+    async def finish(
+        self, claim: Claim, attempt: Attempt, owner: str, retry_at: str | None = None, keep_until: str | None = None
+    ) -> bool:
+        """Log the attempt and move the cursor (delivered/dead) or schedule a retry; drop the lease,
+        or with ``keep_until`` keep it until then (the next event follows at once).
 
         Returns False when the lease was lost meanwhile (another process owns the webhook now)
         or the webhook is gone; the attempt is still logged if the webhook exists.
@@ -375,31 +394,49 @@ class EventStore:
             values: dict[str, Any] = {"attempts": claim.attempt, "next_attempt_at": retry_at}
         else:
             values = {"delivered_seq": claim.event.seq, "attempts": 0, "next_attempt_at": None}
-        async with self._write() as conn:
-            if (await conn.execute(select(webhooks.c.id).where(webhooks.c.id == claim.webhook.id))).first() is None:
-                return False
-            (await conn.execute(insert(webhook_attempts), [_attempt_row(attempt)]))
-            stmt = (
-                update(webhooks)
-                .where(
-                    webhooks.c.id == claim.webhook.id,
-                    webhooks.c.lease_owner == owner,
-                    webhooks.c.delivered_seq == claim.webhook.delivered_seq,
-                )
-                # lease_until keeps the (past) time of this attempt: claims serve the least
-                # recently served webhook first, so busy ones cannot starve the rest.
-                .values(**values, lease_owner=None, lease_until=attempt.attempted_at)
+        if keep_until is not None:
+            values.update(lease_owner=owner, lease_until=keep_until)
+        else:
+            # lease_until keeps the (past) time of this attempt: claims serve the least
+            # recently served webhook first, so busy ones cannot starve the rest.
+            values.update(lease_owner=None, lease_until=attempt.attempted_at)
+        stmt = (
+            update(webhooks)
+            .where(
+                webhooks.c.id == claim.webhook.id,
+                webhooks.c.lease_owner == owner,
+                webhooks.c.delivered_seq == claim.webhook.delivered_seq,
             )
+            .values(**values)
+        )
+        exists = select(webhooks.c.id).where(webhooks.c.id == claim.webhook.id)
+        async with self._write() as conn:
+            # The update first: when it applies, the webhook exists and the lookup is spared.
+            updated = bool((await conn.execute(stmt)).rowcount)
+            if updated or (await conn.execute(exists)).first() is not None:
+                (await conn.execute(insert(webhook_attempts), [_attempt_row(attempt)]))
+            return updated
+
+    async def renew(self, webhook_id: str, owner: str, lease_until: str) -> bool:
+        """Extend ``owner``'s lease to ``lease_until``; False when it is no longer ``owner``'s."""
+        stmt = (
+            update(webhooks)
+            .where(webhooks.c.id == webhook_id, webhooks.c.lease_owner == owner)
+            .values(lease_until=lease_until)
+        )
+        async with self._write() as conn:
             return bool((await conn.execute(stmt)).rowcount)
 
-    async def release(self, webhook_id: str, owner: str) -> None:
-        """Give a lease back without recording anything (shutdown in the middle of an attempt)."""
+    async def release(self, webhook_id: str, owner: str, served_at: str | None = None) -> None:
+        """Give a lease back without recording anything: nothing left to send (``served_at``: the
+        last attempt, the webhook's place in the least-recently-served order), or a shutdown in
+        the middle of an attempt (None: first in line)."""
         async with self._write() as conn:
             (
                 await conn.execute(
                     update(webhooks)
                     .where(webhooks.c.id == webhook_id, webhooks.c.lease_owner == owner)
-                    .values(lease_owner=None, lease_until=None)
+                    .values(lease_owner=None, lease_until=served_at)
                 )
             )
 

@@ -36,6 +36,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql import Executable
 
 from scimhub.errors import Busy
+from scimhub.errors import Conflict
 from scimhub.errors import TooMany
 from scimhub.errors import Uniqueness
 from scimhub.events.model import Event
@@ -45,11 +46,13 @@ from scimhub.filter.bind import BCompare
 from scimhub.schema.compare import comparison_key
 from scimhub.store import fast_reads as fast
 from scimhub.store import fast_writes as fw
+from scimhub.store import tenant_sql
 from scimhub.store.base import AuditEntry
 from scimhub.store.base import IndexKeys
 from scimhub.store.base import Keyset
 from scimhub.store.base import MemberRef
 from scimhub.store.base import Page
+from scimhub.store.base import PendingDelivery
 from scimhub.store.base import Query
 from scimhub.store.base import StoredResource
 from scimhub.store.base import Tenant
@@ -719,6 +722,28 @@ class SqlStore:
         async with self.db.read() as tx:
             rows = (await tx.execute(select(tenants).order_by(tenants.c.name))).all()
         return [Tenant(r.id, r.name, r.created_at) for r in rows]
+
+    async def rename_tenant(self, tenant_id: str, name: str) -> bool:
+        try:
+            async with self.db.write() as tx:
+                return bool((await tx.execute(tenant_sql.rename(tenant_id, name))).rowcount)
+        except IntegrityError:  # another process took the name since the caller looked
+            raise Conflict(f"Tenant {name!r} already exists.") from None
+
+    async def pending_deliveries(self, tenant_id: str, now: str) -> list[PendingDelivery]:
+        async with self.db.read() as tx:
+            return await tenant_sql.pending_deliveries(tx, tenant_id, now)
+
+    async def delete_tenant_rows(self, tenant_id: str, limit: int) -> tuple[str, int] | None:
+        async with self.db.write() as tx:
+            step = await tenant_sql.delete_rows(tx, tenant_id, limit)
+        if step is not None and step[0] == "tokens":
+            self.token_changes += 1  # a token cache on this store refuses them at once
+        return step
+
+    async def delete_tenant(self, tenant_id: str) -> None:
+        async with self.db.write() as tx:
+            await tenant_sql.delete_tenant(tx, tenant_id)
 
     async def add_token(self, token: TokenRecord, digest: str) -> None:
         async with self.db.write() as tx:

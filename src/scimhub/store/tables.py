@@ -18,6 +18,7 @@ from sqlalchemy import Table
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
 from sqlalchemy import text
+from sqlalchemy import true
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData(
@@ -195,6 +196,9 @@ webhooks = Table(
     Column("next_attempt_at", String(32)),
     Column("lease_owner", String(64)),
     Column("lease_until", String(32)),
+    # False: delivered to public addresses only (scimhub.events.destinations); true for rows
+    # older than migration 0009, which were never checked.
+    Column("allow_private", Boolean, nullable=False, server_default=true()),
     Index(None, "tenant_id"),
 )
 

@@ -1,0 +1,54 @@
+"""What every ``scimhub`` command shares: running a step on an event loop, opening the store.
+
+Every command pays for what this package imports before it runs, so modules here import only
+click and light scimhub modules at the top; the store, the app, uvicorn and httpx2 are imported
+inside the commands that use them (tests/cli/test_startup.py pins it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+from typing import TypeVar
+
+import click
+
+from scimhub.errors import ScimError
+from scimhub.settings import Settings
+
+if TYPE_CHECKING:
+    from scimhub.store.sql import SqlStore
+
+T = TypeVar("T")
+
+
+def run(coro: Awaitable[T]) -> T:
+    """Run one step on a loop of its own (PostgreSQL connections are closed before it ends)."""
+    from scimhub.store.database import release_loop_connections
+
+    async def wrapper() -> T:
+        try:
+            return await coro
+        finally:
+            await release_loop_connections()
+
+    try:
+        return asyncio.run(wrapper())
+    except ScimError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+def open_store(settings: Settings) -> SqlStore:
+    """The store, on a database at the newest revision (a SQLite one is migrated if it is behind)."""
+    from scimhub.store.factory import open_store as open_sql_store
+
+    store = open_sql_store(settings)
+    if not run(store.db.is_current()):
+        # PostgreSQL is shared by several instances: migrating it is a release step of its own.
+        if settings.auto_migrate and store.db.name == "sqlite":
+            applied = run(store.db.upgrade())
+            click.echo(f"Migrated the database: applied {', '.join(applied)}.", err=True)
+        else:
+            raise click.ClickException("The database schema is not current; run: scimhub db upgrade")
+    return store
