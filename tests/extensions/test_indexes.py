@@ -24,6 +24,7 @@ from scimhub.settings import Settings
 from scimhub.store.dialects import SqliteJson
 from scimhub.store.events_sql import EventStore
 from scimhub.store.filter_sql import compile_filter
+from scimhub.store.filter_sql import needs_scan
 from scimhub.store.index_plan import extension_index_path
 from scimhub.store.schemas_sql import TenantSchemaStore
 from scimhub.store.sql import SqlStore
@@ -102,15 +103,18 @@ async def test_an_indexed_equality_compiles_to_a_probe_of_the_value_index(store:
     ready = tenant_registry([replace(declared, indexed=("costCenter",), ready=("costCenter",))])
     building = tenant_registry([replace(declared, indexed=("costCenter",))])
 
-    def sql(registry: Any) -> str:
-        rtype = registry.resource_type("User")
+    def bound(registry: Any) -> Any:
         text = f'{ACME}:costCenter eq "X"'
-        node = bind_filter(parse_filter(text), rtype, registry.common, text, Policy())
-        return str(compile_filter(node, acme.tenant_id, "User", SqliteJson()).compile())
+        return bind_filter(parse_filter(text), registry.resource_type("User"), registry.common, text, Policy())
+
+    def sql(registry: Any) -> str:
+        return str(compile_filter(bound(registry), acme.tenant_id, "User", SqliteJson()).compile())
 
     assert "resource_values" in sql(ready)
     assert "resource_values" not in sql(building)  # being built: not complete, so not used
     assert "resource_values" not in sql(plain)
+    # A probe runs on the event loop; without the index SQLite reads the tenant (off it, under the deadline).
+    assert [needs_scan(bound(r), "User", SqliteJson()) for r in (ready, building, plain)] == [False, True, True]
 
 
 async def test_schema_add_with_index_and_unindex_keep_the_values(
