@@ -168,3 +168,26 @@ async def test_adopt_refuses_what_it_cannot_declare_and_changes_nothing(cli: Cli
     assert cli.ok("schema", "adopt", "acme", OKTA_EXT, "--resource-type", "Group")[0].startswith(
         f"Declared {OKTA_EXT} (Group)"
     )
+
+
+async def test_a_declaration_takes_over_data_stored_under_another_spelling_of_its_urn(
+    cli: Cli, tmp_path: Path, settings: Settings, store: SqlStore, acme: TenantAccess
+) -> None:
+    """URNs are case-insensitive: data the IdP sent as `URN:OKTA:…` is the declared `urn:okta:…`
+    extension's, and filters (which read the declared spelling) find it once declared."""
+    shouted = OKTA_EXT.upper()
+    created = await _post(
+        acme.client, "/Users", {"schemas": [USER, shouted], "userName": "s", shouted: {"costCenter": "X-1"}}
+    )
+    path = tmp_path / "okta.json"
+    path.write_bytes(orjson.dumps({"id": OKTA_EXT, "attributes": [{"name": "costCenter", "type": "string"}]}))
+
+    cli.ok("schema", "add", "acme", str(path))
+    async with client_for(app_with(settings, store), acme.token) as client:
+        found = await get_ok(client, "/Users", params={"filter": f'{OKTA_EXT}:costCenter eq "x-1"'})
+        fetched = await get_ok(client, f"/Users/{created['id']}")
+
+    assert [r["id"] for r in found["Resources"]] == [created["id"]]
+    assert fetched[OKTA_EXT] == {"costCenter": "X-1"} and shouted not in fetched
+    assert fetched["schemas"] == [USER, OKTA_EXT]
+    assert fetched["meta"]["version"] == created["meta"]["version"]  # the same values: no new version

@@ -100,20 +100,18 @@ class TenantSchemaStore:
             last = rows[-1].pk
 
     async def rekey(self, tenant_id: str, rtype: ResourceType, common: Schema, urn: str) -> int:
-        """Recompute the comparison keys (PostgreSQL's doc_keys) of the resources holding ``urn``
-        data, under ``rtype`` as now declared; batch by batch, each row under its write lock.
-        Returns how many rows were rekeyed (SQLite compares the document itself: none)."""
-        if not self.db.keeps_doc_keys:
-            return 0
+        """Make the stored ``urn`` data of the resources of ``rtype`` match its declaration: the
+        container under the declared spelling (URNs are case-insensitive; filters read that
+        spelling) and, on PostgreSQL, comparison keys (doc_keys) of the declared types. Batch by
+        batch, each row under its write lock. Returns how many rows were rewritten."""
         last, done = 0, 0
         while True:
             async with self.db.write() as tx:
                 rows = (await tx.execute(_batch(tenant_id, rtype.id, last))).all()
                 for pk, text in rows:
-                    doc = orjson.loads(text)
-                    if existing_key(doc, urn) is not None:
-                        keyed = comparison_document(doc, rtype, common)  # the JSONB type serialises it
-                        await tx.execute(update(resources).where(resources.c.pk == pk).values(doc_keys=keyed))
+                    values = _declared_form(orjson.loads(text), urn, rtype, common, self.db.keeps_doc_keys)
+                    if values:
+                        await tx.execute(update(resources).where(resources.c.pk == pk).values(**values))
                         done += 1
             if len(rows) < _BATCH:
                 return done
@@ -152,6 +150,23 @@ class TenantSchemaStore:
                     resource_values.c.tenant_id == tenant_id, resource_values.c.path == extension_index_path(urn, name)
                 )
             )
+
+
+def _declared_form(doc: JsonDoc, urn: str, rtype: ResourceType, common: Schema, keyed: bool) -> dict[str, Any]:
+    """The columns to rewrite so that ``doc``'s ``urn`` data reads as declared (none: no such data,
+    or already so on SQLite, which compares the document itself)."""
+    stored = existing_key(doc, urn)
+    if stored is None:
+        return {}
+    values: dict[str, Any] = {}
+    if stored != urn:
+        doc = {(urn if k == stored else k): v for k, v in doc.items()}
+        listed = doc.get("schemas", [])
+        doc["schemas"] = [urn if isinstance(s, str) and s.casefold() == urn.casefold() else s for s in listed]
+        values["doc"] = orjson.dumps(doc).decode()
+    if keyed:
+        values["doc_keys"] = comparison_document(doc, rtype, common)  # the JSONB type serialises it
+    return values
 
 
 def _batch(tenant_id: str, resource_type: str, after: int) -> Any:
