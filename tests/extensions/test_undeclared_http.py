@@ -15,6 +15,7 @@ from scimhub.store.sql import SqlStore
 from tests.conftest import TenantAccess
 from tests.extensions.support import ENTRA_EXT
 from tests.extensions.support import OKTA_EXT
+from tests.http.scim_checks import ENTERPRISE
 from tests.http.scim_checks import GROUP
 from tests.http.scim_checks import USER
 from tests.http.scim_checks import app_with
@@ -200,3 +201,26 @@ async def test_strict_mode_refuses_a_patch_under_an_undeclared_extension(
 
     assert_scim_error(response, 400, "invalidPath")
     assert await snapshot(strict) == before
+
+
+async def test_okta_custom_attributes_in_the_enterprise_namespace_are_kept(acme: TenantAccess, store: SqlStore) -> None:
+    """Okta's Profile Editor may put custom attributes in the enterprise extension's namespace: an
+    attribute RFC 7643 does not define there is kept as sent, returned, PATCHable and selectable."""
+    body = {"schemas": [USER, ENTERPRISE], "userName": "e", ENTERPRISE: {"department": "Ops", "badgeId": "B-1"}}
+    created = (await acme.client.post("/Users", json=body)).json()
+    url = f"/Users/{created['id']}"
+
+    entra = await patch_ok(acme.client, url, {"op": "Replace", "path": f"{ENTERPRISE}:badgeId", "value": "B-2"})
+    okta = await patch_ok(acme.client, url, {"op": "replace", "value": {ENTERPRISE: {"floor": 3}}})
+    only = await get_ok(acme.client, url, params={"attributes": f"{ENTERPRISE}:badgeId"})
+    without = await get_ok(acme.client, url, params={"excludedAttributes": f"{ENTERPRISE}:badgeId"})
+    removed = await patch_ok(acme.client, url, {"op": "remove", "path": f"{ENTERPRISE}:floor"})
+    events = (await read_feed(EventStore.of(store), acme.tenant_id)).events
+
+    assert created[ENTERPRISE] == {"department": "Ops", "badgeId": "B-1"}
+    assert entra[ENTERPRISE]["badgeId"] == "B-2"
+    assert okta[ENTERPRISE] == {"department": "Ops", "badgeId": "B-2", "floor": 3}
+    assert only[ENTERPRISE] == {"badgeId": "B-2"}
+    assert without[ENTERPRISE] == {"department": "Ops", "floor": 3}
+    assert removed[ENTERPRISE] == {"department": "Ops", "badgeId": "B-2"}
+    assert events[1].payload["changes"] == [{"path": f"{ENTERPRISE}:badgeId", "before": "B-1", "after": "B-2"}]

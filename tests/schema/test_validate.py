@@ -214,20 +214,35 @@ def test_string_booleans_are_rejected_when_strict(text: str) -> None:
         validate(user(active=text), policy=STRICT)
 
 
-UNKNOWN_ATTRIBUTES = [
+IGNORED_ATTRIBUTES = [
     pytest.param({"favouriteColour": "green"}, id="top-level"),
     pytest.param({"name": {"nickName": "Babs"}}, id="sub-attribute"),
-    pytest.param({ENTERPRISE: {"costCentre": "4130"}}, id="extension-attribute"),
-    pytest.param({f"{ENTERPRISE}:costCentre": "4130"}, id="urn-qualified"),
     pytest.param({"name.givenName": "Barbara"}, id="dotted-key"),
     pytest.param({"department": "Tour Operations"}, id="extension-attribute-at-top-level"),
 ]
+# Attributes an extension does not declare (Okta's custom attributes in the enterprise namespace).
+UNDECLARED_IN_EXTENSION = [
+    pytest.param({ENTERPRISE: {"costCentre": "4130"}}, id="extension-attribute"),
+    pytest.param({f"{ENTERPRISE}:costCentre": "4130"}, id="urn-qualified"),
+]
+UNKNOWN_ATTRIBUTES = [*IGNORED_ATTRIBUTES, *UNDECLARED_IN_EXTENSION]
 
 
-@pytest.mark.parametrize("unknown", UNKNOWN_ATTRIBUTES)
+@pytest.mark.parametrize("unknown", IGNORED_ATTRIBUTES)
 def test_unknown_attributes_are_ignored_by_default(unknown: JsonDoc) -> None:
     """RFC 7644 §3.3 lets a server ignore what it does not know (policy.ignore_unknown_attributes)."""
     assert validate(user(**unknown)) == user()
+
+
+@pytest.mark.parametrize("unknown", UNDECLARED_IN_EXTENSION)
+def test_an_attribute_an_extension_does_not_declare_is_kept_as_sent(unknown: JsonDoc) -> None:
+    """policy.keep_undeclared_extensions (default): kept, like an undeclared extension's data;
+    off, it is ignored like any unknown attribute."""
+    kept = validate(user(**unknown))
+    ignored = validate(user(**unknown), policy=Policy(keep_undeclared_extensions=False))
+
+    assert kept[ENTERPRISE] == {"costCentre": "4130"} and kept["schemas"] == [USER_SCHEMA, ENTERPRISE]
+    assert ignored == user()
 
 
 @pytest.mark.parametrize("unknown", UNKNOWN_ATTRIBUTES)

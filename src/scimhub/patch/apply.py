@@ -227,6 +227,8 @@ class _Engine:
             raise InvalidValue(f"The value for {schema.id} must be an object of its attributes.")
         for key, sub_value in value.items():
             attr = schema.attribute(key)
+            if attr is None and self._undeclared(op, f"{schema.id}:{key}", sub_value):
+                continue
             if attr is None:
                 if not self.policy.ignore_unknown_attributes:
                     raise InvalidValue(f"Unknown attribute '{key}' in extension {schema.id}.")

@@ -15,6 +15,7 @@ from scimhub.schema.model import Schema
 from scimhub.schema.paths import find_schema
 from scimhub.schema.paths import resolve_name
 from scimhub.schema.undeclared import is_undeclared_urn
+from scimhub.schema.undeclared import unknown_in_extension
 
 _Key = tuple[str, str]  # (extension URN or "", casefolded attribute name)
 
@@ -85,7 +86,12 @@ def unknown_names(rtype: ResourceType, common: Schema, param: str | None, undecl
 
 def _undeclared(rtype: ResourceType, name: str) -> bool:
     """A name of undeclared extension data: its URN, or ``urn:…:attr`` in it (kept as sent)."""
-    return is_undeclared_urn(rtype, name) or is_undeclared_urn(rtype, name.rpartition(":")[0])
+    head, _, attr = name.rpartition(":")
+    return (
+        is_undeclared_urn(rtype, name)
+        or is_undeclared_urn(rtype, head)
+        or bool(attr and unknown_in_extension(rtype, head, attr))
+    )
 
 
 def _selection(
@@ -164,13 +170,22 @@ def _project_container(container: JsonDoc, ext: Schema, projection: Projection) 
     whole = ext.id in projection.requested_extensions
     for key, value in container.items():
         attr = ext.attribute(key)
-        if attr is None or attr.returned is Returned.NEVER:
+        if attr is None:  # kept as sent (policy.keep_undeclared_extensions): selected by its name
+            if whole or _undeclared_kept(f"{ext.id.casefold()}:{key.casefold()}", projection):
+                out[key] = value
+        elif attr.returned is Returned.NEVER:
             continue
-        if whole:
+        elif whole:
             out[key] = value
         else:
             _project_attr(out, attr, value, ext.id, projection)
     return out
+
+
+def _undeclared_kept(name: str, projection: Projection) -> bool:
+    if projection.asks:
+        return name in projection.requested_undeclared
+    return name not in projection.excluded_undeclared
 
 
 def _project_undeclared(urn: str, container: JsonDoc, projection: Projection) -> JsonDoc:

@@ -44,20 +44,34 @@ def classify(
     rtype: ResourceType, name: str, value: Any, doc: JsonDoc, listed: Iterable[str] = ()
 ) -> UndeclaredName | None:
     """What ``name`` (a JSON key or a PATCH path without a filter) denotes, if it is undeclared
-    extension data. A whole URN is a container when the document already has it or ``schemas``
-    lists it, or when it is sent an object and its prefix is neither; otherwise the part after the
-    last colon is an attribute of the container before it (RFC 7644 §3.10)."""
+    extension data: an undeclared URN's object or an attribute in it, or an attribute a known
+    extension does not declare (Okta puts custom attributes in the enterprise namespace too). A
+    whole URN is a container when the document already has it or ``schemas`` lists it, or when it
+    is sent an object and its prefix is neither; otherwise the part after the last colon is an
+    attribute of the container before it (RFC 7644 §3.10)."""
     if name[:4].casefold() != "urn:":
         return None
     whole = existing_key(doc, name) or _listed(listed, name)
     head, _, tail = name.rpartition(":")
     attr, dot, sub = tail.partition(".")
     prefix = existing_key(doc, head) or _listed(listed, head)
-    if whole is not None or (prefix is None and isinstance(value, dict) and not dot):
-        return UndeclaredName(whole or name) if is_undeclared_urn(rtype, name) else None
-    if not attr or not is_undeclared_urn(rtype, head):
+    if (whole is not None or (prefix is None and isinstance(value, dict) and not dot)) and is_undeclared_urn(
+        rtype, name
+    ):
+        return UndeclaredName(whole or name)
+    if not attr:
         return None
-    return UndeclaredName(prefix or head, attr, sub if dot and sub else None)
+    if is_undeclared_urn(rtype, head):
+        return UndeclaredName(prefix or head, attr, sub if dot and sub else None)
+    return unknown_in_extension(rtype, head, attr, sub if dot and sub else None)
+
+
+def unknown_in_extension(rtype: ResourceType, urn: str, attr: str, sub: str | None = None) -> UndeclaredName | None:
+    """``attr`` of the extension ``urn`` of ``rtype`` when that schema does not declare it."""
+    schema = rtype.extension(urn)
+    if schema is None or schema.attribute(attr) is not None:
+        return None
+    return UndeclaredName(schema.id, attr, sub)
 
 
 def existing_key(doc: JsonDoc, urn: str) -> str | None:

@@ -30,6 +30,7 @@ from scimhub.schema.model import Schema
 from scimhub.schema.paths import find_schema
 from scimhub.schema.paths import split_attr_name
 from scimhub.schema.relations import members_attribute
+from scimhub.schema.undeclared import UndeclaredName
 from scimhub.schema.undeclared import classify
 from scimhub.schema.undeclared import place
 from scimhub.schema.undeclared import undeclared_urns
@@ -208,6 +209,10 @@ def _place_extension(doc: JsonDoc, schema: Schema, value: Any, rules: _Input) ->
     container: JsonDoc = doc.setdefault(schema.id, {})
     for key, sub_value in value.items():
         attr = schema.attribute(key)
+        if attr is None and rules.policy.keep_undeclared_extensions:
+            if sub_value is not None:  # kept as sent, like an undeclared extension's data
+                place(doc, UndeclaredName(schema.id, key), sub_value)
+            continue
         if attr is None:
             if not rules.policy.ignore_unknown_attributes:
                 raise InvalidValue(f"Unknown attribute '{key}' in extension {schema.id}.")
