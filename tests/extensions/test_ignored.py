@@ -31,6 +31,7 @@ async def test_ignored_attributes_are_listed_in_the_request_log_and_the_audit_lo
         "schemas": [USER, ACME],
         "userName": "x",
         "favouriteColour": "blue",  # Entra's tutorial create: attributes outside any schema
+        "name": {"givenName": "X", "nickname": "x"},  # an unknown sub-attribute
         ENTERPRISE: {"department": "Ops", "shoeSize": 44},
         ACME: {"costCenter": "42", "typo": 1},
     }
@@ -51,14 +52,14 @@ async def test_ignored_attributes_are_listed_in_the_request_log_and_the_audit_lo
     assert created.json()[ACME] == {"costCenter": "42", "typo": 1}
     assert created.json()[ENTERPRISE] == {"department": "Ops", "shoeSize": 44}
     assert "favouriteColour" not in created.json()
-    expected = [[], ["alsoUnknown"], ["nope"], ["favouriteColour"]]
+    expected = [[], ["alsoUnknown"], ["nope"], ["favouriteColour", "name.nickname"]]
     assert [e["ignored"] for e in logged] == expected
     assert [e["detail"]["ignored"] for e in reversed(audit)] == expected
     lines = Cli(settings.database_url).ok("requests", "acme")
     assert [line for line in lines if line.startswith("    ignored:")] == [
         "    ignored:  alsoUnknown",
         "    ignored:  nope",
-        "    ignored:  favouriteColour",
+        "    ignored:  favouriteColour, name.nickname",
     ]
 
 

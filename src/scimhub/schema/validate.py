@@ -227,7 +227,7 @@ def _store(target: JsonDoc, attr: Attribute, value: Any, rules: _Input, where: s
     if _ignored_on_input(attr, rules.context):
         return
     cap = None if attr is rules.uncapped else rules.max_values
-    coerced = coerce_value(attr, value, rules.policy, where or attr.name, cap)
+    coerced = coerce_value(attr, value, rules.policy, where or attr.name, cap, rules.ignored)
     if coerced is MISSING:
         target.pop(attr.name, None)
     else:
@@ -242,33 +242,42 @@ def _ignored_on_input(attr: Attribute, context: Context) -> bool:
     return attr.mutability is Mutability.READ_ONLY and context is not Context.PATCH
 
 
-def coerce_value(attr: Attribute, value: Any, policy: Policy, where: str, max_values: int | None = None) -> Any:
+def coerce_value(
+    attr: Attribute,
+    value: Any,
+    policy: Policy,
+    where: str,
+    max_values: int | None = None,
+    ignored: list[str] | None = None,
+) -> Any:
     """Type-check one attribute value; MISSING for null/empty (RFC 7643 §2.5). A multi-valued one
-    is counted before its values are read (a 4 MB body holds ~300,000 tiny ones)."""
+    is counted before its values are read (a 4 MB body holds ~300,000 tiny ones). Unknown
+    sub-attributes skipped under ``policy.ignore_unknown_attributes`` are named in ``ignored``."""
+    ignored = [] if ignored is None else ignored
     if value is None:
         return MISSING
     if not attr.multi_valued:
         if isinstance(value, list):
             raise InvalidValue(f"'{where}' is single-valued; got an array.")
-        return _coerce_single(attr, value, policy, where)
+        return _coerce_single(attr, value, policy, where, ignored)
     if not isinstance(value, list):
         raise InvalidValue(f"'{where}' is multi-valued and must be an array.")
     if max_values is not None:
         check_value_count(where, len(value), max_values)
-    items = [_coerce_single(attr, item, policy, f"{where}[{i}]") for i, item in enumerate(value)]
+    items = [_coerce_single(attr, item, policy, f"{where}[{i}]", ignored) for i, item in enumerate(value)]
     kept = [item for item in items if item is not MISSING]
     return kept if kept else MISSING
 
 
-def _coerce_single(attr: Attribute, value: Any, policy: Policy, where: str) -> Any:
+def _coerce_single(attr: Attribute, value: Any, policy: Policy, where: str, ignored: list[str]) -> Any:
     if value is None:
         return MISSING
     if attr.type is AttrType.COMPLEX:
-        return _coerce_complex(attr, value, policy, where)
+        return _coerce_complex(attr, value, policy, where, ignored)
     return coerce_simple(attr, value, policy, where)
 
 
-def _coerce_complex(attr: Attribute, value: Any, policy: Policy, where: str) -> Any:
+def _coerce_complex(attr: Attribute, value: Any, policy: Policy, where: str, ignored: list[str]) -> Any:
     if not isinstance(value, dict):
         raise InvalidValue(f"'{where}' must be a JSON object.")
     out: JsonDoc = {}
@@ -277,10 +286,11 @@ def _coerce_complex(attr: Attribute, value: Any, policy: Policy, where: str) -> 
         if sub is None:
             if not policy.ignore_unknown_attributes:
                 raise InvalidValue(f"Unknown sub-attribute '{key}' of '{where}'.")
+            ignored.append(f"{where}.{key}")
             continue
         if sub.mutability is Mutability.READ_ONLY:
             continue  # RFC 7644 §3.3: readOnly values sent by clients are ignored (manager.displayName)
-        coerced = _coerce_single(sub, sub_value, policy, f"{where}.{sub.name}")
+        coerced = _coerce_single(sub, sub_value, policy, f"{where}.{sub.name}", ignored)
         if coerced is not MISSING:
             out[sub.name] = coerced
     for sub in attr.sub_attributes:
