@@ -47,15 +47,25 @@ class RateLimiter:
         self.limiter = SlidingWindowCounterRateLimiter(storage or MemoryStorage())
         self._parsed: dict[str, list[RateLimitItem]] = {}
 
-    async def check(self, tenant_id: str, token_id: str, spec: str | None = None) -> Verdict:
-        """``spec`` is the tenant's own limit (``scimhub tenant set NAME rate_limit …``), if any."""
+    async def check(self, tenant_id: str, token_id: str, spec: str | None = None, cost: int = 1) -> Verdict:
+        """``spec`` is the tenant's own limit (``scimhub tenant set NAME rate_limit …``), if any.
+        ``cost``: how many operations the request carries (a bulk request's)."""
         items = self.items if not spec else self._parsed.setdefault(spec, parse_many(spec))
-        for key in (f"tenant:{tenant_id}", f"token:{token_id}"):
+        keys = (f"tenant:{tenant_id}", f"token:{token_id}")
+        if cost > 1:  # all or nothing: no limit is charged for operations another one refuses
+            for key in keys:
+                for item in items:
+                    if not await self.limiter.test(item, key, cost=cost):
+                        return await self._refused(item, key)
+        for key in keys:
             for item in items:
-                if not await self.limiter.hit(item, key):
-                    stats = await self.limiter.get_window_stats(item, key)
-                    return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
+                if not await self.limiter.hit(item, key, cost=cost):
+                    return await self._refused(item, key)
         return Verdict(True)
+
+    async def _refused(self, item: RateLimitItem, key: str) -> Verdict:
+        stats = await self.limiter.get_window_stats(item, key)
+        return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
 
     async def close(self) -> None:
         """Release the storage's connections (a Redis client's pool); memory storage holds none."""

@@ -14,6 +14,7 @@ from scimhub.http.errors import error_response
 from scimhub.protocol.context import Principal
 from scimhub.protocol.tenant_config import TenantConfig
 from scimhub.ratelimit import RateLimiter
+from scimhub.ratelimit import Verdict
 
 
 class RateLimitMiddleware:
@@ -34,12 +35,24 @@ class RateLimitMiddleware:
             return
         verdict = await self.limiter.check(principal.tenant_id, principal.token_id, override)
         if verdict.allowed:
+            scope["scimhub.rate_limit"] = self  # a bulk request charges its other operations
             await self.app(scope, receive, send)
             return
+        await error_response(self._refused(principal, verdict))(scope, receive, send)
+
+    async def charge(self, scope: Scope, operations: int) -> TooManyRequests | None:
+        """Charge more operations of an admitted request (the limits count a bulk request's
+        operations, not the request): None when allowed, else the 429 to answer them with."""
+        principal: Principal = scope["scimhub.principal"]
+        config: TenantConfig | None = scope.get("scimhub.tenant_config")
+        override = config.rate_limit if config is not None else None
+        verdict = await self.limiter.check(principal.tenant_id, principal.token_id, override, operations)
+        return None if verdict.allowed else self._refused(principal, verdict)
+
+    def _refused(self, principal: Principal, verdict: Verdict) -> TooManyRequests:
         if self.on_limited is not None:
             self.on_limited(principal.tenant_id)
-        error = TooManyRequests(
+        return TooManyRequests(
             f"Rate limit exceeded for this tenant or token; retry in {verdict.retry_after} s.",
             headers={"Retry-After": str(verdict.retry_after)},
         )
-        await error_response(error)(scope, receive, send)

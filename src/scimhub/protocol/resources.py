@@ -15,7 +15,10 @@ import uuid
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
+from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from typing import Concatenate
@@ -78,9 +81,20 @@ class ResourceResult:
     status: int = 200  # 204: the write is acknowledged without a body (``doc`` is empty)
 
 
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """The writes run in ``ResourceService.deferring``: what each one's durability awaits, and the
+    events each would have announced after its commit (one list per write), both in order."""
+
+    commits: Sequence[Awaitable[None]]
+    events: list[list[Event]]
+
+
 P = ParamSpec("P")
 T = TypeVar("T")
 log = logging.getLogger("scimhub.audit")
+# The events of the writes of a ``deferring`` context: announced once they are durable.
+_held_events: ContextVar[list[list[Event]] | None] = ContextVar("scimhub_held_events", default=None)
 
 
 _BUSY_ATTEMPTS = 4  # a deadlock victim's unit of work runs again this many times at most
@@ -425,8 +439,29 @@ class ResourceService:
             log.exception("could not audit a failed %s %s", ctx.method, ctx.path)
 
     async def _committed(self, events: list[Event]) -> None:
+        held = _held_events.get()
+        if held is not None:
+            held.append(events)
+        else:
+            await self.committed(events)
+
+    async def committed(self, events: list[Event]) -> None:
+        """What follows a durable write: wake the webhook worker, run the in-process hooks."""
         if events and self.on_commit is not None:
             await self.on_commit(events)
+
+    @contextmanager
+    def deferring(self) -> Iterator[Deferred]:
+        """Writes in this context return once their unit of work ran, before it is durable, and
+        announce nothing: the caller (a bulk request) awaits ``commits``, then calls ``committed``
+        with the events of each write that is durable. Consecutive writes share commits."""
+        with self.store.deferring_commits() as commits:
+            events: list[list[Event]] = []
+            token = _held_events.set(events)
+            try:
+                yield Deferred(commits, events)
+            finally:
+                _held_events.reset(token)
 
 
 class MemberDelta:

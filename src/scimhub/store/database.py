@@ -18,7 +18,9 @@ import uuid
 from collections.abc import AsyncIterator
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractContextManager
 from contextlib import asynccontextmanager
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Protocol
@@ -77,6 +79,12 @@ class Database(Protocol):
         ...
 
     def write(self) -> AbstractAsyncContextManager[Tx]: ...
+
+    def deferring(self) -> AbstractContextManager[list[asyncio.Future[None]]]:
+        """Write transactions begun in this context may return before they commit; the list
+        holds what to await for each (see ``sqlite.Writer.deferring``). PostgreSQL commits each
+        one before it returns: the list stays empty."""
+        ...
 
     async def fast(self, statement: Prepared, **params: Any) -> Rows:
         """One hot read statement outside any transaction (sees everything committed)."""
@@ -147,6 +155,9 @@ class SqliteDatabase:
     async def write(self) -> AsyncIterator[SqliteTx]:
         async with self.writer.unit() as conn:
             yield SqliteTx(conn, self.observers)
+
+    def deferring(self) -> AbstractContextManager[list[asyncio.Future[None]]]:
+        return self.writer.deferring()
 
     async def fast(self, statement: Prepared, **params: Any) -> Rows:
         return self.fast_reads.rows(statement, **params)
@@ -247,6 +258,9 @@ class PostgresDatabase:
 
     def write(self) -> AbstractAsyncContextManager[PostgresTx]:
         return _transaction(self.engine, "BEGIN", self.observers)  # READ COMMITTED; row locks order writers
+
+    def deferring(self) -> AbstractContextManager[list[asyncio.Future[None]]]:
+        return nullcontext([])  # every transaction commits before it returns
 
     async def fast(self, statement: Prepared, **params: Any) -> Rows:
         if self._make_engine.pgbouncer:
