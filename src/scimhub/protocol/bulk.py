@@ -33,7 +33,6 @@ from scimhub.protocol.resources import ResourceResult
 from scimhub.protocol.resources import ResourceService
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
-from scimhub.schema.project import DEFAULT_PROJECTION
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
@@ -106,35 +105,33 @@ def _operation(raw: Any, index: int) -> BulkOperation:
         return BulkOperation(
             index, "", "", None, None, None, frozenset(), InvalidSyntax(f"{_at(index)} must be an object.")
         )
-    method = _get(raw, "method")
-    method = method.upper() if isinstance(method, str) else ""
-    path, bulk_id, version, data = (_get(raw, name) for name in ("path", "bulkid", "version", "data"))
+    fields = {key.casefold(): value for key, value in raw.items()}  # member names are case-insensitive
+    method, path, bulk_id, version, data = (fields.get(n) for n in ("method", "path", "bulkid", "version", "data"))
     op = BulkOperation(
         index,
-        method,
+        method.upper() if isinstance(method, str) else "",
         path if isinstance(path, str) else "",
         bulk_id if isinstance(bulk_id, str) else None,
         version if isinstance(version, str) else None,
         data,
         frozenset(_references(path, data)),
     )
-    error = _malformed(op, raw, index)
+    error = _malformed(op, fields, index)
     return dataclasses.replace(op, error=error) if error else op
 
 
-def _malformed(op: BulkOperation, raw: dict[str, Any], index: int) -> ScimError | None:
+def _malformed(op: BulkOperation, fields: dict[str, Any], index: int) -> ScimError | None:
     at = _at(index)
     if op.method not in METHODS:
-        return InvalidValue(f"{at}.method must be one of {', '.join(METHODS)}; got {_get(raw, 'method')!r}.")
+        return InvalidValue(f"{at}.method must be one of {', '.join(METHODS)}; got {fields.get('method')!r}.")
     if not op.path.startswith("/"):
         return InvalidValue(f"{at}.path must be a resource path such as /Users or /Users/{{id}}.")
-    bulk_id = _get(raw, "bulkid")
+    bulk_id = fields.get("bulkid")
     if bulk_id is not None and (not isinstance(bulk_id, str) or not bulk_id or REFERENCE in bulk_id):
         return InvalidValue(f"{at}.bulkId must be a non-empty string without 'bulkId:'.")
     if op.method == "POST" and op.bulk_id is None:
         return InvalidValue(f"{at}: a POST needs a bulkId (RFC 7644 §3.7).")
-    version = _get(raw, "version")
-    if version is not None and not isinstance(version, str):
+    if fields.get("version") is not None and op.version is None:
         return InvalidValue(f"{at}.version must be a string (an ETag).")
     if op.method != "DELETE" and not isinstance(op.data, dict):
         return InvalidValue(f"{at}: a {op.method} needs a data object.")
@@ -264,6 +261,7 @@ class BulkRunner:
         # The SCIM root as the caller's path shows it: audit paths are those of single requests.
         self.prefix = ctx.path.rsplit("/", 1)[0]
         self.created: dict[str, str] = {}  # bulkId -> id
+        self.endpoints = {t.endpoint.strip("/").casefold(): t for t in service.registry.resource_types.values()}
         self.failed: set[str] = set()  # bulkIds whose POST failed or never ran
 
     async def run(self) -> JsonDoc:
@@ -324,14 +322,7 @@ class BulkRunner:
     def _target(self, op: BulkOperation, path: str) -> tuple[ResourceType, str | None]:
         """The resource type (and id) ``path`` names: /Users for a POST, /Users/{id} otherwise."""
         parts = path.strip("/").split("/")
-        rtype = next(
-            (
-                t
-                for t in self.service.registry.resource_types.values()
-                if t.endpoint.strip("/").casefold() == parts[0].casefold()
-            ),
-            None,
-        )
+        rtype = self.endpoints.get(parts[0].casefold())
         wanted = 1 if op.method == "POST" else 2
         if rtype is None or len(parts) != wanted or not all(parts):
             shape = "/{endpoint}" if op.method == "POST" else "/{endpoint}/{id}"
@@ -344,17 +335,17 @@ class BulkRunner:
         op, service = outcome.op, self.service
         result: ResourceResult | None = None
         if op.method == "POST":
-            result = await service.create(ctx, rtype, data, DEFAULT_PROJECTION)
+            result = await service.create(ctx, rtype, data, None)
             outcome.status = 201
             assert op.bulk_id is not None
-            self.created[op.bulk_id] = result.doc["id"]
+            self.created[op.bulk_id] = result.location.rsplit("/", 1)[1]
         elif op.method == "PUT":
             assert id is not None
-            result = await service.replace(ctx, rtype, id, data, DEFAULT_PROJECTION, op.version)
+            result = await service.replace(ctx, rtype, id, data, None, op.version)
             outcome.status = 200
         elif op.method == "PATCH":
             assert id is not None
-            result = await service.patch(ctx, rtype, id, data, DEFAULT_PROJECTION, op.version)
+            result = await service.patch(ctx, rtype, id, data, None, op.version)
             outcome.status = result.status
         else:
             assert id is not None

@@ -201,9 +201,9 @@ class ResourceService:
     # -- writes ----------------------------------------------------------------
     @_audit_failures
     async def create(
-        self, ctx: RequestContext, rtype: ResourceType, body: Any, projection: Projection
+        self, ctx: RequestContext, rtype: ResourceType, body: Any, projection: Projection | None
     ) -> ResourceResult:
-        """RFC 7644 §3.3."""
+        """RFC 7644 §3.3. ``projection`` None: the result carries no document (a bulk operation's)."""
         doc = self._validate(ctx, rtype, body, Context.CREATE)
         members = _pop_members(doc, rtype)
         _check_member_count(len(members or ()), ctx)
@@ -218,6 +218,8 @@ class ResourceService:
             drafts = self._drafts(ctx, rtype, None, stored, delta)
             events = await self._commit_log(uow, ctx, rtype, stored.id, 201, drafts)
         await self._committed(events)
+        if projection is None:
+            return _bodiless(ctx, rtype, stored)
         # A resource created just now belongs to no group yet: its `groups` need no query.
         known: dict[str, list[MemberRef]] | None = None
         if member_of_attribute(rtype) and not members_attribute(rtype):
@@ -231,7 +233,7 @@ class ResourceService:
         rtype: ResourceType,
         id: str,
         body: Any,
-        projection: Projection,
+        projection: Projection | None,
         if_match: str | None = None,
     ) -> ResourceResult:
         """RFC 7644 §3.5.1: full replace; readOnly ignored, immutable must not change."""
@@ -245,6 +247,8 @@ class ResourceService:
                 await _replace_members(uow, id, await _resolve_members(uow, members or [], id), delta)
             stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta)
         await self._committed(events)
+        if projection is None:
+            return _bodiless(ctx, rtype, stored)
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
     @_audit_failures
@@ -254,7 +258,7 @@ class ResourceService:
         rtype: ResourceType,
         id: str,
         body: Any,
-        projection: Projection,
+        projection: Projection | None,
         if_match: str | None = None,
     ) -> ResourceResult:
         """RFC 7644 §3.5.2: all operations apply, or none. The answer is 200 with the resource
@@ -263,7 +267,8 @@ class ResourceService:
         (O(group size) for a one-member change), and Okta and Entra both accept 204."""
         operations = parse_patch_request(body, ctx.limits.max_patch_operations)
         _check_member_count(sum(_value_count(op.value) for op in operations), ctx)
-        status = 204 if members_attribute(rtype) is not None and projection == DEFAULT_PROJECTION else 200
+        default = projection is None or projection == DEFAULT_PROJECTION
+        status = 204 if members_attribute(rtype) is not None and default else 200
         delta = MemberDelta()
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
@@ -272,8 +277,8 @@ class ResourceService:
             await _apply_member_changes(uow, id, result.members, delta)
             stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta, status)
         await self._committed(events)
-        if status == 204:
-            return ResourceResult({}, stored.version, location(ctx.base_url, rtype, stored.id), 204)
+        if status == 204 or projection is None:
+            return _bodiless(ctx, rtype, stored, status)
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
     @_audit_failures
@@ -487,6 +492,11 @@ class MemberDelta:
                 del self.added[i]
             else:
                 self.removed[i] = None
+
+
+def _bodiless(ctx: RequestContext, rtype: ResourceType, stored: StoredResource, status: int = 200) -> ResourceResult:
+    """A write's result without its document: a Group PATCH's 204, a bulk operation's."""
+    return ResourceResult({}, stored.version, location(ctx.base_url, rtype, stored.id), status)
 
 
 async def _current(uow: UnitOfWork, rtype: ResourceType, id: str, if_match: str | None) -> StoredResource:
