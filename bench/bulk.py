@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import tempfile
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -75,7 +76,7 @@ async def measure(args: argparse.Namespace, url: str, workdir: Path) -> None:
         print(f"POST /Users, {args.concurrency} connections: {single:,.0f} µs server CPU per created user ({n} users)")
         first = n
         for size in (int(s) for s in args.sizes.split(",")):
-            spent = await server_cpu(server, lambda f=first, s=size: bulks(conns[0], f, n, s)) / n * 1e6
+            spent = await server_cpu(server, functools.partial(bulks, conns[0], first, n, size)) / n * 1e6
             first += n
             print(
                 f"POST /Bulk of {size} creates: {spent:,.0f} µs server CPU per created user "
