@@ -39,7 +39,7 @@ async def _charge(scope: Scope, operations: int) -> Charge | None:
     """The rate limits count operations: the request was charged one; the others are charged at
     once when the limits allow them all, else one by one as they run (the refused get a 429)."""
     limiter: RateLimitMiddleware | None = scope.get("scimhub.rate_limit")
-    if limiter is None or operations == 1 or await limiter.charge(scope, operations - 1) is None:
+    if limiter is None or operations == 1 or await limiter.admit(scope, operations - 1) is None:
         return None
     return _PerOperation(limiter, scope)
 
@@ -56,5 +56,5 @@ class _PerOperation:
             self.paid -= 1
             return None
         if self.refused is None:  # once refused, the rest is too: no charge for them
-            self.refused = await self.limiter.charge(self.scope, 1)
+            self.refused = await self.limiter.admit(self.scope, 1)
         return self.refused

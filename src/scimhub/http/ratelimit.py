@@ -1,4 +1,5 @@
-"""Pure-ASGI rate limiting after authentication: 429 with a SCIM body and Retry-After."""
+"""Pure-ASGI rate limiting after authentication: 429 with a SCIM body and Retry-After; a request
+that did expensive work is charged for it once it is done (``scimhub.workload``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from scimhub.protocol.context import Principal
 from scimhub.protocol.tenant_config import TenantConfig
 from scimhub.ratelimit import RateLimiter
 from scimhub.ratelimit import Verdict
+from scimhub.workload import Metered
 
 
 class RateLimitMiddleware:
@@ -35,13 +37,19 @@ class RateLimitMiddleware:
             return
         verdict = await self.limiter.check(principal.tenant_id, principal.token_id, override)
         if verdict.allowed:
-            scope["scimhub.rate_limit"] = self  # a bulk request charges its other operations
-            await self.app(scope, receive, send)
+            scope["scimhub.rate_limit"] = self  # a bulk request admits its other operations
+            with Metered() as workload:
+                try:
+                    await self.app(scope, receive, send)
+                finally:
+                    extra = workload.extra_units()  # a query stopped at its deadline ran too
+                    if extra:
+                        await self.limiter.charge(principal.tenant_id, principal.token_id, extra, override)
             return
         await error_response(self._refused(principal, verdict))(scope, receive, send)
 
-    async def charge(self, scope: Scope, operations: int) -> TooManyRequests | None:
-        """Charge more operations of an admitted request (the limits count a bulk request's
+    async def admit(self, scope: Scope, operations: int) -> TooManyRequests | None:
+        """Admit more operations of an admitted request (the limits count a bulk request's
         operations, not the request): None when allowed, else the 429 to answer them with."""
         principal: Principal = scope["scimhub.principal"]
         config: TenantConfig | None = scope.get("scimhub.tenant_config")
