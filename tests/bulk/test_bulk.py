@@ -4,12 +4,14 @@ versions, limits; each operation audited and announced as if it had been sent al
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Any
 
 import httpx2
 import pytest
 
 from scimhub.settings import Settings
+from scimhub.store.database import SqliteDatabase
 from scimhub.store.events_sql import EventStore
 from scimhub.store.sql import SqlStore
 from tests.conftest import TenantAccess
@@ -526,3 +528,55 @@ async def test_other_requests_run_between_the_operations_of_a_bulk(client: httpx
     assert page["totalResults"] == 300
     order = [u["id"] for u in (await get_ok(client, "/Users", params={"count": "1000"}))["Resources"]]
     assert 0 < order.index(between) < 300  # created among the bulk's users (creation order)
+
+
+async def test_a_reference_to_a_malformed_post_is_a_409(client: httpx2.AsyncClient) -> None:
+    results = await send(
+        client,
+        {"method": "POST", "path": "/Users", "bulkId": "nodata"},
+        post("/Groups", "g", {"schemas": [GROUP], "displayName": "G", "members": [{"value": "bulkId:nodata"}]}),
+    )
+
+    assert [r["status"] for r in results] == ["400", "409"]
+    assert results[1]["response"]["detail"] == "Operations[1] references bulkId 'nodata', whose POST failed."
+
+
+async def test_operations_whose_shared_commit_fails_are_reported_500_and_announce_nothing(
+    store: SqlStore, client: httpx2.AsyncClient
+) -> None:
+    """Nothing is acknowledged before it is durable: a failed COMMIT fails every operation of it."""
+    if not isinstance(store.db, SqliteDatabase):
+        pytest.skip("the shared commit is SQLite's writer")
+    announced: list[Any] = []
+    app_service = client._transport.app.state.scimhub.service  # type: ignore[attr-defined]
+    app_service.on_commit = lambda events: _record(announced, events)
+    await get_ok(client, "/Users")  # the token's last-used time is written (not by the failing commit)
+    raw, _ = store.db.writer._open()
+    store.db.writer._raw = _FailingCommit(raw)  # type: ignore[assignment]
+    try:
+        results = await send(client, *(post("/Users", f"u{i}", user_body(f"u{i}")) for i in range(3)))
+    finally:
+        store.db.writer._raw = raw
+
+    assert [r["status"] for r in results] == ["500"] * 3
+    assert all("location" not in r and "version" not in r for r in results)
+    assert results[0]["response"]["detail"] == "An internal error occurred. It has been logged."
+    assert announced == []
+    assert (await get_ok(client, "/Users"))["totalResults"] == 0
+
+
+async def _record(announced: list[Any], events: Any) -> None:
+    announced.extend(events)
+
+
+class _FailingCommit:
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("disk I/O error")
+        return self.raw.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)

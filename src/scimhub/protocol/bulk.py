@@ -262,7 +262,6 @@ class BulkRunner:
         self.prefix = ctx.path.rsplit("/", 1)[0]
         self.created: dict[str, str] = {}  # bulkId -> id
         self.endpoints = {t.endpoint.strip("/").casefold(): t for t in service.registry.resource_types.values()}
-        self.failed: set[str] = set()  # bulkIds whose POST failed or never ran
 
     async def run(self) -> JsonDoc:
         order, circular = plan(self.request.operations)
@@ -308,14 +307,12 @@ class BulkRunner:
         except Exception as exc:  # one operation's failure is its own; the others go on
             log.exception("bulk operation %s failed", _at(op.index), exc_info=exc)
             outcome.status, outcome.error = 500, InternalError()
-        if outcome.error is not None and op.method == "POST" and op.bulk_id is not None:
-            self.failed.add(op.bulk_id)
 
     def _check_references(self, op: BulkOperation) -> None:
         for ref in sorted(op.refs):
             if ref in self.created:
                 continue
-            if any(o.bulk_id == ref and o.method == "POST" and o.error is None for o in self.request.operations):
+            if any(o.bulk_id == ref and o.method == "POST" for o in self.request.operations):
                 raise Conflict(f"{_at(op.index)} references bulkId {ref!r}, whose POST failed.")
             raise InvalidValue(f"{_at(op.index)} references bulkId {ref!r}, which no POST of this request creates.")
 
