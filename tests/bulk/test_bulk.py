@@ -580,3 +580,27 @@ class _FailingCommit:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.raw, name)
+
+
+async def test_member_names_and_methods_are_case_insensitive(client: httpx2.AsyncClient) -> None:
+    body = {
+        "SCHEMAS": [BULK_REQUEST],
+        "operations": [
+            {"Method": "post", "PATH": "/Users", "BulkId": "m", "DATA": user_body("mixed")},
+            {
+                "method": "Patch",
+                "path": "/Users/bulkId:m",
+                "data": patch_body({"op": "Replace", "path": "active", "value": "False"}),
+            },
+        ],
+        "FailOnErrors": 1,
+    }
+    response = await client.post("/Bulk", json=body)
+
+    assert response.status_code == 200, response.text
+    results = response.json()["Operations"]
+    assert [(r["method"], r["bulkId"] if "bulkId" in r else None, r["status"]) for r in results] == [
+        ("POST", "m", "201"),
+        ("PATCH", None, "200"),
+    ]
+    assert (await get_ok(client, f"/Users/{created_id(results[0])}"))["active"] is False
