@@ -63,7 +63,7 @@ async def bulks(conn: Connection, first: int, count: int, size: int) -> None:
 
 
 async def measure(args: argparse.Namespace, url: str, workdir: Path) -> None:
-    env = servers.scimhub_env(url)
+    env = {**servers.scimhub_env(url), "SCIMHUB_BULK_MAX_OPERATIONS": str(max(int(s) for s in args.sizes.split(",")))}
     servers.upgrade(env)
     token = servers.make_tenant(env)
     server = servers.start_scimhub(env, [servers.free_port()], workdir)

@@ -10,6 +10,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from scimhub.settings import DEFAULT_RATE_LIMIT
 from scimhub.settings import Settings
 from scimhub.store.database import SqliteDatabase
 from scimhub.store.events_sql import EventStore
@@ -512,7 +513,9 @@ async def test_a_bulk_create_follows_the_tenant_s_leniency_policy(
     assert refused[0]["response"] == assert_scim_error(single, 400, "invalidValue")
 
 
-async def test_other_requests_run_between_the_operations_of_a_bulk(client: httpx2.AsyncClient) -> None:
+async def test_other_requests_run_between_the_operations_of_a_bulk(
+    settings: Settings, store: SqlStore, acme: TenantAccess
+) -> None:
     """The bulk releases the writer after each operation: a single request sent while it runs is
     written among its operations, not after all of them."""
 
@@ -521,12 +524,13 @@ async def test_other_requests_run_between_the_operations_of_a_bulk(client: httpx
         return str((await create_user(client, "between"))["id"])
 
     operations = [post("/Users", f"u{i}", user_body(f"u{i}")) for i in range(300)]
-    results, between = await asyncio.gather(send(client, *operations), single())
+    async with client_for(app_with(settings, store, bulk_max_operations=300), acme.token) as client:
+        results, between = await asyncio.gather(send(client, *operations), single())
 
     assert [r["status"] for r in results] == ["201"] * 300
-    page = await search(client, "/Users", 'userName sw "u"', count=1000)
+    page = await search(acme.client, "/Users", 'userName sw "u"', count=1000)
     assert page["totalResults"] == 300
-    order = [u["id"] for u in (await get_ok(client, "/Users", params={"count": "1000"}))["Resources"]]
+    order = [u["id"] for u in (await get_ok(acme.client, "/Users", params={"count": "1000"}))["Resources"]]
     assert 0 < order.index(between) < 300  # created among the bulk's users (creation order)
 
 
@@ -604,3 +608,15 @@ async def test_member_names_and_methods_are_case_insensitive(client: httpx2.Asyn
         ("PATCH", None, "200"),
     ]
     assert (await get_ok(client, f"/Users/{created_id(results[0])}"))["active"] is False
+
+
+async def test_under_the_default_rate_limit_a_bulk_of_max_operations_runs_whole(
+    settings: Settings, store: SqlStore, acme: TenantAccess
+) -> None:
+    """The rate limit counts operations; the default maxOperations fits the default 100/second."""
+    size = Settings().bulk_max_operations
+    app = app_with(settings, store, rate_limit=DEFAULT_RATE_LIMIT, bulk_max_operations=size)
+    async with client_for(app, acme.token) as client:
+        results = await send(client, *(post("/Users", f"u{i}", user_body(f"u{i}")) for i in range(size)))
+
+    assert [r["status"] for r in results] == ["201"] * size
