@@ -30,6 +30,7 @@ async def bulk(request: Request) -> Response:
             f"The size of the bulk request exceeds maxPayloadSize ({settings.max_body_bytes} bytes)."
         ) from None
     parsed = parse_bulk_request(body, settings.bulk_max_operations)
+    del body  # the operations keep their data as JSON text: no parsed documents stay alive
     charge = await _charge(request.scope, len(parsed.operations))
     runner = BulkRunner(runtime(request).service, context(request), parsed, charge)
     return ScimResponse(await runner.run())
