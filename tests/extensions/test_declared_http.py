@@ -298,3 +298,30 @@ async def test_another_tenant_cannot_filter_or_sort_by_the_first_tenants_schema_
     assert_scim_error(sorted_, 400, "invalidValue")
     assert unchanged == before
     assert patched[ACME] == {"badge": "many"}
+
+
+async def test_bulk_operations_use_the_tenants_declared_extensions(declared: TenantAccess) -> None:
+    """A POST /Bulk operation is the request it stands for: typed by the tenant's declaration."""
+    operations = [
+        {
+            "method": "POST",
+            "path": "/Users",
+            "bulkId": "ok",
+            "data": {"schemas": [USER, ACME], "userName": "b1", ACME: {"badge": 1}},
+        },
+        {
+            "method": "POST",
+            "path": "/Users",
+            "bulkId": "bad",
+            "data": {"schemas": [USER, ACME], "userName": "b2", ACME: {"badge": "x"}},
+        },
+    ]
+    response = await declared.client.post(
+        "/Bulk", json={"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": operations}
+    )
+
+    ok, bad = response.json()["Operations"]
+    assert ok["status"] == "201"
+    assert bad["status"] == "400" and f"'{ACME}:badge' must be an integer" in bad["response"]["detail"]
+    found = await search(declared.client, "/Users", f"{ACME}:badge eq 1")
+    assert [r["userName"] for r in found["Resources"]] == ["b1"]
