@@ -42,6 +42,7 @@ from scimhub.http.request_log import RequestLogMiddleware
 from scimhub.http.routes import scim_router
 from scimhub.http.target import RequestTarget
 from scimhub.protocol.resources import ResourceService
+from scimhub.protocol.tenant_config import GuardDefaults
 from scimhub.protocol.tenant_config import TenantConfigCache
 from scimhub.ratelimit import RateLimiter
 from scimhub.ratelimit import storage_for
@@ -102,7 +103,8 @@ def create_app(
         raise ValueError("In-process hooks need the SQL store (the outbox lives in its database).")
     service = ResourceService(store, default_registry(), on_commit=sync.after_commit if sync else None)
     metrics = _metrics(settings, sync)
-    configs = TenantConfigCache(store, settings.policy)
+    guard = GuardDefaults(settings.guard_deprovision_threshold, settings.guard_window_seconds)
+    configs = TenantConfigCache(store, settings.policy, guard=guard)
     authenticator = BearerAuthenticator(store, settings.token_pepper, settings.token_recheck_seconds)
     scim: ASGIApp = RoutingErrors(scim_router())
     limiter: RateLimiter | None = None
@@ -121,7 +123,9 @@ def create_app(
         Route("/metrics", health.metrics, methods=["GET"]),
     ]
     if sync is not None:
-        runtime = AdminRuntime(store, sync.events, sync.sender, request_log, settings.webhook_allow_private)
+        runtime = AdminRuntime(
+            store, sync.events, sync.sender, request_log, settings.webhook_allow_private, sync.worker.wake
+        )
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
 
     @asynccontextmanager

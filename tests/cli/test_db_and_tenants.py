@@ -145,6 +145,8 @@ def test_tenant_set_and_show(cli: Cli) -> None:
         "policy.ignore_unknown_attributes": ("off", TENANT),
         "policy.remove_members_by_value": ("on", TENANT),
         "rate_limit": ("20/second;1000/hour", TENANT),
+        "guard.deprovision_threshold": ("off", BUILT_IN),
+        "guard.window": ("1h", BUILT_IN),
     }
 
 
@@ -200,6 +202,8 @@ def test_tenant_show_names_the_server_environment_when_it_sets_the_default(cli: 
         **dict.fromkeys(setting_keys(), ("off", strict)),
         "policy.string_booleans": ("on", TENANT),
         "rate_limit": ("50/second", "server environment (SCIMHUB_RATE_LIMIT)"),
+        "guard.deprovision_threshold": ("off", BUILT_IN),
+        "guard.window": ("1h", BUILT_IN),
     }
 
 

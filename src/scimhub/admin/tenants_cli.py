@@ -14,6 +14,7 @@ from scimhub.protocol.tenant_config import POLICY_PREFIX
 from scimhub.protocol.tenant_config import RATE_LIMIT_KEY
 from scimhub.protocol.tenant_config import check_setting
 from scimhub.protocol.tenant_config import setting_keys
+from scimhub.safety.guard import format_window
 from scimhub.settings import Settings
 
 TENANT_SETTING = "tenant setting"
@@ -127,8 +128,10 @@ def _progress() -> Callable[[str, int], None]:
 def tenant_set(name: str, key: str, value: str) -> None:
     """Set KEY to VALUE for tenant NAME (VALUE "default" removes the override).
 
-    Keys: policy.<switch> (on/off; see the README's IdP leniency table) and rate_limit
-    (e.g. 1200/minute, or off). Servers pick changes up within 10 seconds.
+    Keys: policy.<switch> (on/off; see the README's IdP leniency table), rate_limit
+    (e.g. 1200/minute, or off), guard.deprovision_threshold (a count such as 50, a percentage
+    of the active users such as 10%, or off) and guard.window (e.g. 1h, 30m). Servers pick
+    changes up within 10 seconds.
     """
     store = open_store(Settings.from_env())
     stored = None
@@ -176,10 +179,23 @@ def effective_settings(settings: Settings, overrides: dict[str, str]) -> list[tu
             rows.append((key, *_rate_limit(settings, overrides.get(key))))
         elif key in overrides:
             rows.append((key, overrides[key], TENANT_SETTING))
+        elif key in SAFETY_DEFAULTS:
+            variable, default = SAFETY_DEFAULTS[key]
+            rows.append((key, default(settings), _from_env(variable)))
         else:
             switch = getattr(settings.policy, key.removeprefix(POLICY_PREFIX))
             rows.append((key, "on" if switch else "off", _from_env("SCIMHUB_STRICT_RFC")))
     return rows
+
+
+# Tenant settings whose server-wide default is an environment variable of their own.
+SAFETY_DEFAULTS: dict[str, tuple[str, Callable[[Settings], str]]] = {
+    "guard.deprovision_threshold": (
+        "SCIMHUB_GUARD_DEPROVISION_THRESHOLD",
+        lambda s: s.guard_deprovision_threshold or "off",
+    ),
+    "guard.window": ("SCIMHUB_GUARD_WINDOW_SECONDS", lambda s: format_window(s.guard_window_seconds)),
+}
 
 
 def _rate_limit(settings: Settings, override: str | None) -> tuple[str, str]:
