@@ -24,6 +24,8 @@ from scimhub.events.model import Event
 from scimhub.events.sender import Sender
 from scimhub.events.worker import DeliveryWorker
 from scimhub.http import health
+from scimhub.http.activity import ActivityMiddleware
+from scimhub.http.activity import ActivityRecorder
 from scimhub.http.admin import ADMIN_PREFIX
 from scimhub.http.admin import AdminRuntime
 from scimhub.http.admin import admin_app
@@ -46,8 +48,10 @@ from scimhub.protocol.tenant_config import GuardDefaults
 from scimhub.protocol.tenant_config import TenantConfigCache
 from scimhub.ratelimit import RateLimiter
 from scimhub.ratelimit import storage_for
+from scimhub.safety.health import Thresholds
 from scimhub.schema.registry import default_registry
 from scimhub.settings import Settings
+from scimhub.store.activity_sql import ActivityStore
 from scimhub.store.base import Store
 from scimhub.store.events_sql import EventStore
 from scimhub.store.factory import open_store
@@ -115,6 +119,9 @@ def create_app(
     request_log = _request_log(settings, store)
     if request_log is not None:
         scim = RequestLogMiddleware(scim, request_log)
+    activity = ActivityRecorder(ActivityStore(store.db)) if isinstance(store, SqlStore) else None
+    if activity is not None:
+        scim = ActivityMiddleware(scim, activity)
     routes: list[BaseRoute] = [
         # First: Starlette tries routes in order, and nearly every request is a SCIM one.
         Mount(SCIM_PREFIX, app=RequestTarget(BearerAuthMiddleware(scim, authenticator, configs))),
@@ -124,7 +131,14 @@ def create_app(
     ]
     if sync is not None:
         runtime = AdminRuntime(
-            store, sync.events, sync.sender, request_log, settings.webhook_allow_private, sync.worker.wake
+            store,
+            sync.events,
+            sync.sender,
+            request_log,
+            settings.webhook_allow_private,
+            sync.worker.wake,
+            activity,
+            Thresholds(settings.status_idle_seconds, settings.status_failing_error_rate),
         )
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
 
@@ -137,9 +151,13 @@ def create_app(
             await sync.start()
         if request_log is not None:
             await request_log.start()
+        if activity is not None:
+            await activity.start()
         try:
             yield
         finally:
+            if activity is not None:
+                await activity.stop()
             maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await maintenance

@@ -7,6 +7,7 @@ commands: other commands must not pay for it (see admin/common.py).
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from typing import Any
 
 import click
 import orjson
@@ -18,6 +19,7 @@ from scimhub.settings import Settings
 from scimhub.timestamps import utc_now
 
 if TYPE_CHECKING:
+    from scimhub.safety.health import Thresholds
     from scimhub.safety.hold import Hold
     from scimhub.safety.hold import HoldKind
     from scimhub.store.holds_sql import HoldStore
@@ -133,6 +135,77 @@ async def _hold_of(store: SqlStore, holds: HoldStore, name: str) -> Hold | None:
     return await holds.hold((await tenant_ops.require_tenant(store, name)).id)
 
 
+def _thresholds(settings: Settings) -> Thresholds:
+    from scimhub.safety.health import Thresholds
+
+    return Thresholds(settings.status_idle_seconds, settings.status_failing_error_rate)
+
+
+@click.command("status")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="The status as one JSON object (as the admin API gives it).")
+def tenant_status(name: str, as_json: bool) -> None:
+    """Sync health of tenant NAME: its state (never_connected, connected, idle, failing, held,
+    paused), the IdP calling it, its traffic and errors, expiring tokens and webhook backlog.
+
+    Servers write their traffic counters once a second; the thresholds are this shell's
+    SCIMHUB_STATUS_* variables."""
+    from scimhub.safety.health import status_json
+    from scimhub.store.activity_sql import ActivityStore
+    from scimhub.store.events_sql import EventStore
+
+    settings = Settings.from_env()
+    store = open_store(settings)
+
+    async def gather() -> dict[str, Any]:
+        found = await tenant_ops.require_tenant(store, name)
+        now = utc_now()
+        facts = await ActivityStore(store.db).facts(found, now, EventStore.of(store))
+        return status_json(facts, now, _thresholds(settings))
+
+    status = run(gather())
+    if as_json:
+        click.echo(orjson.dumps(status).decode())
+        return
+    for label, value in _status_lines(status):
+        click.echo(f"{label:<22}{value}")
+
+
+def _status_lines(status: dict[str, Any]) -> list[tuple[str, str]]:
+    idp = status["idp"]
+    day = status["last24h"]
+    top = day["topError"]
+    held = status["held"]
+    tokens = ", ".join(f"{t['prefix']}… ({t['id']}) {t['expiresAt']}" for t in status["tokensExpiringSoon"])
+    return [
+        ("state", status["state"]),
+        ("idp", f"{idp['name'] or '-'} (User-Agent: {idp['userAgent'] or '-'})"),
+        ("first request", status["firstRequestAt"] or "-"),
+        ("last request", status["lastRequestAt"] or "-"),
+        ("users", f"{status['users']['active']} active, {status['users']['inactive']} inactive"),
+        ("groups", str(status["groups"])),
+        ("last 24 hours", f"{day['requests']} requests, {day['errors']} errors"),
+        ("most frequent error", "-" if top is None else f"{top['error']} ({top['count']} times)"),
+        (
+            "held",
+            "-"
+            if held is None
+            else f"from seq {held['fromSeq']} since {held['since']} ({held['kind']}): {held['reason']}",
+        ),
+        ("tokens expiring", tokens or "-"),
+        ("webhooks", f"backlog {status['webhooks']['backlog']}, dead letters {status['webhooks']['deadLetters']}"),
+    ]
+
+
+async def tenant_states(store: SqlStore, settings: Settings, tenant_ids: list[str]) -> dict[str, str]:
+    """Each tenant's sync state, for `scimhub tenant list`."""
+    from scimhub.store.activity_sql import ActivityStore
+    from scimhub.store.holds_sql import HoldStore
+
+    states = await ActivityStore(store.db).states(tenant_ids, utc_now(), _thresholds(settings), HoldStore(store.db))
+    return {t: s.value for t, s in states.items()}
+
+
 def register(group: click.Group) -> None:
-    for command in (tenant_held, tenant_release, tenant_pause, tenant_resume):
+    for command in (tenant_held, tenant_release, tenant_pause, tenant_resume, tenant_status):
         group.add_command(command)

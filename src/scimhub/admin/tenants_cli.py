@@ -51,11 +51,16 @@ def tenant_create(name: str) -> None:
 
 @tenant.command("list")
 def tenant_list() -> None:
-    """List tenants: id, name, created."""
-    found = run(open_store(Settings.from_env()).list_tenants())
-    click.echo("id\tname\tcreated")
+    """List tenants: id, name, created, and sync state (see `scimhub tenant status`)."""
+    from scimhub.admin.safety_cli import tenant_states
+
+    settings = Settings.from_env()
+    store = open_store(settings)
+    found = run(store.list_tenants())
+    states = run(tenant_states(store, settings, [t.id for t in found]))
+    click.echo("id\tname\tcreated\tstate")
     for t in found:
-        click.echo(f"{t.id}\t{t.name}\t{t.created_at}")
+        click.echo(f"{t.id}\t{t.name}\t{t.created_at}\t{states[t.id]}")
     for t in found:
         if not tenant_ops.is_tenant_name(t.name):
             rename = tenant_ops.command("tenant", "rename", t.name, "NEW_NAME")

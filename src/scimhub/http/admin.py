@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Awaitable
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 import orjson
@@ -29,7 +30,9 @@ from starlette.types import Send
 from scimhub.events import feed
 from scimhub.events import webhooks as webhook_ops
 from scimhub.events.sender import Sender
+from scimhub.http.activity import ActivityRecorder
 from scimhub.http.request_log import RequestLogBuffer
+from scimhub.safety.health import Thresholds
 from scimhub.store.base import Store
 from scimhub.store.base import Tenant
 from scimhub.store.events_sql import EventStore
@@ -99,6 +102,8 @@ class AdminRuntime:
     # by default a webhook added here must point at public addresses (checked again per delivery).
     webhook_allow_private: bool = False
     wake: Callable[[], None] | None = None  # the delivery worker's wake-up (a released hold)
+    activity: ActivityRecorder | None = None  # this process's SCIM traffic counters (sync health)
+    health: Thresholds = field(default_factory=Thresholds)
 
 
 def _rt(request: Request) -> AdminRuntime:
@@ -278,6 +283,7 @@ def _safety_routes(tenant: str) -> list[Route]:
         _route(f"{tenant}/release", POST=safety.release),
         _route(f"{tenant}/pause", POST=safety.pause),
         _route(f"{tenant}/resume", POST=safety.resume),
+        _route(f"{tenant}/status", GET=safety.read_status),
     ]
 
 

@@ -4,6 +4,7 @@ GET  tenants/{tenant}/held     → {"held": hold or null, "events": [held events
 POST tenants/{tenant}/release  → {"released": the hold lifted, or null}
 POST tenants/{tenant}/pause    → {"held": hold, "new": whether this call set it}; body {"reason": …}
 POST tenants/{tenant}/resume   → {"resumed": the pause lifted, or null}; 409 while the guard holds
+GET  tenants/{tenant}/status   → the tenant's sync health (scimhub.safety.health.status_json)
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from scimhub.http.admin import admin_runtime
 from scimhub.http.admin import int_param
 from scimhub.http.admin import json_body
 from scimhub.http.admin import path_tenant
+from scimhub.safety.health import status_json
 from scimhub.safety.hold import HoldKind
+from scimhub.store.activity_sql import ActivityStore
 from scimhub.timestamps import utc_now
 
 MAX_REASON = 500
@@ -65,3 +68,13 @@ async def resume(request: Request) -> Response:
     elif rt.wake is not None:
         rt.wake()
     return JSONResponse({"resumed": None if lifted is None else lifted.to_json()})
+
+
+async def read_status(request: Request) -> Response:
+    tenant = await path_tenant(request)
+    rt = admin_runtime(request)
+    if rt.activity is not None:
+        await rt.activity.flush()  # this instance's last second of traffic counts too
+    now = utc_now()
+    facts = await ActivityStore(rt.events.db).facts(tenant, now, rt.events)
+    return JSONResponse(status_json(facts, now, rt.health))
