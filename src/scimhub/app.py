@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -42,6 +44,8 @@ from scimhub.http.ratelimit import RateLimitMiddleware
 from scimhub.http.request_log import RequestLogBuffer
 from scimhub.http.request_log import RequestLogMiddleware
 from scimhub.http.routes import scim_router
+from scimhub.http.safety_metrics import SafetyCollector
+from scimhub.http.safety_metrics import SafetyStats
 from scimhub.http.target import RequestTarget
 from scimhub.protocol.resources import ResourceService
 from scimhub.protocol.tenant_config import GuardDefaults
@@ -57,6 +61,7 @@ from scimhub.store.events_sql import EventStore
 from scimhub.store.factory import open_store
 from scimhub.store.request_log_sql import RequestLogStore
 from scimhub.store.sql import SqlStore
+from scimhub.timestamps import utc_now
 
 SCIM_PREFIX = "/scim/v2"
 MAINTENANCE_SECONDS = 300
@@ -106,7 +111,7 @@ def create_app(
     if sync is None and hooks:
         raise ValueError("In-process hooks need the SQL store (the outbox lives in its database).")
     service = ResourceService(store, default_registry(), on_commit=sync.after_commit if sync else None)
-    metrics = _metrics(settings, sync)
+    metrics = _metrics(settings, sync, store)
     guard = GuardDefaults(settings.guard_deprovision_threshold, settings.guard_window_seconds)
     configs = TenantConfigCache(store, settings.policy, guard=guard)
     authenticator = BearerAuthenticator(store, settings.token_pepper, settings.token_recheck_seconds)
@@ -210,7 +215,23 @@ def _request_log(settings: Settings, store: Store) -> RequestLogBuffer | None:
     return RequestLogBuffer(log_store, settings.request_log_body_bytes)
 
 
-def _metrics(settings: Settings, sync: DirectorySync | None) -> Metrics | None:
+def _metrics(settings: Settings, sync: DirectorySync | None, store: Store) -> Metrics | None:
     if not settings.metrics_enabled or not metrics_available():
         return None
-    return Metrics(sync.events.delivery_stats if sync is not None else None)
+    metrics = Metrics(sync.events.delivery_stats if sync is not None else None)
+    if sync is not None and isinstance(store, SqlStore):
+        metrics.register(SafetyCollector(_safety_stats(settings, store, sync.events)))
+    return metrics
+
+
+def _safety_stats(settings: Settings, store: SqlStore, events: EventStore) -> Callable[[], Awaitable[SafetyStats]]:
+    thresholds = Thresholds(settings.status_idle_seconds, settings.status_failing_error_rate)
+    activity = ActivityStore(store.db)
+
+    async def stats() -> SafetyStats:
+        ids = [t.id for t in await store.list_tenants()]
+        states = await activity.states(ids, utc_now(), thresholds, events.holds)
+        held = await events.holds.holds()
+        return {t: (states[t].value, held.get(t)) for t in ids}
+
+    return stats

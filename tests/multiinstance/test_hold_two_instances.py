@@ -84,6 +84,14 @@ async def test_a_burst_through_two_instances_is_held_at_one_seq_until_a_release_
                     )
                     assert [r.status_code for r in disabled] == [200] * STAFF, [r.text for r in disabled]
 
+                async def both_counted() -> bool:  # each instance flushes its counters once a second
+                    status = await admin_get(servers[0], "/tenants/guarded/status")
+                    return bool(status["last24h"]["requests"] == 2 * STAFF)
+
+                await eventually(both_counted, "the traffic of both instances in the status")
+                status = await admin_get(servers[1], "/tenants/guarded/status")
+                assert status["state"] == "held" and status["users"] == {"active": 0, "inactive": STAFF}
+
                 held = await admin_get(servers[1], "/tenants/guarded/held")
                 from_seq = held["held"]["fromSeq"]
                 # The database decided one seq: the (THRESHOLD + 1)-th deactivation in commit order.

@@ -87,9 +87,15 @@ class Metrics:
         self.rate_limited = Counter("scimhub_rate_limited", "Requests answered 429", ["tenant"], registry=self.registry)
         self._delivery: _DeliveryCollector | None = None
         self._children: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
+        self._refreshed: list[Any] = []  # collectors read from the database at scrape time
         if delivery_stats is not None:
             self._delivery = _DeliveryCollector(delivery_stats)
             self.registry.register(self._delivery)
+
+    def register(self, collector: Any) -> None:
+        """Add a collector whose ``refresh()`` is awaited before each scrape."""
+        self._refreshed.append(collector)
+        self.registry.register(collector)
 
     def record(self, route: str, method: str, status: int, tenant: str, seconds: float) -> None:
         """One request. The labelled children are kept: ``labels()`` costs ~1 µs a call, and
@@ -109,6 +115,8 @@ class Metrics:
 
         if self._delivery is not None:
             await self._delivery.refresh()
+        for collector in self._refreshed:
+            await collector.refresh()
         return bytes(generate_latest(self.registry))
 
 
