@@ -26,7 +26,6 @@ from scimhub.events.model import Event
 from scimhub.events.sender import Sender
 from scimhub.events.worker import DeliveryWorker
 from scimhub.http import health
-from scimhub.http.activity import ActivityMiddleware
 from scimhub.http.activity import ActivityRecorder
 from scimhub.http.admin import ADMIN_PREFIX
 from scimhub.http.admin import AdminRuntime
@@ -125,8 +124,6 @@ def create_app(
     if request_log is not None:
         scim = RequestLogMiddleware(scim, request_log)
     activity = ActivityRecorder(ActivityStore(store.db)) if isinstance(store, SqlStore) else None
-    if activity is not None:
-        scim = ActivityMiddleware(scim, activity)
     routes: list[BaseRoute] = [
         # First: Starlette tries routes in order, and nearly every request is a SCIM one.
         Mount(SCIM_PREFIX, app=RequestTarget(BearerAuthMiddleware(scim, authenticator, configs))),
@@ -181,7 +178,7 @@ def create_app(
             HTTPException: http_exception_handler,
             Exception: unexpected_error_handler,
         },
-        middleware=[Middleware(AccessLogMiddleware, metrics=metrics)],
+        middleware=[Middleware(AccessLogMiddleware, metrics=metrics, activity=activity.counter if activity else None)],
         lifespan=lifespan,
     )
     app.state.scimhub = Runtime(settings, service)

@@ -18,6 +18,8 @@ from starlette.types import Scope
 from starlette.types import Send
 
 from scimhub.protocol.context import Principal
+from scimhub.safety.activity import SCIM_TYPE_KEY
+from scimhub.safety.activity import ActivityCounter
 
 log = logging.getLogger("scimhub.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -163,9 +165,10 @@ def metrics_available() -> bool:
 class AccessLogMiddleware:
     """Outermost: assigns the request id, logs one line and records metrics per request."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None, activity: ActivityCounter | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.activity = activity  # sync health: each tenant's SCIM traffic (scimhub.safety.activity)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -207,6 +210,8 @@ class AccessLogMiddleware:
             log.info("%s %s %s", method, route, status, extra=fields)
         if self.metrics is not None:
             self.metrics.record(route, method if method in METHODS else OTHER_METHOD, status, tenant, seconds)
+        if self.activity is not None and principal is not None:
+            self.activity.record(principal.tenant_id, status, scope.get(SCIM_TYPE_KEY), scope["headers"])
 
 
 def _user_agent(scope: Scope) -> str | None:

@@ -84,13 +84,18 @@ class ActivityStore:
             set_={"count": tenant_request_stats.c.count + stats.excluded.count},
         )
         activity_rows = [
-            {"tenant_id": t, "first_request_at": x.first_at, "last_request_at": x.last_at, "user_agent": x.user_agent}
+            {
+                "tenant_id": t,
+                "first_request_at": x.first_instant,
+                "last_request_at": x.last_instant,
+                "user_agent": x.user_agent,
+            }
             for t, x in sorted(batch.items())  # one lock order for every process
         ]
         stats_rows = [
             {"tenant_id": t, "hour": hour, "outcome": outcome, "count": n}
             for t, x in sorted(batch.items())
-            for (hour, outcome), n in sorted(x.counts.items())
+            for hour, outcome, n in x.hourly()
         ]
         async with self.db.write() as tx:
             known = await _existing_tenants(tx, list(batch))  # a tenant deleted meanwhile is skipped
