@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from datetime import UTC
+from datetime import datetime
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -52,6 +54,7 @@ from scimhub.protocol.tenant_config import TenantConfigCache
 from scimhub.ratelimit import RateLimiter
 from scimhub.ratelimit import storage_for
 from scimhub.safety.health import Thresholds
+from scimhub.safety.inactive import purge_inactive
 from scimhub.schema.registry import default_registry
 from scimhub.settings import Settings
 from scimhub.store.activity_sql import ActivityStore
@@ -149,6 +152,9 @@ def create_app(
         await store.open()
         _log_admin_api(settings, sync is not None)
         maintenance = asyncio.create_task(_maintain(store), name="scimhub-maintenance")
+        inactive = None
+        if isinstance(store, SqlStore) and settings.worker_enabled:  # where the retention purge runs
+            inactive = asyncio.create_task(_purge_inactive(store, service), name="scimhub-inactive-users")
         if sync is not None:
             await sync.start()
         if request_log is not None:
@@ -160,9 +166,11 @@ def create_app(
         finally:
             if activity is not None:
                 await activity.stop()
-            maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await maintenance
+            for task in (maintenance, inactive):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if request_log is not None:
                 await request_log.stop()
             if sync is not None:
@@ -202,6 +210,16 @@ async def _maintain(store: Store) -> None:
             await store.maintain()
         except Exception:  # upkeep must never stop the server
             log.exception("database maintenance failed")
+        await asyncio.sleep(MAINTENANCE_SECONDS)
+
+
+async def _purge_inactive(store: SqlStore, service: ResourceService) -> None:
+    """users.inactive = delete_after_days:N (scimhub.safety.inactive), every MAINTENANCE_SECONDS."""
+    while True:
+        try:
+            await purge_inactive(store, service, datetime.now(UTC))
+        except Exception:  # upkeep must never stop the server
+            log.exception("deleting inactive users failed")
         await asyncio.sleep(MAINTENANCE_SECONDS)
 
 

@@ -148,6 +148,7 @@ def test_tenant_set_and_show(cli: Cli) -> None:
         "rate_limit": ("20/second;1000/hour", TENANT),
         "guard.deprovision_threshold": ("off", BUILT_IN),
         "guard.window": ("1h", BUILT_IN),
+        "users.inactive": ("keep", BUILT_IN),
     }
 
 
@@ -205,6 +206,7 @@ def test_tenant_show_names_the_server_environment_when_it_sets_the_default(cli: 
         "rate_limit": ("50/second", "server environment (SCIMHUB_RATE_LIMIT)"),
         "guard.deprovision_threshold": ("off", BUILT_IN),
         "guard.window": ("1h", BUILT_IN),
+        "users.inactive": ("keep", BUILT_IN),
     }
 
 

@@ -200,6 +200,7 @@ SAFETY_DEFAULTS: dict[str, tuple[str, Callable[[Settings], str]]] = {
         lambda s: s.guard_deprovision_threshold or "off",
     ),
     "guard.window": ("SCIMHUB_GUARD_WINDOW_SECONDS", lambda s: format_window(s.guard_window_seconds)),
+    "users.inactive": ("", lambda s: "keep"),  # no server-wide setting: built in
 }
 
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from scimhub.policy import Policy
 from scimhub.safety import guard as guard_rules
+from scimhub.safety import inactive
 from scimhub.safety.guard import GuardRule
 from scimhub.store.base import Store
 
@@ -26,7 +27,7 @@ def setting_keys() -> list[str]:
     return [f"{POLICY_PREFIX}{f.name}" for f in fields(Policy)] + [RATE_LIMIT_KEY, *SAFETY_KEYS]
 
 
-SAFETY_KEYS = (guard_rules.THRESHOLD_KEY, guard_rules.WINDOW_KEY)
+SAFETY_KEYS = (guard_rules.THRESHOLD_KEY, guard_rules.WINDOW_KEY, inactive.KEY)
 
 
 def check_setting(key: str, value: str) -> str:
@@ -49,6 +50,8 @@ def check_setting(key: str, value: str) -> str:
         return "off" if value.lower() == "off" else str(guard_rules.parse_threshold(value))
     if key == guard_rules.WINDOW_KEY:
         return guard_rules.format_window(guard_rules.parse_window(value))
+    if key == inactive.KEY:
+        return str(inactive.parse_policy(value))
     raise ValueError(f"Unknown tenant setting {key!r}; known: {', '.join(setting_keys())}.")
 
 

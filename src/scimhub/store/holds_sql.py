@@ -189,3 +189,20 @@ class HoldStore:
         )
         async with self.db.read() as tx:
             return [held_event(r.seq, r.type, orjson.loads(r.payload)) for r in await tx.execute(stmt)]
+
+
+async def inactive_users_before(db: Database, tenant_id: str, before: str, limit: int) -> list[str]:
+    """Ids of the tenant's inactive Users last changed before ``before`` (oldest first)."""
+    stmt = (
+        select(resources.c.id)
+        .where(
+            resources.c.tenant_id == tenant_id,
+            resources.c.resource_type == "User",
+            resources.c.last_modified < before,
+            inactive_user(db),
+        )
+        .order_by(resources.c.pk)
+        .limit(limit)
+    )
+    async with db.read() as tx:
+        return list((await tx.execute(stmt)).scalars())
