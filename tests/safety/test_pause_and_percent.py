@@ -11,6 +11,7 @@ import pytest
 
 from scimhub.app import create_app
 from scimhub.settings import Settings
+from scimhub.store.events_sql import EventStore
 from scimhub.store.sql import SqlStore
 from tests.cli.support import Cli
 from tests.events.support import Receiver
@@ -140,3 +141,20 @@ async def test_the_cli_pauses_lists_and_releases(cli: Cli, app: Any, acme: Tenan
     assert cli.ok("tenant", "resume", "acme")[0].startswith("acme: resumed")
     assert cli.ok("tenant", "held", "acme") == ["acme: not held; every event is delivered."]
     assert cli.ok("tenant", "release", "acme") == ["acme: not held; nothing to release."]
+
+
+async def test_retention_never_purges_a_held_event_and_the_feed_cli_says_it_is_held(
+    cli: Cli, app: Any, store: SqlStore, acme: TenantAccess
+) -> None:
+    await users(acme.client, 2)  # 1-2
+    await admin(app, "POST", "/tenants/acme/pause", json={"reason": "migration"})
+    await users(acme.client, 2, prefix="h")  # 3-4: held
+    counts = await EventStore.of(store).purge("9999-01-01T00:00:00.000Z", None)
+    assert counts.events == 2  # seqs 1 and 2: delivered to nobody in particular, and old enough
+    held = await admin(app, "GET", "/tenants/acme/held")
+    assert [e["seq"] for e in held["events"]] == [3, 4]
+    listed = cli("events", "list", "acme", "--after", "2")
+    assert listed.exit_code == 0 and listed.stdout == ""
+    assert "acme: held from seq 3 since " in listed.stderr and "(pause): migration" in listed.stderr
+    await admin(app, "POST", "/tenants/acme/resume")
+    assert [e["seq"] for e in await feed(app, after=2)] == [3, 4]

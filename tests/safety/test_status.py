@@ -199,3 +199,10 @@ async def test_prometheus_gauges_show_the_state_and_the_hold(
 )
 def test_the_idp_is_recognised_from_its_user_agent(user_agent: str | None, idp: str | None) -> None:
     assert recognise(user_agent) == idp
+
+
+@pytest.mark.parametrize("route", ["held", "release", "pause", "resume", "status"])
+def test_the_safety_routes_have_metric_labels_of_their_own(route: str) -> None:
+    from scimhub.http.observe import route_label
+
+    assert route_label(f"/admin/v1/tenants/acme/{route}") == f"/admin/v1/tenants/{{tenant}}/{route}"

@@ -30,10 +30,11 @@ _ADMIN_WEBHOOK = re.compile(r"^(/admin/v1/tenants/\{tenant\}/webhooks)/[^/]+")
 _SCIM = ("/Users", "/Users/.search", "/Users/{id}", "/Groups", "/Groups/.search", "/Groups/{id}", "/.search")
 _DISCOVERY = ("/ServiceProviderConfig", "/ResourceTypes", "/ResourceTypes/{id}", "/Schemas", "/Schemas/{id}")
 _ADMIN = ("/events", "/audit", "/requests", "/webhooks", "/webhooks/{id}", "/webhooks/{id}/attempts")
+_SAFETY = ("/held", "/release", "/pause", "/resume", "/status")  # http/admin_safety.py
 ROUTE_LABELS = frozenset(
     ["/healthz", "/readyz", "/metrics"]
     + [f"/scim/v2{p}" for p in (*_SCIM, *_DISCOVERY)]
-    + [f"/admin/v1/tenants/{{tenant}}{p}" for p in (*_ADMIN, "/webhooks/{id}/redeliver")]
+    + [f"/admin/v1/tenants/{{tenant}}{p}" for p in (*_ADMIN, *_SAFETY, "/webhooks/{id}/redeliver")]
 )  # every route the app serves; anything else is labelled OTHER_ROUTE
 OTHER_ROUTE = "other"
 # RFC 9110 §9 and PATCH (RFC 5789): the method label takes these; any other method a client sends
