@@ -89,6 +89,10 @@ class Settings:
         # Without a lane nothing is ever delivered; a zero deadline fails every attempt.
         if self.webhook_concurrency < 1:
             raise ValueError(f"SCIMHUB_WEBHOOK_CONCURRENCY must be at least 1, got {self.webhook_concurrency}")
+        if not 0 <= self.status_failing_error_rate <= 1:
+            raise ValueError(
+                f"SCIMHUB_STATUS_FAILING_ERROR_RATE must be a rate from 0 to 1, got {self.status_failing_error_rate:g}"
+            )
         if self.guard_deprovision_threshold:
             from scimhub.safety.guard import parse_threshold  # here: only when it is set
 

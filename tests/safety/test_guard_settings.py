@@ -63,6 +63,12 @@ def test_a_bad_server_default_is_refused_at_start() -> None:
     assert Settings.from_env({"SCIMHUB_GUARD_DEPROVISION_THRESHOLD": "5%"}).guard_deprovision_threshold == "5%"
 
 
+def test_a_failing_rate_above_one_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="SCIMHUB_STATUS_FAILING_ERROR_RATE must be a rate from 0 to 1, got 2"):
+        Settings.from_env({"SCIMHUB_STATUS_FAILING_ERROR_RATE": "2"})
+    assert Settings.from_env({"SCIMHUB_STATUS_FAILING_ERROR_RATE": "0.2"}).status_failing_error_rate == 0.2
+
+
 def test_thresholds_and_windows_parse() -> None:
     assert parse_threshold("25") == Threshold(count=25)
     assert parse_threshold("12.5%") == Threshold(percent=12.5)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
+from datetime import UTC
+from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -206,3 +208,23 @@ def test_the_safety_routes_have_metric_labels_of_their_own(route: str) -> None:
     from scimhub.http.observe import route_label
 
     assert route_label(f"/admin/v1/tenants/acme/{route}") == f"/admin/v1/tenants/{{tenant}}/{route}"
+
+
+@pytest.mark.anyio
+async def test_flushes_of_several_processes_merge_in_any_order(app: Any, store: SqlStore, acme: TenantAccess) -> None:
+    from scimhub.safety.activity import Traffic
+    from scimhub.store.activity_sql import ActivityStore
+
+    hour = int(datetime(2026, 12, 7, 9, tzinfo=UTC).timestamp()) // 3600
+    at = hour * 3600.0
+    activity = ActivityStore(store.db)
+    later = Traffic(at + 60, at + 120, "Okta SCIM Client 1.0.0", {(hour, "ok"): 3, (hour, "409 uniqueness"): 1})
+    earlier = Traffic(at + 10, at + 30, None, {(hour, "ok"): 2})  # a slower process flushes after
+    await activity.write({acme.tenant_id: later, "no-such-tenant": earlier})
+    await activity.write({acme.tenant_id: earlier})
+    found = (await activity.activity())[acme.tenant_id]
+    assert (found.first_request_at, found.last_request_at) == ("2026-12-07T09:00:10.000Z", "2026-12-07T09:02:00.000Z")
+    assert found.user_agent == "Okta SCIM Client 1.0.0"  # a flush without one keeps it
+    counts = await activity.recent_counts("2026-12-07T09:30:00.000Z")
+    assert counts[acme.tenant_id].requests == 6 and counts[acme.tenant_id].errors == 1
+    assert await activity.prune("2026-12-09T10:00:00.000Z") == 2  # older than 48 hours

@@ -24,6 +24,7 @@ from scimhub.safety.health import Thresholds
 from scimhub.safety.health import sync_state
 from scimhub.store.base import Tenant
 from scimhub.store.database import Database
+from scimhub.store.database import SqliteDatabase
 from scimhub.store.database import Tx
 from scimhub.store.events_sql import EventStore
 from scimhub.store.holds_sql import HoldStore
@@ -65,12 +66,14 @@ class ActivityStore:
         if not batch:
             return
         activity = self.db.insert(tenant_activity)
+        sqlite = isinstance(self.db, SqliteDatabase)
+        earlier, later = (func.min, func.max) if sqlite else (func.least, func.greatest)  # of two arguments
         activity = activity.on_conflict_do_update(
             index_elements=[tenant_activity.c.tenant_id],
             set_={
-                "last_request_at": func.max(activity.excluded.last_request_at, tenant_activity.c.last_request_at)
-                if not self.db.keeps_doc_keys
-                else func.greatest(activity.excluded.last_request_at, tenant_activity.c.last_request_at),
+                # Processes flush in any order: the earliest first request and the latest last one.
+                "first_request_at": earlier(activity.excluded.first_request_at, tenant_activity.c.first_request_at),
+                "last_request_at": later(activity.excluded.last_request_at, tenant_activity.c.last_request_at),
                 "user_agent": func.coalesce(activity.excluded.user_agent, tenant_activity.c.user_agent),
             },
         )
