@@ -166,3 +166,21 @@ async def test_without_a_threshold_nothing_is_ever_held(settings: Settings, app:
         await entra_deactivate(acme.client, user_id)
     page = await feed_page(app)
     assert len(page["events"]) == 10 and "held" not in page
+
+
+async def test_a_burst_across_the_end_of_a_window_is_held_too(
+    settings: Settings, store: SqlStore, acme: TenantAccess
+) -> None:
+    await store.set_tenant_setting(acme.tenant_id, "guard.deprovision_threshold", "10")
+    app = create_app(settings, store=store)
+    acme.client = scim_client(app, acme.token)
+    staff = await users(acme.client, 11)  # 1-11
+    service = app.state.scimhub.service
+    service.clock = lambda: "2026-12-07T09:59:00.000Z"
+    for user_id in staff[:9]:  # 12-20: the first window (from 09:59) holds 9
+        await entra_deactivate(acme.client, user_id)
+    service.clock = lambda: "2026-12-07T11:00:30.000Z"  # the next window began at 10:59
+    await entra_deactivate(acme.client, staff[9])  # 21: 9 x (1 - 90 s / 1 h) + 1 = 9.8
+    assert "held" not in await feed_page(app)
+    await entra_deactivate(acme.client, staff[10])  # 22: 10.8 within the last hour: held
+    assert (await feed_page(app))["held"]["fromSeq"] == 22

@@ -7,10 +7,11 @@ import pytest
 from scimhub.safety.guard import GuardRule
 from scimhub.safety.guard import Threshold
 from scimhub.safety.guard import Window
+from scimhub.safety.guard import advance
+from scimhub.safety.guard import carried
 from scimhub.safety.guard import crossing
 from scimhub.safety.guard import parse_threshold
 from scimhub.safety.guard import parse_window
-from scimhub.safety.guard import window_expired
 from scimhub.settings import Settings
 from scimhub.store.sql import SqlStore
 from tests.cli.support import Cli
@@ -88,8 +89,23 @@ def test_crossing_names_the_first_deprovisioning_past_the_threshold() -> None:
     assert crossing(percent, Window("t", 10, 100), 1, 100) == 0
 
 
-def test_a_window_lasts_its_seconds() -> None:
-    start = Window("2026-12-07T09:00:00.000Z", 3, None)
-    assert not window_expired(start, "2026-12-07T09:59:59.999Z", 3600)
-    assert window_expired(start, "2026-12-07T10:00:00.000Z", 3600)
-    assert window_expired(Window(None, 0, None), "2026-12-07T09:00:00.000Z", 3600)
+def test_windows_follow_each_other_and_carry_the_previous_count() -> None:
+    start = Window("2026-12-07T09:00:00.000Z", 9, 100)
+    assert advance(start, "2026-12-07T09:59:59.999Z", 3600) == start
+    assert advance(start, "2026-12-07T10:00:00.000Z", 3600) == Window("2026-12-07T10:00:00.000Z", 0, None, 9)
+    assert advance(start, "2026-12-07T10:30:00.000Z", 3600) == Window("2026-12-07T10:00:00.000Z", 0, None, 9)
+    assert advance(start, "2026-12-07T11:00:00.000Z", 3600) == Window("2026-12-07T11:00:00.000Z", 0, None, 0)
+    assert advance(Window(None, 0, None), "2026-12-07T09:00:00.000Z", 3600) == Window(
+        "2026-12-07T09:00:00.000Z", 0, None
+    )
+    following = Window("2026-12-07T10:00:00.000Z", 0, None, 9)
+    assert carried(following, "2026-12-07T10:00:00.000Z", 3600) == 9
+    assert carried(following, "2026-12-07T10:15:00.000Z", 3600) == 6.75
+    assert carried(following, "2026-12-07T11:00:00.000Z", 3600) == 0
+
+
+def test_a_burst_across_a_window_boundary_is_caught() -> None:
+    rule = GuardRule(Threshold(count=10))
+    following = Window("2026-12-07T10:00:00.000Z", 0, None, 9)  # 9 in the window just ended
+    carry = carried(following, "2026-12-07T10:01:00.000Z", 3600)  # 8.85 of them still within the hour
+    assert crossing(rule, following, 9, 0, carry) == 1  # the second new one is the eleventh in an hour

@@ -15,6 +15,7 @@ from datetime import datetime
 from datetime import timedelta
 
 from scimhub.events.model import EventType
+from scimhub.timestamps import format_instant
 
 THRESHOLD_KEY = "guard.deprovision_threshold"
 WINDOW_KEY = "guard.window"
@@ -91,22 +92,41 @@ def rule_from(threshold: str | None, window: str | None, default_window: float) 
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """The guard's counter: when the window began, what it counted, the active users then."""
+    """The guard's counter: when the current window began, the deprovisionings in it, the active
+    users when it began (percentage thresholds), and the count of the window just before it."""
 
     start: str | None
     count: int
     base: int | None
+    previous: int = 0
 
 
-def window_expired(window: Window, now: str, seconds: float) -> bool:
+def advance(window: Window, now: str, seconds: float) -> Window:
+    """The window ``now`` falls in. Windows follow each other back to back from the first one, so
+    the one before the current is known: a burst across a boundary is still counted (below)."""
     if window.start is None:
-        return True
-    return datetime.fromisoformat(window.start) + timedelta(seconds=seconds) <= datetime.fromisoformat(now)
+        return Window(now, 0, None)
+    start = datetime.fromisoformat(window.start)
+    periods = math.floor((datetime.fromisoformat(now) - start).total_seconds() / seconds)
+    if periods <= 0:
+        return window
+    begun = format_instant(start + timedelta(seconds=periods * seconds))
+    return Window(begun, 0, None, window.count if periods == 1 else 0)
 
 
-def crossing(rule: GuardRule, window: Window, deprovisions: int, active_users: int) -> int | None:
+def carried(window: Window, now: str, seconds: float) -> float:
+    """The previous window's count weighted by how much of it a sliding window ending now still
+    covers (the estimate rate limiters use): 9 deactivations in the last minute of one window and
+    9 in the first minute of the next are ~18 within an hour, not 9."""
+    if not window.previous or window.start is None:
+        return 0.0
+    elapsed = (datetime.fromisoformat(now) - datetime.fromisoformat(window.start)).total_seconds()
+    return window.previous * max(0.0, 1.0 - elapsed / seconds)
+
+
+def crossing(rule: GuardRule, window: Window, deprovisions: int, active_users: int, carry: float = 0.0) -> int | None:
     """Of ``deprovisions`` new ones (in seq order), the index of the first that takes the window's
-    count above the threshold; None when they all fit."""
+    count (with ``carry`` from the window before) above the threshold; None when they all fit."""
     limit = rule.threshold.limit(active_users)
-    over = limit - window.count  # the first new one past `limit` is at this index
-    return max(over, 0) if over < deprovisions else None
+    index = max(0, math.floor(limit - carry - window.count))  # the first i with carry + count + i + 1 > limit
+    return index if index < deprovisions else None

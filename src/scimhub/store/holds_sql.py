@@ -26,8 +26,9 @@ from scimhub.events.model import Event
 from scimhub.safety.guard import DEPROVISIONS
 from scimhub.safety.guard import GuardRule
 from scimhub.safety.guard import Window
+from scimhub.safety.guard import advance
+from scimhub.safety.guard import carried
 from scimhub.safety.guard import crossing
-from scimhub.safety.guard import window_expired
 from scimhub.safety.hold import HeldEvent
 from scimhub.safety.hold import Hold
 from scimhub.safety.hold import HoldKind
@@ -92,19 +93,24 @@ async def guard_deprovisions(
     if not deprovisions:
         return None
     row = await _guard_row(tx, db, tenant_id)
-    window = Window(row.window_start, int(row.window_count), row.window_base)
-    if window_expired(window, now, rule.window_seconds):
-        window = Window(now, 0, None)
+    window = advance(
+        Window(row.window_start, int(row.window_count), row.window_base, int(row.window_previous)),
+        now,
+        rule.window_seconds,
+    )
     if rule.threshold.percent is not None and window.base is None:
         # Once a window: the active users before this write's deprovisionings.
-        window = Window(window.start, window.count, (await count_users(tx, db, tenant_id))[0] + len(deprovisions))
+        active = (await count_users(tx, db, tenant_id))[0] + len(deprovisions)
+        window = Window(window.start, window.count, active, window.previous)
     index = None
     if row.held_from_seq is None:
-        index = crossing(rule, window, len(deprovisions), window.base or 0)
+        carry = carried(window, now, rule.window_seconds)
+        index = crossing(rule, window, len(deprovisions), window.base or 0, carry)
     values: dict[str, Any] = {
         "window_start": window.start,
         "window_count": window.count + len(deprovisions),
         "window_base": window.base,
+        "window_previous": window.previous,
     }
     hold = None
     if index is not None:
@@ -173,6 +179,7 @@ class HoldStore:
                     window_start=None,  # the next deprovisioning starts a new window
                     window_count=0,
                     window_base=None,
+                    window_previous=0,
                 )
             )
         return held

@@ -282,6 +282,7 @@ tenant_guard = Table(
     Column("window_start", String(32)),  # when the current guard window began (None: none yet)
     Column("window_count", Integer, nullable=False, server_default=text("0")),  # deprovisions in it
     Column("window_base", Integer),  # active users when it began (percentage thresholds)
+    Column("window_previous", Integer, nullable=False, server_default=text("0")),  # the window before it
     Column("held_from_seq", BigInteger),  # NULL: not held
     Column("held_kind", String(16)),  # guard | pause
     Column("held_reason", Text),

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("window_start", sa.String(32)),
         sa.Column("window_count", sa.Integer(), nullable=False, server_default=sa.text("0")),
         sa.Column("window_base", sa.Integer()),
+        sa.Column("window_previous", sa.Integer(), nullable=False, server_default=sa.text("0")),
         sa.Column("held_from_seq", sa.BigInteger()),
         sa.Column("held_kind", sa.String(16)),
         sa.Column("held_reason", sa.Text()),
