@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.anyio
 
+BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 POLLS = 0.8  # four of the worker's and hooks' poll intervals (fast settings): long enough to act
 
 
@@ -184,3 +186,25 @@ async def test_a_burst_across_the_end_of_a_window_is_held_too(
     assert "held" not in await feed_page(app)
     await entra_deactivate(acme.client, staff[10])  # 22: 10.8 within the last hour: held
     assert (await feed_page(app))["held"]["fromSeq"] == 22
+
+
+async def test_deactivations_in_one_bulk_request_are_guarded_like_single_ones(
+    settings: Settings, store: SqlStore, acme: TenantAccess
+) -> None:
+    await store.set_tenant_setting(acme.tenant_id, "guard.deprovision_threshold", "2")
+    app = create_app(settings, store=store)
+    acme.client = scim_client(app, acme.token)
+    staff = await users(acme.client, 4)  # 1-4
+    operations = [
+        {
+            "method": "PATCH",
+            "path": f"/Users/{user_id}",
+            "data": {"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]},
+        }
+        for user_id in staff
+    ]
+    response = await acme.client.post("/Bulk", json={"schemas": [BULK], "Operations": operations})
+    assert response.status_code == 200, response.text
+    assert [op["status"] for op in response.json()["Operations"]] == ["200"] * 4  # SCIM stays truthful
+    held = await admin(app, "GET", "/tenants/acme/held")
+    assert [(e["seq"], e["resourceId"]) for e in held["events"]] == [(7, staff[2]), (8, staff[3])]
