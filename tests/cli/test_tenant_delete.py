@@ -31,11 +31,15 @@ from scimhub.store.sql import SqlStore
 from scimhub.store.tables import hook_offsets
 from scimhub.store.tables import metadata
 from scimhub.store.tables import request_log
+from scimhub.store.tables import tenant_activity
 from scimhub.store.tables import tenant_event_seq
+from scimhub.store.tables import tenant_guard
+from scimhub.store.tables import tenant_request_stats
 from scimhub.store.tables import tenants as tenants_table
 from scimhub.store.tables import webhook_attempts
 from scimhub.store.tables import webhooks
 from scimhub.store.tenant_sql import BATCHES
+from scimhub.store.tenant_sql import WITH_TENANT
 from scimhub.timestamps import utc_now
 from tests import databases
 from tests.cli.support import Cli
@@ -84,6 +88,10 @@ async def _populate(store: SqlStore, access: TenantAccess, name: str) -> Populat
             | {"outcome": "delivered"},
         )
         conn.execute(insert(hook_offsets), {**at, "consumer": "sessions", "delivered_seq": 3})
+        # The safety rails: a paused stream, the IdP's traffic.
+        conn.execute(insert(tenant_guard), {**at, "held_from_seq": 99, "held_kind": "pause", "held_since": utc_now()})
+        conn.execute(insert(tenant_activity), {**at, "first_request_at": utc_now(), "last_request_at": utc_now()})
+        conn.execute(insert(tenant_request_stats), {**at, "hour": "2026-12-07T09", "outcome": "ok", "count": 3})
         conn.execute(
             insert(request_log),
             {**at, "at": utc_now(), "request_id": "r", "method": "GET", "path": "/scim/v2/Users"}
@@ -135,7 +143,8 @@ async def test_every_table_with_tenant_data_has_rows_of_the_populated_tenant(sto
     # The deletion tests below are only as good as this: each such table holds some of acme's rows.
     rows = await _rows(store, acme)
     assert all(rows.values()), rows
-    assert set(rows) == {name for name, _ in BATCHES} | {"resource_values", "tenant_event_seq", "tenants"}
+    last = {"resource_values", "tenant_event_seq", "tenants"} | {t.name for t in WITH_TENANT}
+    assert set(rows) == {name for name, _ in BATCHES} | last
 
 
 async def test_tenant_delete_asks_first_and_no_keeps_everything(cli: Cli, store: SqlStore, acme: Populated) -> None:

@@ -14,6 +14,7 @@ from scimhub.protocol.tenant_config import POLICY_PREFIX
 from scimhub.protocol.tenant_config import RATE_LIMIT_KEY
 from scimhub.protocol.tenant_config import check_setting
 from scimhub.protocol.tenant_config import setting_keys
+from scimhub.safety.guard import format_window
 from scimhub.settings import Settings
 
 TENANT_SETTING = "tenant setting"
@@ -50,11 +51,16 @@ def tenant_create(name: str) -> None:
 
 @tenant.command("list")
 def tenant_list() -> None:
-    """List tenants: id, name, created."""
-    found = run(open_store(Settings.from_env()).list_tenants())
-    click.echo("id\tname\tcreated")
+    """List tenants: id, name, created, and sync state (see `scimhub tenant status`)."""
+    from scimhub.admin.safety_cli import tenant_states
+
+    settings = Settings.from_env()
+    store = open_store(settings)
+    found = run(store.list_tenants())
+    states = run(tenant_states(store, settings, [t.id for t in found]))
+    click.echo("id\tname\tcreated\tstate")
     for t in found:
-        click.echo(f"{t.id}\t{t.name}\t{t.created_at}")
+        click.echo(f"{t.id}\t{t.name}\t{t.created_at}\t{states[t.id]}")
     for t in found:
         if not tenant_ops.is_tenant_name(t.name):
             rename = tenant_ops.command("tenant", "rename", t.name, "NEW_NAME")
@@ -127,8 +133,10 @@ def _progress() -> Callable[[str, int], None]:
 def tenant_set(name: str, key: str, value: str) -> None:
     """Set KEY to VALUE for tenant NAME (VALUE "default" removes the override).
 
-    Keys: policy.<switch> (on/off; see the README's IdP leniency table) and rate_limit
-    (e.g. 1200/minute, or off). Servers pick changes up within 10 seconds.
+    Keys: policy.<switch> (on/off; see the README's IdP leniency table), rate_limit
+    (e.g. 1200/minute, or off), guard.deprovision_threshold (a count such as 50, a percentage
+    of the active users such as 10%, or off) and guard.window (e.g. 1h, 30m). Servers pick
+    changes up within 10 seconds.
     """
     store = open_store(Settings.from_env())
     stored = None
@@ -176,10 +184,24 @@ def effective_settings(settings: Settings, overrides: dict[str, str]) -> list[tu
             rows.append((key, *_rate_limit(settings, overrides.get(key))))
         elif key in overrides:
             rows.append((key, overrides[key], TENANT_SETTING))
+        elif key in SAFETY_DEFAULTS:
+            variable, default = SAFETY_DEFAULTS[key]
+            rows.append((key, default(settings), _from_env(variable)))
         else:
             switch = getattr(settings.policy, key.removeprefix(POLICY_PREFIX))
             rows.append((key, "on" if switch else "off", _from_env("SCIMHUB_STRICT_RFC")))
     return rows
+
+
+# Tenant settings whose server-wide default is an environment variable of their own.
+SAFETY_DEFAULTS: dict[str, tuple[str, Callable[[Settings], str]]] = {
+    "guard.deprovision_threshold": (
+        "SCIMHUB_GUARD_DEPROVISION_THRESHOLD",
+        lambda s: s.guard_deprovision_threshold or "off",
+    ),
+    "guard.window": ("SCIMHUB_GUARD_WINDOW_SECONDS", lambda s: format_window(s.guard_window_seconds)),
+    "users.inactive": ("", lambda s: "keep"),  # no server-wide setting: built in
+}
 
 
 def _rate_limit(settings: Settings, override: str | None) -> tuple[str, str]:
