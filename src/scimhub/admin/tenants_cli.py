@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,10 @@ from scimhub.protocol.tenant_config import check_setting
 from scimhub.protocol.tenant_config import setting_keys
 from scimhub.safety.guard import format_window
 from scimhub.settings import Settings
+
+if TYPE_CHECKING:
+    from scimhub.store.base import Tenant
+    from scimhub.store.sql import SqlStore
 
 TENANT_SETTING = "tenant setting"
 BUILT_IN = "built-in default"
@@ -84,20 +89,23 @@ def tenant_rename(name: str, new_name: str) -> None:
 @tenant.command("delete")
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--force", is_flag=True, help="Delete even while webhook deliveries are pending (they are lost).")
+@click.option(
+    "--force", is_flag=True, help="Delete even while deliveries are pending or the stream is held (they are lost)."
+)
 def tenant_delete(name: str, yes: bool, force: bool) -> None:
     """Delete tenant NAME and everything stored for it, its audit log included.
 
-    Refused while a webhook of the tenant has undelivered events or a delivery in flight,
-    unless --force. Its tokens are deleted first (servers refuse them within
-    SCIMHUB_TOKEN_RECHECK_SECONDS), then its data, 1,000 rows a transaction with a pause after
-    each; what requests already let in wrote meanwhile is swept up after that interval (plus a
-    second, the request log's).
+    Refused while the tenant's event stream is held (deprovisioning guard or pause) or a webhook
+    of the tenant has undelivered events or a delivery in flight, unless --force. Its tokens are
+    deleted first (servers refuse them within SCIMHUB_TOKEN_RECHECK_SECONDS), then its data,
+    1,000 rows a transaction with a pause after each; what requests already let in wrote
+    meanwhile is swept up after that interval (plus a second, the request log's).
     """
     settings = Settings.from_env()
     store = open_store(settings)
     found = run(tenant_ops.require_tenant(store, name))
     if not force:
+        _refuse_if_held(store, found)
         run(tenant_ops.check_deliveries(store, found))
     if not yes:
         click.confirm(
@@ -111,6 +119,24 @@ def tenant_delete(name: str, yes: bool, force: bool) -> None:
     deletion = run(tenant_ops.delete_tenant(store, found, force=force, grace=grace, progress=_progress()))
     removed = ", ".join(f"{count} {table}" for table, count in deletion.removed.items()) or "no other rows"
     click.echo(f"Deleted tenant {found.name} ({found.id}): {removed}; {deletion.transactions} transactions.")
+
+
+def _refuse_if_held(store: SqlStore, found: Tenant) -> None:
+    """A held stream is an operator's decision still to make (release or resume): deleting the
+    tenant would make it for them and drop what was held."""
+    from scimhub.safety.hold import HoldKind
+    from scimhub.store.holds_sql import HoldStore
+
+    hold = run(HoldStore(store.db).hold(found.id))
+    if hold is None:
+        return
+    lift = "release" if hold.kind == HoldKind.GUARD else "resume"
+    raise click.ClickException(
+        f"Tenant {found.name!r} has its event stream held since seq {hold.from_seq} ({hold.kind.value}: "
+        f"{hold.reason}). Review it with {tenant_ops.command('tenant', 'held', found.name)}, lift it with "
+        f"{tenant_ops.command('tenant', lift, found.name)}, or delete anyway with "
+        f"{tenant_ops.command('tenant', 'delete', found.name, '--force')}"
+    )
 
 
 def _progress() -> Callable[[str, int], None]:
