@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Awaitable
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 import orjson
@@ -29,9 +30,11 @@ from starlette.types import Send
 from scimhub.events import feed
 from scimhub.events import webhooks as webhook_ops
 from scimhub.events.sender import Sender
+from scimhub.http.activity import ActivityRecorder
 from scimhub.http.request_log import RequestLogBuffer
 from scimhub.protocol import tenant_schemas as schema_ops
 from scimhub.protocol.tenant_config import CACHE_SECONDS
+from scimhub.safety.health import Thresholds
 from scimhub.schema.declare import DeclaredSchema
 from scimhub.schema.declare import SchemaDocumentError
 from scimhub.store.base import Store
@@ -104,6 +107,9 @@ class AdminRuntime:
     # SCIMHUB_WEBHOOK_ALLOW_PRIVATE: whoever holds the admin token may relay customers' URLs, so
     # by default a webhook added here must point at public addresses (checked again per delivery).
     webhook_allow_private: bool = False
+    wake: Callable[[], None] | None = None  # the delivery worker's wake-up (a released hold)
+    activity: ActivityRecorder | None = None  # this process's SCIM traffic counters (sync health)
+    health: Thresholds = field(default_factory=Thresholds)
     # How long servers cache a tenant's declarations: an index is used once every server maintains it.
     tenant_config_seconds: float = CACHE_SECONDS
 
@@ -111,6 +117,9 @@ class AdminRuntime:
 def _rt(request: Request) -> AdminRuntime:
     rt: AdminRuntime = request.app.state.admin
     return rt
+
+
+admin_runtime = _rt
 
 
 async def _tenant(request: Request) -> Tenant:
@@ -129,6 +138,9 @@ async def _webhook(request: Request) -> Webhook:
     return found
 
 
+path_tenant = _tenant
+
+
 def _int_param(request: Request, name: str, default: int | None = None) -> int | None:
     raw = request.query_params.get(name)
     if raw is None:
@@ -136,6 +148,9 @@ def _int_param(request: Request, name: str, default: int | None = None) -> int |
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise AdminError(400, f"{name} must be a non-negative integer, got {raw!r}.")
     return int(raw)
+
+
+int_param = _int_param
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -149,6 +164,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise AdminError(400, "The request body must be a JSON object.")
     return body
+
+
+json_body = _json_body
 
 
 # -- endpoints -------------------------------------------------------------------------------
@@ -349,6 +367,18 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     return _error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
 
+def _safety_routes(tenant: str) -> list[Route]:
+    from scimhub.http import admin_safety as safety  # imports this module's helpers
+
+    return [
+        _route(f"{tenant}/held", GET=safety.read_held),
+        _route(f"{tenant}/release", POST=safety.release),
+        _route(f"{tenant}/pause", POST=safety.pause),
+        _route(f"{tenant}/resume", POST=safety.resume),
+        _route(f"{tenant}/status", GET=safety.read_status),
+    ]
+
+
 def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
     """The admin API as an ASGI app, to mount at ``/admin/v1``."""
     tenant = "/tenants/{tenant}"
@@ -365,6 +395,7 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
             _route(f"{tenant}/schemas", GET=list_schemas, POST=add_schema),
             _route(f"{tenant}/schemas/{{urn}}", GET=get_schema, DELETE=remove_schema),
             _route(f"{tenant}/schemas/{{urn}}/indexes/{{name}}", PUT=add_index, DELETE=remove_index),
+            *_safety_routes(tenant),
         ],
         exception_handlers={AdminError: _admin_error, HTTPException: _http_error},
     )

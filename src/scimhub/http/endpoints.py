@@ -87,7 +87,14 @@ def context(request: Request) -> RequestContext:
             principal, rt.base_url(request), settings.policy, settings.limits, scope["method"], scope["path"]
         )
     return RequestContext(
-        principal, rt.base_url(request), config.policy, settings.limits, scope["method"], scope["path"], config.registry
+        principal,
+        rt.base_url(request),
+        config.policy,
+        settings.limits,
+        scope["method"],
+        scope["path"],
+        config.guard,
+        config.registry,
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import field
 
 from scimhub.limits import InputLimits
 from scimhub.policy import Policy
+from scimhub.safety.guard import GuardRule
 from scimhub.schema.registry import SchemaRegistry
 from scimhub.schema.registry import default_registry
 
@@ -27,6 +28,7 @@ class RequestContext:
     limits: InputLimits = field(default_factory=InputLimits)
     method: str = ""  # for the audit log
     path: str = ""
+    guard: GuardRule | None = None  # the deprovisioning guard in force for the tenant (None: off)
     registry: SchemaRegistry = field(default_factory=default_registry)  # the tenant's schemas
 
     @property
