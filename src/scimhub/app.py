@@ -40,17 +40,24 @@ from scimhub.http.ratelimit import RateLimitMiddleware
 from scimhub.http.request_log import RequestLogBuffer
 from scimhub.http.request_log import RequestLogMiddleware
 from scimhub.http.routes import scim_router
+from scimhub.http.sets import SETS_PREFIX
+from scimhub.http.sets import SetsRuntime
+from scimhub.http.sets import sets_app
 from scimhub.http.target import RequestTarget
 from scimhub.protocol.resources import ResourceService
 from scimhub.protocol.tenant_config import TenantConfigCache
 from scimhub.ratelimit import RateLimiter
 from scimhub.ratelimit import storage_for
 from scimhub.schema.registry import default_registry
+from scimhub.sets import keys as set_keys
+from scimhub.sets.poll import CommitSignal
+from scimhub.sets.push import StreamWorker
 from scimhub.settings import Settings
 from scimhub.store.base import Store
 from scimhub.store.events_sql import EventStore
 from scimhub.store.factory import open_store
 from scimhub.store.request_log_sql import RequestLogStore
+from scimhub.store.sets_sql import StreamStore
 from scimhub.store.sql import SqlStore
 
 SCIM_PREFIX = "/scim/v2"
@@ -59,7 +66,8 @@ log = logging.getLogger("scimhub")
 
 
 class DirectorySync:
-    """What happens after a commit: wake the webhook worker, run the in-process hooks."""
+    """What happens after a commit: wake the webhook and SET workers and long polls, run the
+    in-process hooks."""
 
     def __init__(self, settings: Settings, events: EventStore, hooks: HookRegistry | None) -> None:
         self.settings = settings
@@ -67,23 +75,55 @@ class DirectorySync:
         self.sender = Sender(settings.webhook_timeout_seconds)
         self.worker = DeliveryWorker(events, settings, sender=self.sender)
         self.dispatcher = HookDispatcher(hooks, events, settings) if hooks else None
+        self.sets = SetStreams.of(events, self.worker) if set_keys.available() else None
 
     async def after_commit(self, events: list[Event]) -> None:
         """ResourceService's on_commit: must never fail the SCIM response."""
         self.worker.wake()
+        if self.sets is not None:
+            self.sets.after_commit()
         if self.dispatcher is not None:
             await self.dispatcher.after_commit(events)
 
     async def start(self) -> None:
         if self.settings.worker_enabled:
             await self.worker.start()
+            if self.sets is not None:
+                await self.sets.worker.start()
         if self.dispatcher is not None:
             await self.dispatcher.start()
 
     async def stop(self) -> None:
         if self.dispatcher is not None:
             await self.dispatcher.stop()
+        if self.sets is not None:
+            await self.sets.worker.stop()
         await self.worker.stop()
+
+
+class SetStreams:
+    """RFC 9967 SET streams: the push worker, the long polls' signal, the public endpoints."""
+
+    def __init__(self, streams: StreamStore, worker: StreamWorker, signal: CommitSignal) -> None:
+        self.streams = streams
+        self.worker = worker
+        self.signal = signal
+
+    @classmethod
+    def of(cls, events: EventStore, webhooks: DeliveryWorker) -> SetStreams:
+        streams = StreamStore(events.db)
+        endpoints = {rt.id: rt.endpoint for rt in default_registry().resource_types.values()}
+        return cls(streams, StreamWorker.over(streams, endpoints, webhooks), CommitSignal())
+
+    def after_commit(self) -> None:
+        self.worker.wake()
+        self.signal.notify()
+
+    def app(self, settings: Settings) -> ASGIApp:
+        runtime = SetsRuntime(
+            self.streams, self.worker.endpoints, self.signal, self.worker.clock, settings.sets_poll_wait_seconds
+        )
+        return sets_app(runtime)
 
 
 def create_app(
@@ -121,8 +161,13 @@ def create_app(
         Route("/metrics", health.metrics, methods=["GET"]),
     ]
     if sync is not None:
-        runtime = AdminRuntime(store, sync.events, sync.sender, request_log, settings.webhook_allow_private)
+        streams = sync.sets.streams if sync.sets is not None else None
+        runtime = AdminRuntime(
+            store, sync.events, sync.sender, request_log, settings.webhook_allow_private, streams, settings.base_url
+        )
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
+    if sync is not None and sync.sets is not None:
+        routes.append(Mount(SETS_PREFIX, app=sync.sets.app(settings)))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -157,7 +202,7 @@ def create_app(
         middleware=[Middleware(AccessLogMiddleware, metrics=metrics)],
         lifespan=lifespan,
     )
-    app.state.scimhub = Runtime(settings, service)
+    app.state.scimhub = Runtime(settings, service, security_events=sync is not None and sync.sets is not None)
     app.state.scimhub_metrics = metrics
     return app
 

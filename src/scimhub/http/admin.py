@@ -34,6 +34,7 @@ from scimhub.store.base import Store
 from scimhub.store.base import Tenant
 from scimhub.store.events_sql import EventStore
 from scimhub.store.events_sql import Webhook
+from scimhub.store.sets_sql import StreamStore
 
 ADMIN_PREFIX = "/admin/v1"
 _REALM = 'Bearer realm="scimhub-admin"'
@@ -98,6 +99,8 @@ class AdminRuntime:
     # SCIMHUB_WEBHOOK_ALLOW_PRIVATE: whoever holds the admin token may relay customers' URLs, so
     # by default a webhook added here must point at public addresses (checked again per delivery).
     webhook_allow_private: bool = False
+    streams: StreamStore | None = None  # SET streams and keys (scimhub.sets)
+    base_url: str | None = None  # SCIMHUB_BASE_URL: a new stream's default issuer
 
 
 def _rt(request: Request) -> AdminRuntime:
@@ -259,6 +262,8 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
     """The admin API as an ASGI app, to mount at ``/admin/v1``."""
+    from scimhub.http.sets_admin import stream_routes  # it imports this module's helpers
+
     tenant = "/tenants/{tenant}"
     hook = f"{tenant}/webhooks/{{id}}"
     app = Starlette(
@@ -270,6 +275,7 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
             _route(hook, GET=get_webhook, DELETE=delete_webhook),
             _route(f"{hook}/attempts", GET=list_attempts),
             _route(f"{hook}/redeliver", POST=redeliver),
+            *stream_routes(tenant),
         ],
         exception_handlers={AdminError: _admin_error, HTTPException: _http_error},
     )

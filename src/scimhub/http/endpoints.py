@@ -31,9 +31,10 @@ from scimhub.settings import Settings
 class Runtime:
     """What endpoints need, built once by ``create_app``."""
 
-    def __init__(self, settings: Settings, service: ResourceService) -> None:
+    def __init__(self, settings: Settings, service: ResourceService, *, security_events: bool = False) -> None:
         self.settings = settings
         self.service = service
+        self.security_events = security_events  # SET streams are served (RFC 9967 §4 advertisement)
         self._codec: CursorCodec | None = None
         # Request → base URL, by what it is made of: Starlette builds it by parsing a URL, ~40 µs
         # a request; clients send a handful of distinct Host headers. Bounded, as Host is theirs.
@@ -186,6 +187,7 @@ async def service_provider_config(request: Request) -> Response:
             max_results=settings.max_results,
             max_payload=settings.max_body_bytes,
             max_operations=0,
+            security_events=runtime(request).security_events,
         )
     )
 

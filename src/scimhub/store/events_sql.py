@@ -38,6 +38,7 @@ from scimhub.store.sql import SqlStore
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
 from scimhub.store.tables import hook_offsets
+from scimhub.store.tables import set_streams
 from scimhub.store.tables import tenant_event_seq
 from scimhub.store.tables import tenants
 from scimhub.store.tables import webhook_attempts
@@ -595,8 +596,8 @@ class EventStore:
     async def purge(self, events_before: str | None, audit_before: str | None) -> PurgeCounts:
         """Delete events, delivery-log rows and audit entries older than the cut-offs.
 
-        An event a webhook of its tenant has not got past yet is kept whatever its age, so
-        retention never drops an undelivered webhook event.
+        An event a webhook or SET stream of its tenant has not got past yet is kept whatever its
+        age, so retention never drops an undelivered webhook event or SET.
 
         Neither table indexes its timestamps (every write inserts into both): rows are removed in
         write order, up to the first one at or after the cut-off, so each purge reads only what it
@@ -639,10 +640,15 @@ def _purgeable_events(tenant_id: str, before: str) -> list[ColumnElement[bool]]:
         .scalar_subquery()
     )
     slowest = select(func.min(webhooks.c.delivered_seq)).where(webhooks.c.tenant_id == tenant_id).scalar_subquery()
+    # SET streams (scimhub.sets) likewise: nothing past a stream's cursor goes.
+    slowest_stream = (
+        select(func.min(set_streams.c.delivered_seq)).where(set_streams.c.tenant_id == tenant_id).scalar_subquery()
+    )
     return [
         events.c.tenant_id == tenant_id,
         events.c.seq < func.coalesce(first_kept, _PAST_ALL),
         events.c.seq <= func.coalesce(slowest, events.c.seq),
+        events.c.seq <= func.coalesce(slowest_stream, events.c.seq),
     ]
 
 
