@@ -59,7 +59,7 @@ async def every_write(acme: TenantAccess) -> dict[str, str]:
 
 async def test_notice_sets_name_the_rfc_event_uris_and_changed_attributes(app: object, acme: TenantAccess) -> None:
     stream = await add_stream(app, poll=True, audience="https://receiver.example.com")
-    ids = await every_write(acme)
+    await every_write(acme)
 
     claims = await verified_sets(app, acme, stream)
 

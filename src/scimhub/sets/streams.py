@@ -30,6 +30,13 @@ def token_matches(stream: Stream, presented: str) -> bool:
     return stream.token_digest is not None and hmac.compare_digest(token_digest(presented), stream.token_digest)
 
 
+def _check_url(name: str, url: str) -> str:
+    try:
+        return check_url(url)
+    except ValueError:
+        raise ValueError(f"{name} must be an absolute http:// or https:// URL, got {url!r}.") from None
+
+
 def _check_text(name: str, value: str) -> str:
     value = value.strip()
     if not value or len(value) > MAX_AUDIENCE or not value.isprintable():
@@ -54,10 +61,10 @@ async def add_stream(
     now if it has none, so its JWKS is there before the first SET."""
     if after is not None and after < 0:
         raise ValueError("after must be a sequence number >= 0.")
-    audience, issuer = _check_text("The audience", audience), check_url(issuer)
+    audience, issuer = _check_text("The audience", audience), _check_url("The issuer", issuer)
     token = None
     if push_url is not None:
-        push_url = check_url(push_url)
+        push_url = _check_url("The push URL", push_url)
         if not allow_private:
             await check_public(push_url, resolve)
     else:
