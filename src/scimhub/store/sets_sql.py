@@ -411,7 +411,10 @@ class StreamStore:
         """Record the receiver's acks (None) and SET errors (the error text) for events past the
         cursor, log them, and move the cursor over every acknowledged run; returns the cursor."""
         async with self.db.write() as conn:
-            row = (await conn.execute(select(set_streams).where(set_streams.c.id == stream.id))).first()
+            # The stream's row locked (PostgreSQL): concurrent polls apply their acks one after the
+            # other, so each sees the acks before it and no cursor move is missed.
+            mine = select(set_streams).where(set_streams.c.id == stream.id).with_for_update()
+            row = (await conn.execute(mine)).first()
             if row is None:
                 return stream.delivered_seq
             cursor, last = int(row.delivered_seq), await _last_seq(conn, stream.tenant_id)
