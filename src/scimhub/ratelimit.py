@@ -4,6 +4,10 @@ Defaults are generous on purpose: an IdP's initial sync must never be throttled 
 failure. Okta and Entra each send at most a few dozen requests per second per app
 (Entra's gallery requirement is 25 req/s per tenant), so the default of 100 requests per
 second and 3,000 per minute per tenant leaves headroom while stopping a looping client.
+
+Requests are weighted by their cost (``scimhub.workload``): each costs one unit when admitted, and
+one that ran a query no index answers, or sent a large body, is charged more afterwards (about a
+unit per millisecond of work), so a tenant's budget runs out before the server's capacity does.
 """
 
 from __future__ import annotations
@@ -49,13 +53,26 @@ class RateLimiter:
 
     async def check(self, tenant_id: str, token_id: str, spec: str | None = None) -> Verdict:
         """``spec`` is the tenant's own limit (``scimhub tenant set NAME rate_limit …``), if any."""
-        items = self.items if not spec else self._parsed.setdefault(spec, parse_many(spec))
         for key in (f"tenant:{tenant_id}", f"token:{token_id}"):
-            for item in items:
+            for item in self._items(spec):
                 if not await self.limiter.hit(item, key):
                     stats = await self.limiter.get_window_stats(item, key)
                     return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
         return Verdict(True)
+
+    async def charge(self, tenant_id: str, token_id: str, units: int, spec: str | None = None) -> None:
+        """Spend ``units`` more of the tenant's and the token's budgets for work a request already
+        did: down to what is left in each window (the next request then waits), never refused."""
+        for key in (f"tenant:{tenant_id}", f"token:{token_id}"):
+            for item in self._items(spec):
+                left = (await self.limiter.get_window_stats(item, key)).remaining
+                spend = min(units, left)
+                # `left` floors the sliding window's weighted count: one unit less may be all that fits.
+                if spend > 0 and not await self.limiter.hit(item, key, cost=spend) and spend > 1:
+                    await self.limiter.hit(item, key, cost=spend - 1)
+
+    def _items(self, spec: str | None) -> list[RateLimitItem]:
+        return self.items if not spec else self._parsed.setdefault(spec, parse_many(spec))
 
     async def close(self) -> None:
         """Release the storage's connections (a Redis client's pool); memory storage holds none."""

@@ -62,6 +62,9 @@ class Settings:
     max_values_per_attribute: int = DEFAULT_LIMITS.max_values_per_attribute
     max_patch_comparisons: int = DEFAULT_LIMITS.max_patch_comparisons
     max_resource_bytes: int = DEFAULT_LIMITS.max_resource_bytes
+    # A filter or sortBy no index answers runs off the event loop and is stopped after this
+    # (400 tooMany); 0: no limit.
+    query_timeout_seconds: float = 3.0
     rate_limit: str = DEFAULT_RATE_LIMIT  # per tenant and per token, `limits` syntax; "" disables
     rate_limit_storage: str = "memory://"  # or redis://host:port to share counters between instances
     request_log_size: int = 1000  # last SCIM requests kept per tenant (0 disables the request log)

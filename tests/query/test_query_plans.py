@@ -386,7 +386,14 @@ async def test_id_eq_is_an_index_probe(directory: Directory, capture: list[State
     assert_index_probe(plans.page, directory, "resources", ("tenant_id", "id"))
 
 
-@pytest.mark.parametrize("text", ['emails.value eq "USER7@example.com"', 'emails eq "u7@home.example"'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'emails.value eq "USER7@example.com"',
+        'emails eq "u7@home.example"',
+        'emails[type eq "work"].value eq "USER7@example.com"',  # Entra's match on email (E-TUT)
+    ],
+)
 async def test_emails_value_eq_probes_resource_values_then_resources_by_pk(
     directory: Directory, capture: list[Statement], text: str
 ) -> None:

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from scimhub.errors import InvalidSyntax
 from scimhub.errors import PayloadTooLarge
 from scimhub.errors import UnsupportedMediaType
+from scimhub.workload import record_body
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 MAX_JSON_DEPTH = 32  # SCIM documents nest 4-5 levels (PatchOp > value > extension > complex)
@@ -46,6 +47,7 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         body += chunk
         if len(body) > max_bytes:
             raise _too_large(max_bytes)
+    record_body(len(body))  # a large write costs more of the tenant's rate limit
     if not body.strip():
         raise InvalidSyntax("The request body is empty; a JSON object is required.")
     opened = body.count(b"{") + body.count(b"[")  # at C speed; brackets in strings count too

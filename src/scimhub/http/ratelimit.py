@@ -1,4 +1,5 @@
-"""Pure-ASGI rate limiting after authentication: 429 with a SCIM body and Retry-After."""
+"""Pure-ASGI rate limiting after authentication: 429 with a SCIM body and Retry-After; a request
+that did expensive work is charged for it once it is done (``scimhub.workload``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from scimhub.http.errors import error_response
 from scimhub.protocol.context import Principal
 from scimhub.protocol.tenant_config import TenantConfig
 from scimhub.ratelimit import RateLimiter
+from scimhub.workload import Metered
 
 
 class RateLimitMiddleware:
@@ -34,7 +36,13 @@ class RateLimitMiddleware:
             return
         verdict = await self.limiter.check(principal.tenant_id, principal.token_id, override)
         if verdict.allowed:
-            await self.app(scope, receive, send)
+            with Metered() as workload:
+                try:
+                    await self.app(scope, receive, send)
+                finally:
+                    extra = workload.extra_units()  # a query stopped at its deadline ran too
+                    if extra:
+                        await self.limiter.charge(principal.tenant_id, principal.token_id, extra, override)
             return
         if self.on_limited is not None:
             self.on_limited(principal.tenant_id)

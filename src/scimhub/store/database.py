@@ -14,6 +14,8 @@ Stores are written once against ``Tx`` (await ``execute`` for Core statements, `
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 import uuid
 from collections.abc import AsyncIterator
 from collections.abc import Sequence
@@ -31,6 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Executable
 
@@ -41,7 +44,10 @@ from scimhub.store.dialects import JsonDialect
 from scimhub.store.fast_reads import FastReads
 from scimhub.store.prepared import Observer
 from scimhub.store.prepared import Prepared
+from scimhub.store.prepared import compile_once
 from scimhub.store.prepared import parameters
+from scimhub.store.sqlite import Scanner
+from scimhub.store.sqlite import ScanStop
 from scimhub.store.sqlite import Writer
 from scimhub.store.sqlite import create_sqlite_engine
 
@@ -52,6 +58,10 @@ if TYPE_CHECKING:  # the asyncio layer needs greenlet: the `postgres` extra, not
 Rows = Sequence[Sequence[Any]]
 
 
+class DeadlineExceeded(Exception):
+    """A read started with ``Database.scan`` ran past its deadline and was stopped."""
+
+
 class Tx(Protocol):
     """One transaction (or, for ``Database.fast``, one statement)."""
 
@@ -60,6 +70,14 @@ class Tx(Protocol):
     async def rows(self, statement: Prepared, **params: Any) -> Rows: ...
 
     async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None: ...
+
+
+class ScanTx(Protocol):
+    """A read transaction for statements that may scan (``Database.scan``)."""
+
+    async def all(self, stmt: Executable) -> Rows:
+        """Every row of ``stmt``, as tuples in its column order."""
+        ...
 
 
 class Database(Protocol):
@@ -77,6 +95,11 @@ class Database(Protocol):
         ...
 
     def write(self) -> AbstractAsyncContextManager[Tx]: ...
+
+    def scan(self, deadline: float | None) -> AbstractAsyncContextManager[ScanTx]:
+        """A read like ``read()`` whose statements may scan: off the event loop, stopped with
+        ``DeadlineExceeded`` once ``time.monotonic()`` passes ``deadline`` (None: no limit)."""
+        ...
 
     async def fast(self, statement: Prepared, **params: Any) -> Rows:
         """One hot read statement outside any transaction (sees everything committed)."""
@@ -113,6 +136,26 @@ class SqliteTx:
         self._raw.executemany(statement.sql, parameters(statement.sql, statement.names, rows, self._observers))
 
 
+class SqliteScanTx:
+    """A read transaction whose statements are compiled and run in a scan thread (``sqlite.Scanner``)."""
+
+    def __init__(self, raw: sqlite3.Connection, scanner: Scanner, stop: ScanStop, observers: list[Observer]) -> None:
+        self._raw = raw
+        self._scanner = scanner
+        self._stop = stop
+        self._observers = observers
+
+    async def all(self, stmt: Executable) -> Rows:
+        return await self._scanner.run(self._stop, self._raw, self._run, stmt)
+
+    def _run(self, stmt: Executable) -> Rows:
+        sql, values = compile_once(stmt, postgresql=False)
+        if self._stop():  # past the deadline while compiling, or cancelled
+            raise sqlite3.OperationalError("interrupted")
+        _observe(self._observers, sql, values)
+        return self._raw.execute(sql, values).fetchall()
+
+
 class SqliteDatabase:
     name = "sqlite"
     json: JsonDialect = SQLITE
@@ -122,6 +165,7 @@ class SqliteDatabase:
         self.engine = engine  # reads and upkeep
         self.writer = Writer(engine.url.render_as_string(hide_password=False), synchronous)
         self.fast_reads = FastReads(engine.url.database or "")
+        self.scanner = Scanner(engine.url.render_as_string(hide_password=False), synchronous)
         # Called with (sql, parameters) before each hot read (tests explain the query plans).
         self.observers: list[Observer] = self.fast_reads.observers
 
@@ -148,6 +192,22 @@ class SqliteDatabase:
         async with self.writer.unit() as conn:
             yield SqliteTx(conn, self.observers)
 
+    @asynccontextmanager
+    async def scan(self, deadline: float | None) -> AsyncIterator[SqliteScanTx]:
+        stop = ScanStop(deadline)
+        with self.scanner.engine.connect() as conn:
+            raw: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
+            stop.install(raw)
+            try:
+                with conn.begin():  # BEGIN on the loop (no I/O: the snapshot starts at the first read)
+                    yield SqliteScanTx(raw, self.scanner, stop, self.observers)
+            except (DBAPIError, sqlite3.OperationalError) as exc:
+                if _interrupted(exc):
+                    raise DeadlineExceeded() from exc
+                raise
+            finally:
+                stop.remove(raw)
+
     async def fast(self, statement: Prepared, **params: Any) -> Rows:
         return self.fast_reads.rows(statement, **params)
 
@@ -166,12 +226,24 @@ class SqliteDatabase:
         self.close()
 
     def close(self) -> None:
+        self.scanner.close()
         self.fast_reads.close()
         self.writer.close()
         self.engine.dispose()
 
     def url(self) -> str:
         return self.engine.url.render_as_string(hide_password=False)
+
+
+def _observe(observers: list[Observer], sql: str, values: list[Any]) -> None:
+    for observe in observers:
+        observe(sql, values)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """SQLite's error for a statement its progress handler stopped."""
+    error = exc.orig if isinstance(exc, DBAPIError) else exc
+    return isinstance(error, sqlite3.OperationalError) and "interrupted" in str(error)
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------
@@ -195,6 +267,36 @@ class PostgresTx:
     async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
         values = parameters(statement.pg_sql, statement.pg_names, rows, self._observers)
         await self._driver.executemany(statement.pg_sql, values)
+
+
+class PostgresScanTx:
+    """A read transaction whose statements are compiled in a thread and run on asyncpg, each with
+    what is left before the deadline as its ``statement_timeout`` (then PostgreSQL cancels it:
+    SQLSTATE 57014)."""
+
+    def __init__(self, driver: Any, deadline: float | None, observers: list[Observer]) -> None:
+        self._driver = driver
+        self._deadline = deadline
+        self._observers = observers
+
+    async def all(self, stmt: Executable) -> Rows:
+        sql, values = await asyncio.to_thread(compile_once, stmt, postgresql=True)
+        _observe(self._observers, sql, values)
+        if self._deadline is not None:
+            left_ms = int((self._deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                raise DeadlineExceeded()
+            await self._driver.execute(f"SET LOCAL statement_timeout = {left_ms}")  # an int: nothing to quote
+        return await self._driver.fetch(sql, *values)  # type: ignore[no-any-return]
+
+
+_QUERY_CANCELED = "57014"
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """PostgreSQL's error for a statement past its statement_timeout, raised by asyncpg or wrapped."""
+    code = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code == _QUERY_CANCELED
 
 
 @asynccontextmanager
@@ -247,6 +349,16 @@ class PostgresDatabase:
 
     def write(self) -> AbstractAsyncContextManager[PostgresTx]:
         return _transaction(self.engine, "BEGIN", self.observers)  # READ COMMITTED; row locks order writers
+
+    @asynccontextmanager
+    async def scan(self, deadline: float | None) -> AsyncIterator[PostgresScanTx]:
+        try:
+            async with self.read() as tx:
+                yield PostgresScanTx(tx._driver, deadline, self.observers)
+        except Exception as exc:
+            if _cancelled(exc):
+                raise DeadlineExceeded() from exc
+            raise
 
     async def fast(self, statement: Prepared, **params: Any) -> Rows:
         if self._make_engine.pgbouncer:

@@ -20,4 +20,4 @@ def database_for(settings: Settings) -> SqliteDatabase | PostgresDatabase:
 
 
 def open_store(settings: Settings) -> SqlStore:
-    return SqlStore(database_for(settings))
+    return SqlStore(database_for(settings), settings.query_timeout_seconds)

@@ -195,10 +195,29 @@ class FilterCompiler:
         if not path.attribute.multi_valued:
             element = d.node(doc, [*prefix, path.attribute.name])
             # An unassigned complex value has no element to match, not even `name[not (…)]`.
-            return and_(element.is_not(None), self._element(node.filter, element))
-        elements = d.elements(doc, [*prefix, path.attribute.name])
-        inner = self._element(node.filter, elements.c.value)
-        return exists(select(literal(1)).select_from(elements).where(inner))
+            matched = and_(element.is_not(None), self._element(node.filter, element))
+        else:
+            elements = d.elements(doc, [*prefix, path.attribute.name])
+            inner = self._element(node.filter, elements.c.value)
+            matched = exists(select(literal(1)).select_from(elements).where(inner))
+        probe = self._conjunct_probe(node.filter)
+        return matched if probe is None else and_(probe, matched)
+
+    def _conjunct_probe(self, node: Bound) -> ColumnElement[bool] | None:
+        """An index probe that ``[…]`` implies (Entra's `emails[type eq "work"].value eq "x"`), so
+        that no row is read without it: an `eq` among its `and`-ed comparisons that an index
+        answers, the indexed values (`emails.value`) first: `type eq "work"` matches nearly all."""
+        conjuncts = [c for c in _conjuncts(node) if isinstance(c, BCompare) and _is_string_eq(c)]
+        for conjunct in conjuncts:
+            if is_multi_value_key(conjunct.path):
+                return self._indexed_multi_eq(conjunct)
+        for conjunct in conjuncts:
+            path = conjunct.path
+            prefix: list[PathKey] = [path.extension] if path.extension else []
+            probe = self._probe(conjunct, [*prefix, path.attribute.name, *([path.sub.name] if path.sub else [])])
+            if probe is not None:
+                return probe
+        return None
 
     def _element(self, node: Bound, element: ColumnElement[Any]) -> ColumnElement[bool]:
         if isinstance(node, BAnd):
@@ -216,9 +235,70 @@ class FilterCompiler:
         return _value_test(self.dialect, node, self.dialect.extract(element, [node.path.sub.name]))
 
 
+def _conjuncts(node: Bound) -> list[Bound]:
+    return [*_conjuncts(node.left), *_conjuncts(node.right)] if isinstance(node, BAnd) else [node]
+
+
+def _is_string_eq(node: BCompare) -> bool:
+    return node.op is CompareOp.EQ and isinstance(node.value, str)
+
+
 def compile_filter(node: Bound, tenant_id: str, resource_type: str, dialect: JsonDialect) -> ColumnElement[bool]:
     """SQL condition equivalent to ``filter.evaluate.matches``."""
     return FilterCompiler(dialect, tenant_id, resource_type).compile(node)
+
+
+def needs_scan(node: Bound, resource_type: str, dialect: JsonDialect) -> bool:
+    """Whether the SQL of ``node`` may read rows that no index selects. Index probes: ``eq`` on a
+    key column or an indexed multi-valued value, a member's ``value``, and (where the database
+    has one: PostgreSQL's GIN) ``eq`` on a string of the document. Such a query runs off the event
+    loop under the query deadline; everything else is a probe and stays on it."""
+    if isinstance(node, BFalse):
+        return False
+    if isinstance(node, BAnd):  # the planner starts from the probed side
+        return needs_scan(node.left, resource_type, dialect) and needs_scan(node.right, resource_type, dialect)
+    if isinstance(node, BOr):
+        return needs_scan(node.left, resource_type, dialect) or needs_scan(node.right, resource_type, dialect)
+    if _is_relational(node, resource_type):
+        return _member_scan(node.filter if isinstance(node, BValuePath) else node)
+    if isinstance(node, BNot):
+        return True  # reads every row the probe leaves out
+    if isinstance(node, BValuePath):  # a probe when FilterCompiler._conjunct_probe finds one
+        return not any(_is_probe(conjunct, dialect) for conjunct in _conjuncts(node.filter))
+    return not _is_probe(node, dialect)
+
+
+def _is_relational(node: Bound, resource_type: str) -> bool:
+    if not isinstance(node, BCompare | BPresent | BValuePath) or node.path.extension is not None:
+        return False
+    return node.path.attribute.name in (MEMBERS_ATTRIBUTE.get(resource_type), MEMBER_OF_ATTRIBUTE.get(resource_type))
+
+
+def _member_scan(node: Bound) -> bool:
+    """A membership condition is a probe when it compares the related resource's id (``value``)."""
+    if isinstance(node, BFalse):
+        return False
+    if isinstance(node, BAnd):
+        return _member_scan(node.left) and _member_scan(node.right)
+    if isinstance(node, BOr):
+        return _member_scan(node.left) or _member_scan(node.right)
+    if not isinstance(node, BCompare) or node.op is not CompareOp.EQ or not isinstance(node.value, str):
+        return True
+    return node.path.sub is None or node.path.sub.name != "value"
+
+
+def _is_probe(node: Bound, dialect: JsonDialect) -> bool:
+    if not (isinstance(node, BCompare) and node.op is CompareOp.EQ and isinstance(node.value, str)):
+        return False
+    path = node.path
+    if key_column(path) is not None or is_multi_value_key(path):
+        return True
+    if path.attribute.schema == COMMON_SCHEMA or path.leaf.type not in KEYED_TYPES:
+        return False
+    prefix: list[PathKey] = [path.extension] if path.extension else []
+    keys = [*prefix, path.attribute.name, *([path.sub.name] if path.sub else [])]
+    key = comparison_key(path.leaf, node.value)
+    return dialect.containment(keys, path.attribute.multi_valued, key) is not None
 
 
 # -- comparisons -------------------------------------------------------------------

@@ -31,6 +31,12 @@ def sort_nullable(path: BoundPath) -> bool:
     return path.attribute.schema != COMMON_SCHEMA
 
 
+def index_ordered(path: BoundPath) -> bool:
+    """Whether an index gives rows in this order (a required key column): any other sort reads
+    and sorts every matching row."""
+    return key_column(path) is not None and not sort_nullable(path)
+
+
 def sort_key(path: BoundPath, dialect: JsonDialect, resource_type: str) -> ColumnElement[Any]:
     column = key_column(path)
     if column is not None:

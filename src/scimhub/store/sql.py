@@ -6,9 +6,14 @@ which statements run precompiled, how writers are serialised on each database).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 import sqlite3
+import time
 from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
@@ -28,9 +33,11 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import Executable
 
 from scimhub.errors import Busy
 from scimhub.errors import Conflict
+from scimhub.errors import TooMany
 from scimhub.errors import Uniqueness
 from scimhub.events.model import Event
 from scimhub.events.model import EventDraft
@@ -51,12 +58,18 @@ from scimhub.store.base import StoredResource
 from scimhub.store.base import Tenant
 from scimhub.store.base import TokenRecord
 from scimhub.store.database import Database
+from scimhub.store.database import DeadlineExceeded
+from scimhub.store.database import Rows
 from scimhub.store.database import SqliteDatabase
 from scimhub.store.database import Tx
 from scimhub.store.filter_sql import compile_filter
 from scimhub.store.index_plan import key_column
 from scimhub.store.paging import Ordering
 from scimhub.store.positions import PagePositions
+from scimhub.store.scans import DEFAULT_QUERY_TIMEOUT_SECONDS
+from scimhub.store.scans import INDEXED_ATTRIBUTES
+from scimhub.store.scans import ScanTurns
+from scimhub.store.scans import query_scans
 from scimhub.store.sort_sql import sort_key
 from scimhub.store.sort_sql import sort_nullable
 from scimhub.store.tables import RESOURCE_COLUMNS
@@ -69,8 +82,12 @@ from scimhub.store.tables import tenant_event_seq
 from scimhub.store.tables import tenant_settings
 from scimhub.store.tables import tenants
 from scimhub.store.tables import tokens
+from scimhub.workload import record_scan
 
 _T = TypeVar("_T")
+# Runs a SELECT of the search path in its transaction: rows as sequences, in column order.
+Fetch = Callable[[Executable], Awaitable[Rows]]
+log = logging.getLogger("scimhub.store")
 _CHUNK = 500  # ids per IN (...) list; far below SQLite's bound-parameter limit
 
 # SQLSTATEs of a transaction the database rolled back to resolve a conflict: deadlock_detected,
@@ -88,6 +105,13 @@ def _row_to_resource(row: Sequence[Any]) -> StoredResource:
     """A row of RESOURCE_COLUMNS (id, resource_type, doc, created, last_modified, version), and
     the pk when the statement selects it next."""
     return StoredResource.from_json(row[0], row[1], row[2], row[3], row[4], row[5], row[6] if len(row) > 6 else None)
+
+
+def _fetcher(tx: Tx) -> Fetch:
+    async def fetch(stmt: Executable) -> Rows:
+        return (await tx.execute(stmt)).all()
+
+    return fetch
 
 
 def _chunks(items: Sequence[_T]) -> Iterable[Sequence[_T]]:
@@ -359,9 +383,11 @@ def _uniqueness_error(exc: BaseException) -> Uniqueness:
 class SqlStore:
     """Store on a ``Database`` (SQLite file or PostgreSQL)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, query_timeout: float = DEFAULT_QUERY_TIMEOUT_SECONDS) -> None:
         self.db = db
         self.json = db.json
+        self.query_timeout = query_timeout  # seconds a scanning query may run (0: no limit)
+        self._scan_turns = ScanTurns()
         self._analyzed_rows = 0
         self.positions = PagePositions()
         self.token_changes = 0
@@ -422,19 +448,58 @@ class SqlStore:
         quick = await self._quick_search(tenant_id, query)
         if quick is not None:
             return quick
+        if query_scans(query, self.json):
+            return await self._scan(tenant_id, query)
+        where, ordering = self._conditions(tenant_id, query)
+        async with self.db.read() as tx:
+            return await self._page(_fetcher(tx), tenant_id, query, where, ordering)
+
+    def _conditions(self, tenant_id: str, query: Query) -> tuple[list[ColumnElement[bool]], Ordering]:
         where = [resources.c.tenant_id == tenant_id, resources.c.resource_type == query.resource_type]
         if query.filter is not None:
             where.append(compile_filter(query.filter, tenant_id, query.resource_type, self.json))
         sort = None if query.sort_by is None else sort_key(query.sort_by, self.json, query.resource_type)
         nullable = query.sort_by is None or sort_nullable(query.sort_by)
-        ordering = Ordering(sort, query.descending, nullable)
-        async with self.db.read() as tx:
-            total = await self._total(tx, tenant_id, query, where)
-            if query.count <= 0:
-                return Page(total, [])
-            if query.keyset is None and not query.cursor_mode:
-                return Page(total, await self._index_page(tx, where, ordering, query))
-            return await self._keyset_page(tx, where, ordering, query, total)
+        return where, Ordering(sort, query.descending, nullable)
+
+    async def _scan(self, tenant_id: str, query: Query) -> Page:
+        """A query no index answers: built, compiled and run off the event loop (a filter of a
+        hundred clauses takes tens of milliseconds just to build), one per tenant at a time,
+        stopped at the deadline with 400 tooMany (RFC 7644 §3.12: the filter yields more than
+        the server is willing to process)."""
+        deadline = time.monotonic() + self.query_timeout if self.query_timeout > 0 else None
+        started: float | None = None
+        try:
+            async with self._scan_turns.turn(tenant_id, deadline), self.db.scan(deadline) as tx:
+                started = time.monotonic()
+                where, ordering = await asyncio.to_thread(self._conditions, tenant_id, query)
+                return await self._page(tx.all, tenant_id, query, where, ordering)
+        except DeadlineExceeded:
+            raise self._stopped(tenant_id, query) from None
+        finally:
+            if started is not None:
+                record_scan(time.monotonic() - started)
+
+    def _stopped(self, tenant_id: str, query: Query) -> TooMany:
+        log.warning(
+            "query stopped at its deadline",
+            extra={"tenant": tenant_id, "detail": f"{query.resource_type} query past {self.query_timeout:g} s"},
+        )
+        return TooMany(
+            f"The query was stopped after {self.query_timeout:g} s: its filter or sortBy is not answered "
+            "by an index and reads too many resources. Narrow the filter with an eq on an indexed "
+            f"attribute ({INDEXED_ATTRIBUTES})."
+        )
+
+    async def _page(
+        self, fetch: Fetch, tenant_id: str, query: Query, where: list[ColumnElement[bool]], ordering: Ordering
+    ) -> Page:
+        total = await self._total(fetch, tenant_id, query, where)
+        if query.count <= 0:
+            return Page(total, [])
+        if query.keyset is None and not query.cursor_mode:
+            return Page(total, await self._index_page(fetch, where, ordering, query))
+        return await self._keyset_page(fetch, where, ordering, query, total)
 
     async def _quick_search(self, tenant_id: str, query: Query) -> Page | None:
         """Plain pages, forward cursor pages in creation order and key-column equality (the IdP
@@ -503,17 +568,18 @@ class SqlStore:
         return (int(counted[0][0]), int(counted[0][1])) if counted else (0, 0)
 
     @staticmethod
-    async def _total(tx: Tx, tenant_id: str, query: Query, where: list[ColumnElement[bool]]) -> int:
+    async def _total(fetch: Fetch, tenant_id: str, query: Query, where: list[ColumnElement[bool]]) -> int:
         if query.filter is None:  # kept exact in the write transaction: one row, not a count
             stmt = select(resource_counts.c.count).where(
                 resource_counts.c.tenant_id == tenant_id, resource_counts.c.resource_type == query.resource_type
             )
-            return int((await tx.execute(stmt)).scalar() or 0)
-        return int((await tx.execute(select(func.count()).select_from(resources).where(*where))).scalar_one())
+            rows = await fetch(stmt)
+            return int(rows[0][0]) if rows else 0
+        return int((await fetch(select(func.count()).select_from(resources).where(*where)))[0][0])
 
     @staticmethod
     async def _index_page(
-        tx: Tx, where: list[ColumnElement[bool]], ordering: Ordering, query: Query
+        fetch: Fetch, where: list[ColumnElement[bool]], ordering: Ordering, query: Query
     ) -> list[StoredResource]:
         stmt = (
             select(*RESOURCE_COLUMNS)
@@ -522,11 +588,11 @@ class SqlStore:
             .offset(query.start_index - 1)
             .limit(query.count)
         )
-        return [_row_to_resource(r) for r in await tx.execute(stmt)]
+        return [_row_to_resource(r) for r in await fetch(stmt)]
 
     @staticmethod
     async def _keyset_page(
-        tx: Tx, where: list[ColumnElement[bool]], ordering: Ordering, query: Query, total: int
+        fetch: Fetch, where: list[ColumnElement[bool]], ordering: Ordering, query: Query, total: int
     ) -> Page:
         key = query.keyset
         backwards = key is not None and key.before
@@ -538,14 +604,15 @@ class SqlStore:
             .order_by(*ordering.order_by(reverse=backwards))
             .limit(query.count + 1)
         )
-        rows = list((await tx.execute(stmt)).all())
+        rows = list(await fetch(stmt))
         more = len(rows) > query.count
         rows = rows[: query.count]
         if backwards:
             rows.reverse()
         if not rows:
             return Page(total, [], more_before=key is not None and not backwards)
-        first, last = (Keyset(r.sort_value, r.pk) for r in (rows[0], rows[-1]))
+        # (…RESOURCE_COLUMNS, pk, sort_value): rows may be plain tuples (a scan runs on the driver)
+        first, last = (Keyset(r[-1], r[-2]) for r in (rows[0], rows[-1]))
         return Page(
             total,
             [_row_to_resource(r) for r in rows],

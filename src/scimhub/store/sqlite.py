@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 import unicodedata
 from collections.abc import AsyncIterator
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy import create_engine
@@ -72,6 +76,69 @@ def _fold_or_none(value: object) -> str | None:
 
 def _nfc_or_none(value: object) -> str | None:
     return unicodedata.normalize("NFC", value) if isinstance(value, str) else None
+
+
+_T = TypeVar("_T")
+
+# Reads that may scan run in these threads (SQLite releases the GIL while it steps a statement):
+# two, so one tenant's scan (the store lets each tenant run one at a time) leaves a thread for
+# another's on this 2-core class of machine.
+SCAN_THREADS = 2
+# VM instructions between two looks at the clock (~0.1-1 ms of work): the look needs the GIL.
+PROGRESS_STEPS = 20_000
+
+
+class Scanner:
+    """Reads that may scan (a filter or sort no index answers): on connections of their own, in a
+    small thread pool, each stopped by a progress handler at its deadline. The event loop and the
+    Writer never wait for them."""
+
+    def __init__(self, url: str, synchronous: str) -> None:
+        self.engine = create_sqlite_engine(url, synchronous)  # a pool of its own: no reader gets a handler
+        self._threads = ThreadPoolExecutor(SCAN_THREADS, thread_name_prefix="scimhub-scan")
+
+    async def run(self, stop: ScanStop, raw: sqlite3.Connection, work: Callable[..., _T], *args: Any) -> _T:
+        """``work(*args)`` in a scan thread, on ``raw``'s connection (whose progress handler is
+        ``stop``). A cancelled caller stops the work and still waits for the thread to let go of
+        the connection, so that it never goes back to the pool in use."""
+        running = self._threads.submit(work, *args)
+        try:
+            return await asyncio.wrap_future(running)
+        except asyncio.CancelledError:
+            stop.cancelled = True  # the next statement, or the next look at the clock, ends
+            if not running.cancel():
+                raw.interrupt()
+                ended = asyncio.wrap_future(running)
+                await asyncio.wait([ended])
+                if not ended.cancelled():
+                    ended.exception()  # "interrupted": nobody is left to answer
+            raise
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True, cancel_futures=True)
+        self.engine.dispose()
+
+
+class ScanStop:
+    """A scan connection's progress handler: true (SQLite then aborts the statement with
+    OperationalError "interrupted") once ``time.monotonic()`` passes the deadline, or once the
+    scan's caller is gone."""
+
+    __slots__ = ("cancelled", "deadline")
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.cancelled = False
+
+    def __call__(self) -> bool:
+        return self.cancelled or (self.deadline is not None and time.monotonic() > self.deadline)
+
+    def install(self, raw: sqlite3.Connection) -> None:
+        raw.set_progress_handler(self, PROGRESS_STEPS)
+
+    @staticmethod
+    def remove(raw: sqlite3.Connection) -> None:
+        raw.set_progress_handler(None, 0)
 
 
 class _WriterConnection(sqlite3.Connection):
