@@ -3,11 +3,16 @@ lanes, in seq order, retried with backoff, every attempt in the stream's deliver
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 from typing import Any
 
 import pytest
 
+from scimhub.app import create_app
+from scimhub.settings import Settings
+from scimhub.store.sql import SqlStore
+from tests.conftest import make_tenant
 from tests.events.support import Receiver
 from tests.events.support import admin_client
 from tests.events.support import create_user
@@ -95,3 +100,23 @@ async def test_a_push_stream_starts_with_the_events_after_it_was_added(
 
     claims = verify(receiver.accepted()[0].body.decode(), await jwks(app, acme.tenant_id), "aud")
     assert seq(claims) == 2
+
+
+async def test_a_set_refused_to_the_last_attempt_is_dead_lettered_and_the_stream_moves_on(
+    settings: Settings, store: SqlStore
+) -> None:
+    app = create_app(dataclasses.replace(settings, webhook_max_attempts=2), store=store)
+    receiver = Receiver(status=202, fail_first=2).start()
+    try:
+        access = await make_tenant(store, app, "acme")
+        async with access.client:
+            stream = await add_stream(app, push=receiver.url, audience="aud")
+            async with running(app):
+                await create_user(access.client, "alice")
+                await create_user(access.client, "bob")
+                await wait_until(lambda: len(receiver.accepted()) == 1, what="the second SET")
+    finally:
+        receiver.stop()
+
+    log = await stream_log(app, stream["id"])
+    assert [(r["seq"], r["outcome"]) for r in log] == [(1, "retry"), (1, "dead"), (2, "delivered")]
