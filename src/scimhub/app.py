@@ -202,7 +202,8 @@ def create_app(
         middleware=[Middleware(AccessLogMiddleware, metrics=metrics)],
         lifespan=lifespan,
     )
-    app.state.scimhub = Runtime(settings, service, security_events=sync is not None and sync.sets is not None)
+    has_streams = sync.sets.streams.has_streams if sync is not None and sync.sets is not None else None
+    app.state.scimhub = Runtime(settings, service, security_events=has_streams)
     app.state.scimhub_metrics = metrics
     return app
 

@@ -49,8 +49,8 @@ async def test_without_joserfc_no_stream_is_served_or_advertised(
     app = create_app(settings, store=store)
     access = await make_tenant(store, app, "acme")
     async with access.client, admin_client(app) as admin, public_client(app) as public:
-        config = (await access.client.get("/ServiceProviderConfig")).json()
         added = await admin.post("/tenants/acme/streams", json={"poll": True, "audience": "a"})
+        config = (await access.client.get("/ServiceProviderConfig")).json()
         jwks = await public.get(f"/sets/v1/tenants/{access.tenant_id}/jwks.json")
 
     assert "securityEvents" not in config

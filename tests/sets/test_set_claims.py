@@ -136,9 +136,16 @@ async def test_full_sets_carry_the_resource_or_the_equivalent_patch(app: object,
     assert events[9] == (f"{PROV}:delete", {})
 
 
-async def test_service_provider_config_advertises_the_event_uris(app: object, acme: TenantAccess) -> None:
+async def test_service_provider_config_advertises_the_event_uris_once_a_stream_exists(
+    app: object, acme: TenantAccess, globex: TenantAccess
+) -> None:
+    before = (await acme.client.get("/ServiceProviderConfig")).json()
+    await add_stream(app, poll=True, audience="a")
     response = await acme.client.get("/ServiceProviderConfig")
+    other = (await globex.client.get("/ServiceProviderConfig")).json()
 
+    # RFC 9967 §4: absent while the tenant is "not currently configured for Security Events".
+    assert "securityEvents" not in before and "securityEvents" not in other
     assert response.status_code == 200
     events = response.json()["securityEvents"]
     assert events["asyncRequest"] == "none"

@@ -247,6 +247,12 @@ class StreamStore:
         self._none_until = 0.0
         return replace(stream, delivered_seq=start)
 
+    async def has_streams(self, tenant_id: str) -> bool:
+        """Whether the tenant has a SET stream (its ServiceProviderConfig then advertises them)."""
+        stmt = select(exists().where(set_streams.c.tenant_id == tenant_id))
+        async with self.db.read() as conn:
+            return bool((await conn.execute(stmt)).scalar())
+
     async def get_stream(self, stream_id: str, tenant_id: str | None = None) -> Stream | None:
         stmt = select(set_streams).where(set_streams.c.id == stream_id)
         if tenant_id is not None:
