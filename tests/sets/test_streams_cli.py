@@ -8,11 +8,14 @@ import pytest
 from click.testing import CliRunner
 
 from scimhub.admin.cli import main
+from scimhub.app import create_app
 from scimhub.protocol import tenants
 from scimhub.sets.streams import token_matches
 from scimhub.settings import Settings
 from scimhub.store.sets_sql import StreamStore
 from scimhub.store.sql import SqlStore
+from tests.events.support import create_user
+from tests.http.scim_checks import client_for
 
 ISSUER = "https://id.example.com/scim/v2"
 
@@ -91,3 +94,27 @@ def test_keys_rotate_and_retire(cli: CliRunner) -> None:
     assert refused.exit_code == 1 and "the active key is never retired" in refused.output
     assert retired.exit_code == 0
     assert after == ["retired", "active"]
+
+
+def test_stream_log_prints_the_latest_entries(cli: CliRunner, store: SqlStore) -> None:
+    cli.invoke(main, ["stream", "add", "acme", "--poll", "--audience", "a", "--issuer", ISSUER, "--after", "0"])
+    streams = StreamStore(store.db)
+    (stream,) = asyncio.run(streams.list_streams(_tenant_id(store)))
+    asyncio.run(_events(store, 3))
+    asyncio.run(streams.acknowledge(stream, {1: None, 3: "invalid_key: unknown kid"}, "2026-12-07T09:00:00.000Z"))
+
+    result = cli.invoke(main, ["stream", "log", stream.id, "--limit", "1"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1:] == ["2026-12-07T09:00:00.000Z\t3\t1\tdead\t-\t-\tinvalid_key: unknown kid"]
+
+
+async def _events(store: SqlStore, count: int) -> None:
+    """``count`` events of acme, made through the real SCIM API."""
+    app = create_app(Settings(database_url="unused", rate_limit=""), store=store)
+    tenant = await store.tenant_by_name("acme")
+    assert tenant is not None
+    _, token = await tenants.issue_token(store, tenant, None)
+    async with client_for(app, token) as client:
+        for i in range(count):
+            await create_user(client, f"user{i}")

@@ -137,7 +137,7 @@ def stream_log(stream_id: str, limit: int) -> None:
     """The delivery log of STREAM_ID: push attempts, poll acks and SET errors."""
     _, streams = _streams(Settings.from_env())
     click.echo("attempted_at\tseq\tattempt\toutcome\tstatus\tlatency_ms\terror")
-    for a in run(streams.attempts(stream_id, limit)):
+    for a in run(streams.attempts(stream_id, limit=limit, latest=True)):
         click.echo(
             f"{a.attempted_at}\t{a.seq}\t{a.attempt}\t{a.outcome.value}\t{a.status_code or '-'}\t"
             f"{a.latency_ms if a.latency_ms is not None else '-'}\t{a.error or '-'}"

@@ -114,9 +114,11 @@ async def delete_stream(request: Request) -> Response:
 
 
 async def list_stream_attempts(request: Request) -> Response:
+    """The delivery log: GET tenants/{tenant}/streams/{id}/attempts?after=ID&limit=N."""
     found = await _stream(request)
-    rows = await _streams(request).attempts(found.id, feed.clamp_limit(_int_param(request, "limit")))
-    return JSONResponse({"attempts": [a.to_json() for a in rows]})
+    after = _int_param(request, "after", 0) or 0
+    rows = await _streams(request).attempts(found.id, after, feed.clamp_limit(_int_param(request, "limit")))
+    return JSONResponse({"attempts": [a.to_json() for a in rows], "next_after": rows[-1].pk if rows else after})
 
 
 async def list_keys(request: Request) -> Response:

@@ -275,16 +275,19 @@ class StreamStore:
         async with self.db.write() as conn:
             return bool((await conn.execute(delete(set_streams).where(set_streams.c.id == stream_id))).rowcount)
 
-    async def attempts(self, stream_id: str, limit: int = 100) -> list[Attempt]:
-        """The ``limit`` most recent rows of the stream's delivery log, oldest first."""
-        stmt = (
-            select(set_attempts)
-            .where(set_attempts.c.stream_id == stream_id)
-            .order_by(set_attempts.c.pk.desc())
-            .limit(limit)
-        )
+    async def attempts(
+        self, stream_id: str, after: int = 0, limit: int = 100, *, latest: bool = False
+    ) -> list[Attempt]:
+        """The stream's delivery log, oldest first: after log id ``after``, or the ``limit`` most
+        recent rows when ``latest`` (as ``EventStore.attempts``)."""
+        stmt = select(set_attempts).where(set_attempts.c.stream_id == stream_id)
+        if latest:
+            stmt = stmt.order_by(set_attempts.c.pk.desc()).limit(limit)
+        else:
+            stmt = stmt.where(set_attempts.c.pk > after).order_by(set_attempts.c.pk).limit(limit)
         async with self.db.read() as conn:
-            return [_attempt(r) for r in await conn.execute(stmt)][::-1]
+            rows = [_attempt(r) for r in await conn.execute(stmt)]
+        return rows[::-1] if latest else rows
 
     # -- push delivery: what events.worker and events.lane call ---------------------------------
     async def has_webhooks(self) -> bool:
