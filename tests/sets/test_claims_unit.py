@@ -7,6 +7,7 @@ from scimhub.sets.claims import EVENT_URIS
 from scimhub.sets.claims import Audience
 from scimhub.sets.claims import seq_of
 from scimhub.sets.claims import set_claims
+from scimhub.sets.keys import new_private_jwk
 
 ENDPOINTS = {"User": "/Users", "Group": "/Groups"}
 NOTICE = Audience("s1", "https://scim.example.com/scim/v2", "aud", full=False)
@@ -58,3 +59,10 @@ def test_every_uri_issued_is_advertised() -> None:
                 made = event(i + 1, type=f"user.{kind}", rfc9967={"uri": uri}, members=["u1"])
                 issued |= set(set_claims(made, audience, ENDPOINTS, 0)["events"])
     assert issued == set(EVENT_URIS)
+
+
+def test_a_kid_is_the_hex_thumbprint_so_a_command_line_never_reads_it_as_an_option() -> None:
+    kids = [new_private_jwk()[0] for _ in range(64)]  # base64url kids began with "-" 1 time in 64
+
+    assert all(len(k) == 64 and all(c in "0123456789abcdef" for c in k) for k in kids)
+    assert len(set(kids)) == 64

@@ -8,6 +8,7 @@ of its active and still-published keys.
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 from dataclasses import dataclass
 from dataclasses import field
@@ -52,11 +53,14 @@ class SigningKey:
 
 
 def new_private_jwk() -> tuple[str, str]:
-    """A fresh P-256 key: its kid (the RFC 7638 thumbprint) and its private JWK JSON."""
+    """A fresh P-256 key: its kid and its private JWK JSON. The kid is the RFC 7638 SHA-256
+    thumbprint in hex: base64url may start with "-", which a command line reads as an option."""
     from joserfc import jwk
 
-    key = jwk.ECKey.generate_key(CURVE, private=True, auto_kid=True)
-    return str(key.kid), orjson.dumps(key.as_dict(private=True)).decode()
+    key = jwk.ECKey.generate_key(CURVE, private=True)
+    thumbprint = str(key.thumbprint())
+    kid = base64.urlsafe_b64decode(thumbprint + "=" * (-len(thumbprint) % 4)).hex()
+    return kid, orjson.dumps({**key.as_dict(private=True), "kid": kid}).decode()
 
 
 def sign(key: SigningKey, claims: JsonDoc) -> str:
