@@ -97,6 +97,7 @@ class DirectorySync:
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         if self.sets is not None:
+            self.sets.signal.close()  # long polls answer now: a shutdown does not wait for them
             await self.sets.worker.stop()
         await self.worker.stop()
 

@@ -108,6 +108,23 @@ async def test_a_long_poll_returns_when_an_event_is_committed(app: object, acme:
     assert [seqs(a) for a in answers] == [[1]]
 
 
+async def test_a_long_poll_answers_at_once_when_the_server_stops(app: object, acme: TenantAccess) -> None:
+    stream = await add_stream(app, poll=True, audience="poller")
+    answered: list[float] = []
+
+    async def long_poll() -> None:
+        await poll(app, stream)
+        answered.append(anyio.current_time())
+
+    async with anyio.create_task_group() as tg:
+        async with running(app):
+            tg.start_soon(long_poll)
+            await anyio.sleep(0.2)
+        stopped = anyio.current_time()
+
+    assert answered and answered[0] - stopped < 1.0  # not the 3 s wait
+
+
 async def test_a_long_poll_without_events_answers_empty_after_the_wait(app: object, acme: TenantAccess) -> None:
     stream = await add_stream(app, poll=True, audience="poller")
     started = anyio.current_time()

@@ -87,6 +87,11 @@ class CommitSignal:
 
     def __init__(self) -> None:
         self._event: asyncio.Event | None = None  # made by the first waiter: a commit with none costs nothing
+        self.closed = False  # the server is stopping: long polls answer now
+
+    def close(self) -> None:
+        self.closed = True
+        self.notify()
 
     def notify(self) -> None:
         if self._event is not None:
@@ -125,7 +130,7 @@ async def poll(
     while True:
         found, more = await store.unacked(stream, request.max_events)
         left = deadline - time.monotonic()
-        if found or left <= 0:
+        if found or left <= 0 or signal.closed:
             break
         await signal.wait(min(left, RECHECK_SECONDS))
     key = await store.active_key(stream.tenant_id, format_instant(clock())) if found else None
