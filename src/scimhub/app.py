@@ -86,6 +86,8 @@ class DirectorySync:
             await self.dispatcher.after_commit(events)
 
     async def start(self) -> None:
+        if self.sets is not None:
+            self.sets.signal.open()
         if self.settings.worker_enabled:
             await self.worker.start()
             if self.sets is not None:

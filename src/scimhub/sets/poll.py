@@ -89,6 +89,9 @@ class CommitSignal:
         self._event: asyncio.Event | None = None  # made by the first waiter: a commit with none costs nothing
         self.closed = False  # the server is stopping: long polls answer now
 
+    def open(self) -> None:
+        self.closed = False
+
     def close(self) -> None:
         self.closed = True
         self.notify()
