@@ -52,6 +52,7 @@ from scimhub.schema.registry import default_registry
 from scimhub.sets import keys as set_keys
 from scimhub.sets.poll import CommitSignal
 from scimhub.sets.push import StreamWorker
+from scimhub.sets.signer import SetSigner
 from scimhub.settings import Settings
 from scimhub.store.base import Store
 from scimhub.store.events_sql import EventStore
@@ -107,25 +108,24 @@ class DirectorySync:
 class SetStreams:
     """RFC 9967 SET streams: the push worker, the long polls' signal, the public endpoints."""
 
-    def __init__(self, streams: StreamStore, worker: StreamWorker, signal: CommitSignal) -> None:
-        self.streams = streams
+    def __init__(self, signer: SetSigner, worker: StreamWorker, signal: CommitSignal) -> None:
+        self.signer = signer
+        self.streams = signer.streams
         self.worker = worker
         self.signal = signal
 
     @classmethod
     def of(cls, events: EventStore, webhooks: DeliveryWorker) -> SetStreams:
-        streams = StreamStore(events.db)
         endpoints = {rt.id: rt.endpoint for rt in default_registry().resource_types.values()}
-        return cls(streams, StreamWorker.over(streams, endpoints, webhooks), CommitSignal())
+        signer = SetSigner(StreamStore(events.db), endpoints, webhooks.clock)
+        return cls(signer, StreamWorker.over(signer, webhooks), CommitSignal())
 
     def after_commit(self) -> None:
         self.worker.wake()
         self.signal.notify()
 
     def app(self, settings: Settings) -> ASGIApp:
-        runtime = SetsRuntime(
-            self.streams, self.worker.endpoints, self.signal, self.worker.clock, settings.sets_poll_wait_seconds
-        )
+        runtime = SetsRuntime(self.signer, self.signal, settings.sets_poll_wait_seconds)
         return sets_app(runtime)
 
 
@@ -164,9 +164,9 @@ def create_app(
         Route("/metrics", health.metrics, methods=["GET"]),
     ]
     if sync is not None:
-        streams = sync.sets.streams if sync.sets is not None else None
+        signer = sync.sets.signer if sync.sets is not None else None
         runtime = AdminRuntime(
-            store, sync.events, sync.sender, request_log, settings.webhook_allow_private, streams, settings.base_url
+            store, sync.events, sync.sender, request_log, settings.webhook_allow_private, signer, settings.base_url
         )
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
     if sync is not None and sync.sets is not None:

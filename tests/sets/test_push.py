@@ -115,8 +115,31 @@ async def test_a_set_refused_to_the_last_attempt_is_dead_lettered_and_the_stream
                 await create_user(access.client, "alice")
                 await create_user(access.client, "bob")
                 await wait_until(lambda: len(receiver.accepted()) == 1, what="the second SET")
+            log = await stream_log(app, stream["id"])
+            async with admin_client(app) as admin:
+                not_dead = await admin.post(f"/tenants/acme/streams/{stream['id']}/redeliver", json={"seq": 2})
+                redelivered = await admin.post(f"/tenants/acme/streams/{stream['id']}/redeliver", json={})
+                again = await admin.post(f"/tenants/acme/streams/{stream['id']}/redeliver", json={})
     finally:
         receiver.stop()
 
-    log = await stream_log(app, stream["id"])
     assert [(r["seq"], r["outcome"]) for r in log] == [(1, "retry"), (1, "dead"), (2, "delivered")]
+    assert (not_dead.status_code, not_dead.json()) == (
+        404,
+        {"detail": f"Seq 2 is not a dead letter of stream {stream['id']}."},
+    )
+    assert [(a["seq"], a["attempt"], a["outcome"]) for a in redelivered.json()["attempts"]] == [(1, 3, "redelivered")]
+    assert again.json() == {"attempts": []}
+    last = verify(receiver.accepted()[-1].body.decode(), await jwks(app, access.tenant_id), "aud")
+    assert last["jti"] == f"{stream['id']}.1"  # the same SET, after the later one
+
+
+async def test_a_poll_stream_has_nothing_to_redeliver(app: object, acme: TenantAccess) -> None:
+    stream = await add_stream(app, poll=True, audience="aud")
+    async with admin_client(app) as admin:
+        response = await admin.post(f"/tenants/acme/streams/{stream['id']}/redeliver", json={})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": f"Stream {stream['id']} is polled: its receiver reports SET errors, nothing is pushed."
+    }

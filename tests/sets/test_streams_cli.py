@@ -118,3 +118,18 @@ async def _events(store: SqlStore, count: int) -> None:
     async with client_for(app, token) as client:
         for i in range(count):
             await create_user(client, f"user{i}")
+
+
+def test_redeliver_needs_a_push_stream_and_says_when_nothing_is_dead(cli: CliRunner, store: SqlStore) -> None:
+    cli.invoke(main, ["stream", "add", "acme", "--poll", "--audience", "a", "--issuer", ISSUER])
+    cli.invoke(
+        main, ["stream", "add", "acme", "--push", "https://r.example.com/", "--audience", "a", "--issuer", ISSUER]
+    )
+    by_mode = {s.mode: s for s in asyncio.run(StreamStore(store.db).list_streams(_tenant_id(store)))}
+    polled, pushed = by_mode["poll"], by_mode["push"]
+
+    refused = cli.invoke(main, ["stream", "redeliver", polled.id])
+    nothing = cli.invoke(main, ["stream", "redeliver", pushed.id])
+
+    assert refused.exit_code == 1 and f"No push stream with id {polled.id}." in refused.output
+    assert nothing.exit_code == 0 and nothing.output == "No dead letters to redeliver.\n"

@@ -5,6 +5,9 @@ The stream store and joserfc are imported inside the commands (admin/common.py s
 
 from __future__ import annotations
 
+import sys
+from datetime import UTC
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
@@ -142,6 +145,38 @@ def stream_log(stream_id: str, limit: int) -> None:
             f"{a.attempted_at}\t{a.seq}\t{a.attempt}\t{a.outcome.value}\t{a.status_code or '-'}\t"
             f"{a.latency_ms if a.latency_ms is not None else '-'}\t{a.error or '-'}"
         )
+
+
+@stream.command("redeliver")
+@click.argument("stream_id")
+@click.option("--seq", type=int, default=None, help="Only this dead-lettered SET (default: all of them).")
+def stream_redeliver(stream_id: str, seq: int | None) -> None:
+    """Push STREAM_ID's dead-lettered SETs again, now, and print each outcome."""
+    from scimhub.events.sender import Sender
+    from scimhub.schema.registry import default_registry
+    from scimhub.sets.push import redeliver
+    from scimhub.sets.signer import SetSigner
+    from scimhub.store.events_sql import Attempt
+    from scimhub.store.events_sql import Outcome
+
+    settings = Settings.from_env()
+    _, streams = _streams(settings)
+    endpoints = {rt.id: rt.endpoint for rt in default_registry().resource_types.values()}
+    signer = SetSigner(streams, endpoints, lambda: datetime.now(UTC))
+
+    async def send() -> list[Attempt]:
+        found = await streams.get_stream(stream_id)
+        if found is None or found.url is None:
+            raise click.ClickException(f"No push stream with id {stream_id}.")
+        return await redeliver(Sender(settings.webhook_timeout_seconds), signer, found, seq)
+
+    attempts = run(send())
+    if not attempts:
+        click.echo("No dead letters to redeliver.")
+    for a in attempts:
+        click.echo(f"seq {a.seq}: {a.outcome.value} ({a.status_code or a.error})")
+    if any(a.outcome is not Outcome.REDELIVERED for a in attempts):
+        sys.exit(1)
 
 
 @stream.command("keys")

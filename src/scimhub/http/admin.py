@@ -30,11 +30,11 @@ from scimhub.events import feed
 from scimhub.events import webhooks as webhook_ops
 from scimhub.events.sender import Sender
 from scimhub.http.request_log import RequestLogBuffer
+from scimhub.sets.signer import SetSigner
 from scimhub.store.base import Store
 from scimhub.store.base import Tenant
 from scimhub.store.events_sql import EventStore
 from scimhub.store.events_sql import Webhook
-from scimhub.store.sets_sql import StreamStore
 
 ADMIN_PREFIX = "/admin/v1"
 _REALM = 'Bearer realm="scimhub-admin"'
@@ -99,7 +99,7 @@ class AdminRuntime:
     # SCIMHUB_WEBHOOK_ALLOW_PRIVATE: whoever holds the admin token may relay customers' URLs, so
     # by default a webhook added here must point at public addresses (checked again per delivery).
     webhook_allow_private: bool = False
-    streams: StreamStore | None = None  # SET streams and keys (scimhub.sets)
+    sets: SetSigner | None = None  # SET streams and keys (scimhub.sets): None without the sets extra
     base_url: str | None = None  # SCIMHUB_BASE_URL: a new stream's default issuer
 
 

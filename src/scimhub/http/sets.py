@@ -7,10 +7,7 @@ Errors are RFC 8935 §2.4 bodies: ``{"err": "...", "description": "..."}``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -22,6 +19,7 @@ from starlette.types import ASGIApp
 
 from scimhub.sets import keys as set_keys
 from scimhub.sets import poll as set_poll
+from scimhub.sets.signer import SetSigner
 from scimhub.sets.streams import token_matches
 from scimhub.store.sets_sql import POLL
 from scimhub.store.sets_sql import StreamStore
@@ -43,11 +41,13 @@ def poll_path(stream_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SetsRuntime:
-    streams: StreamStore
-    endpoints: Mapping[str, str]
+    signer: SetSigner
     signal: set_poll.CommitSignal
-    clock: Callable[[], datetime]
     poll_wait_seconds: float
+
+    @property
+    def streams(self) -> StreamStore:
+        return self.signer.streams
 
 
 class JSONResponse(Response):
@@ -99,15 +99,7 @@ async def poll_endpoint(request: Request) -> Response:
         return _error(400, "invalid_request", "The poll request is not valid JSON.")
     except set_poll.PollError as exc:
         return _error(400, "invalid_request", str(exc))
-    body = await set_poll.poll(
-        rt.streams,
-        stream,
-        parsed,
-        endpoints=rt.endpoints,
-        wait_seconds=rt.poll_wait_seconds,
-        signal=rt.signal,
-        clock=rt.clock,
-    )
+    body = await set_poll.poll(rt.signer, stream, parsed, wait_seconds=rt.poll_wait_seconds, signal=rt.signal)
     return JSONResponse(body)
 
 

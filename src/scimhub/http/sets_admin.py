@@ -23,6 +23,8 @@ from scimhub.http.admin import _tenant
 from scimhub.http.sets import jwks_path
 from scimhub.http.sets import poll_path
 from scimhub.sets import streams as stream_ops
+from scimhub.sets.push import redeliver
+from scimhub.sets.signer import SetSigner
 from scimhub.store.sets_sql import Stream
 from scimhub.store.sets_sql import StreamStore
 from scimhub.timestamps import utc_now
@@ -30,11 +32,15 @@ from scimhub.timestamps import utc_now
 SCIM_PREFIX = "/scim/v2"  # as app.SCIM_PREFIX (not imported: app imports this layer)
 
 
-def _streams(request: Request) -> StreamStore:
-    found = _rt(request).streams
+def _signer(request: Request) -> SetSigner:
+    found = _rt(request).sets
     if found is None:
         raise AdminError(404, "SET streams need the SQL store and the sets extra (pip install 'scimhub[sets]').")
     return found
+
+
+def _streams(request: Request) -> StreamStore:
+    return _signer(request).streams
 
 
 async def _stream(request: Request) -> Stream:
@@ -144,12 +150,27 @@ async def retire_key(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def redeliver_stream(request: Request) -> Response:
+    """POST tenants/{tenant}/streams/{id}/redeliver {"seq": N?}: push dead letters again now."""
+    found = await _stream(request)
+    seq = (await _json_body(request)).get("seq")
+    if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool)):
+        raise AdminError(400, "seq must be an integer.")
+    if found.url is None:
+        raise AdminError(400, f"Stream {found.id} is polled: its receiver reports SET errors, nothing is pushed.")
+    attempts = await redeliver(_rt(request).sender, _signer(request), found, seq)
+    if seq is not None and not attempts:
+        raise AdminError(404, f"Seq {seq} is not a dead letter of stream {found.id}.")
+    return JSONResponse({"attempts": [a.to_json() for a in attempts]})
+
+
 def stream_routes(tenant: str) -> list[Route]:
     stream = f"{tenant}/streams/{{id}}"
     return [
         _route(f"{tenant}/streams", GET=list_streams, POST=create_stream),
         _route(stream, GET=get_stream, DELETE=delete_stream),
         _route(f"{stream}/attempts", GET=list_stream_attempts),
+        _route(f"{stream}/redeliver", POST=redeliver_stream),
         _route(f"{tenant}/set-keys", GET=list_keys),
         _route(f"{tenant}/set-keys/rotate", POST=rotate_key),
         _route(f"{tenant}/set-keys/{{kid}}", DELETE=retire_key),

@@ -11,20 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from scimhub.schema.model import JsonDoc
-from scimhub.sets.claims import Audience
 from scimhub.sets.claims import seq_of
-from scimhub.sets.claims import set_claims
-from scimhub.sets.keys import sign
+from scimhub.sets.signer import SetSigner
 from scimhub.store.sets_sql import Stream
-from scimhub.store.sets_sql import StreamStore
 from scimhub.timestamps import format_instant
 
 DEFAULT_MAX_EVENTS = 100  # when the request names none (RFC 8936 §2.1: the transmitter's choice)
@@ -113,19 +107,18 @@ class CommitSignal:
 
 
 async def poll(
-    store: StreamStore,
+    signer: SetSigner,
     stream: Stream,
     request: PollRequest,
     *,
-    endpoints: Mapping[str, str],
     wait_seconds: float,
     signal: CommitSignal,
-    clock: Callable[[], datetime],
 ) -> JsonDoc:
     """Apply the acks, then the unacknowledged SETs (up to maxEvents), waiting for some up to
     ``wait_seconds`` unless ``returnImmediately`` (RFC 8936 §2.1 long polling)."""
+    store = signer.streams
     if request.acks:
-        cursor = await store.acknowledge(stream, request.acks, format_instant(clock()))
+        cursor = await store.acknowledge(stream, request.acks, format_instant(signer.clock()))
         stream = replace(stream, delivered_seq=cursor)
     if request.max_events == 0:
         return {"sets": {}, "moreAvailable": False}
@@ -136,12 +129,4 @@ async def poll(
         if found or left <= 0 or signal.closed:
             break
         await signal.wait(min(left, RECHECK_SECONDS))
-    key = await store.active_key(stream.tenant_id, format_instant(clock())) if found else None
-    audience = Audience(stream.id, stream.issuer, stream.audience, stream.full)
-    issued = int(clock().timestamp())
-    sets = {}
-    for event in found:
-        assert key is not None
-        claims = set_claims(event, audience, endpoints, issued)
-        sets[claims["jti"]] = sign(key, claims)
-    return {"sets": sets, "moreAvailable": more}
+    return {"sets": await signer.sign(stream, found), "moreAvailable": more}

@@ -9,17 +9,21 @@ event is signed as a SET with the tenant's active key and POSTed as ``applicatio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import replace
 
+import httpx2
+
+from scimhub.events.model import Event
+from scimhub.events.sender import Sender
 from scimhub.events.sender import SendResult
 from scimhub.events.worker import DeliveryWorker
-from scimhub.sets.claims import Audience
-from scimhub.sets.claims import set_claims
-from scimhub.sets.keys import sign
+from scimhub.sets.signer import SetSigner
 from scimhub.store.events_sql import Attempt
 from scimhub.store.events_sql import Claim
-from scimhub.store.sets_sql import StreamStore
-from scimhub.timestamps import format_instant
+from scimhub.store.events_sql import DeadLetter
+from scimhub.store.events_sql import Outcome
+from scimhub.store.sets_sql import Stream
+from scimhub.timestamps import utc_now
 
 SET_MEDIA_TYPE = "application/secevent+jwt"  # RFC 8417 §7.2; RFC 8935 §2
 
@@ -27,25 +31,53 @@ SET_MEDIA_TYPE = "application/secevent+jwt"  # RFC 8417 §7.2; RFC 8935 §2
 class StreamWorker(DeliveryWorker):
     """Delivers each push stream's SETs, in order, at least once."""
 
-    streams: StreamStore
-    endpoints: Mapping[str, str]
+    signer: SetSigner
 
     @classmethod
-    def over(cls, streams: StreamStore, endpoints: Mapping[str, str], worker: DeliveryWorker) -> StreamWorker:
+    def over(cls, signer: SetSigner, worker: DeliveryWorker) -> StreamWorker:
         """A worker with ``worker``'s settings, sender, clock and randomness."""
-        made = cls(streams, worker.settings, sender=worker.sender, clock=worker.clock, rand=worker.rand)
-        made.streams = streams
-        made.endpoints = endpoints
+        made = cls(signer.streams, worker.settings, sender=worker.sender, clock=worker.clock, rand=worker.rand)
+        made.signer = signer
         return made
 
     async def attempt(self, claim: Claim) -> tuple[Attempt, str | None]:
-        stream = await self.streams.get_stream(claim.webhook.id)
+        stream = await self.signer.streams.get_stream(claim.webhook.id)
         if stream is None:  # removed meanwhile: finish() will find it gone and stop the lane
             return self._outcome(claim, SendResult(None, "The stream was removed.", 0))
-        key = await self.streams.active_key(stream.tenant_id, format_instant(self.clock()))
-        audience = Audience(stream.id, stream.issuer, stream.audience, stream.full)
-        issued = int(self.clock().timestamp())
-        token = sign(key, set_claims(claim.event, audience, self.endpoints, issued))
-        headers = {"content-type": SET_MEDIA_TYPE, "accept": "application/json", "user-agent": "scimhub-sets"}
-        result = await self.sender.post(self._client_for(claim.webhook), claim.webhook.url, token.encode(), headers)
+        result = await push(self.sender, self._client_for(claim.webhook), self.signer, stream, claim.event)
         return self._outcome(claim, result)
+
+
+async def push(
+    sender: Sender, client: httpx2.AsyncClient, signer: SetSigner, stream: Stream, event: Event
+) -> SendResult:
+    """POST one SET to the stream's URL within the sender's deadline (RFC 8935 §2)."""
+    (token,) = (await signer.sign(stream, [event])).values()
+    headers = {"content-type": SET_MEDIA_TYPE, "accept": "application/json", "user-agent": "scimhub-sets"}
+    return await sender.post(client, stream.url or "", token.encode(), headers)
+
+
+async def redeliver(sender: Sender, signer: SetSigner, stream: Stream, seq: int | None = None) -> list[Attempt]:
+    """Push a push stream's dead-lettered SETs again, now, in seq order (all, or only ``seq``);
+    each try is logged, ``redelivered`` when accepted (as ``events.webhooks.redeliver``)."""
+    attempts = []
+    async with sender.client(public_only=not stream.allow_private) as client:
+        for dead in await signer.streams.dead_letters(stream.id, seq):
+            attempt = await _redeliver_one(sender, client, signer, stream, dead)
+            await signer.streams.log_attempt(attempt)
+            attempts.append(attempt)
+    return attempts
+
+
+async def _redeliver_one(
+    sender: Sender, client: httpx2.AsyncClient, signer: SetSigner, stream: Stream, dead: DeadLetter
+) -> Attempt:
+    base = Attempt(stream.id, stream.tenant_id, dead.seq, dead.event_id, dead.attempts + 1, utc_now(), Outcome.DEAD)
+    event = await signer.streams.feed.event(stream.tenant_id, dead.seq)
+    if event is None:
+        return replace(base, error="The event is no longer retained (SCIMHUB_EVENT_RETENTION_DAYS).")
+    result = await push(sender, client, signer, stream, event)
+    outcome = Outcome.REDELIVERED if result.ok else Outcome.DEAD
+    return replace(
+        base, outcome=outcome, status_code=result.status_code, error=result.error, latency_ms=result.latency_ms
+    )

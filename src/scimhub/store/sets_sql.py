@@ -35,6 +35,7 @@ from scimhub.store.database import Database
 from scimhub.store.database import Tx
 from scimhub.store.events_sql import Attempt
 from scimhub.store.events_sql import Claim
+from scimhub.store.events_sql import DeadLetter
 from scimhub.store.events_sql import EventStore
 from scimhub.store.events_sql import Outcome
 from scimhub.store.events_sql import PurgeCounts
@@ -46,6 +47,8 @@ from scimhub.store.tables import set_signing_keys
 from scimhub.store.tables import set_streams
 from scimhub.store.tables import tenant_event_seq
 
+_ATTEMPT = set_attempts.alias("a")
+_LATER = set_attempts.alias("r")
 PUSH = "push"
 POLL = "poll"
 NO_STREAM_RECHECK_SECONDS = 1.0
@@ -288,6 +291,29 @@ class StreamStore:
         async with self.db.read() as conn:
             rows = [_attempt(r) for r in await conn.execute(stmt)]
         return rows[::-1] if latest else rows
+
+    async def dead_letters(self, stream_id: str, seq: int | None = None) -> list[DeadLetter]:
+        """SETs dead-lettered for the stream and not redelivered since, in seq order."""
+        redelivered = exists().where(
+            _LATER.c.stream_id == _ATTEMPT.c.stream_id,
+            _LATER.c.seq == _ATTEMPT.c.seq,
+            _LATER.c.outcome == Outcome.REDELIVERED.value,
+        )
+        conditions = [_ATTEMPT.c.stream_id == stream_id, _ATTEMPT.c.outcome == Outcome.DEAD.value, ~redelivered]
+        if seq is not None:
+            conditions.append(_ATTEMPT.c.seq == seq)
+        stmt = (
+            select(_ATTEMPT.c.seq, _ATTEMPT.c.event_id, func.max(_ATTEMPT.c.attempt).label("attempts"))
+            .where(*conditions)
+            .group_by(_ATTEMPT.c.seq, _ATTEMPT.c.event_id)
+            .order_by(_ATTEMPT.c.seq)
+        )
+        async with self.db.read() as conn:
+            return [DeadLetter(stream_id, r.seq, r.event_id, r.attempts) for r in await conn.execute(stmt)]
+
+    async def log_attempt(self, attempt: Attempt) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(insert(set_attempts), [_attempt_row(attempt)])
 
     # -- push delivery: what events.worker and events.lane call ---------------------------------
     async def has_webhooks(self) -> bool:
