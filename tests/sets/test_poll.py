@@ -199,3 +199,15 @@ async def test_a_push_stream_cannot_be_polled(app: object, acme: TenantAccess) -
     response = await poll(app, stream, token="sst_anything")
 
     assert response.status_code == 401
+
+
+async def test_an_oversized_poll_request_is_413_and_acknowledges_nothing(app: object, acme: TenantAccess) -> None:
+    stream = await add_stream(app, poll=True, audience="poller")
+    await create_user(acme.client, "a")
+    padding = [f"{stream['id']}.1"] + ["x" * 100] * 3000  # ~300 KB of jtis, the real one first
+
+    response = await poll(app, stream, ack=padding, returnImmediately=True)
+
+    assert response.status_code == 413
+    assert response.json() == {"err": "invalid_request", "description": "The poll request is larger than 262144 bytes."}
+    assert await cursor(app, stream) == 0
