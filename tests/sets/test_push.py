@@ -77,6 +77,7 @@ async def test_a_failing_receiver_gets_retries_and_order_is_kept(app: object, ac
     jtis = {verify(d.body.decode(), key_set, "aud")["jti"] for d in receiver.received[:4]}
     assert len(jtis) == 1, "a retransmission carries the same jti (RFC 8935 de-duplication)"
     log = await stream_log(app, stream["id"])
+    assert {r["streamId"] for r in log} == {stream["id"]} and "webhookId" not in log[0]
     assert [(r["seq"], r["outcome"], r["statusCode"]) for r in log] == [
         (1, "retry", 503),
         (1, "retry", 503),

@@ -25,6 +25,7 @@ from scimhub.http.sets import poll_path
 from scimhub.sets import streams as stream_ops
 from scimhub.sets.push import redeliver
 from scimhub.sets.signer import SetSigner
+from scimhub.store.events_sql import Attempt
 from scimhub.store.sets_sql import Stream
 from scimhub.store.sets_sql import StreamStore
 from scimhub.timestamps import utc_now
@@ -62,6 +63,12 @@ def _view(request: Request, stream: Stream) -> dict[str, Any]:
     if stream.url is None:
         view["pollUri"] = _root(request) + poll_path(stream.id)
     return view
+
+
+def _attempt_json(attempt: Attempt) -> dict[str, Any]:
+    """A delivery-log row of a stream (the shared Attempt names its consumer ``webhookId``)."""
+    shown = attempt.to_json()
+    return {"id": shown.pop("id"), "streamId": shown.pop("webhookId"), **shown}
 
 
 def _stream_request(body: dict[str, Any]) -> tuple[str | None, str, str | None, bool, int | None]:
@@ -124,7 +131,7 @@ async def list_stream_attempts(request: Request) -> Response:
     found = await _stream(request)
     after = _int_param(request, "after", 0) or 0
     rows = await _streams(request).attempts(found.id, after, feed.clamp_limit(_int_param(request, "limit")))
-    return JSONResponse({"attempts": [a.to_json() for a in rows], "next_after": rows[-1].pk if rows else after})
+    return JSONResponse({"attempts": [_attempt_json(a) for a in rows], "next_after": rows[-1].pk if rows else after})
 
 
 async def list_keys(request: Request) -> Response:
@@ -161,7 +168,7 @@ async def redeliver_stream(request: Request) -> Response:
     attempts = await redeliver(_rt(request).sender, _signer(request), found, seq)
     if seq is not None and not attempts:
         raise AdminError(404, f"Seq {seq} is not a dead letter of stream {found.id}.")
-    return JSONResponse({"attempts": [a.to_json() for a in attempts]})
+    return JSONResponse({"attempts": [_attempt_json(a) for a in attempts]})
 
 
 def stream_routes(tenant: str) -> list[Route]:
