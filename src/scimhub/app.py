@@ -166,7 +166,13 @@ def create_app(
     if sync is not None:
         signer = sync.sets.signer if sync.sets is not None else None
         runtime = AdminRuntime(
-            store, sync.events, sync.sender, request_log, settings.webhook_allow_private, signer, settings.base_url
+            store,
+            sync.events,
+            sync.sender,
+            request_log,
+            settings.webhook_allow_private,
+            sets=signer,
+            base_url=settings.base_url,
         )
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
     if sync is not None and sync.sets is not None:
