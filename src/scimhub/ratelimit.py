@@ -51,14 +51,25 @@ class RateLimiter:
         self.limiter = SlidingWindowCounterRateLimiter(storage or MemoryStorage())
         self._parsed: dict[str, list[RateLimitItem]] = {}
 
-    async def check(self, tenant_id: str, token_id: str, spec: str | None = None) -> Verdict:
-        """``spec`` is the tenant's own limit (``scimhub tenant set NAME rate_limit …``), if any."""
-        for key in (f"tenant:{tenant_id}", f"token:{token_id}"):
-            for item in self._items(spec):
-                if not await self.limiter.hit(item, key):
-                    stats = await self.limiter.get_window_stats(item, key)
-                    return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
+    async def check(self, tenant_id: str, token_id: str, spec: str | None = None, cost: int = 1) -> Verdict:
+        """``spec`` is the tenant's own limit (``scimhub tenant set NAME rate_limit …``), if any.
+        ``cost``: operations being admitted at once (a bulk request's)."""
+        items = self._items(spec)
+        keys = (f"tenant:{tenant_id}", f"token:{token_id}")
+        if cost > 1:  # all or nothing: no limit is charged for operations another one refuses
+            for key in keys:
+                for item in items:
+                    if not await self.limiter.test(item, key, cost=cost):
+                        return await self._refused(item, key)
+        for key in keys:
+            for item in items:
+                if not await self.limiter.hit(item, key, cost=cost):
+                    return await self._refused(item, key)
         return Verdict(True)
+
+    async def _refused(self, item: RateLimitItem, key: str) -> Verdict:
+        stats = await self.limiter.get_window_stats(item, key)
+        return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
 
     async def charge(self, tenant_id: str, token_id: str, units: int, spec: str | None = None) -> None:
         """Spend ``units`` more of the tenant's and the token's budgets for work a request already

@@ -31,6 +31,9 @@ class Settings:
     base_url: str | None = None  # public URL of the SCIM root, e.g. https://id.example.com/scim/v2
     max_results: int = 1000  # cap on count (advertised as filter.maxResults)
     max_body_bytes: int = 4 * 1024 * 1024  # 413 above this (advertised as bulk.maxPayloadSize)
+    # Operations in one bulk request (bulk.maxOperations); 0: no /Bulk. The rate limit counts
+    # operations: the default fits the default 100 per second, so a bulk of the maximum runs whole.
+    bulk_max_operations: int = 100
     token_pepper: str | None = None  # optional server secret: tokens are stored as HMAC-SHA256
     token_recheck_seconds: float = 1.0  # a token revoked or re-dated by another process is refused within this
     database_pool_size: int = 10  # PostgreSQL: connections each process keeps open (0: none, open per use)

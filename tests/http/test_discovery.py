@@ -40,7 +40,11 @@ async def test_the_service_provider_config_states_what_the_server_supports(
     assert spc["patch"]["supported"] is True
     assert spc["filter"] == {**spc["filter"], "supported": True, "maxResults": settings.max_results}
     assert spc["etag"]["supported"] is True
-    assert spc["bulk"]["supported"] is False
+    assert spc["bulk"] == {
+        "supported": True,
+        "maxOperations": settings.bulk_max_operations,
+        "maxPayloadSize": settings.max_body_bytes,
+    }
     assert isinstance(spc["changePassword"]["supported"], bool)
     assert isinstance(spc["sort"]["supported"], bool)
     assert spc["meta"]["location"] == f"{SCIM}/ServiceProviderConfig"

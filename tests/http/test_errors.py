@@ -244,7 +244,7 @@ async def test_a_user_id_is_not_found_under_groups(client: httpx2.AsyncClient) -
 
 @pytest.mark.parametrize(
     "path",
-    ["/Nope", "/users2", "/Users/abc/def", "/Me", "/Bulk", "http://testserver/nope", "http://testserver/scim/v3/Users"],
+    ["/Nope", "/users2", "/Users/abc/def", "/Me", "/bulk", "http://testserver/nope", "http://testserver/scim/v3/Users"],
 )
 async def test_an_unknown_path_answers_404_with_a_scim_body(client: httpx2.AsyncClient, path: str) -> None:
     assert_scim_error(await client.get(path), 404)
@@ -254,6 +254,7 @@ async def test_an_unknown_path_answers_404_with_a_scim_body(client: httpx2.Async
     ("method", "path", "allowed"),
     [
         ("DELETE", "/Users", {"GET", "POST"}),
+        ("GET", "/Bulk", {"POST"}),
         ("PUT", "/Users", {"GET", "POST"}),
         ("PATCH", "/Groups", {"GET", "POST"}),
         ("POST", f"/Users/{UNKNOWN_ID}", {"GET", "PUT", "PATCH", "DELETE"}),

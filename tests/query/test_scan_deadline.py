@@ -52,7 +52,8 @@ EVIL = seed.TENANT  # the tenant bench.seed fills
 # 110 `co` clauses joined by `or`: inside the 4,096-character and 128-operator limits.
 HOSTILE_FILTER = " or ".join(f'addresses.streetAddress co "z{i}"' for i in range(110))
 TIMEOUT = 0.5  # SCIMHUB_QUERY_TIMEOUT_SECONDS of these tests
-OTHER_TENANT_BOUND = 0.5  # seconds any one of acme's requests may take while evil's query runs
+OTHER_TENANT_BOUND = 1.0  # seconds any one of acme's requests may take while evil's query runs (generous: a
+# loaded 2-core machine saw 0.64 s; without the fix acme is served no request at all)
 
 
 # -- a directory of 20,000 users, built once for the module (the tests only read it) ----------

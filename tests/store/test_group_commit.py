@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from scimhub.store.database import SqliteDatabase
+from scimhub.store.sqlite import HOLD_SECONDS
 from scimhub.store.sqlite import MAX_GROUP
 from scimhub.store.sqlite import create_sqlite_engine
 
@@ -157,3 +159,66 @@ async def test_exclusive_commits_the_open_group_first(db: SqliteDatabase) -> Non
         conn.close()
     await pending
     assert committed(db) == {"waiting", "elsewhere"}
+
+
+# -- deferred commits (a bulk request's operations) -----------------------------------------------
+async def test_deferred_units_return_before_their_commit_share_commits_and_fail_alone(db: SqliteDatabase) -> None:
+    counter = count_commits(db)
+    with db.deferring() as pending:
+        for i in range(10):
+            await insert(db, f"d{i}")
+            await asyncio.sleep(0)  # the group's committer runs here: it must not commit yet
+        with pytest.raises(IntegrityError):
+            await insert(db, "d3")  # a failing unit takes only itself back
+        assert committed(db) == set()  # nothing durable yet: nothing may be acknowledged
+        assert len(pending) == 10
+    await asyncio.gather(*pending)
+
+    assert committed(db) == {f"d{i}" for i in range(10)}
+    assert counter.commits == 1
+
+
+async def test_a_deferring_caller_holds_a_transaction_at_most_max_group_units(db: SqliteDatabase) -> None:
+    counter = count_commits(db)
+    with db.deferring() as pending:
+        for i in range(MAX_GROUP + 1):
+            await insert(db, f"d{i}")
+        assert len(committed(db)) == MAX_GROUP
+    await asyncio.gather(*pending)
+
+    assert counter.commits == 2
+
+
+async def test_another_request_s_unit_joins_a_deferred_group_and_is_acknowledged_once_committed(
+    db: SqliteDatabase,
+) -> None:
+    """A single write interleaved between a bulk's units is committed with them: it is answered
+    only after that commit, which the bulk's end (or HOLD_SECONDS) brings."""
+    seen: dict[str, set[str]] = {}
+    go = asyncio.Event()
+
+    async def single() -> None:  # another request: a task of its own, not the bulk's context
+        await go.wait()
+        await insert(db, "single", seen)
+
+    other = asyncio.create_task(single())
+    with db.deferring() as pending:
+        await insert(db, "bulk1")
+        go.set()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        await insert(db, "bulk2")
+        assert not other.done()
+    await asyncio.gather(*pending, other)
+
+    assert seen["single"] >= {"bulk1", "single", "bulk2"}
+
+
+async def test_a_held_group_is_committed_after_hold_seconds_if_the_deferring_caller_lingers(
+    db: SqliteDatabase,
+) -> None:
+    with db.deferring() as pending:
+        await insert(db, "held")
+        await asyncio.sleep(HOLD_SECONDS * 10)
+        assert committed(db) == {"held"}
+    await asyncio.gather(*pending)

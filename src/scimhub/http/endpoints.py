@@ -201,7 +201,7 @@ async def service_provider_config(request: Request) -> Response:
             base_url(request),
             max_results=settings.max_results,
             max_payload=settings.max_body_bytes,
-            max_operations=0,
+            max_operations=max(settings.bulk_max_operations, 0),
             security_events=configured,
         )
     )

@@ -15,6 +15,7 @@ from scimhub.http.errors import error_response
 from scimhub.protocol.context import Principal
 from scimhub.protocol.tenant_config import TenantConfig
 from scimhub.ratelimit import RateLimiter
+from scimhub.ratelimit import Verdict
 from scimhub.workload import Metered
 
 
@@ -36,6 +37,7 @@ class RateLimitMiddleware:
             return
         verdict = await self.limiter.check(principal.tenant_id, principal.token_id, override)
         if verdict.allowed:
+            scope["scimhub.rate_limit"] = self  # a bulk request admits its other operations
             with Metered() as workload:
                 try:
                     await self.app(scope, receive, send)
@@ -44,10 +46,21 @@ class RateLimitMiddleware:
                     if extra:
                         await self.limiter.charge(principal.tenant_id, principal.token_id, extra, override)
             return
+        await error_response(self._refused(principal, verdict))(scope, receive, send)
+
+    async def admit(self, scope: Scope, operations: int) -> TooManyRequests | None:
+        """Admit more operations of an admitted request (the limits count a bulk request's
+        operations, not the request): None when allowed, else the 429 to answer them with."""
+        principal: Principal = scope["scimhub.principal"]
+        config: TenantConfig | None = scope.get("scimhub.tenant_config")
+        override = config.rate_limit if config is not None else None
+        verdict = await self.limiter.check(principal.tenant_id, principal.token_id, override, operations)
+        return None if verdict.allowed else self._refused(principal, verdict)
+
+    def _refused(self, principal: Principal, verdict: Verdict) -> TooManyRequests:
         if self.on_limited is not None:
             self.on_limited(principal.tenant_id)
-        error = TooManyRequests(
+        return TooManyRequests(
             f"Rate limit exceeded for this tenant or token; retry in {verdict.retry_after} s.",
             headers={"Retry-After": str(verdict.retry_after)},
         )
-        await error_response(error)(scope, receive, send)

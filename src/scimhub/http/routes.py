@@ -13,6 +13,7 @@ from starlette.routing import Router
 from starlette.types import ASGIApp
 
 from scimhub.http import endpoints
+from scimhub.http.bulk import bulk
 from scimhub.http.endpoints import ResourceEndpoints
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -43,6 +44,7 @@ def scim_routes() -> list[BaseRoute]:
         *resource_routes("User", "/Users"),
         *resource_routes("Group", "/Groups"),
         route("/.search", POST=endpoints.search_root),
+        route("/Bulk", POST=bulk),
         route("/ServiceProviderConfig", GET=endpoints.service_provider_config),
         route("/ResourceTypes", GET=endpoints.resource_types),
         route("/ResourceTypes/{id}", GET=endpoints.resource_type),

@@ -28,7 +28,7 @@ def service_provider_config(
         "schemas": [SPC_SCHEMA],
         "documentationUri": DOCUMENTATION_URI,
         "patch": {"supported": True},
-        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": max_payload},
+        "bulk": {"supported": max_operations > 0, "maxOperations": max_operations, "maxPayloadSize": max_payload},
         "filter": {"supported": True, "maxResults": max_results},
         "changePassword": {"supported": False},
         "sort": {"supported": True},

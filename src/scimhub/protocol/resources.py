@@ -15,7 +15,10 @@ import uuid
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
+from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from dataclasses import replace
 from typing import Any
@@ -79,9 +82,20 @@ class ResourceResult:
     status: int = 200  # 204: the write is acknowledged without a body (``doc`` is empty)
 
 
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """The writes run in ``ResourceService.deferring``: what each one's durability awaits, and the
+    events each would have announced after its commit (one list per write), both in order."""
+
+    commits: Sequence[Awaitable[None]]
+    events: list[list[Event]]
+
+
 P = ParamSpec("P")
 T = TypeVar("T")
 log = logging.getLogger("scimhub.audit")
+# The events of the writes of a ``deferring`` context: announced once they are durable.
+_held_events: ContextVar[list[list[Event]] | None] = ContextVar("scimhub_held_events", default=None)
 
 
 _BUSY_ATTEMPTS = 4  # a deadlock victim's unit of work runs again this many times at most
@@ -188,9 +202,9 @@ class ResourceService:
     # -- writes ----------------------------------------------------------------
     @_audit_failures
     async def create(
-        self, ctx: RequestContext, rtype: ResourceType, body: Any, projection: Projection
+        self, ctx: RequestContext, rtype: ResourceType, body: Any, projection: Projection | None
     ) -> ResourceResult:
-        """RFC 7644 §3.3."""
+        """RFC 7644 §3.3. ``projection`` None: the result carries no document (a bulk operation's)."""
         doc = self._validate(ctx, rtype, body, Context.CREATE)
         members = _pop_members(doc, rtype)
         _check_member_count(len(members or ()), ctx)
@@ -205,6 +219,8 @@ class ResourceService:
             drafts = self._drafts(ctx, rtype, None, stored, delta)
             events = await self._commit_log(uow, ctx, rtype, stored.id, 201, drafts)
         await self._committed(events)
+        if projection is None:
+            return _bodiless(ctx, rtype, stored)
         # A resource created just now belongs to no group yet: its `groups` need no query.
         known: dict[str, list[MemberRef]] | None = None
         if member_of_attribute(rtype) and not members_attribute(rtype):
@@ -218,7 +234,7 @@ class ResourceService:
         rtype: ResourceType,
         id: str,
         body: Any,
-        projection: Projection,
+        projection: Projection | None,
         if_match: str | None = None,
     ) -> ResourceResult:
         """RFC 7644 §3.5.1: full replace; readOnly ignored, immutable must not change."""
@@ -232,6 +248,8 @@ class ResourceService:
                 await _replace_members(uow, id, await _resolve_members(uow, members or [], id), delta)
             stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta)
         await self._committed(events)
+        if projection is None:
+            return _bodiless(ctx, rtype, stored)
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
     @_audit_failures
@@ -241,7 +259,7 @@ class ResourceService:
         rtype: ResourceType,
         id: str,
         body: Any,
-        projection: Projection,
+        projection: Projection | None,
         if_match: str | None = None,
     ) -> ResourceResult:
         """RFC 7644 §3.5.2: all operations apply, or none. The answer is 200 with the resource
@@ -250,7 +268,8 @@ class ResourceService:
         (O(group size) for a one-member change), and Okta and Entra both accept 204."""
         operations = parse_patch_request(body, ctx.limits.max_patch_operations)
         _check_member_count(sum(_value_count(op.value) for op in operations), ctx)
-        status = 204 if members_attribute(rtype) is not None and projection == DEFAULT_PROJECTION else 200
+        default = projection is None or projection == DEFAULT_PROJECTION
+        status = 204 if members_attribute(rtype) is not None and default else 200
         delta = MemberDelta()
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
@@ -259,8 +278,8 @@ class ResourceService:
             await _apply_member_changes(uow, id, result.members, delta)
             stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta, status)
         await self._committed(events)
-        if status == 204:
-            return ResourceResult({}, stored.version, location(ctx.base_url, rtype, stored.id), 204)
+        if status == 204 or projection is None:
+            return _bodiless(ctx, rtype, stored, status)
         return (await self.render_many(ctx, rtype, [stored], projection))[0]
 
     @_audit_failures
@@ -430,8 +449,29 @@ class ResourceService:
             log.exception("could not audit a failed %s %s", ctx.method, ctx.path)
 
     async def _committed(self, events: list[Event]) -> None:
+        held = _held_events.get()
+        if held is not None:
+            held.append(events)
+        else:
+            await self.committed(events)
+
+    async def committed(self, events: list[Event]) -> None:
+        """What follows a durable write: wake the webhook worker, run the in-process hooks."""
         if events and self.on_commit is not None:
             await self.on_commit(events)
+
+    @contextmanager
+    def deferring(self) -> Iterator[Deferred]:
+        """Writes in this context return once their unit of work ran, before it is durable, and
+        announce nothing: the caller (a bulk request) awaits ``commits``, then calls ``committed``
+        with the events of each write that is durable. Consecutive writes share commits."""
+        with self.store.deferring_commits() as commits:
+            events: list[list[Event]] = []
+            token = _held_events.set(events)
+            try:
+                yield Deferred(commits, events)
+            finally:
+                _held_events.reset(token)
 
 
 class MemberDelta:
@@ -457,6 +497,11 @@ class MemberDelta:
                 del self.added[i]
             else:
                 self.removed[i] = None
+
+
+def _bodiless(ctx: RequestContext, rtype: ResourceType, stored: StoredResource, status: int = 200) -> ResourceResult:
+    """A write's result without its document: a Group PATCH's 204, a bulk operation's."""
+    return ResourceResult({}, stored.version, location(ctx.base_url, rtype, stored.id), status)
 
 
 async def _current(uow: UnitOfWork, rtype: ResourceType, id: str, if_match: str | None) -> StoredResource:

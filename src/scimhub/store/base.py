@@ -5,9 +5,11 @@ The protocol core (``scimhub.protocol``) reaches data only through these types.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -273,6 +275,12 @@ class Store(Protocol):
         ...
 
     def unit_of_work(self, tenant_id: str) -> AbstractAsyncContextManager[UnitOfWork]: ...
+
+    def deferring_commits(self) -> AbstractContextManager[Sequence[Awaitable[None]]]:
+        """Units of work run in this context may return before their commit is durable (their
+        commits are shared); the list gets, in order, what each such unit's durability awaits.
+        The caller acknowledges nothing before it has awaited them all."""
+        ...
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None: ...
 

@@ -20,7 +20,9 @@ import uuid
 from collections.abc import AsyncIterator
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractContextManager
 from contextlib import asynccontextmanager
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Protocol
@@ -95,6 +97,12 @@ class Database(Protocol):
         ...
 
     def write(self) -> AbstractAsyncContextManager[Tx]: ...
+
+    def deferring(self) -> AbstractContextManager[list[asyncio.Future[None]]]:
+        """Write transactions begun in this context may return before they commit; the list
+        holds what to await for each (see ``sqlite.Writer.deferring``). PostgreSQL commits each
+        one before it returns: the list stays empty."""
+        ...
 
     def scan(self, deadline: float | None) -> AbstractAsyncContextManager[ScanTx]:
         """A read like ``read()`` whose statements may scan: off the event loop, stopped with
@@ -191,6 +199,9 @@ class SqliteDatabase:
     async def write(self) -> AsyncIterator[SqliteTx]:
         async with self.writer.unit() as conn:
             yield SqliteTx(conn, self.observers)
+
+    def deferring(self) -> AbstractContextManager[list[asyncio.Future[None]]]:
+        return self.writer.deferring()
 
     @asynccontextmanager
     async def scan(self, deadline: float | None) -> AsyncIterator[SqliteScanTx]:
@@ -349,6 +360,9 @@ class PostgresDatabase:
 
     def write(self) -> AbstractAsyncContextManager[PostgresTx]:
         return _transaction(self.engine, "BEGIN", self.observers)  # READ COMMITTED; row locks order writers
+
+    def deferring(self) -> AbstractContextManager[list[asyncio.Future[None]]]:
+        return nullcontext([])  # every transaction commits before it returns
 
     @asynccontextmanager
     async def scan(self, deadline: float | None) -> AsyncIterator[PostgresScanTx]:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from contextlib import asynccontextmanager
 from typing import Any
 from typing import TypeVar
@@ -425,6 +426,9 @@ class SqlStore:
         except (SQLAlchemyError, OSError) as exc:
             return f"database unreachable: {type(exc).__name__}"
         return None if current else "database schema is not at the newest migration (run scimhub db upgrade)"
+
+    def deferring_commits(self) -> AbstractContextManager[Sequence[Awaitable[None]]]:
+        return self.db.deferring()
 
     @asynccontextmanager
     async def unit_of_work(self, tenant_id: str) -> AsyncIterator[SqlUnitOfWork]:

@@ -1,0 +1,114 @@
+"""Server CPU per created user: single POSTs against bulk requests, side by side in one run.
+
+Usage: python -m bench.bulk [--users 3000] [--sizes 100,1000] [--concurrency 8] [--db postgresql]
+
+Starts ``scimhub serve`` (uvicorn, as deployed) on a fresh database and measures that process's
+CPU (/proc, ``bench.procstat``) while it creates ``--users`` users with single ``POST /Users``
+(``--concurrency`` keep-alive connections, as an IdP's initial sync sends them), then the same
+number again with ``POST /Bulk`` requests of each size in ``--sizes`` (one at a time). Prints
+microseconds of server CPU per created user and each bulk size's ratio to single POSTs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import tempfile
+from collections.abc import Awaitable
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from bench import postgres
+from bench import servers
+from bench.asgi_hotpath import user
+from bench.client import Connection
+
+BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+
+
+def bulk(first: int, size: int) -> bytes:
+    operations = [
+        {"method": "POST", "path": "/Users", "bulkId": f"b{i}", "data": orjson.loads(user(i))}
+        for i in range(first, first + size)
+    ]
+    return orjson.dumps({"schemas": [BULK_REQUEST], "Operations": operations})
+
+
+async def server_cpu(server: servers.Server, work: Callable[[], Awaitable[None]]) -> float:
+    before = server.cpu_seconds()
+    await work()
+    return server.cpu_seconds() - before
+
+
+async def singles(conns: list[Connection], first: int, count: int) -> None:
+    bodies = iter([user(i) for i in range(first, first + count)])
+
+    async def send(conn: Connection) -> None:
+        for body in bodies:
+            reply = await conn.request("POST", "/Users", body)
+            assert reply.status == 201, reply.body[:300]
+
+    await asyncio.gather(*(send(c) for c in conns))
+
+
+async def bulks(conn: Connection, first: int, count: int, size: int) -> None:
+    for start in range(first, first + count, size):
+        reply = await conn.request("POST", "/Bulk", bulk(start, min(size, first + count - start)))
+        assert reply.status == 200, reply.body[:300]
+        statuses = {op["status"] for op in orjson.loads(reply.body)["Operations"]}
+        assert statuses == {"201"}, statuses
+
+
+async def measure(args: argparse.Namespace, url: str, workdir: Path) -> None:
+    env = {**servers.scimhub_env(url), "SCIMHUB_BULK_MAX_OPERATIONS": str(max(int(s) for s in args.sizes.split(",")))}
+    servers.upgrade(env)
+    token = servers.make_tenant(env)
+    server = servers.start_scimhub(env, [servers.free_port()], workdir)
+    try:
+        await servers.wait_ready(server, token)
+        conns = [Connection(servers.HOST, server.ports[0], token) for _ in range(args.concurrency)]
+        await singles(conns, 10_000_000, 200)  # warm up: first-use compilation, caches
+        n = args.users
+        single = await server_cpu(server, lambda: singles(conns, 0, n)) / n * 1e6
+        print(f"POST /Users, {args.concurrency} connections: {single:,.0f} µs server CPU per created user ({n} users)")
+        first = n
+        for size in (int(s) for s in args.sizes.split(",")):
+            spent = await server_cpu(server, functools.partial(bulks, conns[0], first, n, size)) / n * 1e6
+            first += n
+            print(
+                f"POST /Bulk of {size} creates: {spent:,.0f} µs server CPU per created user "
+                f"({single / spent:.1f}x less than single POSTs)"
+            )
+        for conn in conns:
+            await conn.close()
+    finally:
+        server.stop()
+
+
+async def run(args: argparse.Namespace) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="scimhub-bulk-"))
+    if args.db == "postgresql":
+        url = await postgres.create_database(args.postgres_url, "scimhub_bulk")
+        try:
+            await measure(args, url, workdir)
+        finally:
+            await postgres.drop_database(args.postgres_url, url)
+    else:
+        await measure(args, f"sqlite:///{workdir / 'bulk.db'}", workdir)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=3000)
+    parser.add_argument("--sizes", default="100,1000", help="operations per bulk request, comma-separated")
+    parser.add_argument("--concurrency", type=int, default=8, help="connections sending single POSTs")
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--postgres-url", default=postgres.DEFAULT_SERVER, help="server and maintenance database")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
