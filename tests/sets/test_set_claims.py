@@ -155,3 +155,39 @@ async def test_service_provider_config_advertises_the_event_uris_once_a_stream_e
         f"{PROV}:activate",
         f"{PROV}:deactivate",
     }
+
+
+async def test_bulk_operations_are_sets_of_their_own_method_and_write(app: object, acme: TenantAccess) -> None:
+    stream = await add_stream(app, poll=True, audience="a")
+    alice = await create_user(acme.client, "alice")
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {
+                "method": "PUT",
+                "path": f"/Users/{alice}",
+                "data": {"schemas": [USER], "userName": "alice", "title": "A"},
+            },
+            {
+                "method": "PATCH",
+                "path": f"/Users/{alice}",
+                "data": {
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "title", "value": "B"}],
+                },
+            },
+            {"method": "DELETE", "path": f"/Users/{alice}"},
+        ],
+    }
+    response = await acme.client.post("/Bulk", json=body)
+    assert response.status_code == 200, response.text
+
+    claims = await verified_sets(app, acme, stream)
+
+    assert [only_event(c)[0] for c in claims] == [
+        f"{PROV}:create:notice",
+        f"{PROV}:put:notice",
+        f"{PROV}:patch:notice",
+        f"{PROV}:delete",
+    ]
+    assert len({c["txn"] for c in claims}) == 4  # each operation is a write of its own
