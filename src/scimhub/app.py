@@ -6,7 +6,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
 from contextlib import asynccontextmanager
+from datetime import UTC
+from datetime import datetime
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -24,6 +28,7 @@ from scimhub.events.model import Event
 from scimhub.events.sender import Sender
 from scimhub.events.worker import DeliveryWorker
 from scimhub.http import health
+from scimhub.http.activity import ActivityRecorder
 from scimhub.http.admin import ADMIN_PREFIX
 from scimhub.http.admin import AdminRuntime
 from scimhub.http.admin import admin_app
@@ -40,26 +45,33 @@ from scimhub.http.ratelimit import RateLimitMiddleware
 from scimhub.http.request_log import RequestLogBuffer
 from scimhub.http.request_log import RequestLogMiddleware
 from scimhub.http.routes import scim_router
+from scimhub.http.safety_metrics import SafetyCollector
+from scimhub.http.safety_metrics import SafetyStats
 from scimhub.http.sets import SETS_PREFIX
 from scimhub.http.sets import SetsRuntime
 from scimhub.http.sets import sets_app
 from scimhub.http.target import RequestTarget
 from scimhub.protocol.resources import ResourceService
+from scimhub.protocol.tenant_config import GuardDefaults
 from scimhub.protocol.tenant_config import TenantConfigCache
 from scimhub.ratelimit import RateLimiter
 from scimhub.ratelimit import storage_for
+from scimhub.safety.health import Thresholds
+from scimhub.safety.inactive import purge_inactive
 from scimhub.schema.registry import default_registry
 from scimhub.sets import keys as set_keys
 from scimhub.sets.poll import CommitSignal
 from scimhub.sets.push import StreamWorker
 from scimhub.sets.signer import SetSigner
 from scimhub.settings import Settings
+from scimhub.store.activity_sql import ActivityStore
 from scimhub.store.base import Store
 from scimhub.store.events_sql import EventStore
 from scimhub.store.factory import open_store
 from scimhub.store.request_log_sql import RequestLogStore
 from scimhub.store.sets_sql import StreamStore
 from scimhub.store.sql import SqlStore
+from scimhub.timestamps import utc_now
 
 SCIM_PREFIX = "/scim/v2"
 MAINTENANCE_SECONDS = 300
@@ -78,11 +90,15 @@ class DirectorySync:
         self.dispatcher = HookDispatcher(hooks, events, settings) if hooks else None
         self.sets = SetStreams.of(events, self.worker) if set_keys.available() else None
 
-    async def after_commit(self, events: list[Event]) -> None:
-        """ResourceService's on_commit: must never fail the SCIM response."""
+    def wake(self) -> None:
+        """Deliver now: the webhook and SET workers, and long polls (a commit, a released hold)."""
         self.worker.wake()
         if self.sets is not None:
             self.sets.after_commit()
+
+    async def after_commit(self, events: list[Event]) -> None:
+        """ResourceService's on_commit: must never fail the SCIM response."""
+        self.wake()
         if self.dispatcher is not None:
             await self.dispatcher.after_commit(events)
 
@@ -144,8 +160,9 @@ def create_app(
     if sync is None and hooks:
         raise ValueError("In-process hooks need the SQL store (the outbox lives in its database).")
     service = ResourceService(store, default_registry(), on_commit=sync.after_commit if sync else None)
-    metrics = _metrics(settings, sync)
-    configs = TenantConfigCache(store, settings.policy)
+    metrics = _metrics(settings, sync, store)
+    guard = GuardDefaults(settings.guard_deprovision_threshold, settings.guard_window_seconds)
+    configs = TenantConfigCache(store, settings.policy, guard=guard)
     authenticator = BearerAuthenticator(store, settings.token_pepper, settings.token_recheck_seconds)
     scim: ASGIApp = RoutingErrors(scim_router())
     limiter: RateLimiter | None = None
@@ -156,6 +173,7 @@ def create_app(
     request_log = _request_log(settings, store)
     if request_log is not None:
         scim = RequestLogMiddleware(scim, request_log)
+    activity = ActivityRecorder(ActivityStore(store.db)) if isinstance(store, SqlStore) else None
     routes: list[BaseRoute] = [
         # First: Starlette tries routes in order, and nearly every request is a SCIM one.
         Mount(SCIM_PREFIX, app=RequestTarget(BearerAuthMiddleware(scim, authenticator, configs))),
@@ -171,6 +189,9 @@ def create_app(
             sync.sender,
             request_log,
             settings.webhook_allow_private,
+            sync.wake,
+            activity,
+            Thresholds(settings.status_idle_seconds, settings.status_failing_error_rate),
             sets=signer,
             base_url=settings.base_url,
         )
@@ -183,16 +204,25 @@ def create_app(
         await store.open()
         _log_admin_api(settings, sync is not None)
         maintenance = asyncio.create_task(_maintain(store), name="scimhub-maintenance")
+        inactive = None
+        if isinstance(store, SqlStore) and settings.worker_enabled:  # where the retention purge runs
+            inactive = asyncio.create_task(_purge_inactive(store, service), name="scimhub-inactive-users")
         if sync is not None:
             await sync.start()
         if request_log is not None:
             await request_log.start()
+        if activity is not None:
+            await activity.start()
         try:
             yield
         finally:
-            maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await maintenance
+            if activity is not None:
+                await activity.stop()
+            for task in (maintenance, inactive):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if request_log is not None:
                 await request_log.stop()
             if sync is not None:
@@ -208,7 +238,7 @@ def create_app(
             HTTPException: http_exception_handler,
             Exception: unexpected_error_handler,
         },
-        middleware=[Middleware(AccessLogMiddleware, metrics=metrics)],
+        middleware=[Middleware(AccessLogMiddleware, metrics=metrics, activity=activity.counter if activity else None)],
         lifespan=lifespan,
     )
     has_streams = sync.sets.streams.has_streams if sync is not None and sync.sets is not None else None
@@ -236,6 +266,16 @@ async def _maintain(store: Store) -> None:
         await asyncio.sleep(MAINTENANCE_SECONDS)
 
 
+async def _purge_inactive(store: SqlStore, service: ResourceService) -> None:
+    """users.inactive = delete_after_days:N (scimhub.safety.inactive), every MAINTENANCE_SECONDS."""
+    while True:
+        try:
+            await purge_inactive(store, service, datetime.now(UTC))
+        except Exception:  # upkeep must never stop the server
+            log.exception("deleting inactive users failed")
+        await asyncio.sleep(MAINTENANCE_SECONDS)
+
+
 def _request_log(settings: Settings, store: Store) -> RequestLogBuffer | None:
     if settings.request_log_size <= 0 or not isinstance(store, SqlStore):
         return None
@@ -243,7 +283,23 @@ def _request_log(settings: Settings, store: Store) -> RequestLogBuffer | None:
     return RequestLogBuffer(log_store, settings.request_log_body_bytes)
 
 
-def _metrics(settings: Settings, sync: DirectorySync | None) -> Metrics | None:
+def _metrics(settings: Settings, sync: DirectorySync | None, store: Store) -> Metrics | None:
     if not settings.metrics_enabled or not metrics_available():
         return None
-    return Metrics(sync.events.delivery_stats if sync is not None else None)
+    metrics = Metrics(sync.events.delivery_stats if sync is not None else None)
+    if sync is not None and isinstance(store, SqlStore):
+        metrics.register(SafetyCollector(_safety_stats(settings, store, sync.events)))
+    return metrics
+
+
+def _safety_stats(settings: Settings, store: SqlStore, events: EventStore) -> Callable[[], Awaitable[SafetyStats]]:
+    thresholds = Thresholds(settings.status_idle_seconds, settings.status_failing_error_rate)
+    activity = ActivityStore(store.db)
+
+    async def stats() -> SafetyStats:
+        ids = [t.id for t in await store.list_tenants()]
+        states = await activity.states(ids, utc_now(), thresholds, events.holds)
+        held = await events.holds.holds()
+        return {t: (states[t].value, held.get(t)) for t in ids}
+
+    return stats

@@ -75,6 +75,11 @@ class Settings:
     shutdown_grace_seconds: int = 30  # SIGTERM: in-flight requests get this long to finish
     metrics_enabled: bool = True  # /metrics when the `metrics` extra (prometheus-client) is installed
     metrics_token: str | None = None  # bearer token of /metrics (the admin token works too)
+    # Safety rails and sync health (scimhub.safety): see the README "Deprovisioning guard" section.
+    guard_deprovision_threshold: str | None = None  # e.g. 50 or 10%: hold a tenant's events past it; unset: off
+    guard_window_seconds: float = 3600.0  # the window the guard counts deprovisionings in
+    status_idle_seconds: float = 86400.0  # a tenant whose IdP sent nothing for this long is `idle`
+    status_failing_error_rate: float = 0.5  # a tenant whose last hour's requests failed above this rate is `failing`
     metrics_public: bool = False  # /metrics without a token (it names tenants and their traffic)
 
     def __post_init__(self) -> None:
@@ -88,6 +93,20 @@ class Settings:
         # Without a lane nothing is ever delivered; a zero deadline fails every attempt.
         if self.webhook_concurrency < 1:
             raise ValueError(f"SCIMHUB_WEBHOOK_CONCURRENCY must be at least 1, got {self.webhook_concurrency}")
+        if not 0 <= self.status_failing_error_rate <= 1:
+            raise ValueError(
+                f"SCIMHUB_STATUS_FAILING_ERROR_RATE must be a rate from 0 to 1, got {self.status_failing_error_rate:g}"
+            )
+        if self.guard_deprovision_threshold:
+            from scimhub.safety.guard import parse_threshold  # here: only when it is set
+
+            try:
+                parse_threshold(self.guard_deprovision_threshold)
+            except ValueError:
+                raise ValueError(
+                    "SCIMHUB_GUARD_DEPROVISION_THRESHOLD takes a count such as 50 or a percentage such as 10%, "
+                    f"not {self.guard_deprovision_threshold!r}"
+                ) from None
         if self.webhook_timeout_seconds <= 0:
             raise ValueError(f"SCIMHUB_WEBHOOK_TIMEOUT_SECONDS must be above 0, got {self.webhook_timeout_seconds:g}")
 

@@ -93,7 +93,7 @@ def test_commands_migrate_a_new_database_only_on_sqlite_unless_told_not_to(blank
     else:
         migrated = Cli(blank_url)("tenant", "list")
         assert migrated.exit_code == 0, migrated.output
-        assert migrated.stdout.splitlines() == ["id\tname\tcreated"]
+        assert migrated.stdout.splitlines() == ["id\tname\tcreated\tstate"]
         assert migrated.stderr.startswith("Migrated the database: applied 0001, 0002, ")
         assert _is_current(blank_url)
 
@@ -106,11 +106,12 @@ def test_tenant_create_and_list(cli: Cli) -> None:
     assert match is not None, created
     assert created[1] == "Issue a token for it with: scimhub token issue globex"
     header, *lines = cli.ok("tenant", "list")
-    assert header == "id\tname\tcreated"  # like the token and webhook lists
+    assert header == "id\tname\tcreated\tstate"  # like the token and webhook lists, and the sync state
     rows = [line.split("\t") for line in lines]
     assert [r[1] for r in rows] == ["acme", "globex"]  # by name
     assert rows[1][0] == match.group(1)
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", r[2]) for r in rows)
+    assert [r[3] for r in rows] == ["never_connected", "never_connected"]
 
 
 def test_tenant_create_refuses_a_duplicate_name(cli: Cli) -> None:
@@ -145,6 +146,9 @@ def test_tenant_set_and_show(cli: Cli) -> None:
         "policy.ignore_unknown_attributes": ("off", TENANT),
         "policy.remove_members_by_value": ("on", TENANT),
         "rate_limit": ("20/second;1000/hour", TENANT),
+        "guard.deprovision_threshold": ("off", BUILT_IN),
+        "guard.window": ("1h", BUILT_IN),
+        "users.inactive": ("keep", BUILT_IN),
     }
 
 
@@ -200,6 +204,9 @@ def test_tenant_show_names_the_server_environment_when_it_sets_the_default(cli: 
         **dict.fromkeys(setting_keys(), ("off", strict)),
         "policy.string_booleans": ("on", TENANT),
         "rate_limit": ("50/second", "server environment (SCIMHUB_RATE_LIMIT)"),
+        "guard.deprovision_threshold": ("off", BUILT_IN),
+        "guard.window": ("1h", BUILT_IN),
+        "users.inactive": ("keep", BUILT_IN),
     }
 
 

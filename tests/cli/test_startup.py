@@ -84,7 +84,7 @@ def test_bash_completion_script_and_completions() -> None:
         main,
         [],
         prog_name="scimhub",
-        env={"_SCIMHUB_COMPLETE": "bash_complete", "COMP_WORDS": "scimhub tenant re", "COMP_CWORD": "2"},
+        env={"_SCIMHUB_COMPLETE": "bash_complete", "COMP_WORDS": "scimhub tenant ren", "COMP_CWORD": "2"},
     )
 
     assert script.exit_code == 0

@@ -1,5 +1,6 @@
 """`scimhub tenant delete`: asks first, removes every row of the tenant (and nothing of another
-one) in bounded transactions, tokens first, and is refused while webhook deliveries are pending."""
+one) in bounded transactions, tokens first, and is refused while webhook deliveries are pending
+or its event stream is held."""
 
 from __future__ import annotations
 
@@ -35,11 +36,15 @@ from scimhub.store.tables import metadata
 from scimhub.store.tables import request_log
 from scimhub.store.tables import set_acks
 from scimhub.store.tables import set_streams
+from scimhub.store.tables import tenant_activity
 from scimhub.store.tables import tenant_event_seq
+from scimhub.store.tables import tenant_guard
+from scimhub.store.tables import tenant_request_stats
 from scimhub.store.tables import tenants as tenants_table
 from scimhub.store.tables import webhook_attempts
 from scimhub.store.tables import webhooks
 from scimhub.store.tenant_sql import BATCHES
+from scimhub.store.tenant_sql import WITH_TENANT
 from scimhub.timestamps import utc_now
 from tests import databases
 from tests.cli.support import Cli
@@ -88,6 +93,10 @@ async def _populate(store: SqlStore, access: TenantAccess, name: str) -> Populat
             | {"outcome": "delivered"},
         )
         conn.execute(insert(hook_offsets), {**at, "consumer": "sessions", "delivered_seq": 3})
+        # The safety rails: the guard's window (no hold: a held stream refuses the deletion), the IdP's traffic.
+        conn.execute(insert(tenant_guard), {**at, "window_start": utc_now(), "window_count": 2})
+        conn.execute(insert(tenant_activity), {**at, "first_request_at": utc_now(), "last_request_at": utc_now()})
+        conn.execute(insert(tenant_request_stats), {**at, "hour": "2026-12-07T09", "outcome": "ok", "count": 3})
         conn.execute(
             insert(request_log),
             {**at, "at": utc_now(), "request_id": "r", "method": "GET", "path": "/scim/v2/Users"}
@@ -148,7 +157,8 @@ async def test_every_table_with_tenant_data_has_rows_of_the_populated_tenant(sto
     # The deletion tests below are only as good as this: each such table holds some of acme's rows.
     rows = await _rows(store, acme)
     assert all(rows.values()), rows
-    assert set(rows) == {name for name, _ in BATCHES} | {"resource_values", "tenant_event_seq", "tenants"}
+    last = {"resource_values", "tenant_event_seq", "tenants"} | {t.name for t in WITH_TENANT}
+    assert set(rows) == {name for name, _ in BATCHES} | last
 
 
 async def test_tenant_delete_asks_first_and_no_keeps_everything(cli: Cli, store: SqlStore, acme: Populated) -> None:
@@ -221,6 +231,27 @@ async def test_tenant_delete_is_refused_while_a_webhook_has_undelivered_events(
         f"{last - 2} undelivered events). Wait for them, remove the webhooks, or delete anyway with: "
         "scimhub tenant delete acme --force\n"
     )
+    assert await _rows(store, acme) == before
+
+    forced = cli("tenant", "delete", "acme", "--force", "--yes", **NO_GRACE)
+    assert forced.exit_code == 0, forced.output
+    assert not any((await _rows(store, acme)).values())
+
+
+async def test_tenant_delete_is_refused_while_its_event_stream_is_held(
+    cli: Cli, store: SqlStore, acme: Populated
+) -> None:
+    """A held stream (here paused by hand) is a decision still open: deleting would drop what it held."""
+    cli.ok("tenant", "pause", "acme", "--reason", "IdP cut-over")
+    before = await _rows(store, acme)
+
+    refused = cli("tenant", "delete", "acme", "--yes", **NO_GRACE)
+
+    assert refused.exit_code == 1
+    assert "has its event stream held since seq" in refused.output
+    assert "(pause: IdP cut-over)" in refused.output
+    assert "lift it with scimhub tenant resume acme" in refused.output
+    assert refused.output.rstrip().endswith("delete anyway with scimhub tenant delete acme --force")
     assert await _rows(store, acme) == before
 
     forced = cli("tenant", "delete", "acme", "--force", "--yes", **NO_GRACE)

@@ -19,7 +19,7 @@ from scimhub.store.sql import SqlStore
 from tests.cli.support import Cli
 from tests.http.scim_checks import client_for
 
-HEADER = "id\tname\tcreated"
+HEADER = "id\tname\tcreated\tstate"
 LEGACY = "Bad Name/x"  # accepted by `tenant create` before the rule
 
 

@@ -13,6 +13,7 @@ import click
 from scimhub import __version__
 from scimhub.admin.common import open_store
 from scimhub.admin.common import run
+from scimhub.admin.safety_cli import register as register_safety
 from scimhub.admin.streams_cli import stream
 from scimhub.admin.sync_cli import events
 from scimhub.admin.sync_cli import requests_cmd
@@ -101,6 +102,7 @@ def db_upgrade() -> None:
     click.echo(f"The database is now at {head}." if applied else f"The database is already at {head} (the newest).")
 
 
+register_safety(tenant)
 main.add_command(tenant)
 main.add_command(token)
 main.add_command(webhook)

@@ -161,8 +161,13 @@ def events_list(tenant_name: str, after: int, limit: int) -> None:
         except feed.CursorExpired as exc:
             raise click.ClickException(str(exc)) from None
 
-    for event in run(page()).events:
+    found = run(page())
+    for event in found.events:
         click.echo(orjson.dumps(event.to_json()).decode())
+    if found.held is not None:
+        held = found.held
+        when = f"since {held.since} ({held.kind})"
+        click.echo(f"{tenant_name}: held from seq {held.from_seq} {when}: {held.reason}", err=True)
 
 
 @click.command("requests")

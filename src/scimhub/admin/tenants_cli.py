@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,7 +15,12 @@ from scimhub.protocol.tenant_config import POLICY_PREFIX
 from scimhub.protocol.tenant_config import RATE_LIMIT_KEY
 from scimhub.protocol.tenant_config import check_setting
 from scimhub.protocol.tenant_config import setting_keys
+from scimhub.safety.guard import format_window
 from scimhub.settings import Settings
+
+if TYPE_CHECKING:
+    from scimhub.store.base import Tenant
+    from scimhub.store.sql import SqlStore
 
 TENANT_SETTING = "tenant setting"
 BUILT_IN = "built-in default"
@@ -50,11 +56,16 @@ def tenant_create(name: str) -> None:
 
 @tenant.command("list")
 def tenant_list() -> None:
-    """List tenants: id, name, created."""
-    found = run(open_store(Settings.from_env()).list_tenants())
-    click.echo("id\tname\tcreated")
+    """List tenants: id, name, created, and sync state (see `scimhub tenant status`)."""
+    from scimhub.admin.safety_cli import tenant_states
+
+    settings = Settings.from_env()
+    store = open_store(settings)
+    found = run(store.list_tenants())
+    states = run(tenant_states(store, settings, [t.id for t in found]))
+    click.echo("id\tname\tcreated\tstate")
     for t in found:
-        click.echo(f"{t.id}\t{t.name}\t{t.created_at}")
+        click.echo(f"{t.id}\t{t.name}\t{t.created_at}\t{states[t.id]}")
     for t in found:
         if not tenant_ops.is_tenant_name(t.name):
             rename = tenant_ops.command("tenant", "rename", t.name, "NEW_NAME")
@@ -78,20 +89,23 @@ def tenant_rename(name: str, new_name: str) -> None:
 @tenant.command("delete")
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--force", is_flag=True, help="Delete even while webhook deliveries are pending (they are lost).")
+@click.option(
+    "--force", is_flag=True, help="Delete even while deliveries are pending or the stream is held (they are lost)."
+)
 def tenant_delete(name: str, yes: bool, force: bool) -> None:
     """Delete tenant NAME and everything stored for it, its audit log included.
 
-    Refused while a webhook of the tenant has undelivered events or a delivery in flight,
-    unless --force. Its tokens are deleted first (servers refuse them within
-    SCIMHUB_TOKEN_RECHECK_SECONDS), then its data, 1,000 rows a transaction with a pause after
-    each; what requests already let in wrote meanwhile is swept up after that interval (plus a
-    second, the request log's).
+    Refused while the tenant's event stream is held (deprovisioning guard or pause) or a webhook
+    of the tenant has undelivered events or a delivery in flight, unless --force. Its tokens are
+    deleted first (servers refuse them within SCIMHUB_TOKEN_RECHECK_SECONDS), then its data,
+    1,000 rows a transaction with a pause after each; what requests already let in wrote
+    meanwhile is swept up after that interval (plus a second, the request log's).
     """
     settings = Settings.from_env()
     store = open_store(settings)
     found = run(tenant_ops.require_tenant(store, name))
     if not force:
+        _refuse_if_held(store, found)
         run(tenant_ops.check_deliveries(store, found))
     if not yes:
         click.confirm(
@@ -105,6 +119,24 @@ def tenant_delete(name: str, yes: bool, force: bool) -> None:
     deletion = run(tenant_ops.delete_tenant(store, found, force=force, grace=grace, progress=_progress()))
     removed = ", ".join(f"{count} {table}" for table, count in deletion.removed.items()) or "no other rows"
     click.echo(f"Deleted tenant {found.name} ({found.id}): {removed}; {deletion.transactions} transactions.")
+
+
+def _refuse_if_held(store: SqlStore, found: Tenant) -> None:
+    """A held stream is an operator's decision still to make (release or resume): deleting the
+    tenant would make it for them and drop what was held."""
+    from scimhub.safety.hold import HoldKind
+    from scimhub.store.holds_sql import HoldStore
+
+    hold = run(HoldStore(store.db).hold(found.id))
+    if hold is None:
+        return
+    lift = "release" if hold.kind == HoldKind.GUARD else "resume"
+    raise click.ClickException(
+        f"Tenant {found.name!r} has its event stream held since seq {hold.from_seq} ({hold.kind.value}: "
+        f"{hold.reason}). Review it with {tenant_ops.command('tenant', 'held', found.name)}, lift it with "
+        f"{tenant_ops.command('tenant', lift, found.name)}, or delete anyway with "
+        f"{tenant_ops.command('tenant', 'delete', found.name, '--force')}"
+    )
 
 
 def _progress() -> Callable[[str, int], None]:
@@ -127,8 +159,10 @@ def _progress() -> Callable[[str, int], None]:
 def tenant_set(name: str, key: str, value: str) -> None:
     """Set KEY to VALUE for tenant NAME (VALUE "default" removes the override).
 
-    Keys: policy.<switch> (on/off; see the README's IdP leniency table) and rate_limit
-    (e.g. 1200/minute, or off). Servers pick changes up within 10 seconds.
+    Keys: policy.<switch> (on/off; see the README's IdP leniency table), rate_limit
+    (e.g. 1200/minute, or off), guard.deprovision_threshold (a count such as 50, a percentage
+    of the active users such as 10%, or off) and guard.window (e.g. 1h, 30m). Servers pick
+    changes up within 10 seconds.
     """
     store = open_store(Settings.from_env())
     stored = None
@@ -176,10 +210,24 @@ def effective_settings(settings: Settings, overrides: dict[str, str]) -> list[tu
             rows.append((key, *_rate_limit(settings, overrides.get(key))))
         elif key in overrides:
             rows.append((key, overrides[key], TENANT_SETTING))
+        elif key in SAFETY_DEFAULTS:
+            variable, default = SAFETY_DEFAULTS[key]
+            rows.append((key, default(settings), _from_env(variable)))
         else:
             switch = getattr(settings.policy, key.removeprefix(POLICY_PREFIX))
             rows.append((key, "on" if switch else "off", _from_env("SCIMHUB_STRICT_RFC")))
     return rows
+
+
+# Tenant settings whose server-wide default is an environment variable of their own.
+SAFETY_DEFAULTS: dict[str, tuple[str, Callable[[Settings], str]]] = {
+    "guard.deprovision_threshold": (
+        "SCIMHUB_GUARD_DEPROVISION_THRESHOLD",
+        lambda s: s.guard_deprovision_threshold or "off",
+    ),
+    "guard.window": ("SCIMHUB_GUARD_WINDOW_SECONDS", lambda s: format_window(s.guard_window_seconds)),
+    "users.inactive": ("", lambda s: "keep"),  # no server-wide setting: built in
+}
 
 
 def _rate_limit(settings: Settings, override: str | None) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from scimhub.events.model import Event
+from scimhub.safety.hold import Hold
 
 if TYPE_CHECKING:  # not at run time: `scimhub events list --help` need not load the store
     from scimhub.store.events_sql import EventStore
@@ -36,9 +37,13 @@ class FeedPage:
 
     events: list[Event]
     next_after: int
+    held: Hold | None = None  # the stream is held: nothing from held.from_seq on is served yet
 
     def to_json(self) -> dict[str, object]:
-        return {"events": [e.to_json() for e in self.events], "next_after": self.next_after}
+        body: dict[str, object] = {"events": [e.to_json() for e in self.events], "next_after": self.next_after}
+        if self.held is not None:
+            body["held"] = self.held.to_json()
+        return body
 
 
 def clamp_limit(limit: int | None) -> int:
@@ -47,7 +52,8 @@ def clamp_limit(limit: int | None) -> int:
 
 async def read_feed(store: EventStore, tenant_id: str, after: int = 0, limit: int | None = None) -> FeedPage:
     """Events with seq > ``after`` in seq order; ``next_after`` is the last seq returned (or
-    ``after`` when there is nothing new). Raises CursorExpired when retention dropped some."""
+    ``after`` when there is nothing new), and the tenant's hold if it has one (the page then
+    ends before it). Raises CursorExpired when retention dropped some."""
     if after < 0:
         raise ValueError("after must be a sequence number >= 0.")
     events = await store.events_after(tenant_id, after, clamp_limit(limit))
@@ -55,4 +61,4 @@ async def read_feed(store: EventStore, tenant_id: str, after: int = 0, limit: in
         oldest = await store.retained_from(tenant_id)
         if after + 1 < oldest:
             raise CursorExpired(after, oldest)
-    return FeedPage(events, events[-1].seq if events else after)
+    return FeedPage(events, events[-1].seq if events else after, await store.holds.hold(tenant_id))

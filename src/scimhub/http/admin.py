@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Awaitable
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 import orjson
@@ -29,7 +30,9 @@ from starlette.types import Send
 from scimhub.events import feed
 from scimhub.events import webhooks as webhook_ops
 from scimhub.events.sender import Sender
+from scimhub.http.activity import ActivityRecorder
 from scimhub.http.request_log import RequestLogBuffer
+from scimhub.safety.health import Thresholds
 from scimhub.sets.signer import SetSigner
 from scimhub.store.base import Store
 from scimhub.store.base import Tenant
@@ -99,6 +102,9 @@ class AdminRuntime:
     # SCIMHUB_WEBHOOK_ALLOW_PRIVATE: whoever holds the admin token may relay customers' URLs, so
     # by default a webhook added here must point at public addresses (checked again per delivery).
     webhook_allow_private: bool = False
+    wake: Callable[[], None] | None = None  # the delivery worker's wake-up (a released hold)
+    activity: ActivityRecorder | None = None  # this process's SCIM traffic counters (sync health)
+    health: Thresholds = field(default_factory=Thresholds)
     sets: SetSigner | None = None  # SET streams and keys (scimhub.sets): None without the sets extra
     base_url: str | None = None  # SCIMHUB_BASE_URL: a new stream's default issuer
 
@@ -106,6 +112,9 @@ class AdminRuntime:
 def _rt(request: Request) -> AdminRuntime:
     rt: AdminRuntime = request.app.state.admin
     return rt
+
+
+admin_runtime = _rt
 
 
 async def _tenant(request: Request) -> Tenant:
@@ -124,6 +133,9 @@ async def _webhook(request: Request) -> Webhook:
     return found
 
 
+path_tenant = _tenant
+
+
 def _int_param(request: Request, name: str, default: int | None = None) -> int | None:
     raw = request.query_params.get(name)
     if raw is None:
@@ -131,6 +143,9 @@ def _int_param(request: Request, name: str, default: int | None = None) -> int |
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise AdminError(400, f"{name} must be a non-negative integer, got {raw!r}.")
     return int(raw)
+
+
+int_param = _int_param
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -144,6 +159,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise AdminError(400, "The request body must be a JSON object.")
     return body
+
+
+json_body = _json_body
 
 
 # -- endpoints -------------------------------------------------------------------------------
@@ -260,6 +278,18 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     return _error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
 
+def _safety_routes(tenant: str) -> list[Route]:
+    from scimhub.http import admin_safety as safety  # imports this module's helpers
+
+    return [
+        _route(f"{tenant}/held", GET=safety.read_held),
+        _route(f"{tenant}/release", POST=safety.release),
+        _route(f"{tenant}/pause", POST=safety.pause),
+        _route(f"{tenant}/resume", POST=safety.resume),
+        _route(f"{tenant}/status", GET=safety.read_status),
+    ]
+
+
 def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
     """The admin API as an ASGI app, to mount at ``/admin/v1``."""
     from scimhub.http.sets_admin import stream_routes  # it imports this module's helpers
@@ -276,6 +306,7 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
             _route(f"{hook}/attempts", GET=list_attempts),
             _route(f"{hook}/redeliver", POST=redeliver),
             *stream_routes(tenant),
+            *_safety_routes(tenant),
         ],
         exception_handlers={AdminError: _admin_error, HTTPException: _http_error},
     )

@@ -92,8 +92,13 @@ def context(request: Request) -> RequestContext:
     rt = runtime(request)
     settings = rt.settings
     config: TenantConfig | None = scope.get("scimhub.tenant_config")
-    policy = config.policy if config is not None else settings.policy
-    return RequestContext(principal, rt.base_url(request), policy, settings.limits, scope["method"], scope["path"])
+    if config is None:
+        return RequestContext(
+            principal, rt.base_url(request), settings.policy, settings.limits, scope["method"], scope["path"]
+        )
+    return RequestContext(
+        principal, rt.base_url(request), config.policy, settings.limits, scope["method"], scope["path"], config.guard
+    )
 
 
 def projection(request: Request, rtype: ResourceType) -> Projection:

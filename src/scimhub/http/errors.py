@@ -17,6 +17,7 @@ from scimhub.errors import MethodNotAllowed
 from scimhub.errors import NotFound
 from scimhub.errors import ScimError
 from scimhub.http.media import ScimResponse
+from scimhub.safety.activity import SCIM_TYPE_KEY
 
 log = logging.getLogger("scimhub.http")
 
@@ -25,8 +26,9 @@ def error_response(error: ScimError) -> ScimResponse:
     return ScimResponse(error.to_body(), error.status, headers=error.headers)
 
 
-async def scim_error_handler(_request: Request, exc: Exception) -> Response:
+async def scim_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ScimError)
+    request.scope[SCIM_TYPE_KEY] = exc.scim_type  # sync health counts errors by it (http/observe.py)
     return error_response(exc)
 
 

@@ -18,6 +18,8 @@ from starlette.types import Scope
 from starlette.types import Send
 
 from scimhub.protocol.context import Principal
+from scimhub.safety.activity import SCIM_TYPE_KEY
+from scimhub.safety.activity import ActivityCounter
 
 log = logging.getLogger("scimhub.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -28,10 +30,11 @@ _ADMIN_WEBHOOK = re.compile(r"^(/admin/v1/tenants/\{tenant\}/webhooks)/[^/]+")
 _SCIM = ("/Users", "/Users/.search", "/Users/{id}", "/Groups", "/Groups/.search", "/Groups/{id}", "/.search")
 _DISCOVERY = ("/ServiceProviderConfig", "/ResourceTypes", "/ResourceTypes/{id}", "/Schemas", "/Schemas/{id}")
 _ADMIN = ("/events", "/audit", "/requests", "/webhooks", "/webhooks/{id}", "/webhooks/{id}/attempts")
+_SAFETY = ("/held", "/release", "/pause", "/resume", "/status")  # http/admin_safety.py
 ROUTE_LABELS = frozenset(
     ["/healthz", "/readyz", "/metrics"]
     + [f"/scim/v2{p}" for p in (*_SCIM, *_DISCOVERY)]
-    + [f"/admin/v1/tenants/{{tenant}}{p}" for p in (*_ADMIN, "/webhooks/{id}/redeliver")]
+    + [f"/admin/v1/tenants/{{tenant}}{p}" for p in (*_ADMIN, *_SAFETY, "/webhooks/{id}/redeliver")]
 )  # every route the app serves; anything else is labelled OTHER_ROUTE
 OTHER_ROUTE = "other"
 # RFC 9110 §9 and PATCH (RFC 5789): the method label takes these; any other method a client sends
@@ -87,9 +90,15 @@ class Metrics:
         self.rate_limited = Counter("scimhub_rate_limited", "Requests answered 429", ["tenant"], registry=self.registry)
         self._delivery: _DeliveryCollector | None = None
         self._children: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
+        self._refreshed: list[Any] = []  # collectors read from the database at scrape time
         if delivery_stats is not None:
             self._delivery = _DeliveryCollector(delivery_stats)
             self.registry.register(self._delivery)
+
+    def register(self, collector: Any) -> None:
+        """Add a collector whose ``refresh()`` is awaited before each scrape."""
+        self._refreshed.append(collector)
+        self.registry.register(collector)
 
     def record(self, route: str, method: str, status: int, tenant: str, seconds: float) -> None:
         """One request. The labelled children are kept: ``labels()`` costs ~1 µs a call, and
@@ -109,6 +118,8 @@ class Metrics:
 
         if self._delivery is not None:
             await self._delivery.refresh()
+        for collector in self._refreshed:
+            await collector.refresh()
         return bytes(generate_latest(self.registry))
 
 
@@ -155,9 +166,10 @@ def metrics_available() -> bool:
 class AccessLogMiddleware:
     """Outermost: assigns the request id, logs one line and records metrics per request."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None, activity: ActivityCounter | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.activity = activity  # sync health: each tenant's SCIM traffic (scimhub.safety.activity)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -199,6 +211,8 @@ class AccessLogMiddleware:
             log.info("%s %s %s", method, route, status, extra=fields)
         if self.metrics is not None:
             self.metrics.record(route, method if method in METHODS else OTHER_METHOD, status, tenant, seconds)
+        if self.activity is not None and principal is not None:
+            self.activity.record(principal.tenant_id, status, scope.get(SCIM_TYPE_KEY), scope["headers"])
 
 
 def _user_agent(scope: Scope) -> str | None:

@@ -7,6 +7,7 @@ from dataclasses import field
 
 from scimhub.limits import InputLimits
 from scimhub.policy import Policy
+from scimhub.safety.guard import GuardRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,7 @@ class RequestContext:
     limits: InputLimits = field(default_factory=InputLimits)
     method: str = ""  # for the audit log
     path: str = ""
+    guard: GuardRule | None = None  # the deprovisioning guard in force for the tenant (None: off)
 
     @property
     def tenant_id(self) -> str:

@@ -94,6 +94,7 @@ class Deferred:
 P = ParamSpec("P")
 T = TypeVar("T")
 log = logging.getLogger("scimhub.audit")
+safety_log = logging.getLogger("scimhub.safety")
 # The events of the writes of a ``deferring`` context: announced once they are durable.
 _held_events: ContextVar[list[list[Event]] | None] = ContextVar("scimhub_held_events", default=None)
 
@@ -416,6 +417,8 @@ class ResourceService:
         if len(drafts) > 1:  # one write, one txn (RFC 9967 §2.2): the first event's id
             drafts = [replace(d, txn=drafts[0].id) for d in drafts]
         events = await uow.append_events(drafts)
+        if ctx.guard is not None and events:  # off (None) costs nothing on the hot paths
+            await self._guard(uow, ctx, events)
         await uow.record_audit(
             AuditEntry(
                 occurred_at=self.clock(),
@@ -431,6 +434,18 @@ class ResourceService:
             )
         )
         return events
+
+    async def _guard(self, uow: UnitOfWork, ctx: RequestContext, events: list[Event]) -> None:
+        assert ctx.guard is not None
+        hold = await uow.guard_deprovisions(ctx.guard, events, self.clock())
+        if hold is not None:
+            safety_log.warning(
+                "tenant %s: event stream held from seq %s: %s; review with `scimhub tenant held`, "
+                "then `scimhub tenant release`",
+                ctx.tenant_id,
+                hold.from_seq,
+                hold.reason,
+            )
 
     async def _audit_failure(self, ctx: RequestContext, rtype: ResourceType, id: str | None, exc: ScimError) -> None:
         entry = AuditEntry(

@@ -13,6 +13,9 @@ from dataclasses import fields
 from dataclasses import replace
 
 from scimhub.policy import Policy
+from scimhub.safety import guard as guard_rules
+from scimhub.safety import inactive
+from scimhub.safety.guard import GuardRule
 from scimhub.store.base import Store
 
 POLICY_PREFIX = "policy."
@@ -21,7 +24,10 @@ CACHE_SECONDS = 10.0
 
 
 def setting_keys() -> list[str]:
-    return [f"{POLICY_PREFIX}{f.name}" for f in fields(Policy)] + [RATE_LIMIT_KEY]
+    return [f"{POLICY_PREFIX}{f.name}" for f in fields(Policy)] + [RATE_LIMIT_KEY, *SAFETY_KEYS]
+
+
+SAFETY_KEYS = (guard_rules.THRESHOLD_KEY, guard_rules.WINDOW_KEY, inactive.KEY)
 
 
 def check_setting(key: str, value: str) -> str:
@@ -40,6 +46,12 @@ def check_setting(key: str, value: str) -> str:
         except ValueError:
             raise ValueError(f"{value!r} is not a rate limit such as 600/minute or 20/second;1000/hour.") from None
         return value
+    if key == guard_rules.THRESHOLD_KEY:
+        return "off" if value.lower() == "off" else str(guard_rules.parse_threshold(value))
+    if key == guard_rules.WINDOW_KEY:
+        return guard_rules.format_window(guard_rules.parse_window(value))
+    if key == inactive.KEY:
+        return str(inactive.parse_policy(value))
     raise ValueError(f"Unknown tenant setting {key!r}; known: {', '.join(setting_keys())}.")
 
 
@@ -47,12 +59,26 @@ def check_setting(key: str, value: str) -> str:
 class TenantConfig:
     policy: Policy
     rate_limit: str | None  # None: the server default; "" : no limit
+    guard: GuardRule | None = None  # the deprovisioning guard (None: off)
 
 
-def config_from(values: dict[str, str], default_policy: Policy) -> TenantConfig:
+@dataclass(frozen=True, slots=True)
+class GuardDefaults:
+    """The server's guard settings (SCIMHUB_GUARD_DEPROVISION_THRESHOLD, SCIMHUB_GUARD_WINDOW_SECONDS)."""
+
+    threshold: str | None = None
+    window_seconds: float = guard_rules.DEFAULT_WINDOW_SECONDS
+
+    def rule(self, values: dict[str, str]) -> GuardRule | None:
+        threshold = values.get(guard_rules.THRESHOLD_KEY, self.threshold)
+        return guard_rules.rule_from(threshold, values.get(guard_rules.WINDOW_KEY), self.window_seconds)
+
+
+def config_from(values: dict[str, str], default_policy: Policy, guard: GuardDefaults | None = None) -> TenantConfig:
     switches = {k.removeprefix(POLICY_PREFIX): v == "on" for k, v in values.items() if k.startswith(POLICY_PREFIX)}
     limit = values.get(RATE_LIMIT_KEY)
-    return TenantConfig(replace(default_policy, **switches), "" if limit == "off" else limit)
+    rule = (guard or GuardDefaults()).rule(values)
+    return TenantConfig(replace(default_policy, **switches), "" if limit == "off" else limit, rule)
 
 
 class TenantConfigCache:
@@ -62,7 +88,9 @@ class TenantConfigCache:
         default_policy: Policy,
         ttl: float = CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        guard: GuardDefaults | None = None,
     ) -> None:
+        self.guard = guard or GuardDefaults()
         self.store = store
         self.default_policy = default_policy
         self.ttl = ttl
@@ -74,6 +102,6 @@ class TenantConfigCache:
         hit = self._cache.get(tenant_id)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        config = config_from(await self.store.tenant_settings(tenant_id), self.default_policy)
+        config = config_from(await self.store.tenant_settings(tenant_id), self.default_policy, self.guard)
         self._cache[tenant_id] = (now, config)
         return config

@@ -20,6 +20,8 @@ import orjson
 from scimhub.events.model import Event
 from scimhub.events.model import EventDraft
 from scimhub.filter.bind import Bound
+from scimhub.safety.guard import GuardRule
+from scimhub.safety.hold import Hold
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.paths import BoundPath
 
@@ -246,6 +248,11 @@ class UnitOfWork(Protocol):
         ...
 
     async def record_audit(self, entry: AuditEntry) -> None: ...
+
+    async def guard_deprovisions(self, rule: GuardRule, committed: Sequence[Event], now: str) -> Hold | None:
+        """Count the deprovisionings among ``committed`` against ``rule``; hold the tenant's
+        event stream at the first one past its threshold (scimhub.safety). Returns a new hold."""
+        ...
 
     async def member_ids(self, group_id: str) -> list[str]: ...
 

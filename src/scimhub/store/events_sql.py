@@ -34,6 +34,8 @@ from scimhub.store import fast_reads
 from scimhub.store.base import normalise_audit_detail
 from scimhub.store.database import Database
 from scimhub.store.database import Tx
+from scimhub.store.holds_sql import HoldStore
+from scimhub.store.holds_sql import hold_bound
 from scimhub.store.sql import SqlStore
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
@@ -204,7 +206,11 @@ def _lease_free(now: str) -> ColumnElement[bool]:
 
 
 def _has_pending_events() -> ColumnElement[bool]:
-    return exists().where(events.c.tenant_id == webhooks.c.tenant_id, events.c.seq > webhooks.c.delivered_seq)
+    return exists().where(
+        events.c.tenant_id == webhooks.c.tenant_id,
+        events.c.seq > webhooks.c.delivered_seq,
+        events.c.seq < hold_bound(webhooks.c.tenant_id),
+    )
 
 
 NO_WEBHOOK_RECHECK_SECONDS = 1.0
@@ -218,6 +224,7 @@ class EventStore:
         self._read = db.read
         self._write = db.write
         self._none_until = 0.0  # monotonic time until which "no webhook anywhere" is believed
+        self.holds = HoldStore(db)
 
     async def has_webhooks(self) -> bool:
         """Cheap check before the worker's claim queries: most servers have no webhook at all.
@@ -261,10 +268,11 @@ class EventStore:
 
     # -- the feed ----------------------------------------------------------------------------
     async def events_after(self, tenant_id: str, after: int, limit: int) -> list[Event]:
-        """Committed events with seq > ``after``, in seq order (gapless within retention)."""
+        """Committed events with seq > ``after``, in seq order (gapless within retention), up to
+        the tenant's hold: no consumer reads a held event (scimhub.safety.hold)."""
         stmt = (
             select(events)
-            .where(events.c.tenant_id == tenant_id, events.c.seq > after)
+            .where(events.c.tenant_id == tenant_id, events.c.seq > after, events.c.seq < hold_bound(tenant_id))
             .order_by(events.c.seq)
             .limit(limit)
         )
@@ -375,7 +383,7 @@ class EventStore:
     async def _head(conn: Tx, tenant_id: str, delivered_seq: int) -> Event | None:
         stmt = (
             select(events)
-            .where(events.c.tenant_id == tenant_id, events.c.seq > delivered_seq)
+            .where(events.c.tenant_id == tenant_id, events.c.seq > delivered_seq, events.c.seq < hold_bound(tenant_id))
             .order_by(events.c.seq)
             .limit(1)
         )
@@ -500,7 +508,8 @@ class EventStore:
                     ),
                 )
             )
-            .where(tenant_event_seq.c.last_seq > offset)
+            # Held tenants have nothing for it until released: not drained in vain every round.
+            .where(tenant_event_seq.c.last_seq > offset, offset + 1 < hold_bound(tenant_event_seq.c.tenant_id))
         )
         async with self._read() as conn:
             return {r.tenant_id: int(r.offset) for r in (await conn.execute(stmt))}
@@ -597,7 +606,7 @@ class EventStore:
         """Delete events, delivery-log rows and audit entries older than the cut-offs.
 
         An event a webhook or SET stream of its tenant has not got past yet is kept whatever its
-        age, so retention never drops an undelivered webhook event or SET.
+        age, so retention never drops an undelivered webhook event or SET; nor a held one.
 
         Neither table indexes its timestamps (every write inserts into both): rows are removed in
         write order, up to the first one at or after the cut-off, so each purge reads only what it
@@ -649,6 +658,7 @@ def _purgeable_events(tenant_id: str, before: str) -> list[ColumnElement[bool]]:
         events.c.seq < func.coalesce(first_kept, _PAST_ALL),
         events.c.seq <= func.coalesce(slowest, events.c.seq),
         events.c.seq <= func.coalesce(slowest_stream, events.c.seq),
+        events.c.seq < hold_bound(tenant_id),  # held is only later, never lost
     ]
 
 

@@ -40,6 +40,7 @@ from scimhub.store.events_sql import EventStore
 from scimhub.store.events_sql import Outcome
 from scimhub.store.events_sql import PurgeCounts
 from scimhub.store.events_sql import Webhook
+from scimhub.store.holds_sql import hold_bound
 from scimhub.store.tables import events
 from scimhub.store.tables import set_acks
 from scimhub.store.tables import set_attempts
@@ -336,7 +337,9 @@ class StreamStore:
         """Lease up to ``limit`` due push streams with undelivered events (as ``claim`` of
         EventStore does for webhooks: one conditional UPDATE decides the owner)."""
         pending = exists().where(
-            events.c.tenant_id == set_streams.c.tenant_id, events.c.seq > set_streams.c.delivered_seq
+            events.c.tenant_id == set_streams.c.tenant_id,
+            events.c.seq > set_streams.c.delivered_seq,
+            events.c.seq < hold_bound(set_streams.c.tenant_id),  # held events wait (scimhub.safety)
         )
         due = (
             select(set_streams)
@@ -434,7 +437,12 @@ class StreamStore:
         acked = exists().where(set_acks.c.stream_id == stream.id, set_acks.c.seq == events.c.seq)
         stmt = (
             select(events)
-            .where(events.c.tenant_id == stream.tenant_id, events.c.seq > stream.delivered_seq, ~acked)
+            .where(
+                events.c.tenant_id == stream.tenant_id,
+                events.c.seq > stream.delivered_seq,
+                events.c.seq < hold_bound(stream.tenant_id),  # a poll gets no held event
+                ~acked,
+            )
             .order_by(events.c.seq)
             .limit(limit + 1)
         )

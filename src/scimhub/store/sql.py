@@ -44,9 +44,12 @@ from scimhub.events.model import Event
 from scimhub.events.model import EventDraft
 from scimhub.filter.ast import CompareOp
 from scimhub.filter.bind import BCompare
+from scimhub.safety.guard import GuardRule
+from scimhub.safety.hold import Hold
 from scimhub.schema.compare import comparison_key
 from scimhub.store import fast_reads as fast
 from scimhub.store import fast_writes as fw
+from scimhub.store import holds_sql
 from scimhub.store import tenant_sql
 from scimhub.store.base import AuditEntry
 from scimhub.store.base import IndexKeys
@@ -148,6 +151,7 @@ class SqlUnitOfWork:
     def __init__(self, tx: Tx, tenant_id: str, db: Database) -> None:
         self._tx = tx
         self.tx = tx  # for store-internal writes that are not about one tenant
+        self._db = db
         self._doc_keys = db.keeps_doc_keys
         self._insert = db.insert
         self._tenant_id = tenant_id
@@ -342,6 +346,10 @@ class SqlUnitOfWork:
             ],
         )
         return committed
+
+    async def guard_deprovisions(self, rule: GuardRule, committed: Sequence[Event], now: str) -> Hold | None:
+        """The deprovisioning guard on this transaction's events (scimhub.safety)."""
+        return await holds_sql.guard_deprovisions(self._tx, self._db, self._tenant_id, rule, committed, now)
 
     async def record_audit(self, entry: AuditEntry) -> None:
         await self._tx.run_many(fw.INSERT_AUDIT, [audit_row(self._tenant_id, entry)])

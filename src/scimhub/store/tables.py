@@ -335,3 +335,41 @@ set_attempts = Table(
     Column("outcome", String(16), nullable=False),
     Index(None, "stream_id", "pk"),
 )
+
+# The deprovisioning guard and the hold of a tenant's event stream (scimhub.safety). One row per
+# tenant, made on its first guarded deprovisioning or hold. Consumers (webhook lanes, in-process
+# hooks, the feed) read only events with seq < held_from_seq while it is set.
+tenant_guard = Table(
+    "tenant_guard",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("window_start", String(32)),  # when the current guard window began (None: none yet)
+    Column("window_count", Integer, nullable=False, server_default=text("0")),  # deprovisions in it
+    Column("window_base", Integer),  # active users when it began (percentage thresholds)
+    Column("window_previous", Integer, nullable=False, server_default=text("0")),  # the window before it
+    Column("held_from_seq", BigInteger),  # NULL: not held
+    Column("held_kind", String(16)),  # guard | pause
+    Column("held_reason", Text),
+    Column("held_since", String(32)),
+)
+
+# Sync health (scimhub.safety.health): each tenant's SCIM traffic, written by each process at most
+# once a second from counters kept in memory (never a write per request).
+tenant_activity = Table(
+    "tenant_activity",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("first_request_at", String(32), nullable=False),
+    Column("last_request_at", String(32), nullable=False),
+    Column("user_agent", Text),  # of the latest request
+)
+
+# Requests per tenant and hour by outcome ("ok", or the status and scimType of an error).
+tenant_request_stats = Table(
+    "tenant_request_stats",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("hour", String(13), primary_key=True),  # 2026-12-07T09
+    Column("outcome", String(64), primary_key=True),
+    Column("count", Integer, nullable=False),
+)

@@ -33,7 +33,10 @@ from scimhub.store.tables import set_acks
 from scimhub.store.tables import set_attempts
 from scimhub.store.tables import set_signing_keys
 from scimhub.store.tables import set_streams
+from scimhub.store.tables import tenant_activity
 from scimhub.store.tables import tenant_event_seq
+from scimhub.store.tables import tenant_guard
+from scimhub.store.tables import tenant_request_stats
 from scimhub.store.tables import tenant_settings
 from scimhub.store.tables import tenants
 from scimhub.store.tables import tokens
@@ -146,6 +149,13 @@ async def delete_rows(tx: Tx, tenant_id: str, limit: int) -> tuple[str, int] | N
     return None
 
 
+# Deleted with the tenant row: a row each (the guard, the activity), or one per hour and outcome
+# of the last two days (sync health).
+WITH_TENANT = (tenant_guard, tenant_activity, tenant_request_stats)
+
+
 async def delete_tenant(tx: Tx, tenant_id: str) -> None:
+    for table in WITH_TENANT:
+        await tx.execute(delete(table).where(table.c.tenant_id == tenant_id))
     await tx.execute(delete(tenant_event_seq).where(tenant_event_seq.c.tenant_id == tenant_id))
     await tx.execute(delete(tenants).where(tenants.c.id == tenant_id))
