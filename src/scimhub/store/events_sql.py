@@ -209,7 +209,9 @@ def _has_pending_events() -> ColumnElement[bool]:
     return exists().where(
         events.c.tenant_id == webhooks.c.tenant_id,
         events.c.seq > webhooks.c.delivered_seq,
-        events.c.seq < hold_bound(webhooks.c.tenant_id),
+        # By the events' tenant: two levels down, webhooks.tenant_id does not correlate (the bound
+        # was read over every webhook: PostgreSQL refused it, SQLite took another tenant's hold).
+        events.c.seq < hold_bound(events.c.tenant_id),
     )
 
 

@@ -339,7 +339,9 @@ class StreamStore:
         pending = exists().where(
             events.c.tenant_id == set_streams.c.tenant_id,
             events.c.seq > set_streams.c.delivered_seq,
-            events.c.seq < hold_bound(set_streams.c.tenant_id),  # held events wait (scimhub.safety)
+            # Held events wait (scimhub.safety). By the events' tenant: a subquery two levels down
+            # does not correlate to set_streams (it joined every stream: PostgreSQL refused it).
+            events.c.seq < hold_bound(events.c.tenant_id),
         )
         due = (
             select(set_streams)
