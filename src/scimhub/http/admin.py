@@ -33,6 +33,7 @@ from scimhub.events.sender import Sender
 from scimhub.http.activity import ActivityRecorder
 from scimhub.http.request_log import RequestLogBuffer
 from scimhub.safety.health import Thresholds
+from scimhub.sets.signer import SetSigner
 from scimhub.store.base import Store
 from scimhub.store.base import Tenant
 from scimhub.store.events_sql import EventStore
@@ -104,6 +105,8 @@ class AdminRuntime:
     wake: Callable[[], None] | None = None  # the delivery worker's wake-up (a released hold)
     activity: ActivityRecorder | None = None  # this process's SCIM traffic counters (sync health)
     health: Thresholds = field(default_factory=Thresholds)
+    sets: SetSigner | None = None  # SET streams and keys (scimhub.sets): None without the sets extra
+    base_url: str | None = None  # SCIMHUB_BASE_URL: a new stream's default issuer
 
 
 def _rt(request: Request) -> AdminRuntime:
@@ -289,6 +292,8 @@ def _safety_routes(tenant: str) -> list[Route]:
 
 def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
     """The admin API as an ASGI app, to mount at ``/admin/v1``."""
+    from scimhub.http.sets_admin import stream_routes  # it imports this module's helpers
+
     tenant = "/tenants/{tenant}"
     hook = f"{tenant}/webhooks/{{id}}"
     app = Starlette(
@@ -300,6 +305,7 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
             _route(hook, GET=get_webhook, DELETE=delete_webhook),
             _route(f"{hook}/attempts", GET=list_attempts),
             _route(f"{hook}/redeliver", POST=redeliver),
+            *stream_routes(tenant),
             *_safety_routes(tenant),
         ],
         exception_handlers={AdminError: _admin_error, HTTPException: _http_error},
