@@ -47,6 +47,9 @@ from scimhub.http.request_log import RequestLogMiddleware
 from scimhub.http.routes import scim_router
 from scimhub.http.safety_metrics import SafetyCollector
 from scimhub.http.safety_metrics import SafetyStats
+from scimhub.http.sets import SETS_PREFIX
+from scimhub.http.sets import SetsRuntime
+from scimhub.http.sets import sets_app
 from scimhub.http.target import RequestTarget
 from scimhub.protocol.resources import ResourceService
 from scimhub.protocol.tenant_config import GuardDefaults
@@ -56,12 +59,17 @@ from scimhub.ratelimit import storage_for
 from scimhub.safety.health import Thresholds
 from scimhub.safety.inactive import purge_inactive
 from scimhub.schema.registry import default_registry
+from scimhub.sets import keys as set_keys
+from scimhub.sets.poll import CommitSignal
+from scimhub.sets.push import StreamWorker
+from scimhub.sets.signer import SetSigner
 from scimhub.settings import Settings
 from scimhub.store.activity_sql import ActivityStore
 from scimhub.store.base import Store
 from scimhub.store.events_sql import EventStore
 from scimhub.store.factory import open_store
 from scimhub.store.request_log_sql import RequestLogStore
+from scimhub.store.sets_sql import StreamStore
 from scimhub.store.sql import SqlStore
 from scimhub.timestamps import utc_now
 
@@ -71,7 +79,8 @@ log = logging.getLogger("scimhub")
 
 
 class DirectorySync:
-    """What happens after a commit: wake the webhook worker, run the in-process hooks."""
+    """What happens after a commit: wake the webhook and SET workers and long polls, run the
+    in-process hooks."""
 
     def __init__(self, settings: Settings, events: EventStore, hooks: HookRegistry | None) -> None:
         self.settings = settings
@@ -79,23 +88,61 @@ class DirectorySync:
         self.sender = Sender(settings.webhook_timeout_seconds)
         self.worker = DeliveryWorker(events, settings, sender=self.sender)
         self.dispatcher = HookDispatcher(hooks, events, settings) if hooks else None
+        self.sets = SetStreams.of(events, self.worker) if set_keys.available() else None
+
+    def wake(self) -> None:
+        """Deliver now: the webhook and SET workers, and long polls (a commit, a released hold)."""
+        self.worker.wake()
+        if self.sets is not None:
+            self.sets.after_commit()
 
     async def after_commit(self, events: list[Event]) -> None:
         """ResourceService's on_commit: must never fail the SCIM response."""
-        self.worker.wake()
+        self.wake()
         if self.dispatcher is not None:
             await self.dispatcher.after_commit(events)
 
     async def start(self) -> None:
+        if self.sets is not None:
+            self.sets.signal.open()
         if self.settings.worker_enabled:
             await self.worker.start()
+            if self.sets is not None:
+                await self.sets.worker.start()
         if self.dispatcher is not None:
             await self.dispatcher.start()
 
     async def stop(self) -> None:
         if self.dispatcher is not None:
             await self.dispatcher.stop()
+        if self.sets is not None:
+            self.sets.signal.close()  # long polls answer now: a shutdown does not wait for them
+            await self.sets.worker.stop()
         await self.worker.stop()
+
+
+class SetStreams:
+    """RFC 9967 SET streams: the push worker, the long polls' signal, the public endpoints."""
+
+    def __init__(self, signer: SetSigner, worker: StreamWorker, signal: CommitSignal) -> None:
+        self.signer = signer
+        self.streams = signer.streams
+        self.worker = worker
+        self.signal = signal
+
+    @classmethod
+    def of(cls, events: EventStore, webhooks: DeliveryWorker) -> SetStreams:
+        endpoints = {rt.id: rt.endpoint for rt in default_registry().resource_types.values()}
+        signer = SetSigner(StreamStore(events.db), endpoints, webhooks.clock)
+        return cls(signer, StreamWorker.over(signer, webhooks), CommitSignal())
+
+    def after_commit(self) -> None:
+        self.worker.wake()
+        self.signal.notify()
+
+    def app(self, settings: Settings) -> ASGIApp:
+        runtime = SetsRuntime(self.signer, self.signal, settings.sets_poll_wait_seconds)
+        return sets_app(runtime)
 
 
 def create_app(
@@ -135,18 +182,23 @@ def create_app(
         Route("/metrics", health.metrics, methods=["GET"]),
     ]
     if sync is not None:
+        signer = sync.sets.signer if sync.sets is not None else None
         runtime = AdminRuntime(
             store,
             sync.events,
             sync.sender,
             request_log,
             settings.webhook_allow_private,
-            sync.worker.wake,
+            sync.wake,
             activity,
             Thresholds(settings.status_idle_seconds, settings.status_failing_error_rate),
+            sets=signer,
+            base_url=settings.base_url,
             tenant_config_seconds=configs.ttl,
         )
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
+    if sync is not None and sync.sets is not None:
+        routes.append(Mount(SETS_PREFIX, app=sync.sets.app(settings)))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -190,7 +242,8 @@ def create_app(
         middleware=[Middleware(AccessLogMiddleware, metrics=metrics, activity=activity.counter if activity else None)],
         lifespan=lifespan,
     )
-    app.state.scimhub = Runtime(settings, service)
+    has_streams = sync.sets.streams.has_streams if sync is not None and sync.sets is not None else None
+    app.state.scimhub = Runtime(settings, service, security_events=has_streams)
     app.state.scimhub_metrics = metrics
     return app
 

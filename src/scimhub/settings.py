@@ -53,6 +53,7 @@ class Settings:
     webhook_allow_private: bool = False  # admin API webhooks may target loopback/private/link-local addresses
     webhook_backoff_base_seconds: float = 2.0  # first retry delay; doubles per attempt (with jitter)
     webhook_backoff_max_seconds: float = 3600.0  # cap on one retry delay
+    sets_poll_wait_seconds: float = 30.0  # RFC 8936 long poll: how long a poll without SETs waits for some
     hook_timeout_seconds: float = 10.0  # per in-process hook call
     worker_enabled: bool = True  # run the webhook delivery worker (and retention purge) in this process
     worker_poll_seconds: float = 2.0  # how often the worker looks for other processes' commits

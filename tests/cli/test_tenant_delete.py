@@ -24,16 +24,20 @@ from scimhub.app import create_app
 from scimhub.protocol import tenants
 from scimhub.protocol.tenant_schemas import add_schema
 from scimhub.protocol.tenants import TenantDeletion
+from scimhub.sets.streams import add_stream
 from scimhub.settings import Settings
 from scimhub.store.base import Tenant
 from scimhub.store.events_sql import EventStore
 from scimhub.store.request_log_sql import LoggedRequest
 from scimhub.store.request_log_sql import RequestLogStore
 from scimhub.store.schemas_sql import TenantSchemaStore
+from scimhub.store.sets_sql import StreamStore
 from scimhub.store.sql import SqlStore
 from scimhub.store.tables import hook_offsets
 from scimhub.store.tables import metadata
 from scimhub.store.tables import request_log
+from scimhub.store.tables import set_acks
+from scimhub.store.tables import set_streams
 from scimhub.store.tables import tenant_activity
 from scimhub.store.tables import tenant_event_seq
 from scimhub.store.tables import tenant_guard
@@ -107,6 +111,12 @@ async def _populate(store: SqlStore, access: TenantAccess, name: str) -> Populat
         )
 
     await databases.on_connection(store, rows)
+    # A poll stream (and the tenant's SET signing key) with an ack above a gap and its log row.
+    streams = StreamStore(store.db)
+    stream, _ = await add_stream(
+        streams, access.tenant_id, audience="a", issuer="https://e.test/", push_url=None, after=0
+    )
+    await streams.acknowledge(stream, {2: None}, utc_now())
     tenant = await store.tenant_by_name(name)
     assert tenant is not None
     return Populated(tenant, access)
@@ -115,6 +125,9 @@ async def _populate(store: SqlStore, access: TenantAccess, name: str) -> Populat
 def _counts(conn: Connection, tenant_id: str) -> dict[str, int]:
     """Rows per table that belong to the tenant: every table with a tenant_id, and its tenants row."""
     counts = {}
+    # set_acks rows belong to the tenant through its streams.
+    acks = select(func.count()).select_from(set_acks.join(set_streams)).where(set_streams.c.tenant_id == tenant_id)
+    counts[set_acks.name] = conn.execute(acks).scalar_one()
     for table in metadata.sorted_tables:
         column = table.c.get("tenant_id", table.c.id if table is tenants_table else None)
         if column is not None:

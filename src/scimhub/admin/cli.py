@@ -15,6 +15,7 @@ from scimhub.admin.common import open_store
 from scimhub.admin.common import run
 from scimhub.admin.safety_cli import register as register_safety
 from scimhub.admin.schema_cli import schema
+from scimhub.admin.streams_cli import stream
 from scimhub.admin.sync_cli import events
 from scimhub.admin.sync_cli import requests_cmd
 from scimhub.admin.sync_cli import webhook
@@ -109,3 +110,4 @@ main.add_command(webhook)
 main.add_command(events)
 main.add_command(requests_cmd)
 main.add_command(schema)
+main.add_command(stream)

@@ -44,6 +44,12 @@ RFC9967_URI = {
 }
 
 
+def rfc9967_uri(kind: str, method: str) -> str:
+    """The event's RFC 9967 URI: a change made by PUT is ``prov:put`` (§2.4.3), not ``prov:patch``."""
+    uri = RFC9967_URI[kind]
+    return uri.replace(":patch:", ":put:") if method == "PUT" else uri
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One changed attribute: its path and the values before and after (None: unassigned)."""
@@ -69,13 +75,19 @@ class EventDraft:
     changes: tuple[Change, ...] = ()
     resource: JsonDoc | None = None
     members: tuple[str, ...] = ()
+    method: str = ""  # the HTTP method of the write: PUT makes ``prov:put`` URIs
+    txn: str = ""  # the id shared by the events of one write (RFC 8417 "txn"); "" → this event's id
 
     def payload(self) -> JsonDoc:
         """The event body stored and delivered (webhook, feed, in-process hook)."""
         kind = self.type.value.split(".", 1)[1]
         body: JsonDoc = {
             "type": self.type.value,
-            "rfc9967": {"uri": RFC9967_URI[kind], "attributes": [c.path for c in self.changes]},
+            "rfc9967": {
+                "uri": rfc9967_uri(kind, self.method),
+                "attributes": [c.path for c in self.changes],
+                "txn": self.txn or self.id,
+            },
             "resourceType": self.resource_type,
             "resourceId": self.resource_id,
             "occurredAt": self.occurred_at,

@@ -70,6 +70,10 @@ class Sender:
             "user-agent": "scimhub-webhooks",
             **webhook_headers(secret, event.id, int(time.time()), body),
         }
+        return await self.post(client, url, body, headers)
+
+    async def post(self, client: httpx2.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> SendResult:
+        """POST ``body`` within the one deadline; never raises for I/O (webhooks and SET pushes)."""
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout):

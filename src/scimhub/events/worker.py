@@ -35,12 +35,12 @@ from datetime import timedelta
 import httpx2
 
 from scimhub.events.lane import Lane
+from scimhub.events.queue import DeliveryQueue
 from scimhub.events.sender import Sender
 from scimhub.events.sender import SendResult
 from scimhub.settings import Settings
 from scimhub.store.events_sql import Attempt
 from scimhub.store.events_sql import Claim
-from scimhub.store.events_sql import EventStore
 from scimhub.store.events_sql import Outcome
 from scimhub.store.events_sql import Webhook
 from scimhub.timestamps import format_instant
@@ -100,7 +100,7 @@ class DeliveryWorker:
 
     def __init__(
         self,
-        store: EventStore,
+        store: DeliveryQueue,
         settings: Settings,
         *,
         sender: Sender | None = None,

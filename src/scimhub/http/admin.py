@@ -37,6 +37,7 @@ from scimhub.protocol.tenant_config import CACHE_SECONDS
 from scimhub.safety.health import Thresholds
 from scimhub.schema.declare import DeclaredSchema
 from scimhub.schema.declare import SchemaDocumentError
+from scimhub.sets.signer import SetSigner
 from scimhub.store.base import Store
 from scimhub.store.base import Tenant
 from scimhub.store.events_sql import EventStore
@@ -110,6 +111,8 @@ class AdminRuntime:
     wake: Callable[[], None] | None = None  # the delivery worker's wake-up (a released hold)
     activity: ActivityRecorder | None = None  # this process's SCIM traffic counters (sync health)
     health: Thresholds = field(default_factory=Thresholds)
+    sets: SetSigner | None = None  # SET streams and keys (scimhub.sets): None without the sets extra
+    base_url: str | None = None  # SCIMHUB_BASE_URL: a new stream's default issuer
     # How long servers cache a tenant's declarations: an index is used once every server maintains it.
     tenant_config_seconds: float = CACHE_SECONDS
 
@@ -381,6 +384,8 @@ def _safety_routes(tenant: str) -> list[Route]:
 
 def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
     """The admin API as an ASGI app, to mount at ``/admin/v1``."""
+    from scimhub.http.sets_admin import stream_routes  # it imports this module's helpers
+
     tenant = "/tenants/{tenant}"
     hook = f"{tenant}/webhooks/{{id}}"
     app = Starlette(
@@ -395,6 +400,7 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
             _route(f"{tenant}/schemas", GET=list_schemas, POST=add_schema),
             _route(f"{tenant}/schemas/{{urn}}", GET=get_schema, DELETE=remove_schema),
             _route(f"{tenant}/schemas/{{urn}}/indexes/{{name}}", PUT=add_index, DELETE=remove_index),
+            *stream_routes(tenant),
             *_safety_routes(tenant),
         ],
         exception_handlers={AdminError: _admin_error, HTTPException: _http_error},

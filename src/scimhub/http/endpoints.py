@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from collections.abc import Callable
+
 from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,9 +35,17 @@ from scimhub.settings import Settings
 class Runtime:
     """What endpoints need, built once by ``create_app``."""
 
-    def __init__(self, settings: Settings, service: ResourceService) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        service: ResourceService,
+        *,
+        security_events: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
         self.settings = settings
         self.service = service
+        # Whether a tenant has SET streams (None: none are served): RFC 9967 §4 advertisement.
+        self.security_events = security_events
         self._codec: CursorCodec | None = None
         # Request → base URL, by what it is made of: Starlette builds it by parsing a URL, ~40 µs
         # a request; clients send a handful of distinct Host headers. Bounded, as Host is theirs.
@@ -206,13 +217,19 @@ async def search_root(request: Request) -> Response:
 
 
 async def service_provider_config(request: Request) -> Response:
-    settings = runtime(request).settings
+    rt = runtime(request)
+    settings = rt.settings
+    # RFC 9967 §4: absent "when ... not currently configured for Security Events": a tenant
+    # without a stream is not.
+    tenant_id = context(request).principal.tenant_id
+    configured = rt.security_events is not None and await rt.security_events(tenant_id)
     return ScimResponse(
         discovery.service_provider_config(
             base_url(request),
             max_results=settings.max_results,
             max_payload=settings.max_body_bytes,
             max_operations=max(settings.bulk_max_operations, 0),
+            security_events=configured,
         )
     )
 

@@ -13,15 +13,18 @@ from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
 from scimhub.schema.registry import SchemaRegistry
 from scimhub.schema.relations import members_attribute
+from scimhub.sets.claims import EVENT_URIS
 
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 DOCUMENTATION_URI = "https://github.com/scimhub/scimhub#readme"
 
 
-def service_provider_config(base_url: str, *, max_results: int, max_payload: int, max_operations: int) -> JsonDoc:
-    """What this server really supports (RFC 7643 §5)."""
-    return {
+def service_provider_config(
+    base_url: str, *, max_results: int, max_payload: int, max_operations: int, security_events: bool = False
+) -> JsonDoc:
+    """What this server really supports (RFC 7643 §5; RFC 9967 §4 with ``security_events``)."""
+    doc: JsonDoc = {
         "schemas": [SPC_SCHEMA],
         "documentationUri": DOCUMENTATION_URI,
         "patch": {"supported": True},
@@ -51,6 +54,11 @@ def service_provider_config(base_url: str, *, max_results: int, max_payload: int
         ],
         "meta": {"resourceType": "ServiceProviderConfig", "location": f"{base_url}/ServiceProviderConfig"},
     }
+    if security_events:
+        # RFC 9967 §4: the SET event URIs this server issues over its streams; no asynchronous
+        # SCIM requests (§2.5.1: "Prefer: respond-async" is not honoured).
+        doc["securityEvents"] = {"asyncRequest": "none", "eventUris": list(EVENT_URIS)}
+    return doc
 
 
 def resource_type_document(rtype: ResourceType, base_url: str) -> JsonDoc:

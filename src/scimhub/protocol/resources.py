@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 from typing import Concatenate
 from typing import ParamSpec
@@ -400,6 +401,7 @@ class ResourceService:
             changes=changes,
             resource=resource,
             members=members,
+            method=ctx.method,
         )
 
     def _member_removed(self, ctx: RequestContext, group_id: str, member_id: str) -> EventDraft:
@@ -411,6 +413,7 @@ class ResourceService:
             occurred_at=self.clock(),
             token_id=ctx.principal.token_id,
             members=(member_id,),
+            method=ctx.method,
         )
 
     async def _commit_log(
@@ -424,6 +427,8 @@ class ResourceService:
         ignored: list[str] | None = None,
     ) -> list[Event]:
         """Append the events and the audit entry inside the write transaction."""
+        if len(drafts) > 1:  # one write, one txn (RFC 9967 §2.2): the first event's id
+            drafts = [replace(d, txn=drafts[0].id) for d in drafts]
         events = await uow.append_events(drafts)
         if ctx.guard is not None and events:  # off (None) costs nothing on the hot paths
             await self._guard(uow, ctx, events)

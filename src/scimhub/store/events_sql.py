@@ -40,6 +40,7 @@ from scimhub.store.sql import SqlStore
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
 from scimhub.store.tables import hook_offsets
+from scimhub.store.tables import set_streams
 from scimhub.store.tables import tenant_event_seq
 from scimhub.store.tables import tenants
 from scimhub.store.tables import webhook_attempts
@@ -208,7 +209,9 @@ def _has_pending_events() -> ColumnElement[bool]:
     return exists().where(
         events.c.tenant_id == webhooks.c.tenant_id,
         events.c.seq > webhooks.c.delivered_seq,
-        events.c.seq < hold_bound(webhooks.c.tenant_id),
+        # By the events' tenant: two levels down, webhooks.tenant_id does not correlate (the bound
+        # was read over every webhook: PostgreSQL refused it, SQLite took another tenant's hold).
+        events.c.seq < hold_bound(events.c.tenant_id),
     )
 
 
@@ -604,8 +607,8 @@ class EventStore:
     async def purge(self, events_before: str | None, audit_before: str | None) -> PurgeCounts:
         """Delete events, delivery-log rows and audit entries older than the cut-offs.
 
-        An event a webhook of its tenant has not got past yet is kept whatever its age, so
-        retention never drops an undelivered webhook event; nor a held one.
+        An event a webhook or SET stream of its tenant has not got past yet is kept whatever its
+        age, so retention never drops an undelivered webhook event or SET; nor a held one.
 
         Neither table indexes its timestamps (every write inserts into both): rows are removed in
         write order, up to the first one at or after the cut-off, so each purge reads only what it
@@ -648,10 +651,15 @@ def _purgeable_events(tenant_id: str, before: str) -> list[ColumnElement[bool]]:
         .scalar_subquery()
     )
     slowest = select(func.min(webhooks.c.delivered_seq)).where(webhooks.c.tenant_id == tenant_id).scalar_subquery()
+    # SET streams (scimhub.sets) likewise: nothing past a stream's cursor goes.
+    slowest_stream = (
+        select(func.min(set_streams.c.delivered_seq)).where(set_streams.c.tenant_id == tenant_id).scalar_subquery()
+    )
     return [
         events.c.tenant_id == tenant_id,
         events.c.seq < func.coalesce(first_kept, _PAST_ALL),
         events.c.seq <= func.coalesce(slowest, events.c.seq),
+        events.c.seq <= func.coalesce(slowest_stream, events.c.seq),
         events.c.seq < hold_bound(tenant_id),  # held is only later, never lost
     ]
 

@@ -288,6 +288,70 @@ tenant_schemas = Table(
     Column("updated_at", String(32), nullable=False),
 )
 
+# -- RFC 9967 Security Event Tokens (scimhub.sets) --------------------------------------------
+# Each tenant's SET signing keys (private JWK JSON). One is "active" (signs and is published);
+# a rotated-out key stays "published" (SETs it signed still verify) until retired.
+set_signing_keys = Table(
+    "set_signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("alg", String(16), nullable=False),
+    Column("private_jwk", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # active | published | retired
+    Column("created_at", String(32), nullable=False),
+    Index(None, "tenant_id"),
+)
+
+# SET streams: a push stream (RFC 8935) is delivered like a webhook (cursor, lease, retry
+# state); a poll stream (RFC 8936) has a bearer token (digest) and its acks above the cursor.
+set_streams = Table(
+    "set_streams",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("mode", String(8), nullable=False),  # push | poll
+    Column("url", Text),
+    Column("audience", Text, nullable=False),
+    Column("issuer", Text, nullable=False),
+    Column("full", Boolean, nullable=False),
+    Column("token_digest", String(64)),
+    Column("created_at", String(32), nullable=False),
+    Column("delivered_seq", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", String(32)),
+    Column("lease_owner", String(64)),
+    Column("lease_until", String(32)),
+    Column("allow_private", Boolean, nullable=False),
+    Index(None, "tenant_id"),
+)
+
+# Poll streams: SETs acknowledged out of order, above the stream's cursor (delivered_seq).
+set_acks = Table(
+    "set_acks",
+    metadata,
+    Column("stream_id", String(36), ForeignKey("set_streams.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+)
+
+# The delivery log of SET streams (push attempts; poll acknowledgements and errors).
+set_attempts = Table(
+    "set_attempts",
+    metadata,
+    Column("pk", _Pk, primary_key=True, autoincrement=True),
+    Column("stream_id", String(36), ForeignKey("set_streams.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", String(36), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("attempted_at", String(32), nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("latency_ms", Integer),
+    Column("outcome", String(16), nullable=False),
+    Index(None, "stream_id", "pk"),
+)
+
 # The deprovisioning guard and the hold of a tenant's event stream (scimhub.safety). One row per
 # tenant, made on its first guarded deprovisioning or hold. Consumers (webhook lanes, in-process
 # hooks, the feed) read only events with seq < held_from_seq while it is set.

@@ -29,6 +29,10 @@ from scimhub.store.tables import hook_offsets
 from scimhub.store.tables import request_log
 from scimhub.store.tables import resource_counts
 from scimhub.store.tables import resources
+from scimhub.store.tables import set_acks
+from scimhub.store.tables import set_attempts
+from scimhub.store.tables import set_signing_keys
+from scimhub.store.tables import set_streams
 from scimhub.store.tables import tenant_activity
 from scimhub.store.tables import tenant_event_seq
 from scimhub.store.tables import tenant_guard
@@ -79,6 +83,27 @@ def _attempts(tenant_id: str, limit: int) -> Delete:
     return delete(webhook_attempts).where(webhook_attempts.c.pk.in_(pks))
 
 
+def _set_attempts(tenant_id: str, limit: int) -> Delete:
+    # As webhook_attempts: through the tenant's SET streams.
+    pks = (
+        select(set_attempts.c.pk)
+        .join(set_streams, set_streams.c.id == set_attempts.c.stream_id)
+        .where(set_streams.c.tenant_id == tenant_id)
+        .limit(limit)
+    )
+    return delete(set_attempts).where(set_attempts.c.pk.in_(pks))
+
+
+def _set_acks(tenant_id: str, limit: int) -> Delete:
+    pairs = (
+        select(set_acks.c.stream_id, set_acks.c.seq)
+        .join(set_streams, set_streams.c.id == set_acks.c.stream_id)
+        .where(set_streams.c.tenant_id == tenant_id)
+        .limit(limit)
+    )
+    return delete(set_acks).where(tuple_(set_acks.c.stream_id, set_acks.c.seq).in_(pairs))
+
+
 def _memberships(tenant_id: str, limit: int) -> Delete:
     # Through the tenant's groups (group_members has no tenant index), by the (group, member) key.
     pairs = (
@@ -108,6 +133,10 @@ BATCHES: tuple[tuple[str, Callable[[str, int], Delete]], ...] = (
     ("events", lambda t, n: _by_key(events, "seq", t, n)),
     ("audit_log", lambda t, n: _by_key(audit_log, "pk", t, n)),
     ("request_log", lambda t, n: _by_key(request_log, "pk", t, n)),
+    ("set_attempts", _set_attempts),
+    ("set_acks", _set_acks),
+    ("set_streams", lambda t, n: _by_key(set_streams, "id", t, n)),
+    ("set_signing_keys", lambda t, n: _by_key(set_signing_keys, "kid", t, n)),
     ("tenant_settings", lambda t, n: _by_key(tenant_settings, "key", t, n)),
     ("tenant_schemas", lambda t, n: _by_key(tenant_schemas, "urn_key", t, n)),
 )
