@@ -194,6 +194,7 @@ def create_app(
             Thresholds(settings.status_idle_seconds, settings.status_failing_error_rate),
             sets=signer,
             base_url=settings.base_url,
+            tenant_config_seconds=configs.ttl,
         )
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
     if sync is not None and sync.sets is not None:

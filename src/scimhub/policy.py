@@ -28,6 +28,10 @@ class Policy:
     # Entra's legacy tutorial (Example 5) PATCHes {"path":"manager","value":[{"$ref":…,"value":id}]}:
     # an extension attribute without its URN, as a one-element array.
     unqualified_extension_paths: bool = True
+    # Okta and Entra send custom attributes under extension URNs the tenant may not have declared
+    # (`scimhub schema add`): keep that data as sent instead of dropping it (RFC 7644 §3.3 lets a
+    # strict server refuse it instead).
+    keep_undeclared_extensions: bool = True
 
     @classmethod
     def strict(cls) -> Policy:

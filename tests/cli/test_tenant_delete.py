@@ -22,6 +22,7 @@ from sqlalchemy import update
 from scimhub.admin import tenants_cli
 from scimhub.app import create_app
 from scimhub.protocol import tenants
+from scimhub.protocol.tenant_schemas import add_schema
 from scimhub.protocol.tenants import TenantDeletion
 from scimhub.sets.streams import add_stream
 from scimhub.settings import Settings
@@ -29,6 +30,7 @@ from scimhub.store.base import Tenant
 from scimhub.store.events_sql import EventStore
 from scimhub.store.request_log_sql import LoggedRequest
 from scimhub.store.request_log_sql import RequestLogStore
+from scimhub.store.schemas_sql import TenantSchemaStore
 from scimhub.store.sets_sql import StreamStore
 from scimhub.store.sql import SqlStore
 from scimhub.store.tables import hook_offsets
@@ -79,6 +81,11 @@ async def _populate(store: SqlStore, access: TenantAccess, name: str) -> Populat
     await patch(access.client, f"/Users/{users[0]}", {"op": "replace", "path": "active", "value": False})
     await access.client.delete(f"/Users/{users[1]}")
     await store.set_tenant_setting(access.tenant_id, "rate_limit", "off")
+    await add_schema(
+        TenantSchemaStore(store.db),
+        access.tenant_id,
+        {"id": "urn:x:ext:1.0:User", "attributes": [{"name": "a", "type": "string"}]},
+    )
     # A webhook that has delivered everything so far, with a delivery log; a hook consumer's offset;
     # a request log entry.
     hook = await EventStore.of(store).add_webhook(

@@ -16,6 +16,11 @@ import httpx2
 import orjson
 import pytest
 
+from scimhub.settings import Settings
+from scimhub.store.sql import SqlStore
+from tests.conftest import TenantAccess
+from tests.http.scim_checks import app_with
+from tests.http.scim_checks import client_for
 from tests.ops.support import captured_logs
 
 pytestmark = pytest.mark.anyio
@@ -159,15 +164,15 @@ UNDECLARED = "urn:ietf:params:scim:schemas:extension:Contoso:2.0:User"
 
 
 @pytest.mark.parametrize("op", ["Replace", "Add"])
-async def test_entra_custom_extension_paths_patch_declared_and_refuse_undeclared_extensions(
-    client: httpx2.AsyncClient, op: str
+async def test_entra_custom_extension_paths_patch_declared_and_keep_undeclared_extensions(
+    client: httpx2.AsyncClient, settings: Settings, store: SqlStore, acme: TenantAccess, op: str
 ) -> None:
     """Entra PATCHes a custom attribute with the whole `urn:…:2.0:User:<attr>` string as the path.
 
     A declared extension (the enterprise one) is patched through that form. A path into an
-    extension the server does not declare is an unknown attribute: RFC 7644 §3.5.2 makes it an
-    error (400 invalidPath) rather than a silent drop, so Entra reports the user as failed and
-    nothing changes. Declaring custom extensions per tenant is issue 15.
+    extension the tenant has not declared is kept as sent (policy.keep_undeclared_extensions,
+    issue 15: nothing an IdP sends is silently dropped); a strict server (SCIMHUB_STRICT_RFC)
+    refuses it with 400 invalidPath naming it (RFC 7644 §3.5.2), and nothing changes.
 
     Source: E-TUT
     Quirk: Custom extension attributes are mapped with target names of the form … that whole string is the `path`
@@ -183,16 +188,21 @@ async def test_entra_custom_extension_paths_patch_declared_and_refuse_undeclared
     assert patched.json()[ENTERPRISE] == {"costCenter": "4130"}
     assert ENTERPRISE in patched.json()["schemas"]
 
-    before = (await client.get(path)).json()
     custom = {"schemas": [PATCH_OP], "Operations": [{"op": op, "path": f"{UNDECLARED}:badgeId", "value": "B-77"}]}
-    refused = await client.patch(path, json=custom, headers=entra)
+    async with client_for(app_with(settings, store, strict_rfc=True), acme.token) as strict:
+        before = (await strict.get(path)).json()
+        refused = await strict.patch(path, json=custom, headers=entra)
+        assert (await strict.get(path)).json() == before, "a refused PATCH changes nothing"
+    kept = await client.patch(path, json=custom, headers=entra)
 
     assert refused.status_code == 400, refused.text
     body = refused.json()
     assert body["scimType"] == "invalidPath"
     assert body["status"] == "400"
     assert f"{UNDECLARED}:badgeId" in body["detail"]
-    assert (await client.get(path)).json() == before, "a refused PATCH changes nothing"
+    assert kept.status_code == 200, kept.text
+    assert kept.json()[UNDECLARED] == {"badgeId": "B-77"}
+    assert (await client.get(path)).json()[UNDECLARED] == {"badgeId": "B-77"}
 
 
 async def test_okta_user_agent_is_recorded_in_the_access_log(client: httpx2.AsyncClient) -> None:

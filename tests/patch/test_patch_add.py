@@ -297,9 +297,7 @@ def test_add_to_a_read_only_attribute_is_a_mutability_error(path: str) -> None:
         "name.nope",
         "userName.value",
         f"{USER_SCHEMA}:nope",
-        f"{ENTERPRISE}:nope",
         f"{ENTERPRISE}:manager.nope",
-        "urn:example:params:scim:schemas:extension:acme:2.0:User:department",
         'emails[type eq "work"].nope',
         'name[givenName eq "Barbara"]',
         "members",
@@ -308,6 +306,15 @@ def test_add_to_a_read_only_attribute_is_a_mutability_error(path: str) -> None:
 def test_add_to_an_unknown_path_is_invalid_path(path: str) -> None:
     with pytest.raises(InvalidPath):
         patch(BJENSEN, add(path, "x"))
+
+
+@pytest.mark.parametrize(
+    "path", ["urn:example:params:scim:schemas:extension:acme:2.0:User:department", f"{ENTERPRISE}:nope"]
+)
+def test_a_path_to_undeclared_extension_data_is_invalid_when_it_is_not_kept(path: str) -> None:
+    """With policy.keep_undeclared_extensions on (the default) it sets the value: tests/extensions."""
+    with pytest.raises(InvalidPath):
+        patch(BJENSEN, add(path, "x"), policy=Policy(keep_undeclared_extensions=False))
 
 
 @pytest.mark.parametrize("path", ['emails[nope eq "x"].value', "emails[type gt true].value", 'emails[primary co "x"]'])

@@ -8,6 +8,7 @@ import pytest
 
 from scimhub.errors import InvalidPath
 from scimhub.errors import Mutability
+from scimhub.policy import Policy
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.registry import USER_SCHEMA
 from tests.patch.support import BJENSEN
@@ -113,10 +114,17 @@ def test_remove_of_a_required_group_display_name_is_a_mutability_error() -> None
         patch(TOUR_GUIDES, remove("displayName"), rtype=GROUP)
 
 
-@pytest.mark.parametrize("path", ["nope", "name.nope", f"{ENTERPRISE}:nope", "urn:example:unknown:2.0:User:department"])
+@pytest.mark.parametrize("path", ["nope", "name.nope"])
 def test_remove_of_an_unknown_path_is_invalid_path(path: str) -> None:
     with pytest.raises(InvalidPath):
         patch(BJENSEN, remove(path))
+
+
+@pytest.mark.parametrize("path", ["urn:example:unknown:2.0:User:department", f"{ENTERPRISE}:nope"])
+def test_remove_of_undeclared_extension_data_is_invalid_when_it_is_not_kept(path: str) -> None:
+    """With policy.keep_undeclared_extensions on (the default) it removes the value: tests/extensions."""
+    with pytest.raises(InvalidPath):
+        patch(BJENSEN, remove(path), policy=Policy(keep_undeclared_extensions=False))
 
 
 def test_remove_of_schemas_is_a_mutability_error() -> None:

@@ -265,10 +265,16 @@ def test_replace_on_a_read_only_attribute_is_a_mutability_error(path: str) -> No
         patch(BJENSEN, replace(path, "x"))
 
 
-@pytest.mark.parametrize("path", ["nope", "name.nope", f"{ENTERPRISE}:nope", "displayName.value"])
+@pytest.mark.parametrize("path", ["nope", "name.nope", "displayName.value"])
 def test_replace_on_an_unknown_path_is_invalid_path(path: str) -> None:
     with pytest.raises(InvalidPath):
         patch(BJENSEN, replace(path, "x"))
+
+
+def test_replace_of_an_attribute_the_enterprise_extension_lacks_is_invalid_when_not_kept() -> None:
+    """With policy.keep_undeclared_extensions on (the default) it sets the value: tests/extensions."""
+    with pytest.raises(InvalidPath):
+        patch(BJENSEN, replace(f"{ENTERPRISE}:nope", "x"), policy=Policy(keep_undeclared_extensions=False))
 
 
 def test_pathless_replace_rejects_unknown_attributes_when_strict() -> None:

@@ -263,6 +263,26 @@ def test_an_unknown_name_is_invalid_like_an_unknown_sort_by(parameter: str, name
         parse_projection(TESTED, COMMON, *args)
 
 
+@pytest.mark.parametrize("parameter", ["attributes", "excludedAttributes"])
+def test_a_urn_no_schema_declares_selects_undeclared_data_when_the_tenant_keeps_it(parameter: str) -> None:
+    """policy.keep_undeclared_extensions: data under an undeclared URN is kept, so its URN and
+    `urn:…:attr` are names of it (strict tenants: unknown names, refused above)."""
+    ext = "urn:x:y:z"
+    doc = {"schemas": [TESTED.schema.id, ext], "id": "1", "userName": "a", ext: {"a": 1, "b": 2}}
+    whole = (ext, None) if parameter == "attributes" else (None, ext)
+    one = (f"{ext}:A", None) if parameter == "attributes" else (None, f"{ext}:a")
+
+    selected = project(doc, TESTED, COMMON, parse_projection(TESTED, COMMON, *whole, undeclared=True))
+    attribute = project(doc, TESTED, COMMON, parse_projection(TESTED, COMMON, *one, undeclared=True))
+
+    if parameter == "attributes":
+        assert selected == {"schemas": doc["schemas"], "id": "1", ext: {"a": 1, "b": 2}}
+        assert attribute == {"schemas": doc["schemas"], "id": "1", ext: {"a": 1}}
+    else:
+        assert selected == {"schemas": doc["schemas"], "id": "1", "userName": "a"}
+        assert attribute == {"schemas": doc["schemas"], "id": "1", "userName": "a", ext: {"b": 2}}
+
+
 def test_names_of_other_resource_types_can_be_ignored() -> None:
     """Root searches: each type ignores the names only another type has."""
     projection = parse_projection(GROUP, COMMON, "displayName,userName", "emails", ignore_unknown=True)

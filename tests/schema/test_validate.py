@@ -154,14 +154,14 @@ TYPE_ERRORS = [
     pytest.param({"active": "yes"}, "active", id="boolean-word"),
     pytest.param({"active": 1}, "active", id="boolean-number"),
     pytest.param({"emails": [{"value": "a", "primary": "maybe"}]}, "emails[0].primary", id="boolean-sub"),
-    pytest.param({EXT: {"badgeNumber": "7"}}, "badgeNumber", id="integer-string"),
-    pytest.param({EXT: {"badgeNumber": 7.5}}, "badgeNumber", id="integer-float"),
-    pytest.param({EXT: {"badgeNumber": True}}, "badgeNumber", id="integer-boolean"),
-    pytest.param({EXT: {"score": "1.5"}}, "score", id="decimal-string"),
-    pytest.param({EXT: {"score": False}}, "score", id="decimal-boolean"),
-    pytest.param({EXT: {"hiredAt": "yesterday"}}, "hiredAt", id="dateTime-word"),
-    pytest.param({EXT: {"hiredAt": "2008-01-23"}}, "hiredAt", id="dateTime-date-only"),
-    pytest.param({EXT: {"hiredAt": 1200000000}}, "hiredAt", id="dateTime-number"),
+    pytest.param({EXT: {"badgeNumber": "7"}}, f"{EXT}:badgeNumber", id="integer-string"),
+    pytest.param({EXT: {"badgeNumber": 7.5}}, f"{EXT}:badgeNumber", id="integer-float"),
+    pytest.param({EXT: {"badgeNumber": True}}, f"{EXT}:badgeNumber", id="integer-boolean"),
+    pytest.param({EXT: {"score": "1.5"}}, f"{EXT}:score", id="decimal-string"),
+    pytest.param({EXT: {"score": False}}, f"{EXT}:score", id="decimal-boolean"),
+    pytest.param({EXT: {"hiredAt": "yesterday"}}, f"{EXT}:hiredAt", id="dateTime-word"),
+    pytest.param({EXT: {"hiredAt": "2008-01-23"}}, f"{EXT}:hiredAt", id="dateTime-date-only"),
+    pytest.param({EXT: {"hiredAt": 1200000000}}, f"{EXT}:hiredAt", id="dateTime-number"),
     pytest.param({"name": "Barbara Jensen"}, "name", id="complex-string"),
     pytest.param({"name": ["Barbara"]}, "name", id="complex-array"),
     pytest.param({"emails": ["bjensen@example.com"]}, "emails[0]", id="complex-element-string"),
@@ -214,20 +214,35 @@ def test_string_booleans_are_rejected_when_strict(text: str) -> None:
         validate(user(active=text), policy=STRICT)
 
 
-UNKNOWN_ATTRIBUTES = [
+IGNORED_ATTRIBUTES = [
     pytest.param({"favouriteColour": "green"}, id="top-level"),
     pytest.param({"name": {"nickName": "Babs"}}, id="sub-attribute"),
-    pytest.param({ENTERPRISE: {"costCentre": "4130"}}, id="extension-attribute"),
-    pytest.param({f"{ENTERPRISE}:costCentre": "4130"}, id="urn-qualified"),
     pytest.param({"name.givenName": "Barbara"}, id="dotted-key"),
     pytest.param({"department": "Tour Operations"}, id="extension-attribute-at-top-level"),
 ]
+# Attributes an extension does not declare (Okta's custom attributes in the enterprise namespace).
+UNDECLARED_IN_EXTENSION = [
+    pytest.param({ENTERPRISE: {"costCentre": "4130"}}, id="extension-attribute"),
+    pytest.param({f"{ENTERPRISE}:costCentre": "4130"}, id="urn-qualified"),
+]
+UNKNOWN_ATTRIBUTES = [*IGNORED_ATTRIBUTES, *UNDECLARED_IN_EXTENSION]
 
 
-@pytest.mark.parametrize("unknown", UNKNOWN_ATTRIBUTES)
+@pytest.mark.parametrize("unknown", IGNORED_ATTRIBUTES)
 def test_unknown_attributes_are_ignored_by_default(unknown: JsonDoc) -> None:
     """RFC 7644 §3.3 lets a server ignore what it does not know (policy.ignore_unknown_attributes)."""
     assert validate(user(**unknown)) == user()
+
+
+@pytest.mark.parametrize("unknown", UNDECLARED_IN_EXTENSION)
+def test_an_attribute_an_extension_does_not_declare_is_kept_as_sent(unknown: JsonDoc) -> None:
+    """policy.keep_undeclared_extensions (default): kept, like an undeclared extension's data;
+    off, it is ignored like any unknown attribute."""
+    kept = validate(user(**unknown))
+    ignored = validate(user(**unknown), policy=Policy(keep_undeclared_extensions=False))
+
+    assert kept[ENTERPRISE] == {"costCentre": "4130"} and kept["schemas"] == [USER_SCHEMA, ENTERPRISE]
+    assert ignored == user()
 
 
 @pytest.mark.parametrize("unknown", UNKNOWN_ATTRIBUTES)

@@ -57,9 +57,16 @@ def test_extension_attributes_are_keyed_by_their_own_schema() -> None:
 
 
 def test_date_times_and_attributes_no_schema_names_are_kept() -> None:
-    doc = keyed({"urn:example:unknown": {"X": "Y"}, "nickName": "Bob", "unknownThing": "KeepMe"})
+    doc = keyed({"nickName": "Bob", "unknownThing": "KeepMe"})
 
-    assert doc == {"urn:example:unknown": {"X": "Y"}, "nickName": "bob", "unknownThing": "KeepMe"}
+    assert doc == {"nickName": "bob", "unknownThing": "KeepMe"}
+
+
+def test_undeclared_extension_strings_are_keyed_as_rfc_default_strings() -> None:
+    """caseExact false, RFC 7643's default: a later declaration (usually so) finds the keys right."""
+    doc = keyed({"urn:example:unknown:1.0:User": {"X": "Ÿ", "n": 1, "l": ["A", {"B": "C"}]}})
+
+    assert doc == {"urn:example:unknown:1.0:User": {"X": "ÿ", "n": 1, "l": ["a", {"B": "c"}]}}
 
 
 def test_index_keys_compute_the_document_only_when_a_store_asks() -> None:

@@ -103,3 +103,26 @@ def _indexed_columns(conn: Connection, table: str) -> list[list[str]]:
         [column[2] for column in conn.exec_driver_sql(f"PRAGMA index_info('{index[1]}')")]
         for index in conn.exec_driver_sql(f"PRAGMA index_list('{table}')")
     ]
+
+
+def test_0010_adds_tenant_schemas_and_keeps_the_request_log(tmp_path: Path) -> None:
+    """A new table and a nullable column: no row is rewritten; entries logged before read back with
+    no ignored attributes; downgrade drops both and keeps the rows."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config(str(engine.url))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0009")
+        conn.exec_driver_sql("INSERT INTO tenants (id, name, created_at) VALUES ('t1', 'acme', '2026-01-01')")
+        conn.exec_driver_sql(
+            "INSERT INTO request_log (tenant_id, at, request_id, method, path, status, latency_ms)"
+            " VALUES ('t1', '2026-01-01', 'r1', 'GET', '/scim/v2/Users', 200, 1)"
+        )
+        command.upgrade(config, "head")
+        assert conn.exec_driver_sql("SELECT request_id, ignored FROM request_log").all() == [("r1", None)]
+        assert conn.exec_driver_sql("SELECT count(*) FROM tenant_schemas").scalar() == 0
+        command.downgrade(config, "0009")
+        assert conn.exec_driver_sql("SELECT request_id FROM request_log").all() == [("r1",)]
+        tables = {row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "tenant_schemas" not in tables
+    engine.dispose()

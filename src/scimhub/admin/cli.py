@@ -14,6 +14,7 @@ from scimhub import __version__
 from scimhub.admin.common import open_store
 from scimhub.admin.common import run
 from scimhub.admin.safety_cli import register as register_safety
+from scimhub.admin.schema_cli import schema
 from scimhub.admin.streams_cli import stream
 from scimhub.admin.sync_cli import events
 from scimhub.admin.sync_cli import requests_cmd
@@ -108,4 +109,5 @@ main.add_command(token)
 main.add_command(webhook)
 main.add_command(events)
 main.add_command(requests_cmd)
+main.add_command(schema)
 main.add_command(stream)

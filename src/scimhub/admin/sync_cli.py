@@ -196,6 +196,8 @@ def requests_cmd(tenant_name: str, failed: bool, limit: int, bodies: bool) -> No
             f"{entry['at']}  {entry['status']}  {entry['method']} {entry['path']}{query}  "
             f"{entry['latencyMs']} ms  {entry['error'] or ''}".rstrip()
         )
+        if entry["ignored"]:  # unknown attributes the write ignored: nothing is dropped silently
+            click.echo(f"    ignored:  {', '.join(entry['ignored'])}")
         if bodies:
             click.echo(f"    request:  {entry['requestBody'] or '-'}")
             click.echo(f"    response: {entry['responseBody'] or '-'}")

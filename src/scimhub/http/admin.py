@@ -1,4 +1,4 @@
-"""The admin API (``/admin/v1``): event feed, webhooks, delivery log, audit log.
+"""The admin API (``/admin/v1``): event feed, webhooks, delivery log, audit log, extension schemas.
 
 For the host application, not for identity providers: authenticated by the single bearer token
 ``SCIMHUB_ADMIN_TOKEN`` (RFC 6750), compared in constant time. SCIM tokens are never accepted
@@ -32,12 +32,18 @@ from scimhub.events import webhooks as webhook_ops
 from scimhub.events.sender import Sender
 from scimhub.http.activity import ActivityRecorder
 from scimhub.http.request_log import RequestLogBuffer
+from scimhub.protocol import tenant_schemas as schema_ops
+from scimhub.protocol.tenant_config import CACHE_SECONDS
 from scimhub.safety.health import Thresholds
+from scimhub.schema.declare import DeclaredSchema
+from scimhub.schema.declare import SchemaDocumentError
 from scimhub.sets.signer import SetSigner
 from scimhub.store.base import Store
 from scimhub.store.base import Tenant
 from scimhub.store.events_sql import EventStore
 from scimhub.store.events_sql import Webhook
+from scimhub.store.schemas_sql import TenantSchemaStore
+from scimhub.store.sql import SqlStore
 
 ADMIN_PREFIX = "/admin/v1"
 _REALM = 'Bearer realm="scimhub-admin"'
@@ -107,6 +113,8 @@ class AdminRuntime:
     health: Thresholds = field(default_factory=Thresholds)
     sets: SetSigner | None = None  # SET streams and keys (scimhub.sets): None without the sets extra
     base_url: str | None = None  # SCIMHUB_BASE_URL: a new stream's default issuer
+    # How long servers cache a tenant's declarations: an index is used once every server maintains it.
+    tenant_config_seconds: float = CACHE_SECONDS
 
 
 def _rt(request: Request) -> AdminRuntime:
@@ -252,6 +260,90 @@ async def redeliver(request: Request) -> Response:
     return JSONResponse({"attempts": [a.to_json() for a in attempts]})
 
 
+# -- extension schemas (the same operations as `scimhub schema`) -----------------------------
+def _schema_store(request: Request) -> TenantSchemaStore:
+    store = _rt(request).store
+    assert isinstance(store, SqlStore)  # the admin API exists only on the SQL store
+    return TenantSchemaStore(store.db)
+
+
+def _schema_json(declared: DeclaredSchema) -> dict[str, Any]:
+    return {**schema_ops.summary(declared), "document": declared.document}
+
+
+async def list_schemas(request: Request) -> Response:
+    """GET tenants/{tenant}/schemas → {"schemas": [{id, resourceType, required, attributes, indexed}]}."""
+    tenant = await _tenant(request)
+    declared = await _schema_store(request).declared(tenant.id)
+    return JSONResponse({"schemas": [schema_ops.summary(d) for d in declared]})
+
+
+async def add_schema(request: Request) -> Response:
+    """POST {"schema": <RFC 7643 §7 document>, "resourceType": "User"|"Group", "required": false}:
+    201 when declared, 200 when it updated the declaration of the same URN; servers use it within 10 s."""
+    tenant = await _tenant(request)
+    body = await _json_body(request)
+    document, resource_type = body.get("schema"), body.get("resourceType", "User")
+    required = body.get("required", False)
+    if not isinstance(document, dict) or not isinstance(resource_type, str) or not isinstance(required, bool):
+        raise AdminError(400, 'Send {"schema": {"id": "urn:…", "attributes": [...]}, "resourceType": "User"}.')
+    try:
+        declared, replaced = await schema_ops.add_schema(
+            _schema_store(request), tenant.id, document, resource_type, required=required
+        )
+    except SchemaDocumentError as exc:
+        raise AdminError(400, str(exc)) from None
+    return JSONResponse(_schema_json(declared), 200 if replaced else 201)
+
+
+async def get_schema(request: Request) -> Response:
+    tenant = await _tenant(request)
+    try:
+        found = await schema_ops.find_schema(_schema_store(request), tenant.id, request.path_params["urn"])
+    except LookupError as exc:
+        raise AdminError(404, str(exc)) from None
+    return JSONResponse(_schema_json(found))
+
+
+async def add_index(request: Request) -> Response:
+    """PUT tenants/{tenant}/schemas/{urn}/indexes/{name}: index a string attribute for eq filters.
+    Answers once every server maintains the index and the stored values are in it (the tenant
+    config cache's time, plus a second, and the indexing)."""
+    tenant = await _tenant(request)
+    urn, name = request.path_params["urn"], request.path_params["name"]
+    settle = schema_ops.settle_for(_rt(request).tenant_config_seconds)
+    try:
+        declared, count = await schema_ops.add_index(_schema_store(request), tenant.id, urn, name, settle)
+    except SchemaDocumentError as exc:
+        raise AdminError(400, str(exc)) from None
+    except LookupError as exc:
+        raise AdminError(404, str(exc)) from None
+    return JSONResponse({**_schema_json(declared), "indexedResources": count})
+
+
+async def remove_index(request: Request) -> Response:
+    """DELETE tenants/{tenant}/schemas/{urn}/indexes/{name}: filters stop using it, then its rows go."""
+    tenant = await _tenant(request)
+    urn, name = request.path_params["urn"], request.path_params["name"]
+    settle = schema_ops.settle_for(_rt(request).tenant_config_seconds)
+    try:
+        await schema_ops.drop_index(_schema_store(request), tenant.id, urn, name, settle)
+    except LookupError as exc:
+        raise AdminError(404, str(exc)) from None
+    return Response(status_code=204)
+
+
+async def remove_schema(request: Request) -> Response:
+    """DELETE: forget the declaration; stored values stay in the resources."""
+    tenant = await _tenant(request)
+    try:
+        settle = schema_ops.settle_for(_rt(request).tenant_config_seconds)
+        await schema_ops.remove_schema(_schema_store(request), tenant.id, request.path_params["urn"], settle)
+    except LookupError as exc:
+        raise AdminError(404, str(exc)) from None
+    return Response(status_code=204)
+
+
 # -- the app ---------------------------------------------------------------------------------
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -305,6 +397,9 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
             _route(hook, GET=get_webhook, DELETE=delete_webhook),
             _route(f"{hook}/attempts", GET=list_attempts),
             _route(f"{hook}/redeliver", POST=redeliver),
+            _route(f"{tenant}/schemas", GET=list_schemas, POST=add_schema),
+            _route(f"{tenant}/schemas/{{urn}}", GET=get_schema, DELETE=remove_schema),
+            _route(f"{tenant}/schemas/{{urn}}/indexes/{{name}}", PUT=add_index, DELETE=remove_index),
             *stream_routes(tenant),
             *_safety_routes(tenant),
         ],

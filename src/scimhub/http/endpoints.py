@@ -28,6 +28,7 @@ from scimhub.schema.model import ResourceType
 from scimhub.schema.project import DEFAULT_PROJECTION
 from scimhub.schema.project import Projection
 from scimhub.schema.project import parse_projection
+from scimhub.schema.registry import SchemaRegistry
 from scimhub.settings import Settings
 
 
@@ -97,23 +98,44 @@ def context(request: Request) -> RequestContext:
             principal, rt.base_url(request), settings.policy, settings.limits, scope["method"], scope["path"]
         )
     return RequestContext(
-        principal, rt.base_url(request), config.policy, settings.limits, scope["method"], scope["path"], config.guard
+        principal,
+        rt.base_url(request),
+        config.policy,
+        settings.limits,
+        scope["method"],
+        scope["path"],
+        config.guard,
+        config.registry,
     )
+
+
+def registry(request: Request) -> SchemaRegistry:
+    """The calling tenant's schemas: the built-in ones plus its declared extensions."""
+    config: TenantConfig | None = request.scope.get("scimhub.tenant_config")
+    return config.registry if config is not None else runtime(request).service.registry
 
 
 def projection(request: Request, rtype: ResourceType) -> Projection:
     if not request.scope.get("query_string"):
         return DEFAULT_PROJECTION  # most writes and reads: no need to parse a query string
     params = request.query_params
+    config: TenantConfig | None = request.scope.get("scimhub.tenant_config")
+    policy = config.policy if config is not None else runtime(request).settings.policy
     return parse_projection(
         rtype,
         runtime(request).service.registry.common,
         params.get("attributes"),
         params.get("excludedAttributes"),
+        undeclared=policy.keep_undeclared_extensions,
     )
 
 
-def resource_response(result: ResourceResult, status: int | None = None) -> Response:
+IGNORED_KEY = "scimhub.ignored"  # the request log lists the unknown attributes a write ignored
+
+
+def resource_response(result: ResourceResult, status: int | None = None, request: Request | None = None) -> Response:
+    if result.ignored and request is not None:
+        request.scope[IGNORED_KEY] = result.ignored
     status = status or result.status
     headers = {"ETag": etag(result.version)}
     if status == 201:
@@ -130,7 +152,7 @@ class ResourceEndpoints:
         self.rtype_id = rtype_id
 
     def _rtype(self, request: Request) -> ResourceType:
-        return runtime(request).service.registry.resource_type(self.rtype_id)
+        return registry(request).resource_type(self.rtype_id)
 
     async def list(self, request: Request) -> Response:
         searcher = await runtime(request).searcher(request)
@@ -146,7 +168,7 @@ class ResourceEndpoints:
         rt, rtype = runtime(request), self._rtype(request)
         body = await read_json(request, rt.settings.max_body_bytes)
         result = await rt.service.create(context(request), rtype, body, projection(request, rtype))
-        return resource_response(result, 201)
+        return resource_response(result, 201, request)
 
     async def get(self, request: Request) -> Response:
         rt, rtype = runtime(request), self._rtype(request)
@@ -166,7 +188,7 @@ class ResourceEndpoints:
             projection(request, rtype),
             request.headers.get("if-match"),
         )
-        return resource_response(result)
+        return resource_response(result, request=request)
 
     async def patch(self, request: Request) -> Response:
         rt, rtype = runtime(request), self._rtype(request)
@@ -179,7 +201,7 @@ class ResourceEndpoints:
             projection(request, rtype),
             request.headers.get("if-match"),
         )
-        return resource_response(result)
+        return resource_response(result, request=request)
 
     async def delete(self, request: Request) -> Response:
         rt, rtype = runtime(request), self._rtype(request)
@@ -213,24 +235,23 @@ async def service_provider_config(request: Request) -> Response:
 
 
 async def resource_types(request: Request) -> Response:
-    return ScimResponse(discovery.resource_types(runtime(request).service.registry, base_url(request)))
+    return ScimResponse(discovery.resource_types(registry(request), base_url(request)))
 
 
 async def resource_type(request: Request) -> Response:
-    registry = runtime(request).service.registry
-    return ScimResponse(discovery.resource_type(registry, base_url(request), request.path_params["id"]))
+    return ScimResponse(discovery.resource_type(registry(request), base_url(request), request.path_params["id"]))
 
 
 async def schemas(request: Request) -> Response:
     rt = runtime(request)
-    return ScimResponse(discovery.schemas(rt.service.registry, base_url(request), rt.settings.max_values_per_attribute))
+    return ScimResponse(discovery.schemas(registry(request), base_url(request), rt.settings.max_values_per_attribute))
 
 
 async def schema(request: Request) -> Response:
     rt = runtime(request)
     urn = request.path_params["id"]
     return ScimResponse(
-        discovery.schema(rt.service.registry, base_url(request), urn, rt.settings.max_values_per_attribute)
+        discovery.schema(registry(request), base_url(request), urn, rt.settings.max_values_per_attribute)
     )
 
 

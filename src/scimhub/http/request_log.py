@@ -16,12 +16,14 @@ from collections import deque
 from dataclasses import dataclass
 from dataclasses import replace
 
+import orjson
 from starlette.types import ASGIApp
 from starlette.types import Message
 from starlette.types import Receive
 from starlette.types import Scope
 from starlette.types import Send
 
+from scimhub.http.endpoints import IGNORED_KEY
 from scimhub.protocol.context import Principal
 from scimhub.requestlog import error_detail
 from scimhub.requestlog import redact_body
@@ -179,6 +181,7 @@ class RequestLogMiddleware:
                         error=None,
                         request_body=None,
                         response_body=None,
+                        ignored=_ignored(scope),
                     ),
                     # A body the log cuts is redacted now, so that a ring holds no large bodies
                     # (at most a few ms: the redaction reads a window of it and stops at the cap).
@@ -189,3 +192,9 @@ class RequestLogMiddleware:
                     response_size=response_size,
                 )
             )
+
+
+def _ignored(scope: Scope) -> str | None:
+    """The unknown attribute names the request's write ignored (set by the endpoint), as JSON."""
+    names = scope.get(IGNORED_KEY)
+    return orjson.dumps(list(names)).decode() if names else None

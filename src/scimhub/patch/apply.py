@@ -36,6 +36,7 @@ from scimhub.patch.model import PatchOperation
 from scimhub.patch.values import unique
 from scimhub.patch.values import without
 from scimhub.policy import Policy
+from scimhub.schema import undeclared
 from scimhub.schema.model import Attribute
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import Mutability
@@ -62,6 +63,7 @@ class MemberOp:
 class PatchResult:
     doc: JsonDoc
     members: tuple[MemberOp, ...] = field(default_factory=tuple)
+    ignored: tuple[str, ...] = ()  # unknown attribute names skipped (policy.ignore_unknown_attributes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,7 @@ def apply_patch(
     for operation in operations:
         # The result shares no object with the request: clearing a primary must not edit the request.
         engine.apply(replace(operation, value=_copy(operation.value)))
-    return PatchResult(engine.doc, tuple(engine.members))
+    return PatchResult(engine.doc, tuple(engine.members), tuple(engine.ignored))
 
 
 def _copy(value: Any) -> Any:
@@ -100,6 +102,7 @@ class _Engine:
         self.common = common
         self.policy = policy
         self.members: list[MemberOp] = []
+        self.ignored: list[str] = []
         self.members_name = members_attribute(rtype)
         self.budget = Budget(limits.max_patch_comparisons)  # each walk over values is counted first
 
@@ -112,8 +115,29 @@ class _Engine:
         if operation.path is None:
             self._apply_pathless(operation)
             return
+        if operation.path[:4].casefold() == "urn:" and self._undeclared(operation.op, operation.path, operation.value):
+            return
         target = self._target(operation.path)
         self._dispatch(operation.op, target, operation.value, pathless=False)
+
+    def _undeclared(self, op: OpName, name: str, value: Any) -> bool:
+        """Undeclared extension data (``policy.keep_undeclared_extensions``): set or removed by
+        name, as sent; False when ``name`` is not such data."""
+        if not self.policy.keep_undeclared_extensions:
+            return False
+        head, bracket, _ = name.partition("[")
+        found = undeclared.classify(self.rtype, head, value, self.doc, self.doc.get("schemas") or ())
+        if found is None:
+            return False
+        if bracket:
+            raise InvalidPath(
+                f"'{name}': a [filter] needs a declared schema; declare {found.urn} (scimhub schema add)."
+            )
+        if op is OpName.REMOVE or value is None:
+            undeclared.remove(self.doc, found)
+        else:
+            undeclared.place(self.doc, found, value, add=op is OpName.ADD)
+        return True
 
     def _apply_pathless(self, operation: PatchOperation) -> None:
         """RFC 7644 §3.5.2.1/3: no path, the value is a set of attributes (keys may be
@@ -122,9 +146,12 @@ class _Engine:
             if key.casefold() == "schemas":
                 continue
             target = self._key_target(key)
+            if target is None and self._undeclared(operation.op, key, value):
+                continue
             if target is None:
                 if not self.policy.ignore_unknown_attributes:
                     raise InvalidValue(f"Unknown attribute '{key}' in PATCH value.")
+                self.ignored.append(key)
                 continue
             # Okta's Group Push rename repeats the readOnly id in the value: nothing to change.
             if target.container is None and target.path.leaf.mutability is Mutability.READ_ONLY:
@@ -200,9 +227,12 @@ class _Engine:
             raise InvalidValue(f"The value for {schema.id} must be an object of its attributes.")
         for key, sub_value in value.items():
             attr = schema.attribute(key)
+            if attr is None and self._undeclared(op, f"{schema.id}:{key}", sub_value):
+                continue
             if attr is None:
                 if not self.policy.ignore_unknown_attributes:
                     raise InvalidValue(f"Unknown attribute '{key}' in extension {schema.id}.")
+                self.ignored.append(f"{schema.id}:{key}")
                 continue
             self._dispatch(op, _Target(BoundPath(attr, None, schema.id)), sub_value, pathless=True)
 

@@ -288,7 +288,8 @@ class BulkRunner:
         self.prefix = ctx.path.rsplit("/", 1)[0]
         self.created: dict[str, str] = {}  # bulkId -> id
         self._contexts: dict[tuple[str, str], RequestContext] = {}
-        self.endpoints = {t.endpoint.strip("/").casefold(): t for t in service.registry.resource_types.values()}
+        # The caller's resource types: its tenant's declared extensions validate bulk data too.
+        self.endpoints = {t.endpoint.strip("/").casefold(): t for t in ctx.registry.resource_types.values()}
 
     async def run(self) -> JsonDoc:
         order, circular = plan(self.request.operations)

@@ -8,6 +8,8 @@ from dataclasses import field
 from scimhub.limits import InputLimits
 from scimhub.policy import Policy
 from scimhub.safety.guard import GuardRule
+from scimhub.schema.registry import SchemaRegistry
+from scimhub.schema.registry import default_registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,7 @@ class RequestContext:
     method: str = ""  # for the audit log
     path: str = ""
     guard: GuardRule | None = None  # the deprovisioning guard in force for the tenant (None: off)
+    registry: SchemaRegistry = field(default_factory=default_registry)  # the tenant's schemas
 
     @property
     def tenant_id(self) -> str:

@@ -8,6 +8,7 @@ work per write, and the clock and id factory are injected.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import random
@@ -80,6 +81,7 @@ class ResourceResult:
     version: int
     location: str
     status: int = 200  # 204: the write is acknowledged without a body (``doc`` is empty)
+    ignored: tuple[str, ...] = ()  # unknown attribute names the write ignored (request log, audit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +208,8 @@ class ResourceService:
         self, ctx: RequestContext, rtype: ResourceType, body: Any, projection: Projection | None
     ) -> ResourceResult:
         """RFC 7644 §3.3. ``projection`` None: the result carries no document (a bulk operation's)."""
-        doc = self._validate(ctx, rtype, body, Context.CREATE)
+        ignored: list[str] = []
+        doc = self._validate(ctx, rtype, body, Context.CREATE, ignored=ignored)
         members = _pop_members(doc, rtype)
         _check_member_count(len(members or ()), ctx)
         now = self.clock()
@@ -218,15 +221,15 @@ class ResourceService:
                 delta.add(await uow.add_members(stored.id, await _resolve_members(uow, members, stored.id)))
                 await uow.touch(list(delta.added), now)
             drafts = self._drafts(ctx, rtype, None, stored, delta)
-            events = await self._commit_log(uow, ctx, rtype, stored.id, 201, drafts)
+            events = await self._commit_log(uow, ctx, rtype, stored.id, 201, drafts, ignored)
         await self._committed(events)
         if projection is None:
-            return _bodiless(ctx, rtype, stored)
+            return _with_ignored(_bodiless(ctx, rtype, stored), ignored)
         # A resource created just now belongs to no group yet: its `groups` need no query.
         known: dict[str, list[MemberRef]] | None = None
         if member_of_attribute(rtype) and not members_attribute(rtype):
             known = {}
-        return (await self.render_many(ctx, rtype, [stored], projection, known))[0]
+        return _with_ignored((await self.render_many(ctx, rtype, [stored], projection, known))[0], ignored)
 
     @_audit_failures
     async def replace(
@@ -239,19 +242,19 @@ class ResourceService:
         if_match: str | None = None,
     ) -> ResourceResult:
         """RFC 7644 §3.5.1: full replace; readOnly ignored, immutable must not change."""
-        delta = MemberDelta()
+        delta, ignored = MemberDelta(), list[str]()
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
-            doc = self._validate(ctx, rtype, body, Context.REPLACE, current.doc)
+            doc = self._validate(ctx, rtype, body, Context.REPLACE, current.doc, ignored)
             members = _pop_members(doc, rtype)
             _check_member_count(len(members or ()), ctx)
             if members_attribute(rtype):
                 await _replace_members(uow, id, await _resolve_members(uow, members or [], id), delta)
-            stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta)
+            stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta, ignored)
         await self._committed(events)
         if projection is None:
-            return _bodiless(ctx, rtype, stored)
-        return (await self.render_many(ctx, rtype, [stored], projection))[0]
+            return _with_ignored(_bodiless(ctx, rtype, stored), ignored)
+        return _with_ignored((await self.render_many(ctx, rtype, [stored], projection))[0], ignored)
 
     @_audit_failures
     async def patch(
@@ -275,13 +278,14 @@ class ResourceService:
         async with self.store.unit_of_work(ctx.tenant_id) as uow:
             current = await _current(uow, rtype, id, if_match)
             result = apply_patch(current.doc, operations, rtype, self.registry.common, ctx.policy, ctx.limits)
-            doc = self._validate(ctx, rtype, result.doc, Context.PATCH, current.doc)
+            ignored = list(result.ignored)
+            doc = self._validate(ctx, rtype, result.doc, Context.PATCH, current.doc, ignored)
             await _apply_member_changes(uow, id, result.members, delta)
-            stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta, status)
+            stored, events = await self._finish_update(uow, ctx, rtype, current, doc, delta, ignored, status)
         await self._committed(events)
         if status == 204 or projection is None:
-            return _bodiless(ctx, rtype, stored, status)
-        return (await self.render_many(ctx, rtype, [stored], projection))[0]
+            return _with_ignored(_bodiless(ctx, rtype, stored, status), ignored)
+        return _with_ignored((await self.render_many(ctx, rtype, [stored], projection))[0], ignored)
 
     @_audit_failures
     async def delete(self, ctx: RequestContext, rtype: ResourceType, id: str, if_match: str | None = None) -> None:
@@ -298,7 +302,13 @@ class ResourceService:
         await self._committed(events)
 
     def _validate(
-        self, ctx: RequestContext, rtype: ResourceType, body: Any, context: Context, existing: JsonDoc | None = None
+        self,
+        ctx: RequestContext,
+        rtype: ResourceType,
+        body: Any,
+        context: Context,
+        existing: JsonDoc | None = None,
+        ignored: list[str] | None = None,
     ) -> JsonDoc:
         return validate_resource(
             body,
@@ -310,6 +320,7 @@ class ResourceService:
             max_string_length=ctx.limits.max_string_length,
             max_values_per_attribute=ctx.limits.max_values_per_attribute,
             max_resource_bytes=ctx.limits.max_resource_bytes,
+            ignored=ignored,
         )
 
     async def _finish_update(
@@ -320,6 +331,7 @@ class ResourceService:
         current: StoredResource,
         doc: JsonDoc,
         delta: MemberDelta,
+        ignored: list[str],
         status: int = 200,
     ) -> tuple[StoredResource, list[Event]]:
         """Write the new state (if it changed) with its events and audit entry (PUT and PATCH)."""
@@ -327,7 +339,7 @@ class ResourceService:
         if delta:  # the members' `groups` changed too (RFC 7644 §3.14: their ETags must move)
             await uow.touch([*delta.added, *delta.removed], stored.last_modified)
         drafts = self._drafts(ctx, rtype, current, stored, delta)
-        return stored, await self._commit_log(uow, ctx, rtype, current.id, status, drafts)
+        return stored, await self._commit_log(uow, ctx, rtype, current.id, status, drafts, ignored)
 
     async def _save(
         self, uow: UnitOfWork, rtype: ResourceType, current: StoredResource, doc: JsonDoc, delta: MemberDelta
@@ -412,6 +424,7 @@ class ResourceService:
         id: str,
         status: int,
         drafts: list[EventDraft],
+        ignored: list[str] | None = None,
     ) -> list[Event]:
         """Append the events and the audit entry inside the write transaction."""
         if len(drafts) > 1:  # one write, one txn (RFC 9967 §2.2): the first event's id
@@ -430,7 +443,7 @@ class ResourceService:
                 resource_id=id,
                 first_seq=events[0].seq if events else None,
                 last_seq=events[-1].seq if events else None,
-                detail=audit_detail([e.type for e in events]),
+                detail=audit_detail([e.type for e in events], ignored=ignored or ()),
             )
         )
         return events
@@ -487,6 +500,10 @@ class ResourceService:
                 yield Deferred(commits, events)
             finally:
                 _held_events.reset(token)
+
+
+def _with_ignored(result: ResourceResult, ignored: list[str]) -> ResourceResult:
+    return dataclasses.replace(result, ignored=tuple(ignored)) if ignored else result
 
 
 class MemberDelta:

@@ -123,7 +123,11 @@ class Searcher:
             query = _with_keyset(query, self.codec.decode(params.cursor, fingerprint, query.count))
         page = await self.service.store.search(self.ctx.tenant_id, query)
         projection = parse_projection(
-            rtype, self.service.registry.common, params.attributes, params.excluded_attributes
+            rtype,
+            self.service.registry.common,
+            params.attributes,
+            params.excluded_attributes,
+            undeclared=self.ctx.policy.keep_undeclared_extensions,
         )
         docs = await self.service.render_list(self.ctx, rtype, page.resources, projection)
         if params.cursor is None:
@@ -137,18 +141,23 @@ class Searcher:
         start, count = _start(params), self._count(params)
         total, skip, docs = 0, start - 1, list[Any]()
         self._check_binds_somewhere(params.filter)
-        types = list(self.service.registry.resource_types.values())
+        types = list(self.ctx.registry.resource_types.values())
         self._check_projection_somewhere(types, params)
         if params.sort_by and not any(self._sorts(rtype, params) for rtype in types):
             self._sort_path(types[0], params)  # raises the error naming the attribute
-        for rtype in self.service.registry.resource_types.values():
+        for rtype in self.ctx.registry.resource_types.values():
             # RFC 7644 §3.4.2.1: an attribute a type does not have has no value there.
             bound = self._bind(rtype, params.filter, root=True)
             typed = params if self._sorts(rtype, params) else replace(params, sort_by=None)
             query = replace(self._query(rtype, typed, bound), start_index=skip + 1, count=count - len(docs))
             page = await self.service.store.search(self.ctx.tenant_id, query)
             projection = parse_projection(
-                rtype, self.service.registry.common, params.attributes, params.excluded_attributes, ignore_unknown=True
+                rtype,
+                self.service.registry.common,
+                params.attributes,
+                params.excluded_attributes,
+                ignore_unknown=True,
+                undeclared=self.ctx.policy.keep_undeclared_extensions,
             )
             docs += await self.service.render_list(self.ctx, rtype, page.resources, projection)
             skip = max(0, skip - page.total)
@@ -168,14 +177,15 @@ class Searcher:
         least one resource type; each type ignores the names of the others."""
         common = self.service.registry.common
         for label, param in (("attributes", params.attributes), ("excludedAttributes", params.excluded_attributes)):
-            unknown = set.intersection(*(unknown_names(rtype, common, param) for rtype in types))
+            keep = self.ctx.policy.keep_undeclared_extensions
+            unknown = set.intersection(*(unknown_names(rtype, common, param, keep) for rtype in types))
             if unknown:
                 raise InvalidValue(f"{label} names an unknown attribute: {sorted(unknown)[0]!r}.")
 
     def _check_binds_somewhere(self, text: str | None) -> None:
         """A root filter must name attributes of at least one resource type."""
         errors = []
-        for rtype in self.service.registry.resource_types.values():
+        for rtype in self.ctx.registry.resource_types.values():
             try:
                 self._bind(rtype, text)
             except InvalidFilter as exc:

@@ -1,4 +1,5 @@
-"""Per-tenant configuration: IdP leniency switches and the rate limit, over the global defaults.
+"""Per-tenant configuration: IdP leniency switches, the rate limit (over the global defaults) and
+the tenant's declared extension schemas.
 
 Operators set them with ``scimhub tenant set``; the server caches them for ``ttl`` seconds, so
 a change is in force on every instance within that bound (documented in the README).
@@ -9,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field
 from dataclasses import fields
 from dataclasses import replace
 
@@ -16,6 +18,9 @@ from scimhub.policy import Policy
 from scimhub.safety import guard as guard_rules
 from scimhub.safety import inactive
 from scimhub.safety.guard import GuardRule
+from scimhub.schema.registry import SchemaRegistry
+from scimhub.schema.registry import default_registry
+from scimhub.schema.registry import tenant_registry
 from scimhub.store.base import Store
 
 POLICY_PREFIX = "policy."
@@ -60,6 +65,8 @@ class TenantConfig:
     policy: Policy
     rate_limit: str | None  # None: the server default; "" : no limit
     guard: GuardRule | None = None  # the deprovisioning guard (None: off)
+    # The built-in schemas plus the tenant's declared extensions (``scimhub schema add``).
+    registry: SchemaRegistry = field(default_factory=default_registry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +81,18 @@ class GuardDefaults:
         return guard_rules.rule_from(threshold, values.get(guard_rules.WINDOW_KEY), self.window_seconds)
 
 
-def config_from(values: dict[str, str], default_policy: Policy, guard: GuardDefaults | None = None) -> TenantConfig:
+def config_from(
+    values: dict[str, str],
+    default_policy: Policy,
+    guard: GuardDefaults | None = None,
+    registry: SchemaRegistry | None = None,
+) -> TenantConfig:
     switches = {k.removeprefix(POLICY_PREFIX): v == "on" for k, v in values.items() if k.startswith(POLICY_PREFIX)}
     limit = values.get(RATE_LIMIT_KEY)
     rule = (guard or GuardDefaults()).rule(values)
-    return TenantConfig(replace(default_policy, **switches), "" if limit == "off" else limit, rule)
+    return TenantConfig(
+        replace(default_policy, **switches), "" if limit == "off" else limit, rule, registry or default_registry()
+    )
 
 
 class TenantConfigCache:
@@ -102,6 +116,7 @@ class TenantConfigCache:
         hit = self._cache.get(tenant_id)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        config = config_from(await self.store.tenant_settings(tenant_id), self.default_policy, self.guard)
+        registry = tenant_registry(await self.store.declared_schemas(tenant_id))
+        config = config_from(await self.store.tenant_settings(tenant_id), self.default_policy, self.guard, registry)
         self._cache[tenant_id] = (now, config)
         return config

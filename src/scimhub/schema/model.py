@@ -76,6 +76,9 @@ class Attribute:
     reference_types: tuple[str, ...] = ()
     sub_attributes: tuple[Attribute, ...] = ()
     parent: str | None = None
+    # A tenant's extension attribute whose values the store indexes (`scimhub schema index`):
+    # filters may probe the index for equality. Not an RFC 7643 characteristic.
+    indexed: bool = False
     _sub_index: dict[str, Attribute] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -131,6 +134,21 @@ class ResourceType:
     description: str
     schema: Schema
     extensions: tuple[tuple[Schema, bool], ...] = ()
+    # (extension URN, attribute name) whose values writers keep in the store's value index: the
+    # indexes being built and the ready ones (whose attributes are ``indexed``).
+    value_indexes: tuple[tuple[str, str], ...] = ()
+    # Whether a default response must drop something: an attribute returned only on request.
+    has_request_only: bool = field(default=False, init=False, compare=False, repr=False)
+    # The core schema's and the extensions' URNs, casefolded (URNs are case-insensitive).
+    known_urns: tuple[str, ...] = field(default=(), init=False, compare=False, repr=False)
+    extension_ids: frozenset[str] = field(default=frozenset(), init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "known_urns", tuple(urn.casefold() for urn in self.schema_ids))
+        object.__setattr__(self, "extension_ids", frozenset(ext.id for ext, _ in self.extensions))
+        attrs = [a for s in (self.schema, *(ext for ext, _ in self.extensions)) for a in s.attributes]
+        hidden = any(a.returned is Returned.REQUEST for a in [*attrs, *(s for a in attrs for s in a.sub_attributes)])
+        object.__setattr__(self, "has_request_only", hidden)
 
     @property
     def schema_ids(self) -> tuple[str, ...]:

@@ -14,6 +14,8 @@ from scimhub.schema.model import Returned
 from scimhub.schema.model import Schema
 from scimhub.schema.paths import find_schema
 from scimhub.schema.paths import resolve_name
+from scimhub.schema.undeclared import is_undeclared_urn
+from scimhub.schema.undeclared import unknown_in_extension
 
 _Key = tuple[str, str]  # (extension URN or "", casefolded attribute name)
 
@@ -26,6 +28,14 @@ class Projection:
     excluded: dict[_Key, frozenset[str] | None] = field(default_factory=dict)
     requested_extensions: frozenset[str] = frozenset()
     excluded_extensions: frozenset[str] = frozenset()
+    # Casefolded names of undeclared extension data (``urn:…:User`` or ``urn:…:User:attr``).
+    requested_undeclared: frozenset[str] = frozenset()
+    excluded_undeclared: frozenset[str] = frozenset()
+
+    @property
+    def asks(self) -> bool:
+        """Whether ``attributes`` named anything: then only what it names is returned."""
+        return bool(self.requested or self.requested_extensions or self.requested_undeclared)
 
     def includes(self, attr: Attribute, extension: str | None = None) -> bool:
         """Whether ``attr`` can appear at all (lets the store skip loading it, e.g. members)."""
@@ -34,7 +44,7 @@ class Projection:
             return False
         if attr.returned is Returned.ALWAYS:
             return True
-        if self.requested or self.requested_extensions:
+        if self.asks:
             return key in self.requested or (extension or "") in self.requested_extensions
         if attr.returned is Returned.REQUEST or (extension or "") in self.excluded_extensions:
             return False
@@ -48,34 +58,61 @@ def parse_projection(
     excluded: str | None,
     *,
     ignore_unknown: bool = False,
+    undeclared: bool = False,
 ) -> Projection:
     """Parse the comma-separated parameters (RFC 7644 §3.9). Each name is an attribute, a
     sub-attribute or a schema URN of ``rtype`` (the core one: its attributes); an unknown name is
     400 invalidValue, as for ``sortBy`` (§3.4.2.3), since silently dropping a misspelt name changes
-    what the response holds. ``ignore_unknown``: names of other resource types (root searches)."""
-    requested, extensions = _selection(rtype, common, attributes, "attributes", ignore_unknown)
-    dropped, excluded_extensions = _selection(rtype, common, excluded, "excludedAttributes", ignore_unknown)
-    return Projection(requested, dropped, extensions, excluded_extensions)
+    what the response holds. ``ignore_unknown``: names of other resource types (root searches).
+    ``undeclared``: the tenant keeps undeclared extension data (``policy.keep_undeclared_extensions``),
+    so a URN no schema declares, or ``urn:…:attr`` under one, selects that data."""
+    requested, extensions, kept = _selection(rtype, common, attributes, "attributes", ignore_unknown, undeclared)
+    dropped, excluded_extensions, excluded_kept = _selection(
+        rtype, common, excluded, "excludedAttributes", ignore_unknown, undeclared
+    )
+    return Projection(requested, dropped, extensions, excluded_extensions, kept, excluded_kept)
 
 
-def unknown_names(rtype: ResourceType, common: Schema, param: str | None) -> set[str]:
-    """The names of ``param`` that ``rtype`` does not know."""
-    return {n for n in _names(param) if find_schema(rtype, n) is None and resolve_name(rtype, common, n) is None}
+def unknown_names(rtype: ResourceType, common: Schema, param: str | None, undeclared: bool = False) -> set[str]:
+    """The names of ``param`` that ``rtype`` does not know (``undeclared``: see ``parse_projection``)."""
+    return {
+        n
+        for n in _names(param)
+        if find_schema(rtype, n) is None
+        and resolve_name(rtype, common, n) is None
+        and not (undeclared and _undeclared(rtype, n))
+    }
+
+
+def _undeclared(rtype: ResourceType, name: str) -> bool:
+    """A name of undeclared extension data: its URN, or ``urn:…:attr`` in it (kept as sent)."""
+    head, _, attr = name.rpartition(":")
+    return (
+        is_undeclared_urn(rtype, name)
+        or is_undeclared_urn(rtype, head)
+        or bool(attr and unknown_in_extension(rtype, head, attr))
+    )
 
 
 def _selection(
-    rtype: ResourceType, common: Schema, param: str | None, label: str, ignore_unknown: bool
-) -> tuple[dict[_Key, frozenset[str] | None], frozenset[str]]:
-    """Attributes and whole schemas ("" for the core one) named by one parameter."""
+    rtype: ResourceType, common: Schema, param: str | None, label: str, ignore_unknown: bool, undeclared: bool
+) -> tuple[dict[_Key, frozenset[str] | None], frozenset[str], frozenset[str]]:
+    """Attributes, whole schemas ("" for the core one) and undeclared extension data named by
+    one parameter."""
     chosen: dict[_Key, frozenset[str] | None] = {}
     schemas: set[str] = set()
+    kept: set[str] = set()
     for name in _names(param):
         schema = find_schema(rtype, name)
         if schema is not None:
             schemas.add("" if schema is rtype.schema else schema.id)
-        elif not _add(chosen, rtype, common, name) and not ignore_unknown:
+        elif _add(chosen, rtype, common, name):
+            continue
+        elif undeclared and _undeclared(rtype, name):
+            kept.add(name.casefold())
+        elif not ignore_unknown:
             raise InvalidValue(f"{label} names an unknown attribute: {name!r}.")
-    return chosen, frozenset(schemas)
+    return chosen, frozenset(schemas), frozenset(kept)
 
 
 def _names(param: str | None) -> list[str]:
@@ -109,6 +146,11 @@ def project(doc: JsonDoc, rtype: ResourceType, common: Schema, projection: Proje
             if kept:
                 out[key] = kept
             continue
+        if isinstance(value, dict) and is_undeclared_urn(rtype, key):
+            kept = _project_undeclared(key.casefold(), value, projection)
+            if kept:
+                out[key] = kept
+            continue
         attr = common.attribute(key) or rtype.schema.attribute(key)
         if attr is not None:
             _project_attr(out, attr, value, None, projection)
@@ -118,23 +160,44 @@ def project(doc: JsonDoc, rtype: ResourceType, common: Schema, projection: Proje
 def keeps_everything(projection: Projection, rtype: ResourceType) -> bool:
     """Whether a response carries a stored document whole: the default projection, and no attribute
     returned only on request (stored documents hold no returned=never values)."""
-    return projection == DEFAULT_PROJECTION and not _has_hidden_attributes(rtype)
+    return projection == DEFAULT_PROJECTION and not rtype.has_request_only
 
 
 def _project_container(container: JsonDoc, ext: Schema, projection: Projection) -> JsonDoc:
     out: JsonDoc = {}
-    if ext.id in projection.excluded_extensions and not (projection.requested or projection.requested_extensions):
+    if ext.id in projection.excluded_extensions and not projection.asks:
         return {attr: value for attr, value in container.items() if _always(ext, attr)}
     whole = ext.id in projection.requested_extensions
     for key, value in container.items():
         attr = ext.attribute(key)
-        if attr is None or attr.returned is Returned.NEVER:
+        if attr is None:  # kept as sent (policy.keep_undeclared_extensions): selected by its name
+            if whole or _undeclared_kept(f"{ext.id.casefold()}:{key.casefold()}", projection):
+                out[key] = value
+        elif attr.returned is Returned.NEVER:
             continue
-        if whole:
+        elif whole:
             out[key] = value
         else:
             _project_attr(out, attr, value, ext.id, projection)
     return out
+
+
+def _undeclared_kept(name: str, projection: Projection) -> bool:
+    if projection.asks:
+        return name in projection.requested_undeclared
+    return name not in projection.excluded_undeclared
+
+
+def _project_undeclared(urn: str, container: JsonDoc, projection: Projection) -> JsonDoc:
+    """Undeclared extension data is returned by default; ``attributes`` / ``excludedAttributes``
+    select it by its URN or ``urn:…:attr`` (nothing in it is typed, so nothing finer)."""
+    if projection.asks:
+        if urn in projection.requested_undeclared:
+            return container
+        return {k: v for k, v in container.items() if f"{urn}:{k.casefold()}" in projection.requested_undeclared}
+    if urn in projection.excluded_undeclared:
+        return {}
+    return {k: v for k, v in container.items() if f"{urn}:{k.casefold()}" not in projection.excluded_undeclared}
 
 
 def _project_attr(out: JsonDoc, attr: Attribute, value: Any, ext: str | None, projection: Projection) -> None:
@@ -144,7 +207,7 @@ def _project_attr(out: JsonDoc, attr: Attribute, value: Any, ext: str | None, pr
     if attr.returned is Returned.ALWAYS:
         out[attr.name] = value
         return
-    if projection.requested or projection.requested_extensions:
+    if projection.asks:
         subs = projection.requested.get(key)
         out[attr.name] = value if subs is None else _select_subs(attr, value, subs, keep=True)
         return
@@ -176,17 +239,3 @@ def _always(ext: Schema, name: str) -> bool:
 
 
 DEFAULT_PROJECTION = Projection()  # no attributes / excludedAttributes
-
-
-_HIDDEN: dict[int, bool] = {}  # by id(): resource types live as long as their registry
-
-
-def _has_hidden_attributes(rtype: ResourceType) -> bool:
-    """Whether a default response must drop something: attributes returned only on request."""
-    known = _HIDDEN.get(id(rtype))
-    if known is None:
-        schemas = [rtype.schema, *(ext for ext, _ in rtype.extensions)]
-        attrs = [a for schema in schemas for a in schema.attributes]
-        known = any(a.returned is Returned.REQUEST for a in [*attrs, *(s for a in attrs for s in a.sub_attributes)])
-        _HIDDEN[id(rtype)] = known
-    return known

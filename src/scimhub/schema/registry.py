@@ -8,10 +8,15 @@ here as data too. Name resolution (case-insensitive, URN-qualified) happens once
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import orjson
+
+from scimhub.schema.declare import DeclaredSchema
 from scimhub.schema.model import Attribute
 from scimhub.schema.model import AttrType
 from scimhub.schema.model import Mutability
@@ -73,20 +78,45 @@ class SchemaRegistry:
     """All schemas and resource types known to the server.
 
     ``documents`` keeps the original JSON for ``GET /Schemas`` so the wire
-    representation is exactly the data the server runs on.
+    representation is exactly the data the server runs on. ``declared`` are one tenant's
+    extension schemas (``schema.declare``): they extend their resource type like the built-in ones.
     """
 
-    def __init__(self, documents: list[dict[str, Any]]) -> None:
-        self.documents = {d["id"]: d for d in documents}
-        self.schemas = {d["id"].casefold(): schema_from_json(d) for d in documents}
+    def __init__(
+        self,
+        documents: list[dict[str, Any]],
+        declared: Sequence[DeclaredSchema] = (),
+        built: dict[str, Schema] | None = None,
+    ) -> None:
+        self.builtin_documents = documents
+        self.declared = tuple(declared)
+        self.documents = {d["id"]: d for d in documents} | {x.urn: x.document for x in declared}
+        built = {**(built or {}), **{x.urn.casefold(): _with_ready_indexes(x) for x in declared}}
+        self.schemas = {
+            urn.casefold(): built.get(urn.casefold()) or schema_from_json(d) for urn, d in self.documents.items()
+        }
         self.common = self.schemas[COMMON_SCHEMA]
         self.resource_types = {rt.id: rt for rt in self._build_resource_types()}
-        self._by_endpoint = {rt.endpoint.casefold(): rt for rt in self.resource_types.values()}
+
+    def with_declared(self, declared: Sequence[DeclaredSchema]) -> SchemaRegistry:
+        """This registry's built-in schemas (the same objects) plus ``declared``: one tenant's view."""
+        if not declared:
+            return self
+        return SchemaRegistry(
+            self.builtin_documents,
+            declared,
+            {d["id"].casefold(): self.schemas[d["id"].casefold()] for d in self.builtin_documents},
+        )
+
+    def builtin_urns(self) -> list[str]:
+        return [d["id"] for d in self.builtin_documents]
 
     def _build_resource_types(self) -> list[ResourceType]:
         built = []
         for rt_id, endpoint, description, core, extensions in RESOURCE_TYPES:
-            exts = tuple((self.schemas[urn.casefold()], required) for urn, required in extensions)
+            mine = [x for x in self.declared if x.resource_type == rt_id]
+            declared = tuple((x.urn, x.required) for x in mine)
+            exts = tuple((self.schemas[urn.casefold()], required) for urn, required in (*extensions, *declared))
             built.append(
                 ResourceType(
                     id=rt_id,
@@ -95,6 +125,7 @@ class SchemaRegistry:
                     description=description,
                     schema=self.schemas[core.casefold()],
                     extensions=exts,
+                    value_indexes=tuple((x.urn, name) for x in mine for name in x.indexed),
                 )
             )
         return built
@@ -110,6 +141,18 @@ class SchemaRegistry:
         return [d for urn, d in self.documents.items() if urn != COMMON_SCHEMA]
 
 
+def _with_ready_indexes(declared: DeclaredSchema) -> Schema:
+    """The declared schema, its attributes with a complete value index marked ``indexed``."""
+    schema = schema_from_json(declared.document)
+    ready = {n.casefold() for n in declared.ready}
+    if not ready:
+        return schema
+    attrs = tuple(
+        replace(a, indexed=True, _sub_index={}) if a.name.casefold() in ready else a for a in schema.attributes
+    )
+    return replace(schema, attributes=attrs, _index={})
+
+
 def load_builtin_documents() -> list[dict[str, Any]]:
     folder = resources.files("scimhub.schema") / "builtin"
     return [json.loads((folder / name).read_text(encoding="utf-8")) for name in BUILTIN_FILES]
@@ -119,3 +162,22 @@ def load_builtin_documents() -> list[dict[str, Any]]:
 def default_registry() -> SchemaRegistry:
     """The registry of RFC 7643 built-in schemas (immutable; shared)."""
     return SchemaRegistry(load_builtin_documents())
+
+
+_TENANT_REGISTRIES: dict[tuple[Any, ...], SchemaRegistry] = {}
+_MAX_TENANT_REGISTRIES = 1024
+
+
+def tenant_registry(declared: Sequence[DeclaredSchema]) -> SchemaRegistry:
+    """The registry a tenant with these declarations works with: the shared default one when it
+    declared nothing; otherwise built once per distinct set of declarations (the config cache asks
+    every few seconds), so its resource types keep their identity between refreshes."""
+    if not declared:
+        return default_registry()
+    key = tuple((d.urn, d.resource_type, orjson.dumps(d.document), d.required, d.indexed, d.ready) for d in declared)
+    found = _TENANT_REGISTRIES.get(key)
+    if found is None:
+        if len(_TENANT_REGISTRIES) >= _MAX_TENANT_REGISTRIES:
+            _TENANT_REGISTRIES.pop(next(iter(_TENANT_REGISTRIES)))
+        found = _TENANT_REGISTRIES[key] = default_registry().with_declared(declared)
+    return found

@@ -30,6 +30,10 @@ from scimhub.schema.model import Schema
 from scimhub.schema.paths import find_schema
 from scimhub.schema.paths import split_attr_name
 from scimhub.schema.relations import members_attribute
+from scimhub.schema.undeclared import UndeclaredName
+from scimhub.schema.undeclared import classify
+from scimhub.schema.undeclared import place
+from scimhub.schema.undeclared import undeclared_urns
 
 
 class Context(Enum):
@@ -55,6 +59,7 @@ class _Input:
     policy: Policy
     max_values: int
     uncapped: Attribute | None  # Group.members: rows, not document values, capped per request instead
+    ignored: list[str]  # unknown attribute names skipped under policy.ignore_unknown_attributes
 
 
 def validate_resource(
@@ -67,13 +72,23 @@ def validate_resource(
     max_string_length: int = DEFAULT_LIMITS.max_string_length,
     max_values_per_attribute: int = DEFAULT_LIMITS.max_values_per_attribute,
     max_resource_bytes: int = DEFAULT_LIMITS.max_resource_bytes,
+    ignored: list[str] | None = None,
 ) -> JsonDoc:
-    """Canonical document for ``body``; raises InvalidValue / Mutability / InvalidSyntax."""
+    """Canonical document for ``body``; raises InvalidValue / Mutability / InvalidSyntax. The
+    names of unknown attributes it ignores (``policy.ignore_unknown_attributes``) are appended to
+    ``ignored``: the request log and the audit log list them."""
     if not isinstance(body, dict):
         raise InvalidSyntax("The request body must be a JSON object.")
-    _check_schemas(body.get(_key(body, "schemas")), rtype, policy)
+    listed = body.get(_key(body, "schemas"))
+    _check_schemas(listed, rtype, policy)
     members = members_attribute(rtype)
-    rules = _Input(context, policy, max_values_per_attribute, rtype.schema.attribute(members) if members else None)
+    rules = _Input(
+        context,
+        policy,
+        max_values_per_attribute,
+        rtype.schema.attribute(members) if members else None,
+        [] if ignored is None else ignored,
+    )
     doc: JsonDoc = {}
     # A PATCH result is the stored document with a few attributes changed: what is unchanged was
     # validated when it was stored (and is canonical), so only the changed attributes are checked.
@@ -81,13 +96,17 @@ def validate_resource(
     for key, value in body.items():
         if key in unchanged and key != "schemas" and unchanged[key] == value:
             doc[key] = value
-        else:
-            _place(doc, key, value, rtype, common, rules)
+        elif not _place(doc, key, value, rtype, common, rules):
+            _keep_undeclared(doc, key, value, rtype, rules, listed or ())
     if existing is not None and context is not Context.CREATE:
         _check_immutable(doc, existing, rtype, common)
     _check_required(doc, rtype, common)
     check_string_lengths(doc, max_string_length)
-    doc["schemas"] = [rtype.schema.id, *(s.id for s, _ in rtype.extensions if s.id in doc)]
+    doc["schemas"] = [
+        rtype.schema.id,
+        *(s.id for s, _ in rtype.extensions if s.id in doc),
+        *undeclared_urns(doc, rtype),
+    ]
     _check_size(doc, unchanged or None, max_resource_bytes)
     return doc
 
@@ -146,26 +165,40 @@ def _check_schemas(schemas: Any, rtype: ResourceType, policy: Policy) -> None:
         raise InvalidValue(f"Unknown schema URI(s) for {rtype.name}: {', '.join(unknown)}.")
 
 
-def _place(doc: JsonDoc, key: str, value: Any, rtype: ResourceType, common: Schema, rules: _Input) -> None:
+def _place(doc: JsonDoc, key: str, value: Any, rtype: ResourceType, common: Schema, rules: _Input) -> bool:
+    """Store one key of the body; False when no schema of ``rtype`` knows it."""
     if key.casefold() == "schemas":
-        return
+        return True
     extension = find_schema(rtype, key)
     if extension is not None and extension is not rtype.schema:
         _place_extension(doc, extension, value, rules)
-        return
+        return True
     uri, name, sub = split_attr_name(key)
     schema = rtype.schema if uri is None else find_schema(rtype, uri)
     attr = None
     if schema is not None and sub is None:
         attr = (common.attribute(name) if schema is rtype.schema else None) or schema.attribute(name)
     if attr is None or schema is None:
-        if not rules.policy.ignore_unknown_attributes:
-            raise InvalidValue(f"Unknown attribute '{key}' for resource type {rtype.name}.")
-        return
+        return False
     target = doc if schema is rtype.schema else doc.setdefault(schema.id, {})
-    _store(target, attr, value, rules)
+    _store(target, attr, value, rules, None if target is doc else f"{schema.id}:{attr.name}")
     if target is not doc and not target:  # a null URN-qualified extension attribute adds no container
         del doc[schema.id]
+    return True
+
+
+def _keep_undeclared(doc: JsonDoc, key: str, value: Any, rtype: ResourceType, rules: _Input, listed: Any) -> None:
+    """A key no schema knows: undeclared extension data is kept as sent; anything else is ignored
+    (RFC 7644 §3.3, and listed in ``rules.ignored``) or, for a strict tenant, refused naming it."""
+    name = classify(rtype, key, value, doc, listed if isinstance(listed, list) else ())
+    if name is not None and rules.policy.keep_undeclared_extensions:
+        if value is not None:
+            place(doc, name, value)
+        return
+    if not rules.policy.ignore_unknown_attributes:
+        undeclared = f"extension {name.urn}, which this tenant has not declared," if name is not None else None
+        raise InvalidValue(f"Unknown {undeclared or f'attribute {key!r}'} for resource type {rtype.name}.")
+    rules.ignored.append(key)
 
 
 def _place_extension(doc: JsonDoc, schema: Schema, value: Any, rules: _Input) -> None:
@@ -176,20 +209,25 @@ def _place_extension(doc: JsonDoc, schema: Schema, value: Any, rules: _Input) ->
     container: JsonDoc = doc.setdefault(schema.id, {})
     for key, sub_value in value.items():
         attr = schema.attribute(key)
+        if attr is None and rules.policy.keep_undeclared_extensions:
+            if sub_value is not None:  # kept as sent, like an undeclared extension's data
+                place(doc, UndeclaredName(schema.id, key), sub_value)
+            continue
         if attr is None:
             if not rules.policy.ignore_unknown_attributes:
                 raise InvalidValue(f"Unknown attribute '{key}' in extension {schema.id}.")
+            rules.ignored.append(f"{schema.id}:{key}")
             continue
-        _store(container, attr, sub_value, rules)
+        _store(container, attr, sub_value, rules, f"{schema.id}:{attr.name}")
     if not container:
         del doc[schema.id]
 
 
-def _store(target: JsonDoc, attr: Attribute, value: Any, rules: _Input) -> None:
+def _store(target: JsonDoc, attr: Attribute, value: Any, rules: _Input, where: str | None = None) -> None:
     if _ignored_on_input(attr, rules.context):
         return
     cap = None if attr is rules.uncapped else rules.max_values
-    coerced = coerce_value(attr, value, rules.policy, attr.name, cap)
+    coerced = coerce_value(attr, value, rules.policy, where or attr.name, cap, rules.ignored)
     if coerced is MISSING:
         target.pop(attr.name, None)
     else:
@@ -204,33 +242,42 @@ def _ignored_on_input(attr: Attribute, context: Context) -> bool:
     return attr.mutability is Mutability.READ_ONLY and context is not Context.PATCH
 
 
-def coerce_value(attr: Attribute, value: Any, policy: Policy, where: str, max_values: int | None = None) -> Any:
+def coerce_value(
+    attr: Attribute,
+    value: Any,
+    policy: Policy,
+    where: str,
+    max_values: int | None = None,
+    ignored: list[str] | None = None,
+) -> Any:
     """Type-check one attribute value; MISSING for null/empty (RFC 7643 §2.5). A multi-valued one
-    is counted before its values are read (a 4 MB body holds ~300,000 tiny ones)."""
+    is counted before its values are read (a 4 MB body holds ~300,000 tiny ones). Unknown
+    sub-attributes skipped under ``policy.ignore_unknown_attributes`` are named in ``ignored``."""
+    ignored = [] if ignored is None else ignored
     if value is None:
         return MISSING
     if not attr.multi_valued:
         if isinstance(value, list):
             raise InvalidValue(f"'{where}' is single-valued; got an array.")
-        return _coerce_single(attr, value, policy, where)
+        return _coerce_single(attr, value, policy, where, ignored)
     if not isinstance(value, list):
         raise InvalidValue(f"'{where}' is multi-valued and must be an array.")
     if max_values is not None:
         check_value_count(where, len(value), max_values)
-    items = [_coerce_single(attr, item, policy, f"{where}[{i}]") for i, item in enumerate(value)]
+    items = [_coerce_single(attr, item, policy, f"{where}[{i}]", ignored) for i, item in enumerate(value)]
     kept = [item for item in items if item is not MISSING]
     return kept if kept else MISSING
 
 
-def _coerce_single(attr: Attribute, value: Any, policy: Policy, where: str) -> Any:
+def _coerce_single(attr: Attribute, value: Any, policy: Policy, where: str, ignored: list[str]) -> Any:
     if value is None:
         return MISSING
     if attr.type is AttrType.COMPLEX:
-        return _coerce_complex(attr, value, policy, where)
+        return _coerce_complex(attr, value, policy, where, ignored)
     return coerce_simple(attr, value, policy, where)
 
 
-def _coerce_complex(attr: Attribute, value: Any, policy: Policy, where: str) -> Any:
+def _coerce_complex(attr: Attribute, value: Any, policy: Policy, where: str, ignored: list[str]) -> Any:
     if not isinstance(value, dict):
         raise InvalidValue(f"'{where}' must be a JSON object.")
     out: JsonDoc = {}
@@ -239,10 +286,11 @@ def _coerce_complex(attr: Attribute, value: Any, policy: Policy, where: str) -> 
         if sub is None:
             if not policy.ignore_unknown_attributes:
                 raise InvalidValue(f"Unknown sub-attribute '{key}' of '{where}'.")
+            ignored.append(f"{where}.{key}")
             continue
         if sub.mutability is Mutability.READ_ONLY:
             continue  # RFC 7644 §3.3: readOnly values sent by clients are ignored (manager.displayName)
-        coerced = _coerce_single(sub, sub_value, policy, f"{where}.{sub.name}")
+        coerced = _coerce_single(sub, sub_value, policy, f"{where}.{sub.name}", ignored)
         if coerced is not MISSING:
             out[sub.name] = coerced
     for sub in attr.sub_attributes:

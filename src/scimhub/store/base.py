@@ -22,6 +22,7 @@ from scimhub.events.model import EventDraft
 from scimhub.filter.bind import Bound
 from scimhub.safety.guard import GuardRule
 from scimhub.safety.hold import Hold
+from scimhub.schema.declare import DeclaredSchema
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.paths import BoundPath
 
@@ -144,10 +145,16 @@ class MemberRef:
 SortValue = str | int | float | None
 
 
-def audit_detail(event_types: Sequence[str] = (), error: str | None = None, scim_type: str | None = None) -> JsonDoc:
+def audit_detail(
+    event_types: Sequence[str] = (),
+    error: str | None = None,
+    scim_type: str | None = None,
+    ignored: Sequence[str] = (),
+) -> JsonDoc:
     """The one shape of an audit entry's ``detail``: the types of the events the write committed
-    (none for a refused or unchanged write), and a refused write's SCIM error detail and scimType."""
-    return {"eventTypes": list(event_types), "error": error, "scimType": scim_type}
+    (none for a refused or unchanged write), a refused write's SCIM error detail and scimType, and
+    the unknown attribute names the write ignored (``policy.ignore_unknown_attributes``)."""
+    return {"eventTypes": list(event_types), "error": error, "scimType": scim_type, "ignored": list(ignored)}
 
 
 def normalise_audit_detail(stored: Any) -> JsonDoc:
@@ -156,7 +163,9 @@ def normalise_audit_detail(stored: Any) -> JsonDoc:
     if isinstance(stored, list):
         return audit_detail(stored)
     if isinstance(stored, dict):
-        return audit_detail(stored.get("eventTypes") or (), stored.get("error"), stored.get("scimType"))
+        return audit_detail(
+            stored.get("eventTypes") or (), stored.get("error"), stored.get("scimType"), stored.get("ignored") or ()
+        )
     return audit_detail()
 
 
@@ -306,6 +315,10 @@ class Store(Protocol):
     async def tenant_settings(self, tenant_id: str) -> dict[str, str]: ...
 
     async def set_tenant_setting(self, tenant_id: str, key: str, value: str | None) -> None: ...
+
+    async def declared_schemas(self, tenant_id: str) -> list[DeclaredSchema]:
+        """The extension schemas the tenant declared (``scimhub schema add``)."""
+        ...
 
     async def create_tenant(self, tenant: Tenant) -> None: ...
 

@@ -24,6 +24,7 @@ from scimhub.store.prepared import prepare
 from scimhub.store.tables import RESOURCE_COLUMNS
 from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_counts
+from scimhub.store.tables import resource_values
 from scimhub.store.tables import resources
 from scimhub.store.tables import tokens
 from scimhub.store.tables import webhooks
@@ -144,6 +145,24 @@ EQ_COUNT = {
     )
     for column in EQ_PAGE
 }
+
+# Equality on an attribute the value index holds (emails.value, a tenant's indexed extension
+# attribute): the matching pks from the (tenant, path, value_key) index, then the rows by pk.
+_VALUE_MATCHES = resources.c.pk.in_(
+    select(resource_values.c.resource_pk).where(
+        resource_values.c.tenant_id == bindparam("tenant"),
+        resource_values.c.path == bindparam("path"),
+        resource_values.c.value_key == bindparam("key"),
+    )
+)
+VALUE_EQ_PAGE = prepare(
+    select(*RESOURCE_COLUMNS, resources.c.pk)
+    .where(*_IN_TYPE, _VALUE_MATCHES)
+    .order_by(resources.c.pk)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+VALUE_EQ_COUNT = prepare(select(func.count()).select_from(resources).where(*_IN_TYPE, _VALUE_MATCHES))
 
 
 ANY_WEBHOOK = prepare(select(exists().where(webhooks.c.id.is_not(None))))

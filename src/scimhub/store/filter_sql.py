@@ -43,6 +43,7 @@ from scimhub.store.index_plan import KEYED_TYPES
 from scimhub.store.index_plan import META_COLUMNS
 from scimhub.store.index_plan import is_multi_value_key
 from scimhub.store.index_plan import key_column
+from scimhub.store.index_plan import value_index_path
 from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_values
 from scimhub.store.tables import resources
@@ -149,7 +150,7 @@ class FilterCompiler:
         # pk IN (index probe): the planner starts from resource_values, whatever the tenant size.
         matching = select(resource_values.c.resource_pk).where(
             resource_values.c.tenant_id == self.tenant_id,
-            resource_values.c.path == node.path.key,
+            resource_values.c.path == value_index_path(node.path),
             resource_values.c.value_key == key,
         )
         return resources.c.pk.in_(matching)

@@ -7,6 +7,7 @@ JSON document. Keys are ``comparison_key`` values (NFC + casefold unless caseExa
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from scimhub.schema.compare import comparison_key
@@ -41,8 +42,23 @@ def key_column(path: BoundPath) -> str | None:
     return KEY_COLUMNS.get(path.key) or SERVER_COLUMNS.get(path.key)
 
 
+def extension_index_path(urn: str, name: str) -> str:
+    """The resource_values path of a tenant's indexed extension attribute: a digest, as URNs can be
+    longer than the column (and are case-insensitive)."""
+    return "x:" + hashlib.sha256(f"{urn}:{name}".casefold().encode()).hexdigest()[:40]
+
+
+def value_index_path(path: BoundPath) -> str | None:
+    """The resource_values path whose rows answer ``path eq "…"``, if the store keeps one."""
+    if path.extension is None:
+        return path.key if path.key in MULTI_VALUE_KEYS else None
+    if path.sub is None and path.attribute.indexed:
+        return extension_index_path(path.extension, path.attribute.name)
+    return None
+
+
 def is_multi_value_key(path: BoundPath) -> bool:
-    return path.extension is None and path.key in MULTI_VALUE_KEYS
+    return value_index_path(path) is not None
 
 
 def index_keys(doc: JsonDoc, rtype: ResourceType, common: Schema) -> IndexKeys:
@@ -53,6 +69,8 @@ def index_keys(doc: JsonDoc, rtype: ResourceType, common: Schema) -> IndexKeys:
         value = doc.get(name)
         columns[column] = comparison_key(attr, value) if attr and isinstance(value, str) else None
     multi = {path: tuple(_multi_keys(doc, rtype, path)) for path in MULTI_VALUE_KEYS}
+    for urn, name in rtype.value_indexes:
+        multi[extension_index_path(urn, name)] = extension_keys(doc, rtype, urn, name)
     display = next((doc[n] for n in DISPLAY_SOURCES if isinstance(doc.get(n), str)), None)
     active = doc.get(ACTIVE_ATTRIBUTE)
     return IndexKeys(
@@ -76,9 +94,26 @@ def comparison_document(doc: JsonDoc, rtype: ResourceType, common: Schema) -> Js
         extension = rtype.extension(name) if name.startswith("urn:") else None
         if extension is not None and isinstance(value, dict):
             keyed[name] = {n: _keyed(extension.attribute(n), v) for n, v in value.items()}
+        elif extension is None and name.startswith("urn:") and isinstance(value, dict):
+            # Undeclared extension data: keyed as RFC 7643's default string (caseExact false), so a
+            # later declaration of it finds these keys right (`scimhub schema add` rekeys the rest).
+            keyed[name] = _keyed_undeclared(value)
         else:
             keyed[name] = _keyed(common.attribute(name) or rtype.schema.attribute(name), value)
     return keyed
+
+
+_UNDECLARED = Attribute(name="value", type=AttrType.STRING, schema="")
+
+
+def _keyed_undeclared(value: Any) -> Any:
+    if isinstance(value, str):
+        return comparison_key(_UNDECLARED, value)
+    if isinstance(value, dict):
+        return {n: _keyed_undeclared(v) for n, v in value.items()}
+    if isinstance(value, list):
+        return [_keyed_undeclared(v) for v in value]
+    return value
 
 
 def _keyed(attr: Attribute | None, value: Any) -> Any:
@@ -105,3 +140,15 @@ def _multi_keys(doc: JsonDoc, rtype: ResourceType, path: str) -> list[str]:
         return []
     items = doc.get(name) or []
     return [comparison_key(sub, i[sub_name]) for i in items if isinstance(i.get(sub_name), str)]
+
+
+def extension_keys(doc: JsonDoc, rtype: ResourceType, urn: str, name: str) -> tuple[str, ...]:
+    """Comparison keys of a (string, single- or multi-valued) extension attribute's values."""
+    schema = rtype.extension(urn)
+    attr = schema.attribute(name) if schema else None
+    container = doc.get(schema.id) if schema else None
+    if attr is None or not isinstance(container, dict):
+        return ()
+    value = container.get(attr.name)
+    values = value if isinstance(value, list) else [value]
+    return tuple(comparison_key(attr, v) for v in values if isinstance(v, str))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from dataclasses import fields
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import insert
@@ -32,6 +33,7 @@ class LoggedRequest:
     error: str | None
     request_body: str | None
     response_body: str | None
+    ignored: str | None = None  # JSON array: the unknown attribute names the write ignored
 
 
 _FIELDS = tuple(f.name for f in fields(LoggedRequest))
@@ -94,4 +96,5 @@ def _json(row: Any) -> JsonDoc:
         "error": row["error"],
         "requestBody": row["request_body"],
         "responseBody": row["response_body"],
+        "ignored": orjson.loads(row["ignored"]) if row["ignored"] else [],
     }

@@ -47,6 +47,7 @@ from scimhub.filter.bind import BCompare
 from scimhub.safety.guard import GuardRule
 from scimhub.safety.hold import Hold
 from scimhub.schema.compare import comparison_key
+from scimhub.schema.declare import DeclaredSchema
 from scimhub.store import fast_reads as fast
 from scimhub.store import fast_writes as fw
 from scimhub.store import holds_sql
@@ -68,12 +69,14 @@ from scimhub.store.database import SqliteDatabase
 from scimhub.store.database import Tx
 from scimhub.store.filter_sql import compile_filter
 from scimhub.store.index_plan import key_column
+from scimhub.store.index_plan import value_index_path
 from scimhub.store.paging import Ordering
 from scimhub.store.positions import PagePositions
 from scimhub.store.scans import DEFAULT_QUERY_TIMEOUT_SECONDS
 from scimhub.store.scans import INDEXED_ATTRIBUTES
 from scimhub.store.scans import ScanTurns
 from scimhub.store.scans import query_scans
+from scimhub.store.schemas_sql import TenantSchemaStore
 from scimhub.store.sort_sql import sort_key
 from scimhub.store.sort_sql import sort_nullable
 from scimhub.store.tables import RESOURCE_COLUMNS
@@ -526,7 +529,8 @@ class SqlStore:
         if not (isinstance(node, BCompare) and node.op is CompareOp.EQ and isinstance(node.value, str)):
             return None
         column = key_column(node.path)
-        if column is None:
+        value_path = value_index_path(node.path) if column is None else None
+        if column is None and value_path is None:
             return None
         params: dict[str, str | int] = {
             "tenant": tenant_id,
@@ -535,11 +539,16 @@ class SqlStore:
             "offset": query.start_index - 1,
             "key": comparison_key(node.path.leaf, node.value),
         }
-        rows = await self.db.fast(fast.EQ_PAGE[column], **params) if query.count > 0 else []
+        if value_path is not None:
+            page, count = fast.VALUE_EQ_PAGE, fast.VALUE_EQ_COUNT
+            params["path"] = value_path
+        else:
+            page, count = fast.EQ_PAGE[column], fast.EQ_COUNT[column]  # type: ignore[index]
+        rows = await self.db.fast(page, **params) if query.count > 0 else []
         if query.count > 0 and query.start_index == 1 and len(rows) < query.count:
             total = len(rows)  # the page holds every match: an existence check needs no COUNT
         else:
-            total = int((await self.db.fast(fast.EQ_COUNT[column], **params))[0][0])
+            total = int((await self.db.fast(count, **params))[0][0])
         return Page(total, [_row_to_resource(r) for r in rows])
 
     async def _quick_plain_page(self, tenant_id: str, query: Query) -> Page:
@@ -719,6 +728,9 @@ class SqlStore:
             )
             if value is not None:
                 await tx.execute(insert(tenant_settings).values(tenant_id=tenant_id, key=key, value=value))
+
+    async def declared_schemas(self, tenant_id: str) -> list[DeclaredSchema]:
+        return await TenantSchemaStore(self.db).declared(tenant_id)
 
     async def create_tenant(self, tenant: Tenant) -> None:
         async with self.db.write() as tx:

@@ -269,7 +269,23 @@ request_log = Table(
     Column("error", Text),
     Column("request_body", Text),
     Column("response_body", Text),
+    Column("ignored", Text),  # JSON array of the unknown attribute names the request's write ignored
     Index(None, "tenant_id", "pk"),
+)
+
+# Extension schemas declared per tenant (`scimhub schema add`): the canonical RFC 7643 §7
+# document, keyed by the casefolded URN so two spellings of one URN cannot both be declared.
+tenant_schemas = Table(
+    "tenant_schemas",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("urn_key", String(256), primary_key=True),
+    Column("urn", String(256), nullable=False),
+    Column("resource_type", String(32), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("required", Boolean, nullable=False),
+    Column("indexed", Text, nullable=False),  # JSON array of the attribute names filters index
+    Column("updated_at", String(32), nullable=False),
 )
 
 # -- RFC 9967 Security Event Tokens (scimhub.sets) --------------------------------------------

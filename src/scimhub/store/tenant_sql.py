@@ -37,6 +37,7 @@ from scimhub.store.tables import tenant_activity
 from scimhub.store.tables import tenant_event_seq
 from scimhub.store.tables import tenant_guard
 from scimhub.store.tables import tenant_request_stats
+from scimhub.store.tables import tenant_schemas
 from scimhub.store.tables import tenant_settings
 from scimhub.store.tables import tenants
 from scimhub.store.tables import tokens
@@ -137,6 +138,7 @@ BATCHES: tuple[tuple[str, Callable[[str, int], Delete]], ...] = (
     ("set_streams", lambda t, n: _by_key(set_streams, "id", t, n)),
     ("set_signing_keys", lambda t, n: _by_key(set_signing_keys, "kid", t, n)),
     ("tenant_settings", lambda t, n: _by_key(tenant_settings, "key", t, n)),
+    ("tenant_schemas", lambda t, n: _by_key(tenant_schemas, "urn_key", t, n)),
 )
 
 
