@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Row
+from sqlalchemy import Table
 from sqlalchemy import and_
 from sqlalchemy import delete
 from sqlalchemy import exists
@@ -161,9 +162,10 @@ def _webhook(row: Row[Any]) -> Webhook:
     )
 
 
-def _attempt(row: Row[Any]) -> Attempt:
+def attempt_from_row(row: Row[Any], owner: str = "webhook_id") -> Attempt:
+    """A delivery-log row as an Attempt; ``owner`` names the column of the webhook (or SET stream)."""
     return Attempt(
-        webhook_id=row.webhook_id,
+        webhook_id=getattr(row, owner),
         tenant_id=row.tenant_id,
         seq=row.seq,
         event_id=row.event_id,
@@ -177,9 +179,10 @@ def _attempt(row: Row[Any]) -> Attempt:
     )
 
 
-def _attempt_row(attempt: Attempt) -> dict[str, Any]:
+def attempt_values(attempt: Attempt, owner: str = "webhook_id") -> dict[str, Any]:
+    """The delivery-log row of an Attempt; ``owner`` names the column of the webhook (or SET stream)."""
     return {
-        "webhook_id": attempt.webhook_id,
+        owner: attempt.webhook_id,
         "tenant_id": attempt.tenant_id,
         "seq": attempt.seq,
         "event_id": attempt.event_id,
@@ -192,17 +195,17 @@ def _attempt_row(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-async def _last_seq(tx: Tx, tenant_id: str) -> int:
+async def last_event_seq(tx: Tx, tenant_id: str) -> int:
     stmt = select(tenant_event_seq.c.last_seq).where(tenant_event_seq.c.tenant_id == tenant_id)
     return int((await tx.execute(stmt)).scalar() or 0)
 
 
-def _lease_free(now: str) -> ColumnElement[bool]:
+def lease_free(now: str, table: Table = webhooks) -> ColumnElement[bool]:
     """Nobody holds the lease, or its holder let it expire. A released lease keeps its (past) time
     as the least-recently-served order, so freedom is the owner's absence: compared by time, a
     lease released in the same millisecond as the next claim looked held (a backlog then drained
     at one event per poll interval)."""
-    return or_(webhooks.c.lease_owner.is_(None), webhooks.c.lease_until < now)
+    return or_(table.c.lease_owner.is_(None), table.c.lease_until < now)
 
 
 def _has_pending_events() -> ColumnElement[bool]:
@@ -294,7 +297,7 @@ class EventStore:
             oldest = (
                 await conn.execute(select(func.min(events.c.seq)).where(events.c.tenant_id == tenant_id))
             ).scalar()
-            return int(oldest) if oldest is not None else await _last_seq(conn, tenant_id) + 1
+            return int(oldest) if oldest is not None else await last_event_seq(conn, tenant_id) + 1
 
     # -- webhook endpoints -------------------------------------------------------------------
     async def add_webhook(
@@ -312,7 +315,7 @@ class EventStore:
         current last seq, i.e. only events committed from now on)."""
         async with self._write() as conn:
             if after is None:
-                after = await _last_seq(conn, tenant_id)
+                after = await last_event_seq(conn, tenant_id)
             row = {
                 "id": webhook_id,
                 "tenant_id": tenant_id,
@@ -359,7 +362,7 @@ class EventStore:
             select(webhooks)
             .where(
                 or_(webhooks.c.next_attempt_at.is_(None), webhooks.c.next_attempt_at <= now),
-                _lease_free(now),
+                lease_free(now),
                 _has_pending_events(),
             )
             .order_by(webhooks.c.lease_until.asc().nulls_first(), webhooks.c.id)
@@ -374,7 +377,7 @@ class EventStore:
                 head = await self._head(conn, row.tenant_id, row.delivered_seq)
                 lease = (
                     update(webhooks)
-                    .where(webhooks.c.id == row.id, _lease_free(now))
+                    .where(webhooks.c.id == row.id, lease_free(now))
                     .values(lease_owner=owner, lease_until=lease_until)
                 )
                 if head is not None and (await conn.execute(lease)).rowcount:
@@ -425,7 +428,7 @@ class EventStore:
             # The update first: when it applies, the webhook exists and the lookup is spared.
             updated = bool((await conn.execute(stmt)).rowcount)
             if updated or (await conn.execute(exists)).first() is not None:
-                (await conn.execute(insert(webhook_attempts), [_attempt_row(attempt)]))
+                (await conn.execute(insert(webhook_attempts), [attempt_values(attempt)]))
             return updated
 
     async def renew(self, webhook_id: str, owner: str, lease_until: str) -> bool:
@@ -460,7 +463,7 @@ class EventStore:
 
     async def log_attempt(self, attempt: Attempt) -> None:
         async with self._write() as conn:
-            (await conn.execute(insert(webhook_attempts), [_attempt_row(attempt)]))
+            (await conn.execute(insert(webhook_attempts), [attempt_values(attempt)]))
 
     async def attempts(
         self, webhook_id: str, after: int = 0, limit: int = 100, *, latest: bool = False
@@ -473,7 +476,7 @@ class EventStore:
         else:
             stmt = stmt.where(webhook_attempts.c.pk > after).order_by(webhook_attempts.c.pk).limit(limit)
         async with self._read() as conn:
-            rows = [_attempt(r) for r in (await conn.execute(stmt))]
+            rows = [attempt_from_row(r) for r in (await conn.execute(stmt))]
         return rows[::-1] if latest else rows
 
     async def dead_letters(self, webhook_id: str, seq: int | None = None) -> list[DeadLetter]:

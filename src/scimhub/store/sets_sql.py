@@ -23,7 +23,6 @@ from sqlalchemy import insert
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.sql import ColumnElement
 
 from scimhub.events.model import Event
 from scimhub.schema.model import JsonDoc
@@ -40,13 +39,16 @@ from scimhub.store.events_sql import EventStore
 from scimhub.store.events_sql import Outcome
 from scimhub.store.events_sql import PurgeCounts
 from scimhub.store.events_sql import Webhook
+from scimhub.store.events_sql import attempt_from_row
+from scimhub.store.events_sql import attempt_values
+from scimhub.store.events_sql import last_event_seq
+from scimhub.store.events_sql import lease_free
 from scimhub.store.holds_sql import hold_bound
 from scimhub.store.tables import events
 from scimhub.store.tables import set_acks
 from scimhub.store.tables import set_attempts
 from scimhub.store.tables import set_signing_keys
 from scimhub.store.tables import set_streams
-from scimhub.store.tables import tenant_event_seq
 
 _ATTEMPT = set_attempts.alias("a")
 _LATER = set_attempts.alias("r")
@@ -125,47 +127,6 @@ def _key(row: Row[Any]) -> SigningKey:
     return SigningKey(row.kid, row.alg, row.state, row.created_at, row.private_jwk)
 
 
-def _attempt(row: Row[Any]) -> Attempt:
-    return Attempt(
-        webhook_id=row.stream_id,
-        tenant_id=row.tenant_id,
-        seq=row.seq,
-        event_id=row.event_id,
-        attempt=row.attempt,
-        attempted_at=row.attempted_at,
-        outcome=Outcome(row.outcome),
-        status_code=row.status_code,
-        error=row.error,
-        latency_ms=row.latency_ms,
-        pk=row.pk,
-    )
-
-
-def _attempt_row(attempt: Attempt) -> dict[str, Any]:
-    return {
-        "stream_id": attempt.webhook_id,
-        "tenant_id": attempt.tenant_id,
-        "seq": attempt.seq,
-        "event_id": attempt.event_id,
-        "attempt": attempt.attempt,
-        "attempted_at": attempt.attempted_at,
-        "status_code": attempt.status_code,
-        "error": attempt.error,
-        "latency_ms": attempt.latency_ms,
-        "outcome": attempt.outcome.value,
-    }
-
-
-def _lease_free(now: str) -> ColumnElement[bool]:
-    """As for webhooks (``events_sql._lease_free``): no owner, or an expired lease."""
-    return or_(set_streams.c.lease_owner.is_(None), set_streams.c.lease_until < now)
-
-
-async def _last_seq(tx: Tx, tenant_id: str) -> int:
-    stmt = select(tenant_event_seq.c.last_seq).where(tenant_event_seq.c.tenant_id == tenant_id)
-    return int((await tx.execute(stmt)).scalar() or 0)
-
-
 class StreamStore:
     """SET keys and streams; the delivery queue of push streams for the webhook worker."""
 
@@ -232,7 +193,7 @@ class StreamStore:
         """Insert ``stream``; its first event is the one after ``after`` (default: the tenant's
         last seq now, i.e. only events committed from now on)."""
         async with self.db.write() as conn:
-            start = await _last_seq(conn, stream.tenant_id) if after is None else after
+            start = await last_event_seq(conn, stream.tenant_id) if after is None else after
             row = {
                 "id": stream.id,
                 "tenant_id": stream.tenant_id,
@@ -290,7 +251,7 @@ class StreamStore:
         else:
             stmt = stmt.where(set_attempts.c.pk > after).order_by(set_attempts.c.pk).limit(limit)
         async with self.db.read() as conn:
-            rows = [_attempt(r) for r in await conn.execute(stmt)]
+            rows = [attempt_from_row(r, "stream_id") for r in await conn.execute(stmt)]
         return rows[::-1] if latest else rows
 
     async def dead_letters(self, stream_id: str, seq: int | None = None) -> list[DeadLetter]:
@@ -314,7 +275,7 @@ class StreamStore:
 
     async def log_attempt(self, attempt: Attempt) -> None:
         async with self.db.write() as conn:
-            await conn.execute(insert(set_attempts), [_attempt_row(attempt)])
+            await conn.execute(insert(set_attempts), [attempt_values(attempt, "stream_id")])
 
     # -- push delivery: what events.worker and events.lane call ---------------------------------
     async def has_webhooks(self) -> bool:
@@ -348,7 +309,7 @@ class StreamStore:
             .where(
                 set_streams.c.mode == PUSH,
                 or_(set_streams.c.next_attempt_at.is_(None), set_streams.c.next_attempt_at <= now),
-                _lease_free(now),
+                lease_free(now, set_streams),
                 pending,
             )
             .order_by(set_streams.c.lease_until.asc().nulls_first(), set_streams.c.id)
@@ -363,7 +324,7 @@ class StreamStore:
                 head = await EventStore._head(conn, row.tenant_id, row.delivered_seq)
                 lease = (
                     update(set_streams)
-                    .where(set_streams.c.id == row.id, _lease_free(now))
+                    .where(set_streams.c.id == row.id, lease_free(now, set_streams))
                     .values(lease_owner=owner, lease_until=lease_until)
                 )
                 if head is not None and (await conn.execute(lease)).rowcount:
@@ -395,7 +356,7 @@ class StreamStore:
         async with self.db.write() as conn:
             updated = bool((await conn.execute(stmt)).rowcount)
             if updated or (await conn.execute(still_there)).first() is not None:
-                await conn.execute(insert(set_attempts), [_attempt_row(attempt)])
+                await conn.execute(insert(set_attempts), [attempt_values(attempt, "stream_id")])
             return updated
 
     async def renew(self, stream_id: str, owner: str, lease_until: str) -> bool:
@@ -462,7 +423,7 @@ class StreamStore:
             row = (await conn.execute(mine)).first()
             if row is None:
                 return stream.delivered_seq
-            cursor, last = int(row.delivered_seq), await _last_seq(conn, stream.tenant_id)
+            cursor, last = int(row.delivered_seq), await last_event_seq(conn, stream.tenant_id)
             seqs = sorted(s for s in outcomes if cursor < s <= last)
             if seqs:
                 await self._record_acks(conn, stream, seqs, outcomes, at)
@@ -477,7 +438,7 @@ class StreamStore:
         ids = select(events.c.seq, events.c.id).where(events.c.tenant_id == stream.tenant_id, events.c.seq.in_(seqs))
         event_ids = {r.seq: r.id for r in await conn.execute(ids)}
         rows = [
-            _attempt_row(
+            attempt_values(
                 Attempt(
                     stream.id,
                     stream.tenant_id,
@@ -487,7 +448,8 @@ class StreamStore:
                     at,
                     Outcome.DELIVERED if outcomes[s] is None else Outcome.DEAD,
                     error=outcomes[s],
-                )
+                ),
+                "stream_id",
             )
             for s in seqs
         ]
