@@ -8,7 +8,9 @@ inside the commands that use them (tests/cli/test_startup.py pins it).
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import TypeVar
 
@@ -18,6 +20,7 @@ from scimhub.errors import ScimError
 from scimhub.settings import Settings
 
 if TYPE_CHECKING:
+    from scimhub.store.events_sql import Attempt
     from scimhub.store.sql import SqlStore
 
 T = TypeVar("T")
@@ -52,3 +55,25 @@ def open_store(settings: Settings) -> SqlStore:
         else:
             raise click.ClickException("The database schema is not current; run: scimhub db upgrade")
     return store
+
+
+def echo_delivery_log(attempts: Sequence[Attempt]) -> None:
+    """A webhook's or SET stream's delivery log as a tab-separated table, with its header."""
+    click.echo("attempted_at\tseq\tattempt\toutcome\tstatus\tlatency_ms\terror")
+    for a in attempts:
+        click.echo(
+            f"{a.attempted_at}\t{a.seq}\t{a.attempt}\t{a.outcome.value}\t{a.status_code or '-'}\t"
+            f"{a.latency_ms if a.latency_ms is not None else '-'}\t{a.error or '-'}"
+        )
+
+
+def echo_redelivered(attempts: Sequence[Attempt]) -> None:
+    """Each redelivery's outcome; exits 1 when one was not delivered."""
+    from scimhub.store.events_sql import Outcome
+
+    if not attempts:
+        click.echo("No dead letters to redeliver.")
+    for a in attempts:
+        click.echo(f"seq {a.seq}: {a.outcome.value} ({a.status_code or a.error})")
+    if any(a.outcome is not Outcome.REDELIVERED for a in attempts):
+        sys.exit(1)

@@ -5,13 +5,14 @@ The stream store and joserfc are imported inside the commands (admin/common.py s
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
 
+from scimhub.admin.common import echo_delivery_log
+from scimhub.admin.common import echo_redelivered
 from scimhub.admin.common import open_store
 from scimhub.admin.common import run
 from scimhub.protocol import tenants as tenant_ops
@@ -139,12 +140,7 @@ def stream_remove(stream_id: str) -> None:
 def stream_log(stream_id: str, limit: int) -> None:
     """The delivery log of STREAM_ID: push attempts, poll acks and SET errors."""
     _, streams = _streams(Settings.from_env())
-    click.echo("attempted_at\tseq\tattempt\toutcome\tstatus\tlatency_ms\terror")
-    for a in run(streams.attempts(stream_id, limit=limit, latest=True)):
-        click.echo(
-            f"{a.attempted_at}\t{a.seq}\t{a.attempt}\t{a.outcome.value}\t{a.status_code or '-'}\t"
-            f"{a.latency_ms if a.latency_ms is not None else '-'}\t{a.error or '-'}"
-        )
+    echo_delivery_log(run(streams.attempts(stream_id, limit=limit, latest=True)))
 
 
 @stream.command("redeliver")
@@ -157,7 +153,6 @@ def stream_redeliver(stream_id: str, seq: int | None) -> None:
     from scimhub.sets.push import redeliver
     from scimhub.sets.signer import SetSigner
     from scimhub.store.events_sql import Attempt
-    from scimhub.store.events_sql import Outcome
 
     settings = Settings.from_env()
     _, streams = _streams(settings)
@@ -170,13 +165,7 @@ def stream_redeliver(stream_id: str, seq: int | None) -> None:
             raise click.ClickException(f"No push stream with id {stream_id}.")
         return await redeliver(Sender(settings.webhook_timeout_seconds), signer, found, seq)
 
-    attempts = run(send())
-    if not attempts:
-        click.echo("No dead letters to redeliver.")
-    for a in attempts:
-        click.echo(f"seq {a.seq}: {a.outcome.value} ({a.status_code or a.error})")
-    if any(a.outcome is not Outcome.REDELIVERED for a in attempts):
-        sys.exit(1)
+    echo_redelivered(run(send()))
 
 
 @stream.command("keys")

@@ -6,13 +6,14 @@ commands: other commands must not pay for them (see admin/common.py).
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 from typing import Any
 
 import click
 import orjson
 
+from scimhub.admin.common import echo_delivery_log
+from scimhub.admin.common import echo_redelivered
 from scimhub.admin.common import open_store
 from scimhub.admin.common import run
 from scimhub.events import feed
@@ -106,12 +107,7 @@ def webhook_log(webhook_id: str, limit: int) -> None:
     """The delivery log of WEBHOOK_ID: attempts with outcome, status and latency."""
     _, events = _events(Settings.from_env())
     attempts = run(events.attempts(webhook_id, limit=limit, latest=True))
-    click.echo("attempted_at\tseq\tattempt\toutcome\tstatus\tlatency_ms\terror")
-    for a in attempts:
-        click.echo(
-            f"{a.attempted_at}\t{a.seq}\t{a.attempt}\t{a.outcome.value}\t{a.status_code or '-'}\t"
-            f"{a.latency_ms if a.latency_ms is not None else '-'}\t{a.error or '-'}"
-        )
+    echo_delivery_log(attempts)
 
 
 @webhook.command("redeliver")
@@ -121,7 +117,6 @@ def webhook_redeliver(webhook_id: str, seq: int | None) -> None:
     """Send WEBHOOK_ID's dead-lettered events again, now, and print each outcome."""
     from scimhub.events import webhooks as webhook_ops
     from scimhub.events.sender import Sender
-    from scimhub.store.events_sql import Outcome
 
     settings = Settings.from_env()
     _, events = _events(settings)
@@ -132,13 +127,7 @@ def webhook_redeliver(webhook_id: str, seq: int | None) -> None:
             raise click.ClickException(f"No webhook with id {webhook_id}.")
         return await webhook_ops.redeliver(events, Sender(settings.webhook_timeout_seconds), found, seq)
 
-    attempts = run(send())
-    if not attempts:
-        click.echo("No dead letters to redeliver.")
-    for a in attempts:
-        click.echo(f"seq {a.seq}: {a.outcome.value} ({a.status_code or a.error})")
-    if any(a.outcome is not Outcome.REDELIVERED for a in attempts):
-        sys.exit(1)
+    echo_redelivered(run(send()))
 
 
 @click.group()
