@@ -22,6 +22,7 @@ from starlette.types import Scope
 from starlette.types import Send
 
 from scimhub.console import auth
+from scimhub.console import directory
 from scimhub.console import tenants
 from scimhub.console.web import ConsoleError
 from scimhub.console.web import ConsoleRuntime
@@ -96,6 +97,7 @@ def routes() -> list[BaseRoute]:
     return [
         *auth.routes(),
         *tenants.routes(),
+        *directory.routes(tenant),
         *setup_routes(tenant),
         Mount("/static", app=StaticFiles(packages=[("scimhub.console", "static")]), name="static"),
     ]

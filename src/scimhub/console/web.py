@@ -17,13 +17,13 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment
 from jinja2 import PackageLoader
-from jinja2 import StrictUndefined
 from jinja2 import select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.responses import RedirectResponse
 from starlette.responses import Response
 
+from scimhub.console.format import event_summary
 from scimhub.console.session import COOKIE
 from scimhub.console.session import SIGNED_IN_SECONDS
 from scimhub.console.session import Session
@@ -31,6 +31,7 @@ from scimhub.console.session import SessionCodec
 from scimhub.console.session import token_fingerprint
 from scimhub.console.throttle import SignInThrottle
 from scimhub.http.admin import AdminRuntime
+from scimhub.protocol.cursor import CursorCodec
 from scimhub.protocol.resources import ResourceService
 from scimhub.protocol.tenant_config import TenantConfigCache
 from scimhub.settings import Settings
@@ -71,6 +72,7 @@ class ConsoleRuntime:
     configs: TenantConfigCache
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     templates: Environment = field(default_factory=lambda: templates())
+    cursor_codec: CursorCodec | None = None  # RFC 9865 cursors of the directory's pages
     _codec: SessionCodec | None = None
 
     async def codec(self) -> SessionCodec:
@@ -84,11 +86,11 @@ def templates() -> Environment:
     env = Environment(
         loader=PackageLoader("scimhub.console", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["event_summary"] = event_summary
     return env
 
 
