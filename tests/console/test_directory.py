@@ -46,7 +46,7 @@ async def test_cursor_pages_walk_every_user_once(console: Console, tenant: Tenan
         page = await console.client.get(url)
         assert page.status_code == 200
         seen += [n for n in names if f">{n}</a>" in page.text]
-        found = page.text.split('>Next page</a>')[0].rsplit('href="', 1) if ">Next page</a>" in page.text else None
+        found = page.text.split(">Next page</a>")[0].rsplit('href="', 1) if ">Next page</a>" in page.text else None
         url = found[1].split('"')[0].replace("&amp;", "&") if found else None
     assert sorted(seen) == names
 
