@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from scimhub.events.model import Event
 from scimhub.store.base import Tenant
+from scimhub.store.base import normalise_audit_detail
 from scimhub.store.database import Database
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
@@ -98,7 +99,7 @@ class ConsoleQueries:
                 "path": r.path,
                 "status": r.status,
                 "tokenId": r.token_id,
-                "detail": r.detail,
+                "detail": normalise_audit_detail(orjson.loads(r.detail) if r.detail else None),
             }
             for r in rows
         ]
