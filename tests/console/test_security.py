@@ -130,7 +130,9 @@ async def test_a_new_admin_token_ends_every_session(
     console: Console, console_settings: Settings, store: SqlStore
 ) -> None:
     cookie = console.client.cookies.get(COOKIE)
-    changed = create_app(dataclasses.replace(console_settings, admin_token="another-admin-token-0123456789abcdef"), store=store)
+    changed = create_app(
+        dataclasses.replace(console_settings, admin_token="another-admin-token-0123456789abcdef"), store=store
+    )
     transport = httpx2.ASGITransport(app=changed)  # type: ignore[arg-type]
     async with httpx2.AsyncClient(transport=transport, base_url=BASE, cookies={COOKIE: cookie or ""}) as client:
         assert (await client.get("/console/")).status_code == 303

@@ -26,6 +26,8 @@ from scimhub.protocol.tenant_config import POLICY_PREFIX
 from scimhub.protocol.tenant_config import RATE_LIMIT_KEY
 from scimhub.protocol.tenant_config import check_setting
 from scimhub.protocol.tenant_config import setting_keys
+from scimhub.safety import guard
+from scimhub.safety import inactive
 from scimhub.safety.health import SyncState
 from scimhub.safety.hold import HoldKind
 from scimhub.store.activity_sql import ActivityStore
@@ -44,7 +46,11 @@ def _default(request: Request, key: str) -> str:
         return "on" if getattr(settings.policy, key.removeprefix(POLICY_PREFIX)) else "off"
     if key == RATE_LIMIT_KEY:
         return settings.rate_limit or "off"
-    return "server default"
+    if key == guard.THRESHOLD_KEY:
+        return settings.guard_deprovision_threshold or "off"
+    if key == guard.WINDOW_KEY:
+        return guard.format_window(settings.guard_window_seconds)
+    return inactive.KEEP if key == inactive.KEY else "server default"
 
 
 async def settings_page(
