@@ -53,7 +53,7 @@ async def test_tenant_search_and_pages(console: Console) -> None:
     found = await console.client.get("/console/", params={"q": "oth"})
     assert ">other</a>" in found.text and ">t00</a>" not in found.text
     none = await console.client.get("/console/", params={"q": "%"})
-    assert "No tenant name contains" in none.text  # LIKE wildcards are matched literally
+    assert "No tenant name starts with" in none.text
 
 
 async def test_requests_tab_shows_a_failed_request_and_its_error(console: Console, tenant: TenantAccess) -> None:
