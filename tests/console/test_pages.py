@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import httpx2
 import pytest
 
-from scimhub.events import webhooks as webhook_ops
+from scimhub.app import create_app
+from scimhub.settings import Settings
 from scimhub.store.events_sql import Attempt
 from scimhub.store.events_sql import EventStore
 from scimhub.store.events_sql import Outcome
 from scimhub.store.sql import SqlStore
 from tests.conftest import TenantAccess
+from tests.console.conftest import BASE
 from tests.console.conftest import Console
+from tests.events.support import Receiver
 
 pytestmark = pytest.mark.anyio
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -92,7 +98,7 @@ async def test_events_tab_and_its_live_json(console: Console, tenant: TenantAcce
     assert bad.status_code == 400
 
 
-async def test_webhook_add_shows_the_secret_once_then_deliveries_and_redelivery(
+async def test_webhook_add_refuses_bad_urls_then_deliveries_and_removal(
     console: Console, tenant: TenantAccess, store: SqlStore
 ) -> None:
     refused = await console.post("/console/t/acme/webhooks", url="ftp://example.com/x")
@@ -114,7 +120,24 @@ async def test_webhook_add_shows_the_secret_once_then_deliveries_and_redelivery(
     removed = await console.post(f"/console/t/acme/webhooks/{hook.id}/remove")
     assert removed.status_code == 303
     assert await events.list_webhooks(tenant.tenant_id) == []
-    assert webhook_ops.check_url("https://hooks.example.com/x")
+
+
+async def test_webhook_add_shows_its_secret_once(
+    console_settings: Settings, store: SqlStore, tenant: TenantAccess
+) -> None:
+    app = create_app(dataclasses.replace(console_settings, webhook_allow_private=True), store=store)
+    transport = httpx2.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx2.AsyncClient(transport=transport, base_url=BASE) as client:
+        console = Console(client)
+        assert (await console.sign_in()).status_code == 303
+        added = await console.post("/console/t/acme/webhooks", url="http://127.0.0.1:9/hook", start="beginning")
+        assert added.status_code == 201
+        assert added.headers["cache-control"] == "no-store"
+        hooks = await EventStore(store.db).list_webhooks(tenant.tenant_id)
+        assert [h.url for h in hooks] == ["http://127.0.0.1:9/hook"]
+        assert f'readonly value="{hooks[0].secret}"' in added.text
+        listed = await client.get("/console/t/acme/webhooks")
+        assert hooks[0].secret not in listed.text
 
 
 async def test_settings_save_validates_and_applies(console: Console, tenant: TenantAccess, store: SqlStore) -> None:
@@ -143,3 +166,29 @@ async def test_pause_and_resume_the_event_stream(console: Console, tenant: Tenan
     assert "migrating" in page.text and "Resume" in page.text
     assert (await console.post("/console/t/acme/release", kind="pause")).status_code == 303
     assert await holds.hold(tenant.tenant_id) is None
+
+
+async def test_redeliver_sends_the_dead_letters_again(console: Console, tenant: TenantAccess, store: SqlStore) -> None:
+    receiver = Receiver().start()
+    try:
+        events = EventStore(store.db)
+        hook = await events.add_webhook(
+            "w2", tenant.tenant_id, receiver.url, "whsec_test", "2026-01-01T00:00:00Z", 0, allow_private=True
+        )
+        await tenant.client.post("/Users", json={"schemas": [USER], "userName": "dead@example.com"})
+        event = (await events.events_after(tenant.tenant_id, 0, 1))[0]
+        await events.log_attempt(
+            Attempt(hook.id, tenant.tenant_id, 1, event.id, 8, "2026-12-07T10:00:00Z", Outcome.DEAD, 500, "HTTP 500", 3)
+        )
+        page = await console.client.get(f"/console/t/acme/webhooks/{hook.id}")
+        assert "Redeliver 1 dead letter" in page.text
+        response = await console.post(f"/console/t/acme/webhooks/{hook.id}/redeliver")
+        assert response.status_code == 303
+        assert response.headers["location"] == f"/console/t/acme/webhooks/{hook.id}?done=redelivered"
+        assert await events.dead_letters(hook.id) == []
+        after = await console.client.get(response.headers["location"])
+        assert ">redelivered<" in after.text
+        assert "Dead letters sent again" in after.text
+        assert any(d.event["seq"] == 1 for d in receiver.accepted())
+    finally:
+        receiver.stop()
