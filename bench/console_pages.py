@@ -45,7 +45,7 @@ async def run(args: argparse.Namespace) -> None:
     settings = Settings(database_url=args.database_url, admin_token=ADMIN_TOKEN, rate_limit="", worker_enabled=False)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        transport = httpx2.ASGITransport(app=app)  # type: ignore[arg-type]
+        transport = httpx2.ASGITransport(app=app)
         async with httpx2.AsyncClient(transport=transport, base_url="http://bench") as client:
             form = (await client.get("/console/sign-in")).text
             csrf = _CSRF.search(form)
