@@ -132,8 +132,6 @@ def _pages(server: LiveServer) -> None:
         page.get_by_label("Expires in (days)").fill("90")
         page.get_by_role("button", name="Issue token").click()
         _shoot(page, "tokens")
-        page.goto(f"{console}/setup")
-        _shoot(page, "setup")
         page.goto(f"{console}/requests?failed=1")
         _shoot(page, "requests")
         page.goto(f"{console}/events")
