@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import httpx2
 import pytest
+from playwright.sync_api import Browser
 from playwright.sync_api import ConsoleMessage
 from playwright.sync_api import Page
 from playwright.sync_api import Request
@@ -140,3 +141,32 @@ def test_sign_out(page: Page, live_server: LiveServer) -> None:
     expect(page).to_have_url(f"{live_server.console}/sign-in")
     page.goto(f"{live_server.console}/")
     expect(page).to_have_url(f"{live_server.console}/sign-in")
+
+
+def test_every_page_works_without_javascript(browser: Browser, live_server: LiveServer) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        sign_in(page, live_server)
+        page.get_by_label("Tenant name").fill("nojs-co")
+        page.get_by_role("button", name="Create tenant").click()
+        expect(page.get_by_role("status")).to_have_text("Tenant created.")
+        token = _issue_token(page, live_server, "nojs-co")
+        expect(page.get_by_role("button", name="Copy")).to_be_hidden()  # a JavaScript nicety only
+        with _scim(live_server, token) as scim:
+            assert scim.post("/Users", json={"schemas": [USER], "userName": "nojs@nojs.example"}).status_code == 201
+        page.get_by_role("link", name="Directory").click()
+        page.get_by_label("Filter").fill('userName eq "nojs@nojs.example"')
+        page.get_by_role("button", name="Search").click()
+        expect(page.get_by_role("link", name="nojs@nojs.example")).to_be_visible()
+        for tab in ("Tokens", "Requests", "Events", "Webhooks", "Settings"):
+            page.get_by_role("link", name=tab, exact=True).click()
+            expect(page.get_by_role("heading", name=tab, exact=True)).to_be_visible()
+        expect(page.get_by_text("Live: new events appear at the top")).to_be_hidden()
+        page.get_by_role("link", name="Settings", exact=True).click()
+        page.get_by_label("rate_limit").fill("50/second")
+        page.get_by_label("rate_limit").press("Enter")
+        expect(page.get_by_role("status")).to_have_text("Setting saved.")
+    finally:
+        context.close()
