@@ -200,6 +200,7 @@ def create_app(
             deletion_grace_seconds=_deletion_grace(settings),
         )
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
+        routes.append(Mount("/console", app=_console(settings, runtime, service, configs)))
     if sync is not None and sync.sets is not None:
         routes.append(Mount(SETS_PREFIX, app=sync.sets.app(settings)))
 
@@ -249,6 +250,16 @@ def create_app(
     app.state.scimhub = Runtime(settings, service, security_events=has_streams)
     app.state.scimhub_metrics = metrics
     return app
+
+
+def _console(settings: Settings, admin: AdminRuntime, service: ResourceService, configs: TenantConfigCache) -> ASGIApp:
+    """The operator console at /console: 404 everywhere unless SCIMHUB_ADMIN_TOKEN is set."""
+    from scimhub.console.app import console_app  # Jinja2 and the templates load only when it exists
+    from scimhub.console.web import ConsoleRuntime
+
+    if not settings.admin_token:
+        return console_app(None)
+    return console_app(ConsoleRuntime(settings.admin_token, settings, admin, service, configs))
 
 
 def _deletion_grace(settings: Settings) -> float:
