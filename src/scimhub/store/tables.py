@@ -288,6 +288,18 @@ tenant_schemas = Table(
     Column("updated_at", String(32), nullable=False),
 )
 
+# Each tenant's attribute mapping (scimhub.directory.attributes): an app attribute name (keyed
+# casefolded) and the SCIM path it reads; a NULL path removes a default name.
+attribute_mappings = Table(
+    "attribute_mappings",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("name_key", String(64), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("path", Text),
+    Column("updated_at", String(32), nullable=False),
+)
+
 # -- RFC 9967 Security Event Tokens (scimhub.sets) --------------------------------------------
 # Each tenant's SET signing keys (private JWK JSON). One is "active" (signs and is published);
 # a rotated-out key stays "published" (SETs it signed still verify) until retired.

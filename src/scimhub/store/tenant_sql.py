@@ -22,6 +22,7 @@ from sqlalchemy import update
 
 from scimhub.store.base import PendingDelivery
 from scimhub.store.database import Tx
+from scimhub.store.tables import attribute_mappings
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
 from scimhub.store.tables import group_members
@@ -153,7 +154,7 @@ async def delete_rows(tx: Tx, tenant_id: str, limit: int) -> tuple[str, int] | N
 
 # Deleted with the tenant row: a row each (the guard, the activity), or one per hour and outcome
 # of the last two days (sync health).
-WITH_TENANT = (tenant_guard, tenant_activity, tenant_request_stats)
+WITH_TENANT = (tenant_guard, tenant_activity, tenant_request_stats, attribute_mappings)
 
 
 async def delete_tenant(tx: Tx, tenant_id: str) -> None:

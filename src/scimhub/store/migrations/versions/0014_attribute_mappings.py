@@ -1,0 +1,35 @@
+"""Each tenant's attribute mapping: the app's attribute names → SCIM paths (scimhub.directory).
+
+Revision ID: 0014
+Revises: 0012
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0014"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "attribute_mappings",
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("name_key", sa.String(64), nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("path", sa.Text()),
+        sa.Column("updated_at", sa.String(32), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name="fk_attribute_mappings_tenant_id_tenants", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "name_key", name="pk_attribute_mappings"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("attribute_mappings")
