@@ -1,1 +1,1 @@
-"""The normalized directory: what the host app reads about a tenant's users (pure; no I/O)."""
+"""The directory the host application reads: users with their groups, mapped attributes and roles."""

@@ -51,6 +51,7 @@ from scimhub.schema.declare import DeclaredSchema
 from scimhub.store import fast_reads as fast
 from scimhub.store import fast_writes as fw
 from scimhub.store import holds_sql
+from scimhub.store import roles_sql
 from scimhub.store import tenant_sql
 from scimhub.store.base import AuditEntry
 from scimhub.store.base import IndexKeys
@@ -712,6 +713,10 @@ class SqlStore:
                 )
                 value = (await tx.execute(stmt)).scalar_one()
         return bytes.fromhex(value)
+
+    async def roles_of_users(self, tenant_id: str, user_pks: Sequence[int]) -> dict[int, list[str]]:
+        async with self.db.read() as tx:
+            return await roles_sql.roles_of_users(tx, tenant_id, user_pks)
 
     async def tenant_settings(self, tenant_id: str) -> dict[str, str]:
         async with self.db.read() as tx:

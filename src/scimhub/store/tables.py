@@ -401,3 +401,56 @@ tenant_request_stats = Table(
     Column("outcome", String(64), primary_key=True),
     Column("count", Integer, nullable=False),
 )
+
+# Roles from groups (scimhub.directory.roles): a tenant's rules naming an IdP group (by
+# displayName, id or externalId) or a value of a user's SCIM `roles`, and the role it gives.
+role_rules = Table(
+    "role_rules",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),  # group | group_id | group_external_id | scim_role
+    Column("value", Text, nullable=False),  # as the operator gave it
+    Column("value_key", Text, nullable=False),  # what is compared (casefolded unless an id)
+    Column("priority", Integer, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Index(None, "tenant_id"),
+)
+
+# Each user's effective roles, kept in the transaction of every write that decides them.
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("user_pk", _Pk, ForeignKey("resources.pk", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(200), primary_key=True),
+    Index(None, "tenant_id", "role", "user_pk"),
+)
+
+# One row per tenant that has (or had) role rules: ``version`` moves with every change of the
+# rules, the mode or the default, and is read (PostgreSQL: FOR SHARE) by each write that may
+# change roles, so no write computes with rules older than its transaction. ``rules`` counts them.
+role_state = Table(
+    "role_state",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("rules", Integer, nullable=False),
+    Column("mode", String(16), nullable=False),  # all | highest
+    Column("default_role", String(200)),
+)
+
+# The recompute after a change of the rules: every user of the tenant, a batch a transaction,
+# in pk order after ``after_pk``; ``finished_at`` set when it has gone through them all.
+role_jobs = Table(
+    "role_jobs",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("after_pk", BigInteger, nullable=False),
+    Column("done", BigInteger, nullable=False),
+    Column("changed", BigInteger, nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("finished_at", String(32)),
+)
