@@ -92,8 +92,9 @@ def check_name(name: str) -> str:
         raise MappingError(
             f"{name!r} is not an attribute name: use letters, digits and _ (not first), at most 64 characters."
         )
-    if name.casefold() in {r.casefold() for r in RESERVED}:
-        raise MappingError(f"{name!r} is a field every directory user has ({', '.join(RESERVED)}); choose another name.")
+    if name.casefold() in _RESERVED_KEYS:
+        fields = ", ".join(RESERVED)
+        raise MappingError(f"{name!r} is a field every directory user has ({fields}); choose another name.")
     return name
 
 
@@ -134,10 +135,10 @@ def effective_mapping(registry: SchemaRegistry, rows: Mapping[str, str | None]) 
             if key not in entries and key not in _RESERVED_KEYS and attr.returned is not Returned.NEVER:
                 entries[key] = Mapped(attr.name, path, Source.EXTENSION, bind(registry, path))
     for name in sorted(rows, key=str.casefold):
-        path = rows[name]
         entries.pop(name.casefold(), None)
-        if path is not None:
-            entries[name.casefold()] = Mapped(name, path, Source.TENANT, bind(registry, path))
+        mapped = rows[name]
+        if mapped is not None:
+            entries[name.casefold()] = Mapped(name, mapped, Source.TENANT, bind(registry, mapped))
     return AttributeMap(core, tuple(entries.values()))
 
 

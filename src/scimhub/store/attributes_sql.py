@@ -3,6 +3,7 @@ and the admin API, read by the directory API and the events' ``user``."""
 
 from __future__ import annotations
 
+from sqlalchemy import Delete
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
@@ -40,7 +41,7 @@ class AttributeStore:
             return bool((await tx.execute(_delete(tenant_id, name))).rowcount)
 
 
-def _delete(tenant_id: str, name: str) -> object:
+def _delete(tenant_id: str, name: str) -> Delete:
     return delete(attribute_mappings).where(
         attribute_mappings.c.tenant_id == tenant_id, attribute_mappings.c.name_key == name.casefold()
     )

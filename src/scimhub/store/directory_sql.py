@@ -34,10 +34,13 @@ from scimhub.store import fast_reads as fast
 from scimhub.store.attributes_sql import AttributeStore
 from scimhub.store.base import StoredResource
 from scimhub.store.database import Database
+from scimhub.store.roles_sql import roles_of_users
 from scimhub.store.schemas_sql import TenantSchemaStore
 from scimhub.store.tables import RESOURCE_COLUMNS
 from scimhub.store.tables import group_members
 from scimhub.store.tables import resources
+from scimhub.store.tables import role_rules
+from scimhub.store.tables import role_state
 from scimhub.store.tables import user_roles
 
 GROUP = "Group"
@@ -95,10 +98,12 @@ class DirectoryStore:
         return int(found[0][6]) if found else None
 
     async def role_known(self, tenant_id: str, role: str) -> bool:
-        """Whether any user of the tenant holds ``role`` (an index probe)."""
-        stmt = select(exists().where(user_roles.c.tenant_id == tenant_id, user_roles.c.role == role))
+        """Whether ``role`` is one of the tenant's: named by a rule, its default role, or held."""
+        named = exists().where(role_rules.c.tenant_id == tenant_id, role_rules.c.role == role)
+        default = exists().where(role_state.c.tenant_id == tenant_id, role_state.c.default_role == role)
+        held = exists().where(user_roles.c.tenant_id == tenant_id, user_roles.c.role == role)
         async with self.db.read() as tx:
-            return bool((await tx.execute(stmt)).scalar())
+            return bool((await tx.execute(select(or_(named, default, held)))).scalar())
 
     async def groups_of(self, pks: Sequence[int]) -> dict[int, list[GroupRef]]:
         """The groups of a page of users, by their pks, in one statement."""
@@ -109,19 +114,11 @@ class DirectoryStore:
         return found
 
     async def roles_of(self, tenant_id: str, pks: Sequence[int]) -> dict[int, list[str]]:
-        """Sorted role names of a page of users, by their pks, in one statement."""
+        """Sorted role names of a page of users, by their pks."""
         if not pks:
             return {}
-        stmt = (
-            select(user_roles.c.user_pk, user_roles.c.role)
-            .where(user_roles.c.tenant_id == tenant_id, user_roles.c.user_pk.in_(list(pks)))
-            .order_by(user_roles.c.user_pk, user_roles.c.role)
-        )
-        found: dict[int, list[str]] = {}
         async with self.db.read() as tx:
-            for pk, role in await tx.execute(stmt):
-                found.setdefault(pk, []).append(role)
-        return found
+            return await roles_of_users(tx, tenant_id, pks)
 
     async def relations_by_id(
         self, tenant_id: str, ids: Sequence[str]

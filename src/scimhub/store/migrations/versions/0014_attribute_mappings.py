@@ -1,7 +1,7 @@
 """Each tenant's attribute mapping: the app's attribute names → SCIM paths (scimhub.directory).
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"  # chained after roles (merged here); the integrator re-chains
 branch_labels = None
 depends_on = None
 
