@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0013"  # chained after roles (merged here); the integrator re-chains
+# After roles (merged into this branch); the integrator re-chains the migrations at merge.
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
