@@ -11,6 +11,7 @@ from types import FrameType
 import click
 
 from scimhub import __version__
+from scimhub.admin.attributes_cli import attribute
 from scimhub.admin.common import open_store
 from scimhub.admin.common import run
 from scimhub.admin.safety_cli import register as register_safety
@@ -111,3 +112,4 @@ main.add_command(events)
 main.add_command(requests_cmd)
 main.add_command(schema)
 main.add_command(stream)
+main.add_command(attribute)

@@ -384,7 +384,8 @@ def _safety_routes(tenant: str) -> list[Route]:
 
 def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
     """The admin API as an ASGI app, to mount at ``/admin/v1``."""
-    from scimhub.http.sets_admin import stream_routes  # it imports this module's helpers
+    from scimhub.http import admin_directory  # these import this module's helpers
+    from scimhub.http.sets_admin import stream_routes
 
     tenant = "/tenants/{tenant}"
     hook = f"{tenant}/webhooks/{{id}}"
@@ -401,6 +402,7 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
             _route(f"{tenant}/schemas/{{urn}}", GET=get_schema, DELETE=remove_schema),
             _route(f"{tenant}/schemas/{{urn}}/indexes/{{name}}", PUT=add_index, DELETE=remove_index),
             *stream_routes(tenant),
+            *admin_directory.directory_routes(tenant),
             *_safety_routes(tenant),
         ],
         exception_handlers={AdminError: _admin_error, HTTPException: _http_error},
