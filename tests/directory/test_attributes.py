@@ -71,9 +71,7 @@ def test_a_full_user_maps_the_defaults_groups_and_roles() -> None:
         emails=[{"value": "home@example.com", "type": "home"}, {"value": "ada@work.example", "type": "work"}],
         **{ENTERPRISE: {"department": "R&D", "employeeNumber": "42", "manager": {"value": "m1"}}},
     )
-    user = directory_user(
-        doc, effective_mapping(default_registry(), {}), [GroupRef("g1", "Eng")], ["admin"], raw=True
-    )
+    user = directory_user(doc, effective_mapping(default_registry(), {}), [GroupRef("g1", "Eng")], ["admin"], raw=True)
 
     assert user == {
         "id": "u1",
