@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import ColumnElement
 from sqlalchemy import Select
 from sqlalchemy import exists
+from sqlalchemy import false
 from sqlalchemy import or_
 from sqlalchemy import select
 
@@ -145,8 +146,9 @@ def _users(tenant_id: str, after: int, where: UserFilter) -> Select[Any]:
     columns = (*RESOURCE_COLUMNS, resources.c.pk)
     conditions: list[ColumnElement[bool]] = [resources.c.tenant_id == tenant_id, resources.c.resource_type == USER]
     if where.state is not None:
+        # `active = false` exactly as ix_resources_inactive's condition, so the planner may use it.
         active = or_(resources.c.active.is_(None), resources.c.active.is_(True))
-        conditions.append(active if where.state == ACTIVE else resources.c.active.is_(False))
+        conditions.append(active if where.state == ACTIVE else resources.c.active == false())
     if where.group_pk is not None:
         joined = group_members.join(resources, resources.c.pk == group_members.c.member_pk)
         stmt = select(*columns).select_from(joined).where(group_members.c.group_pk == where.group_pk)

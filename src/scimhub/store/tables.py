@@ -93,6 +93,17 @@ resources = Table(
         postgresql_ops={"doc_keys": "jsonb_path_ops"},
         sqlite_where=text("doc_keys IS NOT NULL"),  # always empty on SQLite: costs no write
     ),
+    # The directory API's state=inactive filter (scimhub.directory): only deactivated rows are in
+    # it, so it costs a write only when a user is (de)activated, and a page of inactive users
+    # reads a page of the index however few they are.
+    Index(
+        "ix_resources_inactive",
+        "tenant_id",
+        "resource_type",
+        "pk",
+        sqlite_where=text("active = 0"),
+        postgresql_where=text("active = false"),
+    ),
 )
 
 # What a StoredResource is read from, in its field order (every read of a resource selects these).

@@ -1,4 +1,5 @@
-"""Each tenant's attribute mapping: the app's attribute names → SCIM paths (scimhub.directory).
+"""Each tenant's attribute mapping (the app's attribute names → SCIM paths), and an index of the
+deactivated users (the directory API's state filter).
 
 Revision ID: 0014
 Revises: 0013
@@ -30,7 +31,16 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("tenant_id", "name_key", name="pk_attribute_mappings"),
     )
+    # Deactivated users only: the directory API's state=inactive pages.
+    op.create_index(
+        "ix_resources_inactive",
+        "resources",
+        ["tenant_id", "resource_type", "pk"],
+        sqlite_where=sa.text("active = 0"),
+        postgresql_where=sa.text("active = false"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_resources_inactive", "resources")
     op.drop_table("attribute_mappings")
