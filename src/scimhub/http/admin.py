@@ -384,6 +384,7 @@ def _safety_routes(tenant: str) -> list[Route]:
 
 def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
     """The admin API as an ASGI app, to mount at ``/admin/v1``."""
+    from scimhub.http.admin_roles import role_routes  # it imports this module's helpers
     from scimhub.http.sets_admin import stream_routes  # it imports this module's helpers
 
     tenant = "/tenants/{tenant}"
@@ -402,6 +403,7 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
             _route(f"{tenant}/schemas/{{urn}}/indexes/{{name}}", PUT=add_index, DELETE=remove_index),
             *stream_routes(tenant),
             *_safety_routes(tenant),
+            *role_routes(tenant),
         ],
         exception_handlers={AdminError: _admin_error, HTTPException: _http_error},
     )

@@ -1,0 +1,13 @@
+"""Fixtures of the roles tests: an admin token (the admin API manages the rules)."""
+
+from __future__ import annotations
+
+import pytest
+
+from scimhub.settings import Settings
+from tests.events.support import fast
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return fast(settings)
