@@ -105,6 +105,23 @@ DELETE_ROLE = prepare(
     )
 )
 
+# One user's recompute (the one-member change IdPs send), on precompiled statements: the user
+# (locked on PostgreSQL), and the groups it is directly in, but one (-1: none left out).
+USER_ONE = prepare(
+    select(resources.c.pk, resources.c.id, resources.c.doc)
+    .where(
+        resources.c.tenant_id == bindparam("tenant"),
+        resources.c.resource_type == literal_column("'User'"),
+        resources.c.pk == bindparam("pk"),
+    )
+    .with_for_update()
+)
+GROUPS_OF_ONE = prepare(
+    select(group_members.c.member_pk, _GROUP.c.id, _GROUP.c.k_display_name, _GROUP.c.k_external_id)
+    .select_from(group_members.join(_GROUP, _GROUP.c.pk == group_members.c.group_pk))
+    .where(group_members.c.member_pk == bindparam("pk"), group_members.c.group_pk != bindparam("without"))
+)
+
 
 async def roles_of_users(tx: Tx, tenant_id: str, user_pks: Sequence[int]) -> dict[int, list[str]]:
     """Each user's effective roles (sorted), by pk; a user without roles is left out."""
@@ -247,15 +264,20 @@ class Roles:
         return changes
 
     async def _recompute_chunk(self, rules: RuleSet, pks: Sequence[int], without_group: int | None) -> list[RoleChange]:
-        users = (
-            select(resources.c.pk, resources.c.id, resources.c.doc)
-            .where(
-                resources.c.tenant_id == self._tenant_id, resources.c.resource_type == "User", resources.c.pk.in_(pks)
+        if len(pks) == 1:
+            found = await self._tx.rows(USER_ONE, tenant=self._tenant_id, pk=pks[0])
+        else:
+            users = (
+                select(resources.c.pk, resources.c.id, resources.c.doc)
+                .where(
+                    resources.c.tenant_id == self._tenant_id,
+                    resources.c.resource_type == "User",
+                    resources.c.pk.in_(pks),
+                )
+                .order_by(resources.c.pk)
+                .with_for_update()
             )
-            .order_by(resources.c.pk)
-            .with_for_update()
-        )
-        found = (await self._tx.execute(users)).all()
+            found = (await self._tx.execute(users)).all()
         groups = await self._groups_of(pks, without_group)
         current = await roles_of_users(self._tx, self._tenant_id, pks)
         changes: list[RoleChange] = []
@@ -280,6 +302,14 @@ class Roles:
         return changes
 
     async def _groups_of(self, pks: Sequence[int], without_group: int | None) -> dict[int, list[GroupFacts]]:
+        groups: dict[int, list[GroupFacts]] = {}
+        if len(pks) == 1:
+            without = -1 if without_group is None else without_group
+            for member_pk, gid, display_key, external_key in await self._tx.rows(
+                GROUPS_OF_ONE, pk=pks[0], without=without
+            ):
+                groups.setdefault(member_pk, []).append(GroupFacts(gid, display_key, external_key))
+            return groups
         stmt = (
             select(group_members.c.member_pk, _GROUP.c.id, _GROUP.c.k_display_name, _GROUP.c.k_external_id)
             .select_from(group_members.join(_GROUP, _GROUP.c.pk == group_members.c.group_pk))
@@ -287,7 +317,6 @@ class Roles:
         )
         if without_group is not None:
             stmt = stmt.where(group_members.c.group_pk != without_group)
-        groups: dict[int, list[GroupFacts]] = {}
         for member_pk, gid, display_key, external_key in await self._tx.execute(stmt):
             groups.setdefault(member_pk, []).append(GroupFacts(gid, display_key, external_key))
         return groups
