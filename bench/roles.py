@@ -158,9 +158,8 @@ async def bulk_patch(call: Caller, roles: RoleService, tenant_id: str, users: li
         started, cpu = time.perf_counter(), time.process_time()
         assert await call("PATCH", f"{GROUPS}/{group}", body=body) == 204
         results[name] = (time.perf_counter() - started, time.process_time() - cpu)
-        print(
-            f"one PATCH adding {len(users):,} members to {name!r}: {results[name][0]:.2f} s ({results[name][1]:.2f} s CPU)"
-        )
+        wall, cpu = results[name]
+        print(f"one PATCH adding {len(users):,} members to {name!r}: {wall:.2f} s ({cpu:.2f} s CPU)")
     ratio = results["Bulk named"][0] / results["Bulk plain"][0]
     print(
         f"ratio named / plain: {ratio:.2f}x (named: {len(users):,} user.roles_changed events in the same transaction)"
