@@ -40,7 +40,12 @@ async def roles_of(store: SqlStore, tenant_id: str, *user_ids: str) -> dict[str,
 
 
 async def role_events(app: object, after: int = 0, tenant: str = "acme") -> list[dict[str, Any]]:
-    return [e["data"] for e in await feed(app, tenant, after) if e["type"] == "user.roles_changed"]
+    """The data of every ``user.roles_changed`` after ``after``, in order (the feed, page by page)."""
+    found = []
+    while page := await feed(app, tenant, after):
+        found += [e["data"] for e in page if e["type"] == "user.roles_changed"]
+        after = page[-1]["seq"]
+    return found
 
 
 async def last_seq(app: object, tenant: str = "acme") -> int:

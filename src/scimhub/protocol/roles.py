@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import uuid
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from scimhub.directory.roles import check_mode
 from scimhub.directory.roles import check_priority
 from scimhub.directory.roles import check_role
 from scimhub.directory.roles import rule_key
+from scimhub.errors import Busy
 from scimhub.errors import InvalidValue
 from scimhub.errors import NotFound
 from scimhub.events.model import Event
@@ -36,6 +38,7 @@ from scimhub.timestamps import utc_now
 
 log = logging.getLogger("scimhub.roles")
 POLL_SECONDS = 1.0  # how often a server looks for a recompute another process started
+_BUSY_ATTEMPTS = 4
 RECOMPUTE_METHOD = "RECOMPUTE"  # the audit entry of a recompute batch (no HTTP request made it)
 
 
@@ -138,7 +141,18 @@ class RoleService:
         return (await self.roles.change(tenant_id, self.clock(), mode=chosen, default=checked, clear_default=clear))[1]
 
     async def step(self, tenant_id: str, limit: int = JOB_BATCH) -> JobStatus | None:
-        """One recompute batch (one transaction, its ``user.roles_changed`` events in it)."""
+        """One recompute batch (one transaction, its ``user.roles_changed`` events in it). A batch
+        PostgreSQL rolled back to break a lock cycle with a write (``Busy``) runs again."""
+        for attempt in range(1, _BUSY_ATTEMPTS + 1):
+            try:
+                return await self._step(tenant_id, limit)
+            except Busy:
+                if attempt == _BUSY_ATTEMPTS:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.01 * attempt))  # noqa: S311 - jitter
+        raise AssertionError("unreachable")
+
+    async def _step(self, tenant_id: str, limit: int) -> JobStatus | None:
         async with self.store.unit_of_work(tenant_id) as uow:
             changes, status = await uow.role_job_step(limit, self.clock())
             drafts = roles_changed_drafts(changes, self.ids, self.clock, None, RECOMPUTE_METHOD)

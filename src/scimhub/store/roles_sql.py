@@ -54,7 +54,7 @@ from scimhub.store.tables import user_roles
 
 _T = TypeVar("_T")
 CHUNK = 500  # pks per IN (...) list
-JOB_BATCH = 500  # users a recompute transaction goes through
+JOB_BATCH = 200  # users a recompute transaction goes through (SQLite: ~40 ms of the one writer)
 _CACHED_TENANTS = 10_000
 
 _GROUP = resources.alias("g")
@@ -204,7 +204,9 @@ class Roles:
             if before is not None and scim_role_values(before.doc) == scim_role_values(after.doc):
                 return []
             rules = await self.rules()
-            if rules.empty or (before is not None and not rules.has_scim_rules):
+            if before is None:  # a new user is in no group yet: its SCIM roles or the default decide
+                return await self._new_user(rules, after)
+            if not rules.has_scim_rules:
                 return []
             return await self.recompute(rules, [await self._pk(after)])
         if resource_type != "Group":
@@ -221,6 +223,14 @@ class Roles:
         if old != facts:  # renamed: every member may gain or lose the group's rules
             pks += await self._user_members(await self._pk(after))
         return await self.recompute(rules, pks)
+
+    async def _new_user(self, rules: RuleSet, user: StoredResource) -> list[RoleChange]:
+        roles = rules.roles((), scim_role_values(user.doc)) if not rules.empty else []
+        if not roles:
+            return []
+        pk = await self._pk(user)
+        await self._tx.run_many(INSERT_ROLE, [{"tenant": self._tenant_id, "pk": pk, "role": r} for r in roles])
+        return [RoleChange(user.id, user.doc.get("userName"), (), tuple(roles))]
 
     async def before_delete(self, resource_type: str, current: StoredResource) -> list[RoleChange]:
         """A deleted user loses its roles; a deleted group's members lose what it gave them
