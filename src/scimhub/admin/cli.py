@@ -14,6 +14,7 @@ from scimhub import __version__
 from scimhub.admin.attributes_cli import attribute
 from scimhub.admin.common import open_store
 from scimhub.admin.common import run
+from scimhub.admin.roles_cli import role
 from scimhub.admin.safety_cli import register as register_safety
 from scimhub.admin.schema_cli import schema
 from scimhub.admin.streams_cli import stream
@@ -113,3 +114,4 @@ main.add_command(requests_cmd)
 main.add_command(schema)
 main.add_command(stream)
 main.add_command(attribute)
+main.add_command(role)

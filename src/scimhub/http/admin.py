@@ -385,6 +385,7 @@ def _safety_routes(tenant: str) -> list[Route]:
 def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
     """The admin API as an ASGI app, to mount at ``/admin/v1``."""
     from scimhub.http import admin_directory  # these import this module's helpers
+    from scimhub.http.admin_roles import role_routes
     from scimhub.http.sets_admin import stream_routes
 
     tenant = "/tenants/{tenant}"
@@ -404,6 +405,7 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
             *stream_routes(tenant),
             *admin_directory.directory_routes(tenant),
             *_safety_routes(tenant),
+            *role_routes(tenant),
         ],
         exception_handlers={AdminError: _admin_error, HTTPException: _http_error},
     )

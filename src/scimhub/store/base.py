@@ -17,6 +17,8 @@ from typing import Protocol
 
 import orjson
 
+from scimhub.directory.roles import JobStatus
+from scimhub.directory.roles import RoleChange
 from scimhub.events.model import Event
 from scimhub.events.model import EventDraft
 from scimhub.filter.bind import Bound
@@ -271,6 +273,22 @@ class UnitOfWork(Protocol):
 
     async def groups_containing(self, member_id: str) -> list[str]:
         """Ids of the groups ``member_id`` belongs to (directly)."""
+        ...
+
+    async def roles_after_write(
+        self, resource_type: str, before: StoredResource | None, after: StoredResource, members: Sequence[str]
+    ) -> list[RoleChange]:
+        """Recompute the effective roles this write decides (``scimhub.directory.roles``): a user's
+        when its SCIM ``roles`` changed (or it is new); ``members`` (ids whose membership changed),
+        or every member of a renamed group, when a rule names the group. Call after the write."""
+        ...
+
+    async def roles_before_delete(self, resource_type: str, current: StoredResource) -> list[RoleChange]:
+        """The roles a deletion takes away (a user's; a rule-named group's members'). Call before it."""
+        ...
+
+    async def role_job_step(self, limit: int, now: str) -> tuple[list[RoleChange], JobStatus | None]:
+        """One batch of the tenant's recompute after a rule change (``protocol.roles``)."""
         ...
 
 
