@@ -27,6 +27,7 @@ from scimhub.protocol.tenant_schemas import add_schema
 from scimhub.protocol.tenants import TenantDeletion
 from scimhub.sets.streams import add_stream
 from scimhub.settings import Settings
+from scimhub.store.attributes_sql import AttributeStore
 from scimhub.store.base import Tenant
 from scimhub.store.events_sql import EventStore
 from scimhub.store.request_log_sql import LoggedRequest
@@ -85,6 +86,7 @@ async def _populate(store: SqlStore, access: TenantAccess, name: str) -> Populat
     await patch(access.client, f"/Users/{users[0]}", {"op": "replace", "path": "active", "value": False})
     await access.client.delete(f"/Users/{users[1]}")
     await store.set_tenant_setting(access.tenant_id, "rate_limit", "off")
+    await AttributeStore(store.db).save(access.tenant_id, "team", "title", utc_now())  # attribute_mappings
     await add_schema(
         TenantSchemaStore(store.db),
         access.tenant_id,

@@ -15,7 +15,10 @@ from tests.directory.support import admin_ok
 from tests.directory.support import grant
 from tests.events.support import create_group
 from tests.events.support import create_user
+from tests.events.support import feed
 from tests.events.support import patch
+from tests.roles.support import map_role
+from tests.roles.support import settle
 
 pytestmark = pytest.mark.anyio
 
@@ -222,3 +225,19 @@ async def test_limit_is_clamped_as_the_feed_s(app: object, acme: TenantAccess) -
 
     assert len(zero["users"]) == 1 and zero["next_cursor"] is not None
     assert len(huge["users"]) == 2 and huge["next_cursor"] is None
+
+
+async def test_roles_from_role_mapping_show_and_filter(app: object, store: SqlStore, acme: TenantAccess) -> None:
+    ada_id, bob_id = await create_user(acme.client, "ada"), await create_user(acme.client, "bob")
+    await map_role(app, "member", group="Everyone")
+    await settle(store, acme.tenant_id)
+    await create_group(acme.client, "Everyone", [ada_id])
+
+    members = await admin_ok(app, USERS, role="member")
+    everyone = await admin_ok(app, USERS)
+    created = [e for e in await feed(app) if e["type"] == "user.created"]
+
+    assert [u["id"] for u in members["users"]] == [ada_id]
+    assert [(u["id"], u["roles"]) for u in everyone["users"]] == [(ada_id, ["member"]), (bob_id, [])]
+    # the events' user has the roles the user has when the event is read
+    assert [e["user"]["roles"] for e in created] == [["member"], []]
