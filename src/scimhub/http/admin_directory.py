@@ -14,8 +14,6 @@ page) is a signed keyset (``protocol.cursor``) bound to the tenant and the filte
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -45,6 +43,7 @@ from scimhub.store.base import Keyset
 from scimhub.store.base import MemberRef
 from scimhub.store.base import StoredResource
 from scimhub.store.base import Tenant
+from scimhub.store.database import Database
 from scimhub.store.directory_sql import DirectoryStore
 from scimhub.store.directory_sql import UserFilter
 from scimhub.store.schemas_sql import TenantSchemaStore
@@ -54,7 +53,7 @@ SCIM_PREFIX = "/scim/v2"  # as app.SCIM_PREFIX (not imported: app imports this l
 _RAW = "raw"
 
 
-def _db(request: Request) -> Any:
+def _db(request: Request) -> Database:
     store = admin_runtime(request).store
     assert isinstance(store, SqlStore)  # the admin API exists only on the SQL store
     return store.db
