@@ -97,7 +97,7 @@ async def measure(args: argparse.Namespace, url: str) -> None:
     store = open_store(settings)
     app = create_app(settings, store=store)
     async with app.router.lifespan_context(app):
-        await scenarios(args, store, tenant.id, Caller(app, token), members, others, bulk)
+        await scenarios(args, store, tenant.id, Caller(app, token), members, others, bulk, url)
 
 
 async def scenarios(
@@ -108,11 +108,14 @@ async def scenarios(
     members: list[str],
     others: list[str],
     bulk: list[str],
+    url: str,
 ) -> None:
     started = time.perf_counter()
     staff = await make_group(call, "Staff", members)
     crowd = await make_group(call, "Crowd", members)
-    print(f"two groups of {len(members):,} members in {time.perf_counter() - started:.0f} s")
+    print(f"two groups of {len(members):,} members in {time.perf_counter() - started:.0f} s", flush=True)
+    if store.db.name == "postgresql":
+        await postgres.analyze(url)  # as autovacuum would after the bulk load
     half = len(others) // 2
     before = await timed(one_member_changes(call, crowd, others[:half]))
     report("one-member add/remove, no rule at all (before roles)", before)

@@ -51,8 +51,12 @@ async def test_rule_add_and_remove_recompute_existing_users_in_batches(
         status = await service.step(acme.tenant_id, limit=10)
     assert steps == [10, 20]  # bounded: ten users a transaction
     assert status is not None and (status.done, status.changed) == (25, 7)
-    recompute = (await _overview(app))["recompute"]
+    async with admin_client(app) as admin:
+        recompute = (await admin.get("/tenants/acme/roles/recompute")).json()["recompute"]
+        settings = (await admin.get("/tenants/acme/roles/settings")).json()
     assert recompute["finished"] is True and recompute["usersDone"] == 25 and recompute["usersChanged"] == 7
+    assert recompute == (await _overview(app))["recompute"]
+    assert settings == {"mode": "all", "default": None}
     assert Counter(e["id"] for e in await role_events(app, seq)) == Counter(users[:7])
     seq = await last_seq(app)
 
