@@ -59,7 +59,9 @@ class Caller:
             (b"content-type", b"application/scim+json"),
         ]
 
-    async def __call__(self, method: str, path: str, query: bytes = b"", body: bytes = b"") -> int:
+    async def __call__(
+        self, method: str, path: str, query: bytes = b"", body: bytes = b"", sink: list[bytes] | None = None
+    ) -> int:
         scope = {
             "type": "http",
             "method": method,
@@ -84,6 +86,8 @@ class Caller:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif sink is not None and message["type"] == "http.response.body":
+                sink.append(message.get("body", b""))  # the response body, for callers that read it
 
         await self.app(scope, receive, send)
         return status

@@ -53,6 +53,8 @@ from scimhub.http.sets import SetsRuntime
 from scimhub.http.sets import sets_app
 from scimhub.http.target import RequestTarget
 from scimhub.protocol.resources import ResourceService
+from scimhub.protocol.roles import RoleJobs
+from scimhub.protocol.roles import RoleService
 from scimhub.protocol.tenant_config import GuardDefaults
 from scimhub.protocol.tenant_config import TenantConfigCache
 from scimhub.ratelimit import RateLimiter
@@ -70,6 +72,7 @@ from scimhub.store.base import Store
 from scimhub.store.events_sql import EventStore
 from scimhub.store.factory import open_store
 from scimhub.store.request_log_sql import RequestLogStore
+from scimhub.store.roles_sql import RoleStore
 from scimhub.store.sets_sql import StreamStore
 from scimhub.store.sql import SqlStore
 from scimhub.timestamps import utc_now
@@ -209,9 +212,10 @@ def create_app(
         await store.open()
         _log_admin_api(settings, sync is not None)
         maintenance = asyncio.create_task(_maintain(store), name="scimhub-maintenance")
-        inactive = None
+        inactive = roles = None
         if isinstance(store, SqlStore) and settings.worker_enabled:  # where the retention purge runs
             inactive = asyncio.create_task(_purge_inactive(store, service), name="scimhub-inactive-users")
+            roles = asyncio.create_task(role_jobs(store, service).run(), name="scimhub-role-recompute")
         if sync is not None:
             await sync.start()
         if request_log is not None:
@@ -223,7 +227,7 @@ def create_app(
         finally:
             if activity is not None:
                 await activity.stop()
-            for task in (maintenance, inactive):
+            for task in (maintenance, inactive, roles):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -294,6 +298,12 @@ async def _purge_inactive(store: SqlStore, service: ResourceService) -> None:
         except Exception:  # upkeep must never stop the server
             log.exception("deleting inactive users failed")
         await asyncio.sleep(MAINTENANCE_SECONDS)
+
+
+def role_jobs(store: SqlStore, service: ResourceService) -> RoleJobs:
+    """The recompute runner after role rule changes (scimhub.protocol.roles), its events announced
+    like a SCIM write's."""
+    return RoleJobs(RoleService(store, RoleStore(store.db), on_commit=service.committed))
 
 
 def _request_log(settings: Settings, store: Store) -> RequestLogBuffer | None:

@@ -22,14 +22,17 @@ from sqlalchemy import update
 from scimhub.admin import tenants_cli
 from scimhub.app import create_app
 from scimhub.protocol import tenants
+from scimhub.protocol.roles import RoleService
 from scimhub.protocol.tenant_schemas import add_schema
 from scimhub.protocol.tenants import TenantDeletion
 from scimhub.sets.streams import add_stream
 from scimhub.settings import Settings
+from scimhub.store.attributes_sql import AttributeStore
 from scimhub.store.base import Tenant
 from scimhub.store.events_sql import EventStore
 from scimhub.store.request_log_sql import LoggedRequest
 from scimhub.store.request_log_sql import RequestLogStore
+from scimhub.store.roles_sql import RoleStore
 from scimhub.store.schemas_sql import TenantSchemaStore
 from scimhub.store.sets_sql import StreamStore
 from scimhub.store.sql import SqlStore
@@ -77,10 +80,13 @@ async def _populate(store: SqlStore, access: TenantAccess, name: str) -> Populat
     users = [
         await create_user(access.client, f"user{i}", emails=[{"value": f"u{i}@example.com"}]) for i in range(USERS)
     ]
-    await create_group(access.client, "everyone", users)
+    roles = RoleService(store, RoleStore(store.db))
+    await roles.map(access.tenant_id, "member", "group", "everyone")  # role_rules, role_state, role_jobs
+    await create_group(access.client, "everyone", users)  # user_roles
     await patch(access.client, f"/Users/{users[0]}", {"op": "replace", "path": "active", "value": False})
     await access.client.delete(f"/Users/{users[1]}")
     await store.set_tenant_setting(access.tenant_id, "rate_limit", "off")
+    await AttributeStore(store.db).save(access.tenant_id, "team", "title", utc_now())  # attribute_mappings
     await add_schema(
         TenantSchemaStore(store.db),
         access.tenant_id,

@@ -119,6 +119,7 @@ async def test_a_feed_event_has_the_documented_shape(app: object, acme: TenantAc
         "tokenId",
         "changes",
         "resource",
+        "user",  # the normalized directory user (scimhub.directory), read with the event
     }
     assert event["type"] == "user.created"
     assert event["resourceId"] == user_id

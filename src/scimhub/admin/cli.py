@@ -11,8 +11,10 @@ from types import FrameType
 import click
 
 from scimhub import __version__
+from scimhub.admin.attributes_cli import attribute
 from scimhub.admin.common import open_store
 from scimhub.admin.common import run
+from scimhub.admin.roles_cli import role
 from scimhub.admin.safety_cli import register as register_safety
 from scimhub.admin.schema_cli import schema
 from scimhub.admin.streams_cli import stream
@@ -111,3 +113,5 @@ main.add_command(events)
 main.add_command(requests_cmd)
 main.add_command(schema)
 main.add_command(stream)
+main.add_command(attribute)
+main.add_command(role)

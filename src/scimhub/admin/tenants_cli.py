@@ -10,6 +10,8 @@ import click
 
 from scimhub.admin.common import open_store
 from scimhub.admin.common import run
+from scimhub.admin.roles_cli import ROLE_SETTINGS
+from scimhub.admin.roles_cli import set_role_setting
 from scimhub.protocol import tenants as tenant_ops
 from scimhub.protocol.tenant_config import POLICY_PREFIX
 from scimhub.protocol.tenant_config import RATE_LIMIT_KEY
@@ -162,8 +164,12 @@ def tenant_set(name: str, key: str, value: str) -> None:
     Keys: policy.<switch> (on/off; see the README's IdP leniency table), rate_limit
     (e.g. 1200/minute, or off), guard.deprovision_threshold (a count such as 50, a percentage
     of the active users such as 10%, or off) and guard.window (e.g. 1h, 30m). Servers pick
-    changes up within 10 seconds.
+    changes up within 10 seconds. role.mode (all or highest) and role.default (a role, or none)
+    apply at once and recompute every user's roles (scimhub role list).
     """
+    if key in ROLE_SETTINGS:  # roles from groups: a change recomputes every user's roles
+        set_role_setting(name, key, value)
+        return
     store = open_store(Settings.from_env())
     stored = None
     if value != "default":

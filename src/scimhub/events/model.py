@@ -30,6 +30,8 @@ class EventType(StrEnum):
     GROUP_DELETED = "group.deleted"
     GROUP_MEMBER_ADDED = "group.member_added"
     GROUP_MEMBER_REMOVED = "group.member_removed"
+    # A user's effective roles (scimhub role map) changed: data {id, userName, before, after}.
+    USER_ROLES_CHANGED = "user.roles_changed"
 
 
 # RFC 9967 §7.4 event URIs (notice form: the payload lists the changed attributes).
@@ -41,6 +43,7 @@ RFC9967_URI = {
     "deleted": f"{_PROV}:delete",
     "member_added": f"{_PROV}:patch:notice",
     "member_removed": f"{_PROV}:patch:notice",
+    "roles_changed": f"{_PROV}:patch:notice",
 }
 
 
@@ -77,6 +80,7 @@ class EventDraft:
     members: tuple[str, ...] = ()
     method: str = ""  # the HTTP method of the write: PUT makes ``prov:put`` URIs
     txn: str = ""  # the id shared by the events of one write (RFC 8417 "txn"); "" → this event's id
+    data: JsonDoc | None = None  # the event's own data (user.roles_changed: id, userName, before, after)
 
     def payload(self) -> JsonDoc:
         """The event body stored and delivered (webhook, feed, in-process hook)."""
@@ -98,6 +102,8 @@ class EventDraft:
             body["members"] = list(self.members)
         if self.resource is not None:
             body["resource"] = self.resource
+        if self.data is not None:
+            body["data"] = self.data
         return body
 
 

@@ -390,8 +390,10 @@ def _safety_routes(tenant: str) -> list[Route]:
 
 def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
     """The admin API as an ASGI app, to mount at ``/admin/v1``."""
-    from scimhub.http.admin_tenants import tenant_routes  # it imports this module's helpers
-    from scimhub.http.sets_admin import stream_routes  # it imports this module's helpers
+    from scimhub.http import admin_directory  # these import this module's helpers
+    from scimhub.http.admin_roles import role_routes
+    from scimhub.http.admin_tenants import tenant_routes
+    from scimhub.http.sets_admin import stream_routes
 
     tenant = "/tenants/{tenant}"
     hook = f"{tenant}/webhooks/{{id}}"
@@ -409,7 +411,9 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
             _route(f"{tenant}/schemas/{{urn}}", GET=get_schema, DELETE=remove_schema),
             _route(f"{tenant}/schemas/{{urn}}/indexes/{{name}}", PUT=add_index, DELETE=remove_index),
             *stream_routes(tenant),
+            *admin_directory.directory_routes(tenant),
             *_safety_routes(tenant),
+            *role_routes(tenant),
         ],
         exception_handlers={AdminError: _admin_error, HTTPException: _http_error},
     )

@@ -29,6 +29,7 @@ from typing import TypeVar
 
 import orjson
 
+from scimhub.directory.roles import RoleChange
 from scimhub.errors import Busy
 from scimhub.errors import InvalidValue
 from scimhub.errors import NotFound
@@ -48,6 +49,7 @@ from scimhub.protocol.etag import check_if_match
 from scimhub.protocol.render import location
 from scimhub.protocol.render import render
 from scimhub.protocol.render import render_json
+from scimhub.protocol.role_events import roles_changed_drafts
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
 from scimhub.schema.project import DEFAULT_PROJECTION
@@ -221,6 +223,7 @@ class ResourceService:
                 delta.add(await uow.add_members(stored.id, await _resolve_members(uow, members, stored.id)))
                 await uow.touch(list(delta.added), now)
             drafts = self._drafts(ctx, rtype, None, stored, delta)
+            drafts += self._roles(ctx, await uow.roles_after_write(rtype.id, None, stored, list(delta.added)))
             events = await self._commit_log(uow, ctx, rtype, stored.id, 201, drafts, ignored)
         await self._committed(events)
         if projection is None:
@@ -294,10 +297,11 @@ class ResourceService:
             current = await _current(uow, rtype, id, if_match)
             # A deleted member leaves its groups: say so, so that apps revoke group access too.
             left = await uow.groups_containing(id)
+            roles = await uow.roles_before_delete(rtype.id, current)
             await uow.delete(rtype.id, id)
             await uow.touch(left, self.clock())
             drafts = [self._draft(ctx, rtype, current, "deleted", diff_documents(current.doc, {}))]
-            drafts += [self._member_removed(ctx, group_id, id) for group_id in left]
+            drafts += [self._member_removed(ctx, group_id, id) for group_id in left] + self._roles(ctx, roles)
             events = await self._commit_log(uow, ctx, rtype, id, 204, drafts)
         await self._committed(events)
 
@@ -339,6 +343,9 @@ class ResourceService:
         if delta:  # the members' `groups` changed too (RFC 7644 §3.14: their ETags must move)
             await uow.touch([*delta.added, *delta.removed], stored.last_modified)
         drafts = self._drafts(ctx, rtype, current, stored, delta)
+        drafts += self._roles(
+            ctx, await uow.roles_after_write(rtype.id, current, stored, [*delta.added, *delta.removed])
+        )
         return stored, await self._commit_log(uow, ctx, rtype, current.id, status, drafts, ignored)
 
     async def _save(
@@ -403,6 +410,9 @@ class ResourceService:
             members=members,
             method=ctx.method,
         )
+
+    def _roles(self, ctx: RequestContext, changes: list[RoleChange]) -> list[EventDraft]:
+        return roles_changed_drafts(changes, self.ids, self.clock, ctx.principal.token_id, ctx.method)
 
     def _member_removed(self, ctx: RequestContext, group_id: str, member_id: str) -> EventDraft:
         return EventDraft(

@@ -17,6 +17,8 @@ from typing import Protocol
 
 import orjson
 
+from scimhub.directory.roles import JobStatus
+from scimhub.directory.roles import RoleChange
 from scimhub.events.model import Event
 from scimhub.events.model import EventDraft
 from scimhub.filter.bind import Bound
@@ -273,6 +275,22 @@ class UnitOfWork(Protocol):
         """Ids of the groups ``member_id`` belongs to (directly)."""
         ...
 
+    async def roles_after_write(
+        self, resource_type: str, before: StoredResource | None, after: StoredResource, members: Sequence[str]
+    ) -> list[RoleChange]:
+        """Recompute the effective roles this write decides (``scimhub.directory.roles``): a user's
+        when its SCIM ``roles`` changed (or it is new); ``members`` (ids whose membership changed),
+        or every member of a renamed group, when a rule names the group. Call after the write."""
+        ...
+
+    async def roles_before_delete(self, resource_type: str, current: StoredResource) -> list[RoleChange]:
+        """The roles a deletion takes away (a user's; a rule-named group's members'). Call before it."""
+        ...
+
+    async def role_job_step(self, limit: int, now: str) -> tuple[list[RoleChange], JobStatus | None]:
+        """One batch of the tenant's recompute after a rule change (``protocol.roles``)."""
+        ...
+
 
 class Store(Protocol):
     """Storage backend: tenants, tokens, resources, memberships."""
@@ -309,6 +327,11 @@ class Store(Protocol):
         ...
 
     async def append_audit(self, tenant_id: str, entry: AuditEntry) -> None: ...
+
+    async def roles_of_users(self, tenant_id: str, user_pks: Sequence[int]) -> dict[int, list[str]]:
+        """Each user's effective roles (``scimhub role map``), sorted, by resource pk; users
+        without roles are left out."""
+        ...
 
     async def server_secret(self, name: str) -> bytes: ...
 

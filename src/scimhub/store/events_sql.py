@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
@@ -35,6 +36,7 @@ from scimhub.store import fast_reads
 from scimhub.store.base import normalise_audit_detail
 from scimhub.store.database import Database
 from scimhub.store.database import Tx
+from scimhub.store.directory_sql import EventUsers
 from scimhub.store.holds_sql import HoldStore
 from scimhub.store.holds_sql import hold_bound
 from scimhub.store.sql import SqlStore
@@ -230,6 +232,7 @@ class EventStore:
         self._write = db.write
         self._none_until = 0.0  # monotonic time until which "no webhook anywhere" is believed
         self.holds = HoldStore(db)
+        self.users = EventUsers(db)  # user events, as read, carry the normalized `user` (scimhub.directory)
 
     async def has_webhooks(self) -> bool:
         """Cheap check before the worker's claim queries: most servers have no webhook at all.
@@ -282,14 +285,15 @@ class EventStore:
             .limit(limit)
         )
         async with self._read() as conn:
-            return [_event(r) for r in (await conn.execute(stmt))]
+            found = [_event(r) for r in (await conn.execute(stmt))]
+        return await self.users.add(tenant_id, found)
 
     async def event(self, tenant_id: str, seq: int) -> Event | None:
         async with self._read() as conn:
             row = (
                 await conn.execute(select(events).where(events.c.tenant_id == tenant_id, events.c.seq == seq))
             ).first()
-        return None if row is None else _event(row)
+        return None if row is None else (await self.users.add(tenant_id, [_event(row)]))[0]
 
     async def retained_from(self, tenant_id: str) -> int:
         """The smallest seq still stored (last_seq + 1 when none is): older ones were purged."""
@@ -382,7 +386,7 @@ class EventStore:
                 )
                 if head is not None and (await conn.execute(lease)).rowcount:
                     claims.append(Claim(_webhook(row), head, row.attempts + 1))
-        return claims
+        return [replace(c, event=(await self.users.add(c.webhook.tenant_id, [c.event]))[0]) for c in claims]
 
     @staticmethod
     async def _head(conn: Tx, tenant_id: str, delivered_seq: int) -> Event | None:

@@ -36,6 +36,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql import Executable
 
+from scimhub.directory.roles import JobStatus
+from scimhub.directory.roles import RoleChange
 from scimhub.errors import Busy
 from scimhub.errors import Conflict
 from scimhub.errors import TooMany
@@ -51,6 +53,7 @@ from scimhub.schema.declare import DeclaredSchema
 from scimhub.store import fast_reads as fast
 from scimhub.store import fast_writes as fw
 from scimhub.store import holds_sql
+from scimhub.store import roles_sql
 from scimhub.store import tenant_sql
 from scimhub.store.base import AuditEntry
 from scimhub.store.base import IndexKeys
@@ -151,7 +154,7 @@ def _resource_row(tenant_id: str, resource: StoredResource, keys: IndexKeys, doc
 class SqlUnitOfWork:
     """One write transaction of one tenant."""
 
-    def __init__(self, tx: Tx, tenant_id: str, db: Database) -> None:
+    def __init__(self, tx: Tx, tenant_id: str, db: Database, rules: roles_sql.RuleCache | None = None) -> None:
         self._tx = tx
         self.tx = tx  # for store-internal writes that are not about one tenant
         self._db = db
@@ -160,6 +163,7 @@ class SqlUnitOfWork:
         self._tenant_id = tenant_id
         self._pks: dict[str, int] = {}
         self._stored_keys: dict[str, tuple[str | None, ...]] = {}  # key columns as read for update
+        self.roles = roles_sql.Roles(tx, tenant_id, rules or roles_sql.RuleCache(), self._pks)
 
     def _where_id(self, resource_type: str, id: str) -> ColumnElement[bool]:
         return and_(
@@ -357,6 +361,17 @@ class SqlUnitOfWork:
     async def record_audit(self, entry: AuditEntry) -> None:
         await self._tx.run_many(fw.INSERT_AUDIT, [audit_row(self._tenant_id, entry)])
 
+    async def roles_after_write(
+        self, resource_type: str, before: StoredResource | None, after: StoredResource, members: Sequence[str]
+    ) -> list[RoleChange]:
+        return await self.roles.after_write(resource_type, before, after, members)
+
+    async def roles_before_delete(self, resource_type: str, current: StoredResource) -> list[RoleChange]:
+        return await self.roles.before_delete(resource_type, current)
+
+    async def role_job_step(self, limit: int, now: str) -> tuple[list[RoleChange], JobStatus | None]:
+        return await self.roles.job_step(limit, now)
+
 
 def audit_row(tenant_id: str, entry: AuditEntry) -> dict[str, Any]:
     return {
@@ -403,6 +418,7 @@ class SqlStore:
         self._analyzed_rows = 0
         self.positions = PagePositions()
         self.token_changes = 0
+        self.role_rules = roles_sql.RuleCache()  # each tenant's role rules at the version last read
 
     async def open(self) -> None:
         await self.db.ping()
@@ -445,7 +461,7 @@ class SqlStore:
     async def unit_of_work(self, tenant_id: str) -> AsyncIterator[SqlUnitOfWork]:
         try:
             async with self.db.write() as tx:
-                yield SqlUnitOfWork(tx, tenant_id, self.db)
+                yield SqlUnitOfWork(tx, tenant_id, self.db, self.role_rules)
         except Exception as exc:
             # PostgreSQL aborts one transaction of a lock cycle (deadlock_detected); nothing of it
             # was written, so the caller may run the whole unit of work again.
@@ -712,6 +728,10 @@ class SqlStore:
                 )
                 value = (await tx.execute(stmt)).scalar_one()
         return bytes.fromhex(value)
+
+    async def roles_of_users(self, tenant_id: str, user_pks: Sequence[int]) -> dict[int, list[str]]:
+        async with self.db.read() as tx:
+            return await roles_sql.roles_of_users(tx, tenant_id, user_pks)
 
     async def tenant_settings(self, tenant_id: str) -> dict[str, str]:
         async with self.db.read() as tx:

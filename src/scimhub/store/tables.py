@@ -93,6 +93,17 @@ resources = Table(
         postgresql_ops={"doc_keys": "jsonb_path_ops"},
         sqlite_where=text("doc_keys IS NOT NULL"),  # always empty on SQLite: costs no write
     ),
+    # The directory API's state=inactive filter (scimhub.directory): only deactivated rows are in
+    # it, so it costs a write only when a user is (de)activated, and a page of inactive users
+    # reads a page of the index however few they are.
+    Index(
+        "ix_resources_inactive",
+        "tenant_id",
+        "resource_type",
+        "pk",
+        sqlite_where=text("active = 0"),
+        postgresql_where=text("active = false"),
+    ),
 )
 
 # What a StoredResource is read from, in its field order (every read of a resource selects these).
@@ -288,6 +299,18 @@ tenant_schemas = Table(
     Column("updated_at", String(32), nullable=False),
 )
 
+# Each tenant's attribute mapping (scimhub.directory.attributes): an app attribute name (keyed
+# casefolded) and the SCIM path it reads; a NULL path removes a default name.
+attribute_mappings = Table(
+    "attribute_mappings",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("name_key", String(64), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("path", Text),
+    Column("updated_at", String(32), nullable=False),
+)
+
 # -- RFC 9967 Security Event Tokens (scimhub.sets) --------------------------------------------
 # Each tenant's SET signing keys (private JWK JSON). One is "active" (signs and is published);
 # a rotated-out key stays "published" (SETs it signed still verify) until retired.
@@ -388,4 +411,57 @@ tenant_request_stats = Table(
     Column("hour", String(13), primary_key=True),  # 2026-12-07T09
     Column("outcome", String(64), primary_key=True),
     Column("count", Integer, nullable=False),
+)
+
+# Roles from groups (scimhub.directory.roles): a tenant's rules naming an IdP group (by
+# displayName, id or externalId) or a value of a user's SCIM `roles`, and the role it gives.
+role_rules = Table(
+    "role_rules",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),  # group | group_id | group_external_id | scim_role
+    Column("value", Text, nullable=False),  # as the operator gave it
+    Column("value_key", Text, nullable=False),  # what is compared (casefolded unless an id)
+    Column("priority", Integer, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Index(None, "tenant_id"),
+)
+
+# Each user's effective roles, kept in the transaction of every write that decides them.
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("user_pk", _Pk, ForeignKey("resources.pk", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(200), primary_key=True),
+    Index(None, "tenant_id", "role", "user_pk"),
+)
+
+# One row per tenant that has (or had) role rules: ``version`` moves with every change of the
+# rules, the mode or the default, and is read (PostgreSQL: FOR SHARE) by each write that may
+# change roles, so no write computes with rules older than its transaction. ``rules`` counts them.
+role_state = Table(
+    "role_state",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("rules", Integer, nullable=False),
+    Column("mode", String(16), nullable=False),  # all | highest
+    Column("default_role", String(200)),
+)
+
+# The recompute after a change of the rules: every user of the tenant, a batch a transaction,
+# in pk order after ``after_pk``; ``finished_at`` set when it has gone through them all.
+role_jobs = Table(
+    "role_jobs",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("after_pk", BigInteger, nullable=False),
+    Column("done", BigInteger, nullable=False),
+    Column("changed", BigInteger, nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("finished_at", String(32)),
 )

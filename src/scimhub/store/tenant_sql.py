@@ -22,6 +22,7 @@ from sqlalchemy import update
 
 from scimhub.store.base import PendingDelivery
 from scimhub.store.database import Tx
+from scimhub.store.tables import attribute_mappings
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
 from scimhub.store.tables import group_members
@@ -29,6 +30,9 @@ from scimhub.store.tables import hook_offsets
 from scimhub.store.tables import request_log
 from scimhub.store.tables import resource_counts
 from scimhub.store.tables import resources
+from scimhub.store.tables import role_jobs
+from scimhub.store.tables import role_rules
+from scimhub.store.tables import role_state
 from scimhub.store.tables import set_acks
 from scimhub.store.tables import set_attempts
 from scimhub.store.tables import set_signing_keys
@@ -41,6 +45,7 @@ from scimhub.store.tables import tenant_schemas
 from scimhub.store.tables import tenant_settings
 from scimhub.store.tables import tenants
 from scimhub.store.tables import tokens
+from scimhub.store.tables import user_roles
 from scimhub.store.tables import webhook_attempts
 from scimhub.store.tables import webhooks
 
@@ -115,6 +120,15 @@ def _memberships(tenant_id: str, limit: int) -> Delete:
     return delete(group_members).where(tuple_(group_members.c.group_pk, group_members.c.member_pk).in_(pairs))
 
 
+def _user_roles(tenant_id: str, limit: int) -> Delete:
+    # By the primary key's (tenant, user, role) prefix: before the users, whose deletion would
+    # cascade to them too.
+    pairs = select(user_roles.c.user_pk, user_roles.c.role).where(user_roles.c.tenant_id == tenant_id).limit(limit)
+    return delete(user_roles).where(
+        user_roles.c.tenant_id == tenant_id, tuple_(user_roles.c.user_pk, user_roles.c.role).in_(pairs)
+    )
+
+
 def _resources(tenant_id: str, limit: int) -> Delete:
     # Each resource's resource_values rows (its multi-valued keys) go with it (ON DELETE CASCADE).
     pks = select(resources.c.pk).where(resources.c.tenant_id == tenant_id).limit(limit)
@@ -128,6 +142,7 @@ BATCHES: tuple[tuple[str, Callable[[str, int], Delete]], ...] = (
     ("webhooks", lambda t, n: _by_key(webhooks, "id", t, n)),
     ("hook_offsets", lambda t, n: _by_key(hook_offsets, "consumer", t, n)),
     ("group_members", _memberships),
+    ("user_roles", _user_roles),
     ("resources", _resources),
     ("resource_counts", lambda t, n: _by_key(resource_counts, "resource_type", t, n)),
     ("events", lambda t, n: _by_key(events, "seq", t, n)),
@@ -139,6 +154,7 @@ BATCHES: tuple[tuple[str, Callable[[str, int], Delete]], ...] = (
     ("set_signing_keys", lambda t, n: _by_key(set_signing_keys, "kid", t, n)),
     ("tenant_settings", lambda t, n: _by_key(tenant_settings, "key", t, n)),
     ("tenant_schemas", lambda t, n: _by_key(tenant_schemas, "urn_key", t, n)),
+    ("role_rules", lambda t, n: _by_key(role_rules, "id", t, n)),
 )
 
 
@@ -151,9 +167,9 @@ async def delete_rows(tx: Tx, tenant_id: str, limit: int) -> tuple[str, int] | N
     return None
 
 
-# Deleted with the tenant row: a row each (the guard, the activity), or one per hour and outcome
-# of the last two days (sync health).
-WITH_TENANT = (tenant_guard, tenant_activity, tenant_request_stats)
+# Deleted with the tenant row: a row each (the guard, the activity, the role state and job), a few
+# (the attribute mapping), or one per hour and outcome of the last two days (sync health).
+WITH_TENANT = (tenant_guard, tenant_activity, tenant_request_stats, role_state, role_jobs, attribute_mappings)
 
 
 async def delete_tenant(tx: Tx, tenant_id: str) -> None:

@@ -1,0 +1,1 @@
+"""The directory the host application reads: users with their groups, mapped attributes and roles."""
