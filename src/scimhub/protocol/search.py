@@ -19,6 +19,7 @@ from scimhub.errors import InvalidValue
 from scimhub.filter.bind import Bound
 from scimhub.filter.bind import bind_filter
 from scimhub.filter.parser import parse_filter
+from scimhub.filter.quick import quick_eq
 from scimhub.protocol.context import RequestContext
 from scimhub.protocol.cursor import CursorCodec
 from scimhub.protocol.cursor import query_fingerprint
@@ -27,6 +28,8 @@ from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
 from scimhub.schema.paths import BoundPath
 from scimhub.schema.paths import resolve_name
+from scimhub.schema.project import DEFAULT_PROJECTION
+from scimhub.schema.project import Projection
 from scimhub.schema.project import parse_projection
 from scimhub.schema.project import unknown_names
 from scimhub.store.base import Keyset
@@ -122,13 +125,7 @@ class Searcher:
         if params.cursor:
             query = _with_keyset(query, self.codec.decode(params.cursor, fingerprint, query.count))
         page = await self.service.store.search(self.ctx.tenant_id, query)
-        projection = parse_projection(
-            rtype,
-            self.service.registry.common,
-            params.attributes,
-            params.excluded_attributes,
-            undeclared=self.ctx.policy.keep_undeclared_extensions,
-        )
+        projection = self._projection(rtype, params)
         docs = await self.service.render_list(self.ctx, rtype, page.resources, projection)
         if params.cursor is None:
             return list_response(page.total, query.start_index, docs)
@@ -164,12 +161,27 @@ class Searcher:
             total += page.total
         return list_response(total, start, docs)
 
+    def _projection(self, rtype: ResourceType, params: SearchParams) -> Projection:
+        if params.attributes is None and params.excluded_attributes is None:
+            return DEFAULT_PROJECTION  # most queries: nothing to parse
+        return parse_projection(
+            rtype,
+            self.service.registry.common,
+            params.attributes,
+            params.excluded_attributes,
+            undeclared=self.ctx.policy.keep_undeclared_extensions,
+        )
+
     def _bind(self, rtype: ResourceType, text: str | None, *, root: bool = False) -> Bound | None:
         if text is None or not text.strip():
             return None
         limits = self.ctx.limits
-        ast = parse_filter(text, max_length=limits.max_filter_length, max_depth=limits.max_filter_depth)
         common, policy = self.service.registry.common, self.ctx.policy
+        if not root and len(text) <= limits.max_filter_length:
+            quick = quick_eq(text, rtype, common, policy)  # the existence check: no parser
+            if quick is not None:
+                return quick
+        ast = parse_filter(text, max_length=limits.max_filter_length, max_depth=limits.max_filter_depth)
         return bind_filter(ast, rtype, common, text, policy, unknown_is_false=root)
 
     def _check_projection_somewhere(self, types: list[ResourceType], params: SearchParams) -> None:
