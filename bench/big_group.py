@@ -125,8 +125,12 @@ async def make_group(port: int, token: str, name: str) -> str:
     return gid
 
 
-async def run(db: str, sizes: list[int], gets: int, postgres_url: str) -> list[Result]:
-    workdir = Path(tempfile.mkdtemp(prefix="scimhub-big-group-"))
+async def run(db: str, sizes: list[int], gets: int, postgres_url: str, keep: Path | None) -> list[Result]:
+    """``keep``: a directory for the SQLite database, kept, and reused by the next run with the same
+    sizes (seeding 100,000 users takes minutes; alternating old and new code needs many runs)."""
+    workdir = keep or Path(tempfile.mkdtemp(prefix="scimhub-big-group-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    saved = workdir / f"groups-{'-'.join(map(str, sizes))}.json"
     made_pg: str | None = None
     server: servers.Server | None = None
     try:
@@ -135,16 +139,23 @@ async def run(db: str, sizes: list[int], gets: int, postgres_url: str) -> list[R
         else:
             db_url = made_pg = await postgres.create_database(postgres_url, "scimhub_big_group")
         env = servers.scimhub_env(db_url)
-        servers.upgrade(env)
-        token = servers.make_tenant(env)
         port = servers.free_port()
-        seed_direct(db_url, f"http://{HOST}:{port}/scim/v2", max(sizes), workdir)
+        reuse = db == "sqlite" and saved.exists()
+        if reuse:
+            token, groups = orjson.loads(saved.read_bytes()).values()
+            groups = {int(k): v for k, v in groups.items()}
+        else:
+            servers.upgrade(env)
+            token = servers.make_tenant(env)
+            seed_direct(db_url, f"http://{HOST}:{port}/scim/v2", max(sizes), workdir)
         server = servers.start_scimhub(env, [port], workdir)
         await servers.wait_ready(server, token)
-        groups = {}
-        for size in sizes:
-            groups[size] = await make_group(port, token, f"big {size}")
-            await fill(db_url, groups[size], size)
+        if not reuse:
+            groups = {}
+            for size in sizes:
+                groups[size] = await make_group(port, token, f"big {size}")
+                await fill(db_url, groups[size], size)
+            saved.write_bytes(orjson.dumps({"token": token, "groups": {str(k): v for k, v in groups.items()}}))
         results = []
         for size in sizes:
             path = f"/Groups/{groups[size]}"
@@ -162,7 +173,8 @@ async def run(db: str, sizes: list[int], gets: int, postgres_url: str) -> list[R
             server.stop()
         if made_pg is not None:
             await postgres.drop_database(postgres_url, made_pg)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -171,10 +183,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", default="sqlite", choices=("sqlite", "postgresql"))
     parser.add_argument("--gets", type=int, default=5, help="GETs of each group (after one unmeasured)")
     parser.add_argument("--postgres-url", default=postgres.DEFAULT_SERVER)
+    parser.add_argument("--keep", type=Path, default=None, help="SQLite: keep the database in this directory, reuse it")
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.replace("_", "").split(",") if s)
     print(HEADER, flush=True)
-    asyncio.run(run(args.db, sizes, args.gets, args.postgres_url))
+    asyncio.run(run(args.db, sizes, args.gets, args.postgres_url, args.keep))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
     monkeypatch.setattr(group_stream, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(group_stream, "PIECE_BYTES", 1)  # every chunk sent as it is read
     return 2
 
 

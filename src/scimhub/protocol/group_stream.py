@@ -30,7 +30,8 @@ from scimhub.schema.relations import members_attribute
 from scimhub.store.base import MemberRow
 from scimhub.store.base import Store
 
-CHUNK_ROWS = 1000  # members a piece: ~190 KB of JSON, well under a millisecond of the event loop
+CHUNK_ROWS = 1000  # members read at a time: ~190 KB of JSON, about a millisecond of the event loop
+PIECE_BYTES = 512 * 1024  # what is sent at a time (after the first chunk, sent at once)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +104,18 @@ async def _pieces(
         yield head + (tail if len(head) > 1 else tail.lstrip(b","))
         return
     yield head + (b',"members":[' if len(head) > 1 else b'"members":[') + _members(first, refs)
+    # Then pieces of PIECE_BYTES or so: each send past the transport's high-water mark waits for
+    # the client to drain it, and that round trip costs more than the bytes on a loaded machine.
+    pending: list[bytes] = []
+    size = 0
     async for rows in chunks:
-        yield b"," + _members(rows, refs)
-    yield b"]" + tail
+        pending.append(b"," + _members(rows, refs))
+        size += len(pending[-1])
+        if size >= PIECE_BYTES:
+            yield b"".join(pending)
+            pending, size = [], 0
+    pending.append(b"]" + tail)
+    yield b"".join(pending)
 
 
 def _members(rows: Sequence[MemberRow], refs: dict[str, str]) -> bytes:
