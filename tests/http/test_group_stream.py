@@ -248,3 +248,20 @@ async def test_the_core_schema_is_first_in_the_streamed_schemas(client: httpx2.A
     body = await get_ok(client, f"/Groups/{group['id']}")
 
     assert body["schemas"] == [GROUP]
+
+
+@pytest.mark.parametrize(("endpoint", "relation"), [("/Groups", "members"), ("/Users", "groups")])
+async def test_a_list_without_members_or_groups_is_the_rendering_without_them(
+    client: httpx2.AsyncClient, endpoint: str, relation: str
+) -> None:
+    """``excludedAttributes=members`` (every IdP's group list) splices the stored text like the
+    default projection: the same documents as a GET of each with the same parameter."""
+    await _group_of(client, 3)
+    params = {"excludedAttributes": relation}
+
+    page = await get_ok(client, endpoint, params=params)
+
+    assert page["Resources"]
+    for item in page["Resources"]:
+        assert relation not in item
+        assert item == await get_ok(client, f"{endpoint}/{item['id']}", params=params)

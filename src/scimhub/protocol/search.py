@@ -109,6 +109,11 @@ def params_from_body(body: Any) -> SearchParams:
     return _collect(body)
 
 
+# Parsed attributes/excludedAttributes by (resource type's identity, both texts, undeclared): the
+# entry holds the type, so its id is not reused while the entry exists.
+_PROJECTIONS: dict[tuple[int, str | None, str | None, bool], tuple[ResourceType, Projection]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Searcher:
     """Runs searches for one request."""
@@ -164,13 +169,17 @@ class Searcher:
     def _projection(self, rtype: ResourceType, params: SearchParams) -> Projection:
         if params.attributes is None and params.excluded_attributes is None:
             return DEFAULT_PROJECTION  # most queries: nothing to parse
-        return parse_projection(
-            rtype,
-            self.service.registry.common,
-            params.attributes,
-            params.excluded_attributes,
-            undeclared=self.ctx.policy.keep_undeclared_extensions,
-        )
+        undeclared = self.ctx.policy.keep_undeclared_extensions
+        key = (id(rtype), params.attributes, params.excluded_attributes, undeclared)
+        found = _PROJECTIONS.get(key)
+        if found is not None and found[0] is rtype:  # an IdP sends the same few, page after page
+            return found[1]
+        common, attributes, excluded = self.service.registry.common, params.attributes, params.excluded_attributes
+        projection = parse_projection(rtype, common, attributes, excluded, undeclared=undeclared)
+        if len(_PROJECTIONS) >= 256:
+            _PROJECTIONS.clear()
+        _PROJECTIONS[key] = (rtype, projection)
+        return projection
 
     def _bind(self, rtype: ResourceType, text: str | None, *, root: bool = False) -> Bound | None:
         if text is None or not text.strip():
