@@ -47,7 +47,7 @@ from scimhub.protocol.context import RequestContext
 from scimhub.protocol.etag import check_if_match
 from scimhub.protocol.render import location
 from scimhub.protocol.render import render
-from scimhub.protocol.render import render_json
+from scimhub.protocol.render import render_page_json
 from scimhub.protocol.render import splices
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
@@ -184,12 +184,7 @@ class ResourceService:
         if not splices(projection, rtype):
             return [r.doc for r in await self.render_many(ctx, rtype, items, projection)]
         related = await self._related(ctx, rtype, items, projection)
-        out: list[JsonDoc | orjson.Fragment] = []
-        for stored in items:
-            refs = related.get(stored.id)
-            spliced = render_json(stored, rtype, self.registry, ctx.base_url, refs)
-            out.append(spliced if spliced is not None else render(stored, rtype, self.registry, ctx.base_url, refs))
-        return out
+        return render_page_json(items, rtype, self.registry, ctx.base_url, related)
 
     async def _related(
         self, ctx: RequestContext, rtype: ResourceType, items: Sequence[StoredResource], projection: Projection
