@@ -103,12 +103,12 @@ class Canned:
         members = self.state.members(count)
         if len(self.pool_ends) >= len(members):
             return
-        parts = [orjson.dumps(m) for m in members]
+        # One dumps of the list (orjson's bytes for each small member would each hold ~4 KB).
         ends, at = [], -1
-        for part in parts:
-            at += len(part) + 1
+        for member in members:
+            at += len(orjson.dumps(member)) + 1
             ends.append(at)
-        self.pool, self.pool_ends = b",".join(parts), ends
+        self.pool, self.pool_ends = orjson.dumps(members)[1:-1], ends
 
     def stored_user(self, i: int) -> Json:
         """User i as scimhub answers it in a list: the IdP's create body (Okta and Entra shapes
