@@ -90,7 +90,16 @@ class Caller:
         return status
 
 
+ROUNDS = 1  # --rounds: each measurement repeated and printed each time (a shared machine is noisy)
+
+
 async def measure(label: str, calls: list[Any], profile: bool, concurrency: int = 1) -> None:
+    for _ in range(ROUNDS - 1):
+        await _measure(label, calls, False, concurrency)
+    await _measure(label, calls, profile, concurrency)
+
+
+async def _measure(label: str, calls: list[Any], profile: bool, concurrency: int) -> None:
     profiler = cProfile.Profile() if profile else None
     started, cpu = time.perf_counter(), time.process_time()
     if profiler:
@@ -205,7 +214,11 @@ def main() -> None:
     )
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres-url", default=postgres.DEFAULT_SERVER, help="server and maintenance database")
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--rounds", type=int, default=1, help="repeat each measurement (the reads: eq, page, groups)")
+    args = parser.parse_args()
+    global ROUNDS
+    ROUNDS = max(1, args.rounds)
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":
