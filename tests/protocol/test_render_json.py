@@ -22,6 +22,7 @@ import scimhub.protocol.resources as resources_module
 from scimhub.policy import Policy
 from scimhub.protocol.render import render
 from scimhub.protocol.render import render_json
+from scimhub.protocol.render import render_page_json
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
 from scimhub.schema.registry import ENTERPRISE_USER_SCHEMA
@@ -71,6 +72,9 @@ def spliced(stored: StoredResource, rtype: ResourceType, related: list[MemberRef
     fragment = render_json(stored, rtype, REGISTRY, BASE_URL, related)
     assert fragment is not None
     text = bytes(orjson.dumps([fragment]))
+    # A page's items (render_page_json) are the same text.
+    paged = render_page_json([stored], rtype, REGISTRY, BASE_URL, {stored.id: related} if related else {})
+    assert bytes(orjson.dumps(paged)) == text
     json.loads(text, object_pairs_hook=_unique_keys)
     item: JsonDoc = orjson.loads(text)[0]
     return item
@@ -222,16 +226,16 @@ class SpliceSpy:
     def __init__(self) -> None:
         self.spliced = 0
 
-    def __call__(self, *args: Any, **kwargs: Any) -> orjson.Fragment | None:
-        fragment = render_json(*args, **kwargs)
-        self.spliced += fragment is not None
-        return fragment
+    def __call__(self, *args: Any, **kwargs: Any) -> list[orjson.Fragment | JsonDoc]:
+        items = render_page_json(*args, **kwargs)
+        self.spliced += sum(isinstance(item, orjson.Fragment) for item in items)
+        return items
 
 
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> SpliceSpy:
     spy = SpliceSpy()
-    monkeypatch.setattr(resources_module, "render_json", spy)
+    monkeypatch.setattr(resources_module, "render_page_json", spy)
     return spy
 
 

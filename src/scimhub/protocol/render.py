@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import orjson
 
 from scimhub.protocol.etag import etag
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
+from scimhub.schema.project import Projection
+from scimhub.schema.project import keeps_everything
 from scimhub.schema.registry import SchemaRegistry
 from scimhub.schema.relations import relation_attribute
 from scimhub.store.base import MemberRef
@@ -34,6 +38,19 @@ def render(
     return doc
 
 
+_WITHOUT = {name: Projection(excluded={("", name): None}) for name in ("members", "groups")}
+
+
+def splices(projection: Projection, rtype: ResourceType) -> bool:
+    """Whether ``render_json`` makes a list item: the default projection, or one that only leaves
+    out members/groups (``excludedAttributes=members``, every IdP's group list), which live in
+    their own table and never in the stored text. Then the text is spliced, not parsed."""
+    if keeps_everything(projection, rtype):
+        return True
+    relation = relation_attribute(rtype)
+    return relation is not None and not rtype.has_request_only and projection == _WITHOUT.get(relation)
+
+
 def render_json(
     stored: StoredResource,
     rtype: ResourceType,
@@ -57,6 +74,41 @@ def render_json(
         tail[relation] = [_member(m, registry, base_url) for m in related]
     tail["meta"] = _meta(stored, rtype, base_url)
     return orjson.Fragment(text[:-1].encode() + b"," + orjson.dumps(tail)[1:])
+
+
+def render_page_json(
+    items: Sequence[StoredResource],
+    rtype: ResourceType,
+    registry: SchemaRegistry,
+    base_url: str,
+    related: dict[str, list[MemberRef]],
+) -> list[orjson.Fragment | JsonDoc]:
+    """``render_json`` for a page of items (``render`` for one not read from the database), with
+    what is the same for every item (relation, location prefix, resource type) looked up once:
+    a page of 100 made the same lookups 100 times."""
+    relation = relation_attribute(rtype)
+    prefix = location(base_url, rtype, "")
+    name = rtype.name
+    dumps, fragment = orjson.dumps, orjson.Fragment
+    out: list[orjson.Fragment | JsonDoc] = []
+    for stored in items:
+        text = stored.doc_json
+        refs = related.get(stored.id)
+        if text is None:
+            out.append(render(stored, rtype, registry, base_url, refs))
+            continue
+        tail: dict[str, object] = {"id": stored.id}
+        if relation and refs:
+            tail[relation] = [_member(m, registry, base_url) for m in refs]
+        tail["meta"] = {
+            "resourceType": name,
+            "created": stored.created,
+            "lastModified": stored.last_modified,
+            "location": prefix + stored.id,
+            "version": f'W/"{stored.version}"',
+        }
+        out.append(fragment(text[:-1].encode() + b"," + dumps(tail)[1:]))
+    return out
 
 
 def _meta(stored: StoredResource, rtype: ResourceType, base_url: str) -> JsonDoc:
