@@ -15,6 +15,7 @@ from scimhub.admin.common import open_store
 from scimhub.admin.common import run
 from scimhub.admin.safety_cli import register as register_safety
 from scimhub.admin.schema_cli import schema
+from scimhub.admin.setup_cli import register as register_setup
 from scimhub.admin.streams_cli import stream
 from scimhub.admin.sync_cli import events
 from scimhub.admin.sync_cli import requests_cmd
@@ -104,6 +105,7 @@ def db_upgrade() -> None:
 
 
 register_safety(tenant)
+register_setup(tenant)
 main.add_command(tenant)
 main.add_command(token)
 main.add_command(webhook)

@@ -33,6 +33,7 @@ from scimhub.store.tables import set_acks
 from scimhub.store.tables import set_attempts
 from scimhub.store.tables import set_signing_keys
 from scimhub.store.tables import set_streams
+from scimhub.store.tables import setup_links
 from scimhub.store.tables import tenant_activity
 from scimhub.store.tables import tenant_event_seq
 from scimhub.store.tables import tenant_guard
@@ -151,9 +152,9 @@ async def delete_rows(tx: Tx, tenant_id: str, limit: int) -> tuple[str, int] | N
     return None
 
 
-# Deleted with the tenant row: a row each (the guard, the activity), or one per hour and outcome
-# of the last two days (sync health).
-WITH_TENANT = (tenant_guard, tenant_activity, tenant_request_stats)
+# Deleted with the tenant row: a row each (the guard, the activity), one per hour and outcome
+# of the last two days (sync health), or a few (setup links).
+WITH_TENANT = (tenant_guard, tenant_activity, tenant_request_stats, setup_links)
 
 
 async def delete_tenant(tx: Tx, tenant_id: str) -> None:
