@@ -113,6 +113,7 @@ class AdminRuntime:
     health: Thresholds = field(default_factory=Thresholds)
     sets: SetSigner | None = None  # SET streams and keys (scimhub.sets): None without the sets extra
     base_url: str | None = None  # SCIMHUB_BASE_URL: a new stream's default issuer
+    public_url: str | None = None  # SCIMHUB_PUBLIC_URL: the host of setup links' URLs
     # How long servers cache a tenant's declarations: an index is used once every server maintains it.
     tenant_config_seconds: float = CACHE_SECONDS
 
@@ -384,7 +385,8 @@ def _safety_routes(tenant: str) -> list[Route]:
 
 def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
     """The admin API as an ASGI app, to mount at ``/admin/v1``."""
-    from scimhub.http.sets_admin import stream_routes  # it imports this module's helpers
+    from scimhub.http.admin_setup import setup_link_routes  # they import this module's helpers
+    from scimhub.http.sets_admin import stream_routes
 
     tenant = "/tenants/{tenant}"
     hook = f"{tenant}/webhooks/{{id}}"
@@ -402,6 +404,7 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
             _route(f"{tenant}/schemas/{{urn}}/indexes/{{name}}", PUT=add_index, DELETE=remove_index),
             *stream_routes(tenant),
             *_safety_routes(tenant),
+            *setup_link_routes(tenant),
         ],
         exception_handlers={AdminError: _admin_error, HTTPException: _http_error},
     )

@@ -86,10 +86,8 @@ _SCIM_TYPE_HINTS = {
     "app uses SCIM 2.0.",
     "uniqueness": "A user or group with the same userName or displayName already exists: check which "
     "attribute is mapped to userName (it must be unique) or remove the duplicate.",
-    "mutability": "The identity provider tried to change a read-only attribute: remove it from the "
-    "attribute mappings.",
-    "invalidFilter": "The identity provider's lookup filter was refused: match users on userName "
-    "(or externalId).",
+    "mutability": "The identity provider tried to change a read-only attribute: remove it from the attribute mappings.",
+    "invalidFilter": "The identity provider's lookup filter was refused: match users on userName (or externalId).",
     "invalidPath": "A PATCH named an attribute path that does not exist: check the attribute mappings.",
     "noTarget": "A PATCH addressed a value that does not exist: check the attribute mappings.",
     "tooMany": "The query was too expensive: match users on userName (or externalId).",
@@ -146,7 +144,9 @@ class SetupLinks:
             raise ValueError(f"A setup link expires in 1 to {MAX_DAYS} days, not {days}.")
         token = mint_link_token()
         created = format_instant(now)
-        link = SetupLink(str(uuid.uuid4()), tenant.id, created, format_instant(now + timedelta(days=days)), None, None, 0)
+        link = SetupLink(
+            str(uuid.uuid4()), tenant.id, created, format_instant(now + timedelta(days=days)), None, None, 0
+        )
         await self.links.add(link, link_digest(await self.key(), token))
         return link, token
 

@@ -154,4 +154,4 @@ class SetupLinkStore:
             resource_counts.c.tenant_id == tenant_id
         )
         async with self.db.read() as tx:
-            return {r.resource_type: int(r.count) for r in await tx.execute(stmt)}
+            return {kind: int(count) for kind, count in await tx.execute(stmt)}
