@@ -199,6 +199,7 @@ def create_app(
             tenant_config_seconds=configs.ttl,
         )
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
+        routes.append(Mount("/console", app=_console(settings, runtime, service, configs)))
     if isinstance(store, SqlStore):
         routes.append(Mount(SETUP_PREFIX, app=_setup_app(settings, store, activity, request_log)))
     if sync is not None and sync.sets is not None:
@@ -262,6 +263,16 @@ def _setup_app(
 
     runtime = SetupRuntime(SetupLinks(store), settings.base_url, settings.token_pepper, activity, request_log)
     return setup_app(runtime)
+
+
+def _console(settings: Settings, admin: AdminRuntime, service: ResourceService, configs: TenantConfigCache) -> ASGIApp:
+    """The operator console at /console: 404 everywhere unless SCIMHUB_ADMIN_TOKEN is set."""
+    from scimhub.console.app import console_app  # Jinja2 and the templates load only when it exists
+    from scimhub.console.web import ConsoleRuntime
+
+    if not settings.admin_token:
+        return console_app(None)
+    return console_app(ConsoleRuntime(settings.admin_token, settings, admin, service, configs))
 
 
 def _log_admin_api(settings: Settings, mounted: bool) -> None:

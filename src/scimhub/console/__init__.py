@@ -1,1 +1,3 @@
-"""Server-rendered HTML: the operator console and the IdP setup pages (Jinja2, own CSS and JS)."""
+"""Server-rendered HTML: the operator console (``/console``), signed in with ``SCIMHUB_ADMIN_TOKEN``, and the
+IdP setup pages (``/setup/<link>``), opened by a setup link; both over the same protocol and store layers as
+the CLI and the admin API."""

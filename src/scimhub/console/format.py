@@ -1,0 +1,41 @@
+"""Short texts for the console's tables (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+MAX_VALUE = 60
+MAX_CHANGES = 4
+
+
+def _value(value: Any) -> str:
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return text if len(text) <= MAX_VALUE else f"{text[: MAX_VALUE - 1]}…"
+
+
+def event_summary(payload: dict[str, Any]) -> str:
+    """``active: true → false; title: "A" → "B"``, or ``3 members``, or the resource's name."""
+    parts = []
+    for change in payload.get("changes", [])[:MAX_CHANGES]:
+        if isinstance(change, dict):
+            before, after = change.get("before"), change.get("after")
+            parts.append(f"{change.get('path')}: {_value(before)} → {_value(after)}")
+    more = len(payload.get("changes", [])) - MAX_CHANGES
+    if more > 0:
+        parts.append(f"and {more} more")
+    members = payload.get("members")
+    if isinstance(members, list) and members:
+        parts.append(f"{len(members)} member{'' if len(members) == 1 else 's'}")
+    if not parts:
+        resource = payload.get("resource")
+        if isinstance(resource, dict):
+            name = resource.get("userName") or resource.get("displayName")
+            if name:
+                parts.append(str(name))
+    return "; ".join(parts)
+
+
+def resource_ref(payload: dict[str, Any]) -> str:
+    return f"{payload.get('resourceType', '')} {payload.get('resourceId', '')}".strip()
