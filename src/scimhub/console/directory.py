@@ -79,8 +79,10 @@ def _primary_email(doc: JsonDoc) -> str:
 def _row(doc: JsonDoc) -> dict[str, Any]:
     name = doc.get("name") if isinstance(doc.get("name"), dict) else {}
     assert isinstance(name, dict)
-    display = doc.get("displayName") or name.get("formatted") or " ".join(
-        str(name[k]) for k in ("givenName", "familyName") if name.get(k)
+    display = (
+        doc.get("displayName")
+        or name.get("formatted")
+        or " ".join(str(name[k]) for k in ("givenName", "familyName") if name.get(k))
     )
     return {
         "id": doc.get("id", ""),
@@ -129,7 +131,9 @@ def _pretty(doc: JsonDoc) -> str:
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
 
 
-async def _resource(request: Request, tenant: Tenant, kind: str, excluded: str | None) -> tuple[RequestContext, JsonDoc]:
+async def _resource(
+    request: Request, tenant: Tenant, kind: str, excluded: str | None
+) -> tuple[RequestContext, JsonDoc]:
     ctx = await _context(request, tenant)
     rtype = ctx.registry.resource_type(kind)
     common = runtime(request).service.registry.common
