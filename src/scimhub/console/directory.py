@@ -23,8 +23,8 @@ from scimhub.errors import ScimError
 from scimhub.protocol.context import Principal
 from scimhub.protocol.context import RequestContext
 from scimhub.protocol.cursor import CursorCodec
-from scimhub.protocol.search import SearchParams
 from scimhub.protocol.search import Searcher
+from scimhub.protocol.search import SearchParams
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.project import parse_projection
 from scimhub.store.base import Tenant
@@ -33,7 +33,7 @@ from scimhub.store.console_sql import ConsoleQueries
 
 PAGE_SIZE = 50
 MAX_FILTER = 2000
-CONSOLE_TOKEN = "console"  # the token id the console's reads are made under (nothing is written)
+CONSOLE_PRINCIPAL = "console"  # the token id the console's reads are made under (nothing is written)
 # What a directory page shows of each resource (never a group's members: they can be 100k).
 LIST_ATTRIBUTES = {"User": "userName,displayName,name,emails,active,externalId", "Group": "displayName,externalId"}
 KINDS = {"users": "User", "groups": "Group"}
@@ -44,7 +44,7 @@ async def _context(request: Request, tenant: Tenant) -> RequestContext:
     config = await rt.configs.get(tenant.id)
     base = rt.settings.base_url or f"{str(request.base_url).rstrip('/').removesuffix('/console')}/scim/v2"
     return RequestContext(
-        Principal(tenant.id, CONSOLE_TOKEN),
+        Principal(tenant.id, CONSOLE_PRINCIPAL),
         base.rstrip("/"),
         config.policy,
         rt.settings.limits,
