@@ -161,15 +161,19 @@ async def status(request: Request) -> Response:
             media_type="application/json",
             headers=SECURITY_HEADERS,
         )
+    body = await _state(request, opened)
+    return Response(orjson.dumps(body), media_type="application/json", headers=SECURITY_HEADERS)
+
+
+async def _state(request: Request, opened: Opened) -> dict[str, Any]:
+    """The connection check, after writing this process's last second of traffic and requests."""
     rt = _rt(request)
     if rt.activity is not None:
         await rt.activity.flush()
-    store = None
-    if rt.request_log is not None:
-        await rt.request_log.flush()
-        store = rt.request_log.store
-    body = await rt.links.status(opened, store)
-    return Response(orjson.dumps(body), media_type="application/json", headers=SECURITY_HEADERS)
+    if rt.request_log is None:
+        return await rt.links.status(opened, None)
+    await rt.request_log.flush()
+    return await rt.links.status(opened, rt.request_log.store)
 
 
 async def _render(
@@ -183,7 +187,7 @@ async def _render(
 ) -> HTMLResponse:
     rt = _rt(request)
     chosen = guide(idp_key if idp_key is not None else request.query_params.get("idp"))
-    state = await rt.links.status(opened, rt.request_log.store if rt.request_log is not None else None)
+    state = await _state(request, opened)
     response = _html(
         request,
         "setup/page.html",

@@ -59,7 +59,7 @@ OKTA = Guide(
             "Push New Users, Push Profile Updates and Push Groups (Import New Users and Profile Updates works too).",
         ),
         Field("Authentication Mode", Value.FIXED, "HTTP Header"),
-        Field("Authorization (Bearer)", Value.TOKEN, "Paste the token alone: Okta adds 'Bearer' itself."),
+        Field("Authorization", Value.TOKEN, "Okta shows 'Bearer' before this field: paste the token alone."),
     ),
     then=(
         "Click Test Connector Configuration, then Save.",
@@ -242,9 +242,10 @@ def render_markdown(g: Guide) -> str:
         "",
         "The setup page shows *Waiting for the first request from your identity provider* until one arrives, "
         "then *Connected*, the identity provider recognised from its User-Agent, and the users and groups "
-        "received. Failed requests are listed with a hint: a 401 means the token is wrong (paste it again, "
-        "or generate a new one), a 404 a wrong base URL (it must end in `/scim/v2`), a 400 or 409 an "
-        "attribute mapping scimhub refused (userName must be set and unique)."
+        "received. Failed requests are listed with a plain-language hint: a 404 means a wrong base URL (it "
+        "must end in `/scim/v2`), a 400 or 409 an attribute mapping scimhub refused (userName must be set and "
+        "unique). A request with a wrong token cannot be linked to your account, so it is not listed: if "
+        f"{g.name} reports 401 Unauthorized, paste the token again or generate a new one."
         + (f" {g.user_agent_note}" if g.user_agent_note else ""),
         "",
         "## Sources",
@@ -265,3 +266,30 @@ def _markdown_value(f: Field) -> str:
     else:
         return f.text
     return f"{shown}. {f.text}" if f.text else shown
+
+
+def render_index() -> str:
+    """``docs/setup/README.md``: one line per guide."""
+    lines = [
+        "# Connecting an identity provider",
+        "",
+        "Guides for the customer's IT admin, one per identity provider. The setup page a setup link opens "
+        "(`scimhub tenant setup-link TENANT`, the console's Setup tab, or "
+        "`POST /admin/v1/tenants/{tenant}/setup-links`) shows the same steps with the tenant's own values, "
+        "a Generate token button and a live connection check.",
+        "",
+    ]
+    lines += [f"- [{g.name}]({g.key}.md)" for g in GUIDES]
+    return "\n".join(lines) + "\n"
+
+
+def write_docs(directory: str = "docs/setup") -> list[str]:
+    """Write ``docs/setup/*.md`` from the guides; the files written."""
+    from pathlib import Path
+
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    files = {"README.md": render_index(), **{f"{g.key}.md": render_markdown(g) for g in GUIDES}}
+    for name, text in files.items():
+        (target / name).write_text(text, encoding="utf-8")
+    return sorted(files)
