@@ -42,6 +42,7 @@ from scimhub.http.observe import AccessLogMiddleware
 from scimhub.http.observe import Metrics
 from scimhub.http.observe import metrics_available
 from scimhub.http.ratelimit import RateLimitMiddleware
+from scimhub.http.request_log import FLUSH_EVERY
 from scimhub.http.request_log import RequestLogBuffer
 from scimhub.http.request_log import RequestLogMiddleware
 from scimhub.http.routes import scim_router
@@ -197,6 +198,8 @@ def create_app(
             base_url=settings.base_url,
             public_url=settings.public_url,
             tenant_config_seconds=configs.ttl,
+            token_pepper=settings.token_pepper,
+            deletion_grace_seconds=_deletion_grace(settings),
         )
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
         routes.append(Mount("/console", app=_console(settings, runtime, service, configs)))
@@ -273,6 +276,11 @@ def _console(settings: Settings, admin: AdminRuntime, service: ResourceService, 
     if not settings.admin_token:
         return console_app(None)
     return console_app(ConsoleRuntime(settings.admin_token, settings, admin, service, configs))
+
+
+def _deletion_grace(settings: Settings) -> float:
+    """How long servers may still let a deleted tenant's requests in and hold its request log."""
+    return settings.token_recheck_seconds + (FLUSH_EVERY if settings.request_log_size > 0 else 0.0)
 
 
 def _log_admin_api(settings: Settings, mounted: bool) -> None:

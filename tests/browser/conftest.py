@@ -2,7 +2,7 @@
 never downloaded) against a live uvicorn server running the real app on its own SQLite database.
 
 Fixtures: ``live_server`` (one per test module: URL, admin token, the app's store settings),
-``browser`` (one chromium per session), ``page`` (a fresh browser context per test: no cookies),
+``browser`` (one chromium per test module), ``page`` (a fresh browser context per test: no cookies),
 ``signed_in`` (a page signed in to the console). Every test here is skipped, saying why, only
 when /usr/bin/chromium is missing; .ci/run installs it.
 """
@@ -109,16 +109,17 @@ def live_server(migrated_template: Path, tmp_path_factory: pytest.TempPathFactor
         thread.join(timeout=15)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright(migrated_template: Path) -> Iterator[Playwright]:
-    """Playwright's sync API keeps an event loop running in this thread from here on, so
-    ``asyncio.run`` no longer works in tests: the database template is made first, and tests seed
-    data through the live server's HTTP APIs."""
+    """Playwright's sync API keeps an event loop running in this thread while it is started, so
+    ``asyncio.run`` and async tests cannot run meanwhile: it lives for one test module (the
+    suite's async tests after it run once it stopped), the database template is made first, and
+    browser tests seed data through the live server's HTTP APIs."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from scimhub.store.sql import SqlStore
 from tests.conftest import TenantAccess
 from tests.console.conftest import Console
 
@@ -46,7 +47,7 @@ async def test_cursor_pages_walk_every_user_once(console: Console, tenant: Tenan
         page = await console.client.get(url)
         assert page.status_code == 200
         seen += [n for n in names if f">{n}</a>" in page.text]
-        found = page.text.split('>Next page</a>')[0].rsplit('href="', 1) if ">Next page</a>" in page.text else None
+        found = page.text.split(">Next page</a>")[0].rsplit('href="', 1) if ">Next page</a>" in page.text else None
         url = found[1].split('"')[0].replace("&amp;", "&") if found else None
     assert sorted(seen) == names
 
@@ -78,3 +79,23 @@ async def test_unknown_user_and_tenant_are_404_pages(console: Console, tenant: T
     nobody = await console.client.get("/console/t/nobody/directory")
     assert nobody.status_code == 404
     assert "No tenant named" in nobody.text
+
+
+async def test_roles_section_appears_where_the_store_maps_roles(
+    console: Console, tenant: TenantAccess, store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_id = await _user(tenant, "dan@example.com")
+    without = await console.client.get(f"/console/t/acme/users/{user_id}")
+    assert "Role mapping is not part of this build." in without.text
+    stored = await store.get(tenant.tenant_id, "User", user_id)
+    assert stored is not None and stored.pk is not None
+    asked: list[tuple[str, list[int]]] = []
+
+    async def roles_of_users(tenant_id: str, user_pks: list[int]) -> dict[int, list[str]]:
+        asked.append((tenant_id, list(user_pks)))
+        return {pk: ["admin", "billing"] for pk in user_pks}
+
+    monkeypatch.setattr(store, "roles_of_users", roles_of_users, raising=False)
+    page = await console.client.get(f"/console/t/acme/users/{user_id}")
+    assert asked == [(tenant.tenant_id, [stored.pk])]
+    assert '<span class="badge">admin</span>' in page.text and '<span class="badge">billing</span>' in page.text

@@ -21,9 +21,13 @@ from starlette.types import Receive
 from starlette.types import Scope
 from starlette.types import Send
 
+from scimhub.console import activity
 from scimhub.console import auth
 from scimhub.console import directory
+from scimhub.console import tenant_settings
 from scimhub.console import tenants
+from scimhub.console import tokens
+from scimhub.console import webhooks
 from scimhub.console.web import ConsoleError
 from scimhub.console.web import ConsoleRuntime
 from scimhub.console.web import render
@@ -98,6 +102,10 @@ def routes() -> list[BaseRoute]:
         *auth.routes(),
         *tenants.routes(),
         *directory.routes(tenant),
+        *tokens.routes(tenant),
+        *activity.routes(tenant),
+        *webhooks.routes(tenant),
+        *tenant_settings.routes(tenant),
         *setup_routes(tenant),
         Mount("/static", app=StaticFiles(packages=[("scimhub.console", "static")]), name="static"),
     ]

@@ -6,8 +6,8 @@ from typing import Any
 
 import orjson
 
-MAX_VALUE = 60
-MAX_CHANGES = 4
+MAX_VALUE = 40
+MAX_CHANGES = 3
 
 
 def _value(value: Any) -> str:
@@ -38,4 +38,5 @@ def event_summary(payload: dict[str, Any]) -> str:
 
 
 def resource_ref(payload: dict[str, Any]) -> str:
-    return f"{payload.get('resourceType', '')} {payload.get('resourceId', '')}".strip()
+    """``User 3f1c2a9e…``: the type and the start of the id (the link holds all of it)."""
+    return f"{payload.get('resourceType', '')} {str(payload.get('resourceId', ''))[:8]}…".strip()

@@ -1,4 +1,5 @@
-"""The tenants page: search by name, cursor pages (by name), each tenant's state and counts; create."""
+"""The tenants page: search by name prefix, cursor pages (by name: the admin API's TenantCatalog),
+each tenant's sync state and counts; create."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from scimhub.errors import Conflict
 from scimhub.protocol import tenants as tenant_ops
 from scimhub.safety.health import SyncState
 from scimhub.store.activity_sql import ActivityStore
-from scimhub.store.console_sql import ConsoleQueries
+from scimhub.store.tenant_catalog_sql import TenantCatalog
+from scimhub.store.tenant_catalog_sql import TenantCounts
 from scimhub.timestamps import utc_now
 
 PAGE_SIZE = 50
@@ -28,19 +30,18 @@ async def tenant_list(request: Request, session: Session, error: str | None = No
     rt = runtime(request)
     query = request.query_params.get("q", "").strip()[:MAX_SEARCH]
     after = request.query_params.get("after", "")[:MAX_SEARCH]
-    queries = ConsoleQueries(rt.admin.events.db)
-    found = await queries.tenants_page(after, query, PAGE_SIZE)
+    catalog = TenantCatalog(rt.admin.events.db)
+    found = await catalog.page(after or None, PAGE_SIZE + 1, query)
     shown = found[:PAGE_SIZE]
     ids = [t.id for t in shown]
-    counts = await queries.counts(ids)
+    counts = await catalog.counts(ids, utc_now())
     activity = ActivityStore(rt.admin.events.db)
     states = await activity.states(ids, utc_now(), rt.admin.health, rt.admin.events.holds)
     rows = [
         {
             "tenant": t,
             "state": states.get(t.id, SyncState.NEVER_CONNECTED).value,
-            "users": counts.get(t.id, {}).get("User", 0),
-            "groups": counts.get(t.id, {}).get("Group", 0),
+            "counts": counts.get(t.id, TenantCounts()),
         }
         for t in shown
     ]

@@ -158,13 +158,13 @@ def redirect(request: Request, path: str, **query: object) -> RedirectResponse:
 async def read_form(request: Request) -> dict[str, str]:
     """An ``application/x-www-form-urlencoded`` body (the only kind the console's forms send)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
-        raise ConsoleError(415, "Forms are sent as application/x-www-form-urlencoded.")
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM:
             raise ConsoleError(413, "The form is too large.")
+    if kind != "application/x-www-form-urlencoded" and (kind or body):  # an empty POST is an empty form
+        raise ConsoleError(415, "Forms are sent as application/x-www-form-urlencoded.")
     try:
         pairs = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=200, strict_parsing=False)
     except (UnicodeDecodeError, ValueError):

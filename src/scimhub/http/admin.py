@@ -116,6 +116,10 @@ class AdminRuntime:
     public_url: str | None = None  # SCIMHUB_PUBLIC_URL: the host of setup links' URLs
     # How long servers cache a tenant's declarations: an index is used once every server maintains it.
     tenant_config_seconds: float = CACHE_SECONDS
+    token_pepper: str | None = None  # SCIMHUB_TOKEN_PEPPER: tokens issued here are stored as the CLI stores them
+    # A tenant deletion's wait before its last sweep: how long servers may still let its
+    # requests in (token recheck) and hold its request log (flush), as `scimhub tenant delete`.
+    deletion_grace_seconds: float = 0.0
 
 
 def _rt(request: Request) -> AdminRuntime:
@@ -181,7 +185,9 @@ async def read_events(request: Request) -> Response:
     try:
         page = await feed.read_feed(_rt(request).events, tenant.id, after, _int_param(request, "limit"))
     except feed.CursorExpired as exc:
-        raise AdminError(410, str(exc)) from None
+        # The resynchronisation's restart point, for clients (scimhub.client) to act on.
+        body = {"detail": str(exc), "oldest": exc.oldest, "resume_after": exc.oldest - 1}
+        return JSONResponse(body, 410)
     return JSONResponse(page.to_json())
 
 
@@ -386,12 +392,14 @@ def _safety_routes(tenant: str) -> list[Route]:
 def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
     """The admin API as an ASGI app, to mount at ``/admin/v1``."""
     from scimhub.http.admin_setup import setup_link_routes  # they import this module's helpers
+    from scimhub.http.admin_tenants import tenant_routes
     from scimhub.http.sets_admin import stream_routes
 
     tenant = "/tenants/{tenant}"
     hook = f"{tenant}/webhooks/{{id}}"
     app = Starlette(
         routes=[
+            *tenant_routes(_route),
             _route(f"{tenant}/events", GET=read_events),
             _route(f"{tenant}/audit", GET=read_audit),
             _route(f"{tenant}/requests", GET=read_requests),

@@ -95,7 +95,7 @@ class DeliveriesPending(Conflict):
     """A tenant deletion would drop events its webhooks have not delivered yet."""
 
     def __init__(self, tenant: Tenant, pending: list[PendingDelivery]) -> None:
-        described = "; ".join(_describe(p) for p in pending)
+        described = "; ".join(describe_pending(p) for p in pending)
         super().__init__(
             f"Tenant {tenant.name!r} has webhook deliveries pending ({described}). Wait for them, "
             f"remove the webhooks, or delete anyway with: {command('tenant', 'delete', tenant.name, '--force')}"
@@ -103,7 +103,7 @@ class DeliveriesPending(Conflict):
         self.pending = pending
 
 
-def _describe(pending: PendingDelivery) -> str:
+def describe_pending(pending: PendingDelivery) -> str:
     count = pending.undelivered
     parts = [f"{count} undelivered event{'' if count == 1 else 's'}"] if count else []
     if pending.in_flight:

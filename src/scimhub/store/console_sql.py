@@ -1,5 +1,5 @@
-"""The console's reads that no other store offers, each bounded: a page of tenants by name, the
-tenants' resource counts, and one resource's entries among a tenant's latest events and audit rows.
+"""The console's reads that no other store offers, each bounded: a tenant's last event seq, and
+one resource's entries among a tenant's latest events and audit rows.
 
 Nothing here reads a whole tenant: a resource's history is looked for in the tenant's last
 ``window`` events / audit rows only (both are walked by their primary-key order, which their
@@ -8,54 +8,24 @@ indexes give), so the console says "in the last N" instead of scanning a year of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from sqlalchemy import select
 
 from scimhub.events.model import Event
-from scimhub.store.base import Tenant
+from scimhub.store.base import normalise_audit_detail
 from scimhub.store.database import Database
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
-from scimhub.store.tables import resource_counts
 from scimhub.store.tables import tenant_event_seq
-from scimhub.store.tables import tenants
 
 HISTORY_WINDOW = 1000
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class ConsoleQueries:
     def __init__(self, db: Database) -> None:
         self.db = db
-
-    async def tenants_page(self, after: str, contains: str, limit: int) -> list[Tenant]:
-        """Tenants ordered by name after ``after``, whose name contains ``contains``; ``limit`` + 1
-        rows are read so the caller knows whether a next page exists."""
-        stmt = select(tenants).where(tenants.c.name > after).order_by(tenants.c.name).limit(limit + 1)
-        if contains:
-            stmt = stmt.where(tenants.c.name.like(f"%{_escape_like(contains)}%", escape="\\"))
-        async with self.db.read() as tx:
-            rows = (await tx.execute(stmt)).all()
-        return [Tenant(r.id, r.name, r.created_at) for r in rows]
-
-    async def counts(self, tenant_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-        """{tenant id: {resource type: count}} from the exact counts kept with every write."""
-        if not tenant_ids:
-            return {}
-        stmt = select(resource_counts.c.tenant_id, resource_counts.c.resource_type, resource_counts.c.count).where(
-            resource_counts.c.tenant_id.in_(list(tenant_ids))
-        )
-        found: dict[str, dict[str, int]] = {}
-        async with self.db.read() as tx:
-            for row in await tx.execute(stmt):
-                found.setdefault(row.tenant_id, {})[row.resource_type] = int(row[2])
-        return found
 
     async def last_seq(self, tenant_id: str) -> int:
         stmt = select(tenant_event_seq.c.last_seq).where(tenant_event_seq.c.tenant_id == tenant_id)
@@ -98,7 +68,7 @@ class ConsoleQueries:
                 "path": r.path,
                 "status": r.status,
                 "tokenId": r.token_id,
-                "detail": r.detail,
+                "detail": normalise_audit_detail(orjson.loads(r.detail) if r.detail else None),
             }
             for r in rows
         ]

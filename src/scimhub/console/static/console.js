@@ -36,7 +36,7 @@ function startLive(body) {
         const page = await response.json();
         for (const e of page.events) {
           const row = document.createElement("tr");
-          row.append(cell(String(e.seq), "num"), cell(e.type), cell(e.resource), cell(e.summary), cell(e.at, "muted"));
+          row.append(cell(String(e.seq), "num"), cell(e.type), cell(e.resource, "mono small when"), cell(e.summary), cell(e.at, "muted when"));
           body.prepend(row);
           const empty = body.querySelector("td.empty");
           if (empty) empty.parentElement.remove();
