@@ -2,20 +2,17 @@
 with the console's button, walked to "Connected" while the SCIM API is provisioned with the token
 the page generated; expired and revoked links refused; no secret in any URL.
 
-Screenshots: ``SCIMHUB_SCREENSHOTS=docs/screenshots python -m pytest -q -p no:cacheprovider
-tests/browser`` writes the setup page's (setup-*.png) into that directory.
+Screenshots of the setup page: ``python -m tests.browser.screenshots`` (tests/browser/setup_screenshots.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -31,24 +28,6 @@ from tests.browser.conftest import sign_in
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 OKTA = "Okta SCIM Client 1.0.0"
-SHOTS = os.environ.get("SCIMHUB_SCREENSHOTS")
-
-
-def screenshot(page: Page, name: str) -> None:
-    """With SCIMHUB_SCREENSHOTS set: the whole page as <dir>/<name>.png, each secret shown as dots
-    (a token in a committed image would trip secret scanners, and it is one)."""
-    if not SHOTS:
-        return
-    Path(SHOTS).mkdir(parents=True, exist_ok=True)
-    page.evaluate(_HIDE_SECRETS)
-    page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
-
-_HIDE_SECRETS = """() => {
-  const dots = (text) => text.replace(/(scimhub_|\\/setup\\/)[A-Za-z0-9_-]+/, (_, head) => head + "•".repeat(24));
-  for (const input of document.querySelectorAll("#token, #setup-url")) input.value = dots(input.value);
-  for (const code of document.querySelectorAll("code.secret")) code.textContent = dots(code.textContent);
-}"""
 
 
 @pytest.fixture
@@ -93,7 +72,6 @@ def test_a_setup_link_walks_the_idp_admin_to_connected(page: Page, live_server: 
     sign_in(page, live_server)
     create_tenant(page, live_server, "walk-co")
     link = create_setup_link(page, live_server, "walk-co")
-    screenshot(page, "setup-console-tab")
     page.context.clear_cookies()  # the IdP admin has no console session: the link is all they have
 
     page.goto(link)
@@ -103,14 +81,12 @@ def test_a_setup_link_walks_the_idp_admin_to_connected(page: Page, live_server: 
     expect(page.get_by_role("rowheader", name="SCIM connector base URL")).to_be_visible()
     expect(page.locator("table.fields")).to_contain_text("userName")
     expect(page.locator("table.fields")).to_contain_text(f"{live_server.url}/scim/v2")
-    screenshot(page, "setup-okta")
 
     page.get_by_role("button", name="Generate token").click()
     token = page.get_by_label("Token").input_value()
     assert token.startswith("scimhub_")
     expect(page.get_by_text("A new token replaces nothing")).to_be_visible()
     expect(page.locator("#check-title")).to_have_text("Waiting for the first request from your identity provider")
-    screenshot(page, "setup-token")
 
     with scim(live_server, token) as client:  # the IdP, while the page waits
         assert client.get("/Users", params={"filter": 'userName eq "ada@example.com"'}).status_code == 200
@@ -124,7 +100,6 @@ def test_a_setup_link_walks_the_idp_admin_to_connected(page: Page, live_server: 
     expect(page.locator("#check-users")).to_have_text("2")
     expect(page.locator("#check-groups")).to_have_text("1")
     expect(page.locator("#check-failures")).to_contain_text("the base URL must end in /scim/v2")
-    screenshot(page, "setup-connected")
 
     for url in urls:
         assert token not in url and live_server.admin_token not in url
@@ -167,7 +142,6 @@ def test_a_revoked_link_is_refused(page: Page, live_server: LiveServer) -> None:
     expect(page.get_by_text("This setup link was revoked.")).to_be_visible()
     response = page.goto(created["url"])
     assert response is not None and response.status == 410
-    screenshot(page, "setup-revoked")
     with admin(live_server) as client:
         (listed,) = client.get("/tenants/revoke-co/setup-links").json()["setupLinks"]
     assert listed["tokensIssued"] == 0
