@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,8 +20,10 @@ from scimhub.protocol.setup_links import MAX_TOKENS_PER_LINK
 from scimhub.protocol.setup_links import SetupLinks
 from scimhub.protocol.setup_links import link_state
 from scimhub.settings import Settings
-from scimhub.store.setup_links_sql import SetupLink
 from scimhub.timestamps import format_instant
+
+if TYPE_CHECKING:
+    from scimhub.store.setup_links_sql import SetupLink
 
 SETUP_PATH = "/setup/"
 

@@ -18,17 +18,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from typing import Any
 
 from scimhub.errors import NotFound
 from scimhub.protocol import tenants as tenant_ops
 from scimhub.safety.idp import recognise
 from scimhub.store.base import Tenant
-from scimhub.store.request_log_sql import RequestLogStore
-from scimhub.store.setup_links_sql import SetupLink
-from scimhub.store.setup_links_sql import SetupLinkStore
-from scimhub.store.sql import SqlStore
 from scimhub.timestamps import format_instant
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads when a SetupLinks is made: `scimhub --help` stays light
+    from scimhub.store.request_log_sql import RequestLogStore
+    from scimhub.store.setup_links_sql import SetupLink
+    from scimhub.store.sql import SqlStore
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 90
@@ -129,6 +131,8 @@ class SetupLinks:
     """Create, find, list and revoke setup links; issue tokens through them; the page's status."""
 
     def __init__(self, store: SqlStore) -> None:
+        from scimhub.store.setup_links_sql import SetupLinkStore
+
         self.store = store
         self.links = SetupLinkStore(store.db)
         self._key: bytes | None = None
@@ -140,6 +144,8 @@ class SetupLinks:
 
     async def create(self, tenant: Tenant, days: int = DEFAULT_DAYS, *, now: datetime) -> tuple[SetupLink, str]:
         """A new link for ``tenant`` valid ``days`` days: the record and the token (shown once)."""
+        from scimhub.store.setup_links_sql import SetupLink
+
         if not 1 <= days <= MAX_DAYS:
             raise ValueError(f"A setup link expires in 1 to {MAX_DAYS} days, not {days}.")
         token = mint_link_token()
