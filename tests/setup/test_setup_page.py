@@ -245,3 +245,31 @@ async def test_traffic_before_the_link_was_made_does_not_count_as_connected(
         link = await make_link(store, now=datetime.now(UTC) + timedelta(seconds=1))
         state = (await client.get(f"/setup/{link}/status")).json()
     assert state["connected"] is False
+
+
+async def test_mounted_under_a_prefix_every_url_of_the_page_carries_it(settings: Any, store: SqlStore) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from scimhub.app import create_app
+    from scimhub.protocol import tenants
+
+    scim_app = create_app(settings, store=store)
+    host = Starlette(routes=[Mount("/identity", app=scim_app)], lifespan=scim_app.router.lifespan_context)
+    await tenants.create_tenant(store, "acme")
+    link = await make_link(store)
+    transport = httpx2.ASGITransport(app=host)  # type: ignore[arg-type]
+    async with httpx2.AsyncClient(transport=transport, base_url="http://host.example") as client:
+        page = await client.get(f"/identity/setup/{link}?idp=entra")
+        assert page.status_code == 200
+        assert '<code id="field-2">http://host.example/identity/scim/v2</code>' in page.text
+        assert f'action="/identity/setup/{link}/token"' in page.text
+        assert 'href="/identity/setup/static/setup.css"' in page.text
+        assert f'data-status-url="/identity/setup/{link}/status"' in page.text
+        assert page.cookies.get("scimhub_setup_nonce") is not None
+        css = await client.get("/identity/setup/static/setup.css")
+        assert css.status_code == 200 and "text/css" in css.headers["content-type"]
+        form = {"csrf": csrf_of(page.text), "idp": "entra"}
+        generated = await client.post(f"/identity/setup/{link}/token", data=form)
+        # the nonce cookie is scoped to the mounted path, so the browser sends it back
+        assert generated.status_code == 200 and token_of(generated.text).startswith("scimhub_")

@@ -108,11 +108,13 @@ def _page_url(request: Request) -> str:
 
 
 def _scim_base_url(request: Request) -> str:
+    """SCIMHUB_BASE_URL, else this server's SCIM root as the page was reached: scheme, host and the
+    setup mount's ``root_path`` (every prefix above it, then ``/setup``) with ``/scim/v2`` instead."""
     configured = _rt(request).scim_base_url
     if configured:
         return configured.rstrip("/")
-    root = str(request.base_url).rstrip("/")  # base_url holds the mount's root_path (…/setup)
-    return root.removesuffix("/setup") + "/scim/v2"
+    root = str(request.scope.get("root_path", "")).removesuffix("/setup")
+    return f"{request.url.scheme}://{request.url.netloc}{root}/scim/v2"
 
 
 async def page(request: Request) -> Response:

@@ -48,8 +48,8 @@ def _server_root(request: Request) -> str:
     settings = runtime(request).settings
     if settings.public_url:
         return settings.public_root
-    base = str(request.base_url).rstrip("/")
-    return base.removesuffix("/console")
+    root = str(request.scope.get("root_path", "")).removesuffix("/console")  # every prefix above /console
+    return f"{request.url.scheme}://{request.url.netloc}{root}"
 
 
 async def _tab(request: Request, session: Session, tenant: Tenant, created: str | None = None) -> Response:
