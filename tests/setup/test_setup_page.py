@@ -163,6 +163,7 @@ async def test_an_expired_link_is_refused_and_changes_nothing(app: Any, store: S
         polled = await client.get(f"/setup/{link}/status")
     assert page.status_code == 410 and "expired" in page.text
     assert posted.status_code == 410 and polled.status_code == 410
+    assert polled.json() == {"detail": "This setup link is not valid."}
     assert "acme" not in page.text
     assert len(await tokens_of(store)) == len(before)
     (row,) = await SetupLinkStore(store.db).list(acme.tenant_id)
@@ -236,15 +237,36 @@ async def test_traffic_before_the_link_was_made_does_not_count_as_connected(
     app: Any, store: SqlStore, acme: TenantAccess
 ) -> None:
     async with running(app), browser(app) as client:
+        earlier = await make_link(store)
         assert (await acme.client.get("/Users")).status_code == 200
-        await client.get("/healthz")
-        from tests.events.support import admin_client
-
-        async with admin_client(app) as admin:
-            await admin.get("/tenants/acme/status")  # flushes the traffic counters
+        # The earlier link's status read writes the traffic counters: connected, as the request came after it.
+        assert (await client.get(f"/setup/{earlier}/status")).json()["connected"] is True
         link = await make_link(store, now=datetime.now(UTC) + timedelta(seconds=1))
         state = (await client.get(f"/setup/{link}/status")).json()
     assert state["connected"] is False
+
+
+async def test_an_oversized_or_garbled_form_is_refused_and_issues_nothing(
+    app: Any, store: SqlStore, acme: TenantAccess
+) -> None:
+    link = await make_link(store)
+    async with browser(app) as client:
+        csrf = csrf_of((await client.get(f"/setup/{link}")).text)
+        huge = await client.post(f"/setup/{link}/token", data={"csrf": csrf, "pad": "x" * 5000})
+        garbled = await client.post(f"/setup/{link}/token", content=b"\xff\xfe", headers={"content-type": "text/plain"})
+    assert huge.status_code == 403 and garbled.status_code == 403
+    assert "no token was generated" in huge.text
+    assert len(await tokens_of(store)) == 1
+
+
+async def test_an_unknown_idp_shows_the_choice_and_the_base_url(app: Any, store: SqlStore, acme: TenantAccess) -> None:
+    link = await make_link(store)
+    async with browser(app) as client:
+        page = await client.get(f"/setup/{link}?idp=<script>")
+    assert page.status_code == 200
+    assert "Choose your identity provider in step 1" in page.text
+    assert f'<code id="base-url">{SCIM}</code>' in page.text
+    assert "<script>" not in page.text.replace('<script src="/setup/static/setup.js"></script>', "")
 
 
 async def test_mounted_under_a_prefix_every_url_of_the_page_carries_it(settings: Any, store: SqlStore) -> None:
