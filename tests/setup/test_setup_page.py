@@ -254,7 +254,8 @@ async def test_an_oversized_or_garbled_form_is_refused_and_issues_nothing(
         csrf = csrf_of((await client.get(f"/setup/{link}")).text)
         huge = await client.post(f"/setup/{link}/token", data={"csrf": csrf, "pad": "x" * 5000})
         garbled = await client.post(f"/setup/{link}/token", content=b"\xff\xfe", headers={"content-type": "text/plain"})
-    assert huge.status_code == 403 and garbled.status_code == 403
+        many = await client.post(f"/setup/{link}/token", data={"csrf": csrf, **{f"f{i}": "x" for i in range(20)}})
+    assert huge.status_code == 403 and garbled.status_code == 403 and many.status_code == 403
     assert "no token was generated" in huge.text
     assert len(await tokens_of(store)) == 1
 

@@ -214,10 +214,17 @@ async def _render(
 
 
 async def _form(request: Request) -> dict[str, str]:
-    raw = await request.body()
-    if len(raw) > MAX_FORM_BYTES:
+    """The Generate token form (csrf, idp); an oversized or unreadable body reads as empty (refused
+    by the CSRF check), read no further than MAX_FORM_BYTES."""
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_FORM_BYTES:
+            return {}
+    try:
+        return dict(parse_qsl(raw.decode("latin-1"), max_num_fields=8))
+    except ValueError:  # more fields than any form of the page has
         return {}
-    return dict(parse_qsl(raw.decode("latin-1"), max_num_fields=8))
 
 
 def _seconds_between(earlier: str, later: str) -> float:
