@@ -134,6 +134,7 @@ def _pages(server: LiveServer) -> None:
         page.get_by_role("button", name="Issue token").click()
         _shoot(page, "tokens")
         page.goto(f"{console}/requests?failed=1")
+        page.locator("summary", has_text="Bodies").nth(1).click()  # the 409: its request body, password redacted
         _shoot(page, "requests")
         page.goto(f"{console}/events")
         _shoot(page, "events", full=False)

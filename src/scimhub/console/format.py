@@ -40,3 +40,13 @@ def event_summary(payload: dict[str, Any]) -> str:
 def resource_ref(payload: dict[str, Any]) -> str:
     """``User 3f1c2a9e…``: the type and the start of the id (the link holds all of it)."""
     return f"{payload.get('resourceType', '')} {str(payload.get('resourceId', ''))[:8]}…".strip()
+
+
+def pretty_json(text: str | None) -> str:
+    """A logged body indented when it is whole JSON; as it was otherwise (cut, or not JSON)."""
+    if not text:
+        return ""
+    try:
+        return orjson.dumps(orjson.loads(text), option=orjson.OPT_INDENT_2).decode()
+    except orjson.JSONDecodeError:
+        return text

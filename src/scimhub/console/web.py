@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 from urllib.parse import urlencode
 
 from jinja2 import Environment
@@ -24,6 +25,7 @@ from starlette.responses import RedirectResponse
 from starlette.responses import Response
 
 from scimhub.console.format import event_summary
+from scimhub.console.format import pretty_json
 from scimhub.console.session import COOKIE
 from scimhub.console.session import SIGNED_IN_SECONDS
 from scimhub.console.session import Session
@@ -92,6 +94,8 @@ def templates() -> Environment:
     )
     env.filters["when"] = _when
     env.filters["event_summary"] = event_summary
+    env.filters["pretty_json"] = pretty_json
+    env.filters["unquote"] = unquote_plus  # a logged query string, readable (then escaped as any value)
     return env
 
 

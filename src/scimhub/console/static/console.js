@@ -28,6 +28,7 @@ function startLive(body) {
     return td;
   };
   const poll = async () => {
+    if (document.hidden) { setTimeout(poll, 2000); return; }  // a background tab asks nothing
     try {
       const response = await fetch(`${body.dataset.live}?after=${after}`, {
         credentials: "same-origin", headers: { Accept: "application/json" },
