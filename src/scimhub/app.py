@@ -78,6 +78,7 @@ from scimhub.store.sql import SqlStore
 from scimhub.timestamps import utc_now
 
 SCIM_PREFIX = "/scim/v2"
+SETUP_PREFIX = "/setup"
 MAINTENANCE_SECONDS = 300
 log = logging.getLogger("scimhub")
 
@@ -198,12 +199,15 @@ def create_app(
             Thresholds(settings.status_idle_seconds, settings.status_failing_error_rate),
             sets=signer,
             base_url=settings.base_url,
+            public_url=settings.public_url,
             tenant_config_seconds=configs.ttl,
             token_pepper=settings.token_pepper,
             deletion_grace_seconds=_deletion_grace(settings),
         )
         routes.append(Mount(ADMIN_PREFIX, app=admin_app(settings.admin_token, runtime)))
         routes.append(Mount("/console", app=_console(settings, runtime, service, configs)))
+    if isinstance(store, SqlStore):
+        routes.append(Mount(SETUP_PREFIX, app=_setup_app(settings, store, activity, request_log)))
     if sync is not None and sync.sets is not None:
         routes.append(Mount(SETS_PREFIX, app=sync.sets.app(settings)))
 
@@ -254,6 +258,18 @@ def create_app(
     app.state.scimhub = Runtime(settings, service, security_events=has_streams)
     app.state.scimhub_metrics = metrics
     return app
+
+
+def _setup_app(
+    settings: Settings, store: SqlStore, activity: ActivityRecorder | None, request_log: RequestLogBuffer | None
+) -> ASGIApp:
+    """The IdP setup pages (``/setup/<link>``); Jinja2 is imported only here."""
+    from scimhub.console.setup import SetupRuntime
+    from scimhub.console.setup import setup_app
+    from scimhub.protocol.setup_links import SetupLinks
+
+    runtime = SetupRuntime(SetupLinks(store), settings.base_url, settings.token_pepper, activity, request_log)
+    return setup_app(runtime)
 
 
 def _console(settings: Settings, admin: AdminRuntime, service: ResourceService, configs: TenantConfigCache) -> ASGIApp:

@@ -29,6 +29,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     base_url: str | None = None  # public URL of the SCIM root, e.g. https://id.example.com/scim/v2
+    # Public URL of the server (no path: https://id.example.com), for setup links the CLI prints;
+    # unset: SCIMHUB_BASE_URL without /scim/v2, else http://HOST:PORT.
+    public_url: str | None = None
     max_results: int = 1000  # cap on count (advertised as filter.maxResults)
     max_body_bytes: int = 4 * 1024 * 1024  # 413 above this (advertised as bulk.maxPayloadSize)
     # Operations in one bulk request (bulk.maxOperations); 0: no /Bulk. The rate limit counts
@@ -109,6 +112,15 @@ class Settings:
                 ) from None
         if self.webhook_timeout_seconds <= 0:
             raise ValueError(f"SCIMHUB_WEBHOOK_TIMEOUT_SECONDS must be above 0, got {self.webhook_timeout_seconds:g}")
+
+    @property
+    def public_root(self) -> str:
+        """The server's public URL without a trailing slash (SCIMHUB_PUBLIC_URL, else derived)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        if self.base_url and self.base_url.rstrip("/").endswith("/scim/v2"):
+            return self.base_url.rstrip("/").removesuffix("/scim/v2")
+        return f"http://{self.host}:{self.port}"
 
     @property
     def limits(self) -> InputLimits:

@@ -29,6 +29,7 @@ from tests.browser.conftest import LiveServer
 from tests.browser.conftest import _serve
 from tests.browser.conftest import live_settings
 from tests.browser.conftest import sign_in
+from tests.browser.setup_screenshots import setup_pages
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -142,6 +143,7 @@ def _pages(server: LiveServer) -> None:
         _shoot(page, "webhook")
         page.goto(f"{console}/settings")
         _shoot(page, "settings")
+        setup_pages(browser, page, server, _shoot)
         browser.close()
 
 

@@ -11,6 +11,8 @@ import shlex
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
 
 import pytest
 from sqlalchemy import Connection
@@ -23,6 +25,7 @@ from scimhub.admin import tenants_cli
 from scimhub.app import create_app
 from scimhub.protocol import tenants
 from scimhub.protocol.roles import RoleService
+from scimhub.protocol.setup_links import SetupLinks
 from scimhub.protocol.tenant_schemas import add_schema
 from scimhub.protocol.tenants import TenantDeletion
 from scimhub.sets.streams import add_stream
@@ -125,6 +128,7 @@ async def _populate(store: SqlStore, access: TenantAccess, name: str) -> Populat
     await streams.acknowledge(stream, {2: None}, utc_now())
     tenant = await store.tenant_by_name(name)
     assert tenant is not None
+    await SetupLinks(store).create(tenant, now=datetime.now(UTC))  # a setup link of the tenant
     return Populated(tenant, access)
 
 

@@ -17,6 +17,7 @@ from scimhub.admin.common import run
 from scimhub.admin.roles_cli import role
 from scimhub.admin.safety_cli import register as register_safety
 from scimhub.admin.schema_cli import schema
+from scimhub.admin.setup_cli import register as register_setup
 from scimhub.admin.streams_cli import stream
 from scimhub.admin.sync_cli import events
 from scimhub.admin.sync_cli import requests_cmd
@@ -106,6 +107,7 @@ def db_upgrade() -> None:
 
 
 register_safety(tenant)
+register_setup(tenant)
 main.add_command(tenant)
 main.add_command(token)
 main.add_command(webhook)

@@ -112,12 +112,10 @@ def routes() -> list[BaseRoute]:
 
 
 def setup_routes(tenant: str) -> list[BaseRoute]:
-    """The tenant's "Setup" tab. The setup-link feature (``scimhub.console.setup``) replaces this
-    placeholder with its own routes: ``setup.console_routes(tenant)`` returning the GET page of
-    ``{tenant}/setup`` and its POST actions, built with ``web.page`` / ``web.action``."""
-    from scimhub.console import setup_placeholder
+    """The tenant's "Setup" tab: its setup links (``scimhub.console.setup_tab``)."""
+    from scimhub.console import setup_tab
 
-    return setup_placeholder.routes(tenant)
+    return setup_tab.console_routes(tenant)
 
 
 def console_app(runtime: ConsoleRuntime | None) -> ASGIApp:

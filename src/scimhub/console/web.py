@@ -52,6 +52,7 @@ DONE = {
     "released": "Hold released: events flow again.",
     "paused": "Event stream paused.",
     "resumed": "Event stream resumed.",
+    "link-revoked": "Setup link revoked: its page now answers 410 Gone.",
 }
 
 

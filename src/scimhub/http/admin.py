@@ -113,6 +113,7 @@ class AdminRuntime:
     health: Thresholds = field(default_factory=Thresholds)
     sets: SetSigner | None = None  # SET streams and keys (scimhub.sets): None without the sets extra
     base_url: str | None = None  # SCIMHUB_BASE_URL: a new stream's default issuer
+    public_url: str | None = None  # SCIMHUB_PUBLIC_URL: the host of setup links' URLs
     # How long servers cache a tenant's declarations: an index is used once every server maintains it.
     tenant_config_seconds: float = CACHE_SECONDS
     token_pepper: str | None = None  # SCIMHUB_TOKEN_PEPPER: tokens issued here are stored as the CLI stores them
@@ -392,6 +393,7 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
     """The admin API as an ASGI app, to mount at ``/admin/v1``."""
     from scimhub.http import admin_directory  # these import this module's helpers
     from scimhub.http.admin_roles import role_routes
+    from scimhub.http.admin_setup import setup_link_routes
     from scimhub.http.admin_tenants import tenant_routes
     from scimhub.http.sets_admin import stream_routes
 
@@ -414,6 +416,7 @@ def admin_app(token: str | None, runtime: AdminRuntime) -> ASGIApp:
             *admin_directory.directory_routes(tenant),
             *_safety_routes(tenant),
             *role_routes(tenant),
+            *setup_link_routes(tenant),
         ],
         exception_handlers={AdminError: _admin_error, HTTPException: _http_error},
     )

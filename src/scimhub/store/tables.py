@@ -465,3 +465,19 @@ role_jobs = Table(
     Column("started_at", String(32), nullable=False),
     Column("finished_at", String(32)),
 )
+# Setup links (scimhub.console.setup): a signed, expiring, revocable URL that lets one tenant's IdP
+# admin connect their IdP. Only the link's HMAC digest is stored; `tokens_issued` counts the SCIM
+# tokens generated through it (capped per link).
+setup_links = Table(
+    "setup_links",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Column("revoked_at", String(32)),
+    Column("last_used_at", String(32)),
+    Column("tokens_issued", Integer, nullable=False, server_default=text("0")),
+    Index(None, "tenant_id"),
+)

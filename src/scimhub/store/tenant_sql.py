@@ -37,6 +37,7 @@ from scimhub.store.tables import set_acks
 from scimhub.store.tables import set_attempts
 from scimhub.store.tables import set_signing_keys
 from scimhub.store.tables import set_streams
+from scimhub.store.tables import setup_links
 from scimhub.store.tables import tenant_activity
 from scimhub.store.tables import tenant_event_seq
 from scimhub.store.tables import tenant_guard
@@ -168,8 +169,16 @@ async def delete_rows(tx: Tx, tenant_id: str, limit: int) -> tuple[str, int] | N
 
 
 # Deleted with the tenant row: a row each (the guard, the activity, the role state and job), a few
-# (the attribute mapping), or one per hour and outcome of the last two days (sync health).
-WITH_TENANT = (tenant_guard, tenant_activity, tenant_request_stats, role_state, role_jobs, attribute_mappings)
+# (the attribute mapping, setup links), or one per hour and outcome of the last two days (sync health).
+WITH_TENANT = (
+    tenant_guard,
+    tenant_activity,
+    tenant_request_stats,
+    role_state,
+    role_jobs,
+    attribute_mappings,
+    setup_links,
+)
 
 
 async def delete_tenant(tx: Tx, tenant_id: str) -> None:
