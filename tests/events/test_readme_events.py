@@ -14,6 +14,7 @@ from tests.events.support import create_group
 from tests.events.support import create_user
 from tests.events.support import feed
 from tests.events.support import patch
+from tests.roles.support import map_role
 
 pytestmark = pytest.mark.anyio
 
@@ -46,6 +47,7 @@ def test_the_table_names_every_event_type_and_the_common_fields_parse() -> None:
 
 async def test_every_event_carries_exactly_the_documented_fields(app: object, acme: TenantAccess) -> None:
     client = acme.client
+    await map_role(app, "engineer", group="Engineering")  # joining the group changes roles
     alice = await create_user(client, "alice", active=True)
     bob = await create_user(client, "bob")
     group = await create_group(client, "Engineering", [alice])
