@@ -7,7 +7,10 @@ import asyncio
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -20,6 +23,8 @@ from scimhub.client import verify_webhook
 from scimhub.settings import Settings
 from scimhub.store.events_sql import EventStore
 from scimhub.store.factory import open_store
+from tests.events.support import GROUP
+from tests.events.support import PATCH_OP
 from tests.events.support import Receiver
 from tests.events.support import user_body
 from tests.multiinstance.servers import ADMIN_TOKEN
@@ -162,3 +167,46 @@ def test_a_tenant_deleted_through_the_client_is_gone(live: tuple[Server, str], c
     assert "leaver" not in [t.name for t in client.tenants()]
     with httpx2.Client(base_url=server.scim_url, headers={"Authorization": f"Bearer {secret}"}) as idp:
         assert idp.get("/Users").status_code == 401
+
+
+def readme_roles_consumer() -> Callable[[AdminClient, str, int, dict[str, list[str]]], int]:
+    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = text.split("<!-- roles-consumer:", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - the documented example, as written
+    consumer: Callable[[AdminClient, str, int, dict[str, list[str]]], int] = namespace["sync_roles"]
+    return consumer
+
+
+def test_the_readme_roles_consumer_keeps_an_apps_roles_in_sync(live: tuple[Server, str], client: AdminClient) -> None:
+    server, url = live
+    sync_roles = readme_roles_consumer()
+    client.create_tenant("rolesco")
+    secret = client.issue_token("rolesco").secret
+    with httpx2.Client(base_url=client._http.base_url, headers=client._http.headers) as raw:
+        assert raw.post("/tenants/rolesco/roles", json={"role": "admin", "group": "Admins"}).status_code == 201
+    ada, bob, cy = provision(server, secret, "ada", "bob", "cy")
+    with httpx2.Client(base_url=server.scim_url, headers={"Authorization": f"Bearer {secret}"}) as idp:
+        members = [{"value": ada}, {"value": bob}]
+        group = idp.post("/Groups", json={"schemas": [GROUP], "displayName": "Admins", "members": members})
+        assert group.status_code == 201, group.text
+        roles: dict[str, list[str]] = {}
+        checkpoint = sync_roles(client, "rolesco", 0, roles)
+        assert roles == {ada: ["admin"], bob: ["admin"]}
+
+        remove_bob = {"op": "remove", "path": f'members[value eq "{bob}"]'}
+        patched = idp.patch(f"/Groups/{group.json()['id']}", json={"schemas": [PATCH_OP], "Operations": [remove_bob]})
+        assert patched.status_code in (200, 204)
+        assert idp.delete(f"/Users/{ada}").status_code == 204
+        checkpoint = sync_roles(client, "rolesco", checkpoint, roles)
+        assert roles == {}
+
+        second = idp.post("/Groups", json={"schemas": [GROUP], "displayName": "Admins", "members": [{"value": cy}]})
+        assert second.status_code == 201, second.text
+    purge_all_events(url)  # retention passes the checkpoint: the consumer reads the directory again
+    provision(server, secret, "dee")
+    resumed = sync_roles(client, "rolesco", checkpoint, roles)
+    assert roles == {cy: ["admin"]}
+    assert resumed > checkpoint
+    assert sync_roles(client, "rolesco", resumed, roles) == resumed + 1  # then it reads on: dee's creation
+    assert roles == {cy: ["admin"]}
