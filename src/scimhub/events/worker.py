@@ -27,6 +27,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -35,6 +36,7 @@ from datetime import timedelta
 import httpx2
 
 from scimhub.events.lane import Lane
+from scimhub.events.model import Event
 from scimhub.events.queue import DeliveryQueue
 from scimhub.events.sender import Sender
 from scimhub.events.sender import SendResult
@@ -221,6 +223,17 @@ class DeliveryWorker:
         for client in clients:
             await client.aclose()
 
+    async def attempt_events(
+        self, webhook: Webhook, events: Sequence[Event], attempt: int
+    ) -> tuple[list[Attempt], str | None]:
+        """POST the first of ``events`` (or, for a batch webhook, as many as one request takes):
+        the attempts to record, one per event sent, and when to retry them (if so)."""
+        if webhook.batch <= 1 or len(events) == 1:
+            made, retry_at = await self.attempt(Claim(webhook, events[0], attempt))
+            return [made], retry_at
+        result, count = await self.sender.send_batch(self._client_for(webhook), webhook.url, webhook.secret, events)
+        return self._outcomes(webhook, events[:count], attempt, result)
+
     async def attempt(self, claim: Claim) -> tuple[Attempt, str | None]:
         """POST the claimed event once: the attempt to record, and when to retry it (if so)."""
         result = await self.sender.send(
@@ -229,28 +242,39 @@ class DeliveryWorker:
         return self._outcome(claim, result)
 
     def _outcome(self, claim: Claim, result: SendResult) -> tuple[Attempt, str | None]:
+        (made,), retry_at = self._outcomes(claim.webhook, [claim.event], claim.attempt, result)
+        return made, retry_at
+
+    def _outcomes(
+        self, webhook: Webhook, events: Sequence[Event], attempt: int, result: SendResult
+    ) -> tuple[list[Attempt], str | None]:
+        """One request's outcome as a delivery-log row per event it carried."""
         now = self.clock()
         retry_at = None
         if result.ok:
             outcome = Outcome.DELIVERED
-        elif claim.attempt >= self.settings.webhook_max_attempts:
+        elif attempt >= self.settings.webhook_max_attempts:
             outcome = Outcome.DEAD
         else:
             outcome = Outcome.RETRY
-            retry_at = format_instant(now + timedelta(seconds=self.backoff.delay(claim.attempt, self.rand)))
-        attempt = Attempt(
-            webhook_id=claim.webhook.id,
-            tenant_id=claim.webhook.tenant_id,
-            seq=claim.event.seq,
-            event_id=claim.event.id,
-            attempt=claim.attempt,
-            attempted_at=format_instant(now),
-            outcome=outcome,
-            status_code=result.status_code,
-            error=result.error,
-            latency_ms=result.latency_ms,
-        )
-        return attempt, retry_at
+            retry_at = format_instant(now + timedelta(seconds=self.backoff.delay(attempt, self.rand)))
+        at = format_instant(now)
+        made = [
+            Attempt(
+                webhook_id=webhook.id,
+                tenant_id=webhook.tenant_id,
+                seq=event.seq,
+                event_id=event.id,
+                attempt=attempt,
+                attempted_at=at,
+                outcome=outcome,
+                status_code=result.status_code,
+                error=result.error,
+                latency_ms=result.latency_ms,
+            )
+            for event in events
+        ]
+        return made, retry_at
 
     # -- retention -----------------------------------------------------------------------------
     async def _purge_if_due(self) -> None:

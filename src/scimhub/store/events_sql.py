@@ -73,6 +73,7 @@ class Webhook:
     next_attempt_at: str | None
     secret: str = field(repr=False)
     allow_private: bool = False  # may be delivered to non-public addresses (events.destinations)
+    batch: int = 1  # events one request may carry (scimhub.events.batch); 1: one event a request
 
     def to_json(self) -> JsonDoc:
         """The endpoint as the admin API shows it (never the secret)."""
@@ -84,6 +85,7 @@ class Webhook:
             "attempts": self.attempts,
             "nextAttemptAt": self.next_attempt_at,
             "allowPrivate": self.allow_private,
+            "batch": self.batch,
         }
 
 
@@ -159,6 +161,7 @@ def _webhook(row: Row[Any]) -> Webhook:
         next_attempt_at=row.next_attempt_at,
         secret=row.secret,
         allow_private=bool(row.allow_private),
+        batch=int(row.batch_size),
     )
 
 
@@ -206,6 +209,28 @@ def lease_free(now: str, table: Table = webhooks) -> ColumnElement[bool]:
     lease released in the same millisecond as the next claim looked held (a backlog then drained
     at one event per poll interval)."""
     return or_(table.c.lease_owner.is_(None), table.c.lease_until < now)
+
+
+def finish_values(
+    cursor: int, attempts: Sequence[Attempt], owner: str, retry_at: str | None, keep_until: str | None
+) -> dict[str, Any]:
+    """The webhook (or SET stream) row after a lane's ``attempts`` since the cursor it recorded:
+    the cursor moves past the last delivered or dead-lettered event; a failed last attempt (a
+    retry: every attempt of its request) keeps the head event and schedules its retry."""
+    moved = [a.seq for a in attempts if a.outcome is not Outcome.RETRY]
+    last = attempts[-1]
+    values: dict[str, Any] = {"delivered_seq": max([cursor, *moved])}
+    if last.outcome is Outcome.RETRY:
+        values.update(attempts=last.attempt, next_attempt_at=retry_at)
+    else:
+        values.update(attempts=0, next_attempt_at=None)
+    if keep_until is not None:
+        values.update(lease_owner=owner, lease_until=keep_until)
+    else:
+        # lease_until keeps the (past) time of the last attempt: claims serve the least recently
+        # served webhook first, so busy ones cannot starve the rest.
+        values.update(lease_owner=None, lease_until=last.attempted_at)
+    return values
 
 
 def _has_pending_events() -> ColumnElement[bool]:
@@ -310,9 +335,11 @@ class EventStore:
         after: int | None = None,
         *,
         allow_private: bool = False,
+        batch: int = 1,
     ) -> Webhook:
         """Insert an endpoint whose first event is the one after ``after`` (default: the tenant's
-        current last seq, i.e. only events committed from now on)."""
+        current last seq, i.e. only events committed from now on); ``batch``: events a request
+        may carry."""
         async with self._write() as conn:
             if after is None:
                 after = await last_event_seq(conn, tenant_id)
@@ -325,10 +352,11 @@ class EventStore:
                 "delivered_seq": after,
                 "attempts": 0,
                 "allow_private": allow_private,
+                "batch_size": batch,
             }
             (await conn.execute(insert(webhooks), row))
         self._none_until = 0.0
-        return Webhook(webhook_id, tenant_id, url, created_at, after, 0, None, secret, allow_private)
+        return Webhook(webhook_id, tenant_id, url, created_at, after, 0, None, secret, allow_private, batch)
 
     async def get_webhook(self, webhook_id: str, tenant_id: str | None = None) -> Webhook | None:
         """The endpoint ``webhook_id`` (only if it belongs to ``tenant_id``, when given)."""
@@ -396,39 +424,37 @@ class EventStore:
         return None if row is None else _event(row)
 
     async def finish(
-        self, claim: Claim, attempt: Attempt, owner: str, retry_at: str | None = None, keep_until: str | None = None
+        self,
+        webhook: Webhook,
+        attempts: Sequence[Attempt],
+        owner: str,
+        retry_at: str | None = None,
+        keep_until: str | None = None,
     ) -> bool:
-        """Log the attempt and move the cursor (delivered/dead) or schedule a retry; drop the lease,
-        or with ``keep_until`` keep it until then (the next event follows at once).
+        """Log a lane's attempts since its last record, in one transaction, and move the cursor
+        past the last delivered (or dead-lettered) one, or schedule the retry of a failed last
+        one; drop the lease, or with ``keep_until`` keep it until then (more events follow).
 
-        Returns False when the lease was lost meanwhile (another process owns the webhook now)
-        or the webhook is gone; the attempt is still logged if the webhook exists.
+        ``webhook.delivered_seq`` is the cursor the lane last recorded: the update applies only if
+        it still is and the lane still holds the lease. Returns False when the lease was lost
+        meanwhile (another process owns the webhook now) or the webhook is gone; the attempts are
+        still logged if the webhook exists.
         """
-        if attempt.outcome is Outcome.RETRY:
-            values: dict[str, Any] = {"attempts": claim.attempt, "next_attempt_at": retry_at}
-        else:
-            values = {"delivered_seq": claim.event.seq, "attempts": 0, "next_attempt_at": None}
-        if keep_until is not None:
-            values.update(lease_owner=owner, lease_until=keep_until)
-        else:
-            # lease_until keeps the (past) time of this attempt: claims serve the least
-            # recently served webhook first, so busy ones cannot starve the rest.
-            values.update(lease_owner=None, lease_until=attempt.attempted_at)
         stmt = (
             update(webhooks)
             .where(
-                webhooks.c.id == claim.webhook.id,
+                webhooks.c.id == webhook.id,
                 webhooks.c.lease_owner == owner,
-                webhooks.c.delivered_seq == claim.webhook.delivered_seq,
+                webhooks.c.delivered_seq == webhook.delivered_seq,
             )
-            .values(**values)
+            .values(**finish_values(webhook.delivered_seq, attempts, owner, retry_at, keep_until))
         )
-        exists = select(webhooks.c.id).where(webhooks.c.id == claim.webhook.id)
+        exists = select(webhooks.c.id).where(webhooks.c.id == webhook.id)
         async with self._write() as conn:
             # The update first: when it applies, the webhook exists and the lookup is spared.
             updated = bool((await conn.execute(stmt)).rowcount)
             if updated or (await conn.execute(exists)).first() is not None:
-                (await conn.execute(insert(webhook_attempts), [attempt_values(attempt)]))
+                (await conn.execute(insert(webhook_attempts), [attempt_values(a) for a in attempts]))
             return updated
 
     async def renew(self, webhook_id: str, owner: str, lease_until: str) -> bool:

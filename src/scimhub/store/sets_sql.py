@@ -9,6 +9,7 @@ this store answers the same delivery calls (claim, finish, renew, release, …) 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
@@ -41,6 +42,7 @@ from scimhub.store.events_sql import PurgeCounts
 from scimhub.store.events_sql import Webhook
 from scimhub.store.events_sql import attempt_from_row
 from scimhub.store.events_sql import attempt_values
+from scimhub.store.events_sql import finish_values
 from scimhub.store.events_sql import last_event_seq
 from scimhub.store.events_sql import lease_free
 from scimhub.store.holds_sql import hold_bound
@@ -332,31 +334,28 @@ class StreamStore:
         return claims
 
     async def finish(
-        self, claim: Claim, attempt: Attempt, owner: str, retry_at: str | None = None, keep_until: str | None = None
+        self,
+        webhook: Webhook,
+        attempts: Sequence[Attempt],
+        owner: str,
+        retry_at: str | None = None,
+        keep_until: str | None = None,
     ) -> bool:
-        """Log the attempt and move the cursor or schedule the retry (``EventStore.finish``)."""
-        if attempt.outcome is Outcome.RETRY:
-            values: dict[str, Any] = {"attempts": claim.attempt, "next_attempt_at": retry_at}
-        else:
-            values = {"delivered_seq": claim.event.seq, "attempts": 0, "next_attempt_at": None}
-        if keep_until is not None:
-            values.update(lease_owner=owner, lease_until=keep_until)
-        else:
-            values.update(lease_owner=None, lease_until=attempt.attempted_at)
+        """Log the attempts and move the cursor or schedule the retry (``EventStore.finish``)."""
         stmt = (
             update(set_streams)
             .where(
-                set_streams.c.id == claim.webhook.id,
+                set_streams.c.id == webhook.id,
                 set_streams.c.lease_owner == owner,
-                set_streams.c.delivered_seq == claim.webhook.delivered_seq,
+                set_streams.c.delivered_seq == webhook.delivered_seq,
             )
-            .values(**values)
+            .values(**finish_values(webhook.delivered_seq, attempts, owner, retry_at, keep_until))
         )
-        still_there = select(set_streams.c.id).where(set_streams.c.id == claim.webhook.id)
+        still_there = select(set_streams.c.id).where(set_streams.c.id == webhook.id)
         async with self.db.write() as conn:
             updated = bool((await conn.execute(stmt)).rowcount)
             if updated or (await conn.execute(still_there)).first() is not None:
-                await conn.execute(insert(set_attempts), [attempt_values(attempt, "stream_id")])
+                await conn.execute(insert(set_attempts), [attempt_values(a, "stream_id") for a in attempts])
             return updated
 
     async def renew(self, stream_id: str, owner: str, lease_until: str) -> bool:
