@@ -37,6 +37,20 @@ from scimhub.timestamps import format_instant
 if TYPE_CHECKING:
     from scimhub.events.worker import DeliveryWorker
 
+
+async def pause(wake: asyncio.Event, seconds: float) -> None:
+    """Sleep up to ``seconds``, or until ``wake`` is set; then clear it.
+
+    ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` can swallow a cancellation.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await wake.wait()
+    except TimeoutError:
+        pass
+    wake.clear()
+
+
 log = logging.getLogger("scimhub.webhooks")
 
 LANE_EVENTS = 2000  # events one lease sends back to back before the webhook queues up again
@@ -44,13 +58,18 @@ PAGE = 256  # events a lane reads ahead of its cursor at once
 RECORD_EVERY = 100  # delivered events a lane may hold unrecorded (what a crash can send again)
 RECORD_SECONDS = 0.1  # ... and for at most this long
 RENEW_BELOW_SECONDS = 1.0  # renew before an attempt the lease might not outlast by this
+LINGER_SECONDS = 1.0  # a lane with nothing left keeps its lease this long for the next commit
+LINGER_POLL_SECONDS = 0.25  # ... reading the events meanwhile (another process's commits) this often
 
 
 class Lane:
     """One leased webhook, from its claim to the release of its lease."""
 
-    def __init__(self, worker: DeliveryWorker, claim: Claim, lease_end: float) -> None:
+    def __init__(self, worker: DeliveryWorker, claim: Claim, lease_end: float, *, linger: bool = False) -> None:
         self.worker = worker
+        self.lingers = linger  # wait for the next commit when nothing is left (the worker's loop)
+        self.signal = asyncio.Event()  # set by worker.wake on a commit of the webhook's tenant
+        self.evicted = False
         self.webhook = claim.webhook  # delivered_seq: the cursor as last recorded
         self.attempt = claim.attempt  # the number of the next attempt on the head event
         self.lease_end = lease_end  # monotonic; the database's lease ends no earlier
@@ -58,6 +77,7 @@ class Lane:
         self.read_to = claim.event.seq  # the last seq read into ``ahead``
         self.unrecorded: list[Attempt] = []
         self.unrecorded_since = 0.0
+        self.served_at: str | None = None  # the last attempt's time (the least-recently-served order)
 
     async def run(self) -> None:
         try:
@@ -93,8 +113,45 @@ class Lane:
             )
             if more and not self._record_due():
                 continue
-            if not await self._record(retry_at, keep=more) or not more:
+            if more:
+                if not await self._record(retry_at, keep=True):
+                    return
+                continue
+            if not self._may_linger(attempts[-1], sent):
+                await self._record(retry_at, keep=False)
                 return
+            if not await self._record(retry_at, keep=True):
+                return
+            if not await self._linger():
+                await self._record(None, keep=False)  # gives the lease back
+                return
+
+    def evict(self) -> None:
+        """Stop waiting for commits: another webhook needs this lane."""
+        self.evicted = True
+        self.signal.set()
+
+    def _may_linger(self, last: Attempt, sent: int) -> bool:
+        stopped = self.worker.stopping or self.evicted
+        return self.lingers and last.outcome is Outcome.DELIVERED and not stopped and sent < LANE_EVENTS
+
+    async def _linger(self) -> bool:
+        """Nothing left: keep the lease and wait up to LINGER_SECONDS for the tenant's next commit
+        (woken by it, reading every LINGER_POLL_SECONDS for other processes' commits). True when
+        events arrived: they are sent without a claim (no write before the POST)."""
+        deadline = time.monotonic() + LINGER_SECONDS
+        self.worker.linger(self, self.webhook.tenant_id)
+        try:
+            while not (self.worker.stopping or self.evicted):
+                if await self._more():
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                await pause(self.signal, min(left, LINGER_POLL_SECONDS))
+            return False
+        finally:
+            self.worker.unlinger(self)
 
     def _lease_lasts(self) -> bool:
         """Whether the lease outlasts an attempt started now (deadline + RENEW_BELOW_SECONDS)."""
@@ -135,6 +192,7 @@ class Lane:
         if not self.unrecorded:
             self.unrecorded_since = time.monotonic()
         self.unrecorded.extend(attempts)
+        self.served_at = attempts[-1].attempted_at
 
     def _record_due(self) -> bool:
         return len(self.unrecorded) >= RECORD_EVERY or time.monotonic() - self.unrecorded_since >= RECORD_SECONDS
@@ -145,7 +203,7 @@ class Lane:
         worker = self.worker
         if not self.unrecorded:
             if not keep:
-                await worker.store.release(self.webhook.id, worker.owner)
+                await worker.store.release(self.webhook.id, worker.owner, self.served_at)
             return keep
         attempts, self.unrecorded = self.unrecorded, []
         renewed_end = time.monotonic() + worker.lease.total_seconds()

@@ -36,6 +36,7 @@ from datetime import timedelta
 import httpx2
 
 from scimhub.events.lane import Lane
+from scimhub.events.lane import pause
 from scimhub.events.model import Event
 from scimhub.events.queue import DeliveryQueue
 from scimhub.events.sender import Sender
@@ -68,19 +69,6 @@ class Backoff:
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         ceiling = min(self.cap, self.base * 2.0 ** max(attempt - 1, 0))
         return ceiling / 2 + rand() * ceiling / 2
-
-
-async def pause(wake: asyncio.Event, seconds: float) -> None:
-    """Sleep up to ``seconds``, or until ``wake`` is set; then clear it.
-
-    ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` can swallow a cancellation.
-    """
-    try:
-        async with asyncio.timeout(seconds):
-            await wake.wait()
-    except TimeoutError:
-        pass
-    wake.clear()
 
 
 async def stop_task(task: asyncio.Task[None], grace: float) -> None:
@@ -121,6 +109,7 @@ class DeliveryWorker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._lanes: set[asyncio.Task[None]] = set()
+        self._lingering: dict[Lane, str] = {}  # lanes waiting for their tenant's next commit -> tenant
         self._clients: dict[bool, httpx2.AsyncClient] = {}  # public_only -> client, made on first use
         self._last_purge: datetime | None = None
 
@@ -129,13 +118,25 @@ class DeliveryWorker:
     def stopping(self) -> bool:
         return self._stopping
 
-    def wake(self) -> None:
-        """Called after every local commit: deliver now instead of at the next poll.
+    def wake(self, tenant_id: str | None = None) -> None:
+        """Called after every local commit (of ``tenant_id``; None: of any tenant, or a released
+        hold): deliver now instead of at the next poll. The lanes lingering on the tenant's
+        webhooks read its new events at once; the loop claims the webhooks no lane holds.
 
         Not while a recent "no webhook anywhere" holds: waking for nothing cost a loop turn, a
         timeout and a probe per write. The first commit after it lapses wakes the worker."""
+        for lane, tenant in self._lingering.items():
+            if tenant_id is None or tenant == tenant_id:
+                lane.signal.set()
         if not self.store.no_webhooks_known():
             self._wake.set()
+
+    def linger(self, lane: Lane, tenant_id: str) -> None:
+        """``lane`` waits for a commit of ``tenant_id`` (``wake`` sets its signal)."""
+        self._lingering[lane] = tenant_id
+
+    def unlinger(self, lane: Lane) -> None:
+        self._lingering.pop(lane, None)
 
     async def start(self) -> None:
         self._stopping = False
@@ -169,9 +170,13 @@ class DeliveryWorker:
     async def dispatch(self) -> int:
         """Lease due webhooks for the free lanes and start a lane on each; never waits for one.
         Returns how many were leased. A lane that ends wakes the loop, which fills it again."""
-        claims, lease_end = await self._claim(self.settings.webhook_concurrency - len(self._lanes))
+        free = self.settings.webhook_concurrency - len(self._lanes)
+        if free <= 0 and self._lingering:
+            await self._evict_if_due()
+        claims, lease_end = await self._claim(free)
         for claim in claims:
-            lane = asyncio.create_task(Lane(self, claim, lease_end).run(), name=f"scimhub-webhook-{claim.webhook.id}")
+            runner = Lane(self, claim, lease_end, linger=True).run()
+            lane = asyncio.create_task(runner, name=f"scimhub-webhook-{claim.webhook.id}")
             self._lanes.add(lane)
             lane.add_done_callback(self._lane_done)
         return len(claims)
@@ -186,6 +191,12 @@ class DeliveryWorker:
             if self._task is None:  # not started: nothing else uses the clients
                 await self._close_clients()
         return len(claims)
+
+    async def _evict_if_due(self) -> None:
+        """Every lane is taken and some only wait for commits: if another webhook is due, end the
+        longest-waiting one (it gives its lease back; its end wakes the loop, which claims)."""
+        if await self.store.has_due(format_instant(self.clock())):
+            next(iter(self._lingering)).evict()
 
     async def _claim(self, limit: int) -> tuple[list[Claim], float]:
         """Up to ``limit`` leased webhooks, and the monotonic time their leases end (at the latest)."""

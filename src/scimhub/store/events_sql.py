@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Row
+from sqlalchemy import Select
 from sqlalchemy import Table
 from sqlalchemy import and_
 from sqlalchemy import delete
@@ -233,6 +234,19 @@ def finish_values(
     return values
 
 
+def _due(now: str) -> Select[Any]:
+    """Webhooks with undelivered events, not waiting for a retry nor leased, least recently served first."""
+    return (
+        select(webhooks)
+        .where(
+            or_(webhooks.c.next_attempt_at.is_(None), webhooks.c.next_attempt_at <= now),
+            lease_free(now),
+            _has_pending_events(),
+        )
+        .order_by(webhooks.c.lease_until.asc().nulls_first(), webhooks.c.id)
+    )
+
+
 def _has_pending_events() -> ColumnElement[bool]:
     return exists().where(
         events.c.tenant_id == webhooks.c.tenant_id,
@@ -386,19 +400,9 @@ class EventStore:
         serialises the claimers (BEGIN IMMEDIATE); on PostgreSQL they run at once and FOR UPDATE
         SKIP LOCKED hands each one the webhooks no other claimer is looking at.
         """
-        due = (
-            select(webhooks)
-            .where(
-                or_(webhooks.c.next_attempt_at.is_(None), webhooks.c.next_attempt_at <= now),
-                lease_free(now),
-                _has_pending_events(),
-            )
-            .order_by(webhooks.c.lease_until.asc().nulls_first(), webhooks.c.id)
-            .limit(limit)
-        )
-        async with self._read() as conn:  # the common case, nothing due, takes no write lock
-            if (await conn.execute(due.with_only_columns(webhooks.c.id))).first() is None:
-                return []
+        due = _due(now).limit(limit)
+        if not await self.has_due(now):  # the common case, nothing due, takes no write lock
+            return []
         claims: list[Claim] = []
         async with self._write() as conn:
             for row in (await conn.execute(due.with_for_update(skip_locked=True, of=webhooks))).all():
@@ -411,6 +415,11 @@ class EventStore:
                 if head is not None and (await conn.execute(lease)).rowcount:
                     claims.append(Claim(_webhook(row), head, row.attempts + 1))
         return claims
+
+    async def has_due(self, now: str) -> bool:
+        """Whether a webhook with undelivered events is due and not leased (a read)."""
+        async with self._read() as conn:
+            return (await conn.execute(_due(now).with_only_columns(webhooks.c.id).limit(1))).first() is not None
 
     @staticmethod
     async def _head(conn: Tx, tenant_id: str, delivered_seq: int) -> Event | None:

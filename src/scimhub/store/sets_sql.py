@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Row
+from sqlalchemy import Select
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
@@ -105,6 +106,27 @@ class Stream:
             "",
             self.allow_private,
         )
+
+
+def _due(now: str) -> Select[Any]:
+    """Push streams with undelivered events, not waiting for a retry nor leased (as webhooks)."""
+    pending = exists().where(
+        events.c.tenant_id == set_streams.c.tenant_id,
+        events.c.seq > set_streams.c.delivered_seq,
+        # Held events wait (scimhub.safety). By the events' tenant: a subquery two levels down
+        # does not correlate to set_streams (it joined every stream: PostgreSQL refused it).
+        events.c.seq < hold_bound(events.c.tenant_id),
+    )
+    return (
+        select(set_streams)
+        .where(
+            set_streams.c.mode == PUSH,
+            or_(set_streams.c.next_attempt_at.is_(None), set_streams.c.next_attempt_at <= now),
+            lease_free(now, set_streams),
+            pending,
+        )
+        .order_by(set_streams.c.lease_until.asc().nulls_first(), set_streams.c.id)
+    )
 
 
 def _stream(row: Row[Any]) -> Stream:
@@ -299,27 +321,9 @@ class StreamStore:
     async def claim(self, owner: str, now: str, lease_until: str, limit: int) -> list[Claim]:
         """Lease up to ``limit`` due push streams with undelivered events (as ``claim`` of
         EventStore does for webhooks: one conditional UPDATE decides the owner)."""
-        pending = exists().where(
-            events.c.tenant_id == set_streams.c.tenant_id,
-            events.c.seq > set_streams.c.delivered_seq,
-            # Held events wait (scimhub.safety). By the events' tenant: a subquery two levels down
-            # does not correlate to set_streams (it joined every stream: PostgreSQL refused it).
-            events.c.seq < hold_bound(events.c.tenant_id),
-        )
-        due = (
-            select(set_streams)
-            .where(
-                set_streams.c.mode == PUSH,
-                or_(set_streams.c.next_attempt_at.is_(None), set_streams.c.next_attempt_at <= now),
-                lease_free(now, set_streams),
-                pending,
-            )
-            .order_by(set_streams.c.lease_until.asc().nulls_first(), set_streams.c.id)
-            .limit(limit)
-        )
-        async with self.db.read() as conn:
-            if (await conn.execute(due.with_only_columns(set_streams.c.id))).first() is None:
-                return []
+        due = _due(now).limit(limit)
+        if not await self.has_due(now):
+            return []
         claims: list[Claim] = []
         async with self.db.write() as conn:
             for row in (await conn.execute(due.with_for_update(skip_locked=True, of=set_streams))).all():
@@ -357,6 +361,11 @@ class StreamStore:
             if updated or (await conn.execute(still_there)).first() is not None:
                 await conn.execute(insert(set_attempts), [attempt_values(a, "stream_id") for a in attempts])
             return updated
+
+    async def has_due(self, now: str) -> bool:
+        """Whether a push stream with undelivered events is due and not leased (a read)."""
+        async with self.db.read() as conn:
+            return (await conn.execute(_due(now).with_only_columns(set_streams.c.id).limit(1))).first() is not None
 
     async def renew(self, stream_id: str, owner: str, lease_until: str) -> bool:
         stmt = (
