@@ -43,6 +43,7 @@ from scimhub.store.events_sql import EventStore
 from scimhub.store.events_sql import Outcome
 from scimhub.store.factory import open_store
 from scimhub.store.sql import SqlStore
+from scimhub.timestamps import utc_now
 
 APPEND_UNIT = 500  # events appended per transaction while building the backlog
 
@@ -100,8 +101,9 @@ class RssSampler:
 
 async def append_events(store: SqlStore, tenant_id: str, count: int) -> None:
     for start in range(0, count, APPEND_UNIT):
+        now = utc_now()
         drafts = [
-            EventDraft(str(uuid.uuid4()), EventType.USER_CREATED, "User", f"u{i}", "2026-01-01T00:00:00.000Z", None)
+            EventDraft(str(uuid.uuid4()), EventType.USER_CREATED, "User", f"u{i}", now, None)
             for i in range(start, min(start + APPEND_UNIT, count))
         ]
         async with store.unit_of_work(tenant_id) as uow:

@@ -16,8 +16,10 @@ import httpx2
 import orjson
 import pytest
 
+from scimhub import HookRegistry
 from scimhub.app import create_app
 from scimhub.events import lane
+from scimhub.events.model import Event
 from scimhub.events.model import EventDraft
 from scimhub.events.model import EventType
 from scimhub.events.sender import Sender
@@ -26,6 +28,7 @@ from scimhub.settings import Settings
 from scimhub.store.events_sql import EventStore
 from scimhub.store.sql import SqlStore
 from scimhub.timestamps import format_instant
+from scimhub.timestamps import utc_now
 from tests.conftest import make_tenant
 from tests.events.support import Receiver
 from tests.events.support import admin_client
@@ -51,10 +54,8 @@ def settings(settings: Settings) -> Settings:
 
 async def append_events(store: SqlStore, tenant_id: str, count: int) -> None:
     """``count`` user.created events committed in one transaction (a backlog, no SCIM writes)."""
-    drafts = [
-        EventDraft(str(uuid.uuid4()), EventType.USER_CREATED, "User", f"u{i}", "2026-01-01T00:00:00.000Z", None)
-        for i in range(count)
-    ]
+    now = utc_now()
+    drafts = [EventDraft(str(uuid.uuid4()), EventType.USER_CREATED, "User", f"u{i}", now, None) for i in range(count)]
     async with store.unit_of_work(tenant_id) as uow:
         await uow.append_events(drafts)
 
@@ -264,3 +265,24 @@ async def test_a_lingering_lane_keeps_the_lease_and_a_new_event_needs_no_claim(
 
     assert receiver.seqs() == [1, 2]
     assert found is not None and found.delivered_seq in (1, 2)  # recorded within RECORD_SECONDS
+
+
+async def test_an_in_process_hook_drains_a_backlog_in_order_without_waiting_for_the_poll(
+    acme: TenantAccess, settings: Settings, store: SqlStore
+) -> None:
+    """The in-process hook path: a handler starting from the oldest event reads 100 at a time and
+    goes on at once, not a batch per poll interval."""
+    await append_events(store, acme.tenant_id, 1000)
+    seen: list[tuple[int, float]] = []
+
+    async def handler(event: Event) -> None:
+        seen.append((event.seq, time.monotonic()))
+
+    hooks = HookRegistry("backlog")
+    hooks.register("*", handler, name="all", from_start=True)
+    app = create_app(settings, store=store, hooks=hooks)
+    async with running(app):
+        await wait_until(lambda: len(seen) == 1000, timeout=30, what="1000 events handled")
+
+    assert [seq for seq, _ in seen] == list(range(1, 1001))
+    assert max(b - a for (_, a), (_, b) in itertools.pairwise(seen)) < POLL / 2
