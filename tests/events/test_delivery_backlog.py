@@ -9,6 +9,7 @@ import dataclasses
 import itertools
 import time
 import uuid
+from datetime import datetime
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -286,3 +287,24 @@ async def test_an_in_process_hook_drains_a_backlog_in_order_without_waiting_for_
 
     assert [seq for seq, _ in seen] == list(range(1, 1001))
     assert max(b - a for (_, a), (_, b) in itertools.pairwise(seen)) < POLL / 2
+
+
+async def test_a_retry_due_in_the_current_millisecond_does_not_wait_for_the_poll(
+    acme: TenantAccess, settings: Settings, store: SqlStore
+) -> None:
+    """The claim read the clock a millisecond before the retry was due; the worker's sleep then
+    asked for retries *after* now (the same millisecond): none, so it slept the poll interval."""
+    await append_events(store, acme.tenant_id, 1)
+    events = EventStore.of(store)
+    app = create_app(settings, store=store)
+    hook = await add_webhook(app, "https://hooks.example.com/scim", after=0)
+    failing = DeliveryWorker(events, settings, sender=_mock_sender(lambda request: httpx2.Response(503)))
+    assert await failing.run_once() == 1
+    retry_at = (await webhook_state(app, hook["id"]))["nextAttemptAt"]
+
+    worker = DeliveryWorker(events, settings)
+    worker.clock = lambda: datetime.fromisoformat(retry_at)
+    started = time.monotonic()
+    await worker._sleep()
+
+    assert time.monotonic() - started < POLL / 4

@@ -386,7 +386,7 @@ class StreamStore:
             await conn.execute(stmt)
 
     async def next_retry_at(self, now: str) -> str | None:
-        stmt = select(func.min(set_streams.c.next_attempt_at)).where(set_streams.c.next_attempt_at > now)
+        stmt = select(func.min(set_streams.c.next_attempt_at)).where(set_streams.c.next_attempt_at >= now)
         async with self.db.read() as conn:
             value = (await conn.execute(stmt)).scalar()
         return None if value is None else str(value)
