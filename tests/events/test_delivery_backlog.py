@@ -289,11 +289,12 @@ async def test_an_in_process_hook_drains_a_backlog_in_order_without_waiting_for_
     assert max(b - a for (_, a), (_, b) in itertools.pairwise(seen)) < POLL / 2
 
 
-async def test_a_retry_due_in_the_current_millisecond_does_not_wait_for_the_poll(
+async def test_a_retry_that_fell_due_since_the_claim_does_not_wait_for_the_poll(
     acme: TenantAccess, settings: Settings, store: SqlStore
 ) -> None:
-    """The claim read the clock a millisecond before the retry was due; the worker's sleep then
-    asked for retries *after* now (the same millisecond): none, so it slept the poll interval."""
+    """The claim read the clock before the retry was due; the worker's sleep then asked for
+    retries after its own, later, clock: none, so it slept the poll interval (a retry after an
+    outage waited 2 s instead of its backoff)."""
     await append_events(store, acme.tenant_id, 1)
     events = EventStore.of(store)
     app = create_app(settings, store=store)
@@ -302,9 +303,18 @@ async def test_a_retry_due_in_the_current_millisecond_does_not_wait_for_the_poll
     assert await failing.run_once() == 1
     retry_at = (await webhook_state(app, hook["id"]))["nextAttemptAt"]
 
+    due = datetime.fromisoformat(retry_at)
     worker = DeliveryWorker(events, settings)
-    worker.clock = lambda: datetime.fromisoformat(retry_at)
+    worker.clock = lambda: due
     started = time.monotonic()
     await worker._sleep()
+    same_millisecond = time.monotonic() - started
+    # On PostgreSQL the round's claim ran 12 ms before its sleep read the clock: the retry fell
+    # due in between. The sleep asks for retries from the claim's instant on.
+    worker.clock = lambda: due + timedelta(milliseconds=15)
+    started = time.monotonic()
+    await worker._sleep(due - timedelta(milliseconds=5))
+    fell_due_since_the_claim = time.monotonic() - started
 
-    assert time.monotonic() - started < POLL / 4
+    assert same_millisecond < POLL / 4
+    assert fell_due_since_the_claim < POLL / 4

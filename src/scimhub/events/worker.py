@@ -161,19 +161,20 @@ class DeliveryWorker:
         while not self._stopping:
             try:
                 await self._purge_if_due()
-                await self.dispatch()
-                await self._sleep()
+                now = self.clock()  # one instant for the round's claim and its sleep
+                await self.dispatch(now)
+                await self._sleep(now)
             except Exception:
                 log.exception("webhook worker round failed; retrying after the poll interval")
                 await asyncio.sleep(self.settings.worker_poll_seconds)
 
-    async def dispatch(self) -> int:
+    async def dispatch(self, now: datetime | None = None) -> int:
         """Lease due webhooks for the free lanes and start a lane on each; never waits for one.
         Returns how many were leased. A lane that ends wakes the loop, which fills it again."""
         free = self.settings.webhook_concurrency - len(self._lanes)
         if free <= 0 and self._lingering:
             await self._evict_if_due()
-        claims, lease_end = await self._claim(free)
+        claims, lease_end = await self._claim(free, now)
         for claim in claims:
             runner = Lane(self, claim, lease_end, linger=True).run()
             lane = asyncio.create_task(runner, name=f"scimhub-webhook-{claim.webhook.id}")
@@ -198,12 +199,12 @@ class DeliveryWorker:
         if await self.store.has_due(format_instant(self.clock())):
             next(iter(self._lingering)).evict()
 
-    async def _claim(self, limit: int) -> tuple[list[Claim], float]:
+    async def _claim(self, limit: int, now: datetime | None = None) -> tuple[list[Claim], float]:
         """Up to ``limit`` leased webhooks, and the monotonic time their leases end (at the latest)."""
         if limit <= 0 or not await self.store.has_webhooks():
             return [], 0.0
         lease_end = time.monotonic() + self.lease.total_seconds()
-        now = self.clock()
+        now = now or self.clock()
         claims = await self.store.claim(self.owner, format_instant(now), format_instant(now + self.lease), limit)
         return claims, lease_end
 
@@ -214,12 +215,14 @@ class DeliveryWorker:
             # The lease is not given back: it expires, and the webhook is served again.
             log.error("webhook lane %s failed", lane.get_name(), exc_info=exc)
 
-    async def _sleep(self) -> None:
+    async def _sleep(self, claimed_at: datetime | None = None) -> None:
+        """Until the next poll, a wake-up, or the earliest retry not due at ``claimed_at`` (the
+        round's claim: a retry that fell due since, the claim did not see, is due now)."""
         delay = self.settings.worker_poll_seconds
-        now = self.clock()
-        retry_at = await self.store.next_retry_at(format_instant(now)) if await self.store.has_webhooks() else None
+        since = claimed_at or self.clock()
+        retry_at = await self.store.next_retry_at(format_instant(since)) if await self.store.has_webhooks() else None
         if retry_at is not None:
-            delay = min(delay, max(0.0, (datetime.fromisoformat(retry_at) - now).total_seconds()))
+            delay = min(delay, max(0.0, (datetime.fromisoformat(retry_at) - self.clock()).total_seconds()))
         await pause(self._wake, delay)
 
     # -- one attempt --------------------------------------------------------------------------

@@ -492,10 +492,10 @@ class EventStore:
     async def next_retry_at(self, now: str) -> str | None:
         """The earliest scheduled retry at or after ``now`` (the worker sleeps until then at most).
 
-        At, not only after: times are kept to the millisecond, and a retry due in the very
-        millisecond of ``now`` was not yet due for the claim a moment before (its clock read the
-        millisecond before). With "after" the worker then slept the whole poll interval: a retry
-        after an outage waited 2 s instead of its backoff."""
+        The worker passes its round's claim instant: a retry that fell due since (or in that very
+        millisecond) was not due for the claim and is found here, so the worker claims it at once.
+        Asked "after the sleep's own clock", it found none and slept the whole poll interval: a
+        retry after an outage waited 2 s instead of its backoff."""
         stmt = select(func.min(webhooks.c.next_attempt_at)).where(webhooks.c.next_attempt_at >= now)
         async with self._read() as conn:
             value = (await conn.execute(stmt)).scalar()
