@@ -34,6 +34,7 @@ from tests.conftest import make_tenant
 from tests.events.support import Receiver
 from tests.events.support import admin_client
 from tests.events.support import create_user
+from tests.events.support import eventually
 from tests.events.support import running
 from tests.events.support import wait_until
 from tests.events.test_webhook_delivery import add_webhook
@@ -262,10 +263,18 @@ async def test_a_lingering_lane_keeps_the_lease_and_a_new_event_needs_no_claim(
         assert not await events.has_due(now)  # leased by the waiting lane
         await create_user(acme.client, "bob")
         await wait_until(lambda: len(receiver.accepted()) == 2, what="the second event")
-        found = await events.get_webhook(hook["id"])
+        started = time.monotonic()
+        await eventually(lambda: _cursor_is(events, hook["id"], 2), what="the record")
+        recorded_within = time.monotonic() - started
+        assert not await events.has_due(now)  # still waiting, still leased
 
     assert receiver.seqs() == [1, 2]
-    assert found is not None and found.delivered_seq in (1, 2)  # recorded within RECORD_SECONDS
+    assert recorded_within < lane.RECORD_SECONDS + 1.0  # recorded while waiting, not at its end (30 s)
+
+
+async def _cursor_is(events: EventStore, webhook_id: str, seq: int) -> bool:
+    found = await events.get_webhook(webhook_id)
+    return found is not None and found.delivered_seq == seq
 
 
 async def test_an_in_process_hook_drains_a_backlog_in_order_without_waiting_for_the_poll(

@@ -4,8 +4,11 @@ The worker runs a lane per leased webhook, so a slow receiver holds up its own w
 A lane keeps its lease and sends the next event (or, for a batch webhook, the next batch) as
 soon as the previous request is accepted, over the client's kept-alive connection, reading the
 webhook's events PAGE at a time. It stops at the first failure (the retry waits for its
-backoff), when the webhook has nothing left, or after LANE_EVENTS (the webhook queues up again
-behind the others).
+backoff) or after LANE_EVENTS (the webhook queues up again behind the others). When the webhook
+has nothing left, a lane of the worker's loop keeps the lease up to LINGER_SECONDS and sends the
+tenant's next commit at once (``DeliveryWorker.wake`` sets its signal): no claim transaction
+stands between a commit and its POST. It gives way earlier when every lane is taken and another
+webhook is due (``evict``).
 
 Attempts are recorded in batches: one transaction logs the attempts since the last record, moves
 the cursor and renews the lease, once RECORD_EVERY events were delivered unrecorded, once the
@@ -120,8 +123,6 @@ class Lane:
             if not self._may_linger(attempts[-1], sent):
                 await self._record(retry_at, keep=False)
                 return
-            if not await self._record(retry_at, keep=True):
-                return
             if not await self._linger():
                 await self._record(None, keep=False)  # gives the lease back
                 return
@@ -137,18 +138,26 @@ class Lane:
 
     async def _linger(self) -> bool:
         """Nothing left: keep the lease and wait up to LINGER_SECONDS for the tenant's next commit
-        (woken by it, reading every LINGER_POLL_SECONDS for other processes' commits). True when
-        events arrived: they are sent without a claim (no write before the POST)."""
+        (woken by it, reading every LINGER_POLL_SECONDS for other processes' commits), recording
+        the attempts not yet recorded once RECORD_SECONDS old. True when events arrived: they are
+        sent without a claim (no write before the POST). False when the lease was lost."""
+        if not self._lease_lasts() and not await self._renew():  # it must outlast the wait
+            return False
         deadline = time.monotonic() + LINGER_SECONDS
         self.worker.linger(self, self.webhook.tenant_id)
         try:
             while not (self.worker.stopping or self.evicted):
                 if await self._more():
                     return True
-                left = deadline - time.monotonic()
-                if left <= 0:
+                if self.unrecorded and self._record_due() and not await self._record(None, keep=True):
                     return False
-                await pause(self.signal, min(left, LINGER_POLL_SECONDS))
+                now = time.monotonic()
+                wait = min(deadline - now, LINGER_POLL_SECONDS)
+                if self.unrecorded:
+                    wait = min(wait, self.unrecorded_since + RECORD_SECONDS - now)
+                if now >= deadline:
+                    return False
+                await pause(self.signal, max(wait, 0.0))
             return False
         finally:
             self.worker.unlinger(self)
