@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import httpx2
 import orjson
 import pytest
+from sqlalchemy import select
 
 from scimhub import HookRegistry
 from scimhub.app import create_app
@@ -28,6 +29,7 @@ from scimhub.events.worker import DeliveryWorker
 from scimhub.settings import Settings
 from scimhub.store.events_sql import EventStore
 from scimhub.store.sql import SqlStore
+from scimhub.store.tables import webhooks
 from scimhub.timestamps import format_instant
 from scimhub.timestamps import utc_now
 from tests.conftest import make_tenant
@@ -254,8 +256,10 @@ async def test_a_lingering_lane_keeps_the_lease_and_a_new_event_needs_no_claim(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(lane, "LINGER_SECONDS", 30.0)
+    monkeypatch.setattr(lane, "LINGER_POLL_SECONDS", 30.0)
     hook = await add_webhook(app, receiver.url)
     events = EventStore.of(store)
+    stopping = 0.0
     async with running(app):
         await create_user(acme.client, "alice")
         await wait_until(lambda: len(receiver.accepted()) == 1, what="the first event")
@@ -267,9 +271,19 @@ async def test_a_lingering_lane_keeps_the_lease_and_a_new_event_needs_no_claim(
         await eventually(lambda: _cursor_is(events, hook["id"], 2), what="the record")
         recorded_within = time.monotonic() - started
         assert not await events.has_due(now)  # still waiting, still leased
+        stopping = time.monotonic()
+    stopped_within = time.monotonic() - stopping
 
     assert receiver.seqs() == [1, 2]
+    assert stopped_within < 1.0  # a shutdown ends the wait at once (not after the grace, 4 s)
+    assert await events.has_due(now) is False and await _lease_free(events, hook["id"])
     assert recorded_within < lane.RECORD_SECONDS + 1.0  # recorded while waiting, not at its end (30 s)
+
+
+async def _lease_free(events: EventStore, webhook_id: str) -> bool:
+    async with events.db.read() as conn:
+        row = (await conn.execute(select(webhooks.c.lease_owner).where(webhooks.c.id == webhook_id))).first()
+    return row is not None and row.lease_owner is None
 
 
 async def _cursor_is(events: EventStore, webhook_id: str, seq: int) -> bool:
