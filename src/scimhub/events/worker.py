@@ -146,8 +146,8 @@ class DeliveryWorker:
         """Let the attempts in flight finish (POST and bookkeeping), then stop; cancel after a grace."""
         self._stopping = True
         self._wake.set()
-        for lane in self._lingering:  # lanes waiting for commits end now
-            lane.signal.set()
+        for waiting in self._lingering:  # lanes waiting for commits end now
+            waiting.signal.set()
         grace = self.sender.timeout + 2
         if self._task is not None:
             await stop_task(self._task, grace)

@@ -21,6 +21,7 @@ from sqlalchemy import Row
 from sqlalchemy import Select
 from sqlalchemy import Table
 from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
@@ -38,6 +39,7 @@ from scimhub.store.database import Database
 from scimhub.store.database import Tx
 from scimhub.store.holds_sql import HoldStore
 from scimhub.store.holds_sql import hold_bound
+from scimhub.store.prepared import prepare
 from scimhub.store.sql import SqlStore
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
@@ -145,6 +147,19 @@ class PurgeCounts:
     events: int
     attempts: int
     audit: int
+
+
+EVENTS_AFTER = prepare(
+    select(events.c.tenant_id, events.c.seq, events.c.id, events.c.type, events.c.payload)
+    .where(
+        events.c.tenant_id == bindparam("tenant"),
+        events.c.seq > bindparam("after"),
+        events.c.seq < hold_bound(bindparam("tenant")),
+    )
+    .order_by(events.c.seq)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))  # always 0: SQLite's LIMIT otherwise brings an unnamed offset parameter
+)
 
 
 def _event(row: Row[Any]) -> Event:
@@ -313,15 +328,14 @@ class EventStore:
     # -- the feed ----------------------------------------------------------------------------
     async def events_after(self, tenant_id: str, after: int, limit: int) -> list[Event]:
         """Committed events with seq > ``after``, in seq order (gapless within retention), up to
-        the tenant's hold: no consumer reads a held event (scimhub.safety.hold)."""
-        stmt = (
-            select(events)
-            .where(events.c.tenant_id == tenant_id, events.c.seq > after, events.c.seq < hold_bound(tenant_id))
-            .order_by(events.c.seq)
-            .limit(limit)
-        )
-        async with self._read() as conn:
-            return [_event(r) for r in (await conn.execute(stmt))]
+        the tenant's hold: no consumer reads a held event (scimhub.safety.hold).
+
+        Every lane and hook reads its events here, a page at a time and again for each commit it
+        waits for: a precompiled statement on the driver (EVENTS_AFTER)."""
+        rows = await self.db.fast(EVENTS_AFTER, tenant=tenant_id, after=after, limit=limit, offset=0)
+        return [
+            Event(tenant, seq, event_id, kind, orjson.loads(payload)) for tenant, seq, event_id, kind, payload in rows
+        ]
 
     async def event(self, tenant_id: str, seq: int) -> Event | None:
         async with self._read() as conn:
