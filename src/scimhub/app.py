@@ -95,15 +95,16 @@ class DirectorySync:
         self.dispatcher = HookDispatcher(hooks, events, settings) if hooks else None
         self.sets = SetStreams.of(events, self.worker) if set_keys.available() else None
 
-    def wake(self) -> None:
-        """Deliver now: the webhook and SET workers, and long polls (a commit, a released hold)."""
-        self.worker.wake()
+    def wake(self, tenant_id: str | None = None) -> None:
+        """Deliver now: the webhook and SET workers, and long polls (a commit of ``tenant_id``, a
+        released hold)."""
+        self.worker.wake(tenant_id)
         if self.sets is not None:
-            self.sets.after_commit()
+            self.sets.after_commit(tenant_id)
 
     async def after_commit(self, events: list[Event]) -> None:
         """ResourceService's on_commit: must never fail the SCIM response."""
-        self.wake()
+        self.wake(events[0].tenant_id)
         if self.dispatcher is not None:
             await self.dispatcher.after_commit(events)
 
@@ -141,8 +142,8 @@ class SetStreams:
         signer = SetSigner(StreamStore(events.db), endpoints, webhooks.clock)
         return cls(signer, StreamWorker.over(signer, webhooks), CommitSignal())
 
-    def after_commit(self) -> None:
-        self.worker.wake()
+    def after_commit(self, tenant_id: str | None = None) -> None:
+        self.worker.wake(tenant_id)
         self.signal.notify()
 
     def app(self, settings: Settings) -> ASGIApp:

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import TypeVar
 
+from scimhub.events.lane import pause
 from scimhub.events.model import Event
 from scimhub.events.model import EventType
 from scimhub.events.worker import Backoff
-from scimhub.events.worker import pause
 from scimhub.events.worker import stop_task
 from scimhub.settings import Settings
 from scimhub.store.events_sql import EventStore

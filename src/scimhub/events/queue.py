@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from scimhub.events.model import Event
 from scimhub.store.events_sql import Attempt
 from scimhub.store.events_sql import Claim
 from scimhub.store.events_sql import PurgeCounts
+from scimhub.store.events_sql import Webhook
 
 
 class DeliveryQueue(Protocol):
@@ -22,8 +24,15 @@ class DeliveryQueue(Protocol):
     async def claim(self, owner: str, now: str, lease_until: str, limit: int) -> list[Claim]: ...
 
     async def finish(
-        self, claim: Claim, attempt: Attempt, owner: str, retry_at: str | None = None, keep_until: str | None = None
+        self,
+        webhook: Webhook,
+        attempts: Sequence[Attempt],
+        owner: str,
+        retry_at: str | None = None,
+        keep_until: str | None = None,
     ) -> bool: ...
+
+    async def has_due(self, now: str) -> bool: ...
 
     async def renew(self, webhook_id: str, owner: str, lease_until: str) -> bool: ...
 

@@ -1,4 +1,4 @@
-"""Sender: signs one event and POSTs it to a webhook, within one deadline.
+"""Sender: signs one event (or one batch of events) and POSTs it to a webhook, within one deadline.
 
 Shared by the delivery worker, redelivery, the CLI and the admin API. A webhook that may not
 reach private addresses is sent through a client whose connections go to checked public
@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx2
 import orjson
 
+from scimhub.events.batch import batch_body
+from scimhub.events.batch import batch_id
 from scimhub.events.destinations import PublicOnlyTransport
 from scimhub.events.destinations import Resolver
 from scimhub.events.destinations import system_resolve
@@ -64,13 +67,15 @@ class Sender:
 
         The whole attempt, connect to last response byte, has one deadline: httpx's timeouts
         apply per read, so a receiver trickling a byte a second held an attempt indefinitely."""
-        body = orjson.dumps(event.to_json())
-        headers = {
-            "content-type": "application/json",
-            "user-agent": "scimhub-webhooks",
-            **webhook_headers(secret, event.id, int(time.time()), body),
-        }
-        return await self.post(client, url, body, headers)
+        return await self.post(client, url, *_signed(secret, event.id, orjson.dumps(event.to_json())))
+
+    async def send_batch(
+        self, client: httpx2.AsyncClient, url: str, secret: str, events: Sequence[Event]
+    ) -> tuple[SendResult, int]:
+        """POST the first events of ``events`` as one signed batch (``scimhub.events.batch``):
+        the result, and how many events the request carried (the body's byte cap may stop it)."""
+        body, count = batch_body(events)
+        return await self.post(client, url, *_signed(secret, batch_id(events[:count]), body)), count
 
     async def post(self, client: httpx2.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> SendResult:
         """POST ``body`` within the one deadline; never raises for I/O (webhooks and SET pushes)."""
@@ -85,6 +90,15 @@ class Sender:
             return SendResult(None, f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS], _ms_since(started))
         error = None if 200 <= status < 300 else f"HTTP {status}"
         return SendResult(status, error, _ms_since(started))
+
+
+def _signed(secret: str, msg_id: str, body: bytes) -> tuple[bytes, dict[str, str]]:
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "scimhub-webhooks",
+        **webhook_headers(secret, msg_id, int(time.time()), body),
+    }
+    return body, headers
 
 
 async def _post(client: httpx2.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> int:

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from functools import lru_cache
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a format prefix, not a secret)
 SECRET_BYTES = 32  # the spec asks for 24 to 64 random bytes
@@ -22,6 +23,7 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
+@lru_cache(maxsize=256)  # a lane signs every event with the same secret
 def secret_key(secret: str) -> bytes:
     """The HMAC key of a ``whsec_…`` secret (the base64-decoded part after the prefix)."""
     if not secret.startswith(SECRET_PREFIX):

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import httpx2
 
+from scimhub.events.batch import check_batch
 from scimhub.events.destinations import Resolver
 from scimhub.events.destinations import check_public
 from scimhub.events.destinations import system_resolve
@@ -36,6 +37,7 @@ async def add_webhook(
     after: int | None = None,
     *,
     allow_private: bool,
+    batch: int = 1,
     resolve: Resolver = system_resolve,
 ) -> Webhook:
     """A new endpoint with a fresh ``whsec_`` secret (returned once: show it, then forget it).
@@ -43,15 +45,17 @@ async def add_webhook(
     Delivery starts with the events committed from now on, or after seq ``after`` when given
     (``after=0`` replays every retained event). Unless ``allow_private``, the URL's host must be
     and resolve to public addresses only (DestinationRefused, a ValueError), now and at every
-    delivery.
+    delivery. ``batch`` > 1 opts into batch delivery (``scimhub.events.batch``): up to that many
+    events in one signed request.
     """
+    check_batch(batch)
     if after is not None and after < 0:
         raise ValueError("after must be a sequence number >= 0.")
     url = check_url(url)
     if not allow_private:
         await check_public(url, resolve)
     return await store.add_webhook(
-        str(uuid.uuid4()), tenant_id, url, new_secret(), utc_now(), after, allow_private=allow_private
+        str(uuid.uuid4()), tenant_id, url, new_secret(), utc_now(), after, allow_private=allow_private, batch=batch
     )
 
 

@@ -27,6 +27,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -35,6 +36,8 @@ from datetime import timedelta
 import httpx2
 
 from scimhub.events.lane import Lane
+from scimhub.events.lane import pause
+from scimhub.events.model import Event
 from scimhub.events.queue import DeliveryQueue
 from scimhub.events.sender import Sender
 from scimhub.events.sender import SendResult
@@ -66,19 +69,6 @@ class Backoff:
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         ceiling = min(self.cap, self.base * 2.0 ** max(attempt - 1, 0))
         return ceiling / 2 + rand() * ceiling / 2
-
-
-async def pause(wake: asyncio.Event, seconds: float) -> None:
-    """Sleep up to ``seconds``, or until ``wake`` is set; then clear it.
-
-    ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` can swallow a cancellation.
-    """
-    try:
-        async with asyncio.timeout(seconds):
-            await wake.wait()
-    except TimeoutError:
-        pass
-    wake.clear()
 
 
 async def stop_task(task: asyncio.Task[None], grace: float) -> None:
@@ -119,6 +109,7 @@ class DeliveryWorker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._lanes: set[asyncio.Task[None]] = set()
+        self._lingering: dict[Lane, str] = {}  # lanes waiting for their tenant's next commit -> tenant
         self._clients: dict[bool, httpx2.AsyncClient] = {}  # public_only -> client, made on first use
         self._last_purge: datetime | None = None
 
@@ -127,13 +118,25 @@ class DeliveryWorker:
     def stopping(self) -> bool:
         return self._stopping
 
-    def wake(self) -> None:
-        """Called after every local commit: deliver now instead of at the next poll.
+    def wake(self, tenant_id: str | None = None) -> None:
+        """Called after every local commit (of ``tenant_id``; None: of any tenant, or a released
+        hold): deliver now instead of at the next poll. The lanes lingering on the tenant's
+        webhooks read its new events at once; the loop claims the webhooks no lane holds.
 
         Not while a recent "no webhook anywhere" holds: waking for nothing cost a loop turn, a
         timeout and a probe per write. The first commit after it lapses wakes the worker."""
+        for lane, tenant in self._lingering.items():
+            if tenant_id is None or tenant == tenant_id:
+                lane.signal.set()
         if not self.store.no_webhooks_known():
             self._wake.set()
+
+    def linger(self, lane: Lane, tenant_id: str) -> None:
+        """``lane`` waits for a commit of ``tenant_id`` (``wake`` sets its signal)."""
+        self._lingering[lane] = tenant_id
+
+    def unlinger(self, lane: Lane) -> None:
+        self._lingering.pop(lane, None)
 
     async def start(self) -> None:
         self._stopping = False
@@ -143,6 +146,8 @@ class DeliveryWorker:
         """Let the attempts in flight finish (POST and bookkeeping), then stop; cancel after a grace."""
         self._stopping = True
         self._wake.set()
+        for waiting in self._lingering:  # lanes waiting for commits end now
+            waiting.signal.set()
         grace = self.sender.timeout + 2
         if self._task is not None:
             await stop_task(self._task, grace)
@@ -158,18 +163,23 @@ class DeliveryWorker:
         while not self._stopping:
             try:
                 await self._purge_if_due()
-                await self.dispatch()
-                await self._sleep()
+                now = self.clock()  # one instant for the round's claim and its sleep
+                await self.dispatch(now)
+                await self._sleep(now)
             except Exception:
                 log.exception("webhook worker round failed; retrying after the poll interval")
                 await asyncio.sleep(self.settings.worker_poll_seconds)
 
-    async def dispatch(self) -> int:
+    async def dispatch(self, now: datetime | None = None) -> int:
         """Lease due webhooks for the free lanes and start a lane on each; never waits for one.
         Returns how many were leased. A lane that ends wakes the loop, which fills it again."""
-        claims, lease_end = await self._claim(self.settings.webhook_concurrency - len(self._lanes))
+        free = self.settings.webhook_concurrency - len(self._lanes)
+        if free <= 0 and self._lingering:
+            await self._evict_if_due()
+        claims, lease_end = await self._claim(free, now)
         for claim in claims:
-            lane = asyncio.create_task(Lane(self, claim, lease_end).run(), name=f"scimhub-webhook-{claim.webhook.id}")
+            runner = Lane(self, claim, lease_end, linger=True).run()
+            lane = asyncio.create_task(runner, name=f"scimhub-webhook-{claim.webhook.id}")
             self._lanes.add(lane)
             lane.add_done_callback(self._lane_done)
         return len(claims)
@@ -185,12 +195,18 @@ class DeliveryWorker:
                 await self._close_clients()
         return len(claims)
 
-    async def _claim(self, limit: int) -> tuple[list[Claim], float]:
+    async def _evict_if_due(self) -> None:
+        """Every lane is taken and some only wait for commits: if another webhook is due, end the
+        longest-waiting one (it gives its lease back; its end wakes the loop, which claims)."""
+        if await self.store.has_due(format_instant(self.clock())):
+            next(iter(self._lingering)).evict()
+
+    async def _claim(self, limit: int, now: datetime | None = None) -> tuple[list[Claim], float]:
         """Up to ``limit`` leased webhooks, and the monotonic time their leases end (at the latest)."""
         if limit <= 0 or not await self.store.has_webhooks():
             return [], 0.0
         lease_end = time.monotonic() + self.lease.total_seconds()
-        now = self.clock()
+        now = now or self.clock()
         claims = await self.store.claim(self.owner, format_instant(now), format_instant(now + self.lease), limit)
         return claims, lease_end
 
@@ -201,12 +217,14 @@ class DeliveryWorker:
             # The lease is not given back: it expires, and the webhook is served again.
             log.error("webhook lane %s failed", lane.get_name(), exc_info=exc)
 
-    async def _sleep(self) -> None:
+    async def _sleep(self, claimed_at: datetime | None = None) -> None:
+        """Until the next poll, a wake-up, or the earliest retry not due at ``claimed_at`` (the
+        round's claim: a retry that fell due since, the claim did not see, is due now)."""
         delay = self.settings.worker_poll_seconds
-        now = self.clock()
-        retry_at = await self.store.next_retry_at(format_instant(now)) if await self.store.has_webhooks() else None
+        since = claimed_at or self.clock()
+        retry_at = await self.store.next_retry_at(format_instant(since)) if await self.store.has_webhooks() else None
         if retry_at is not None:
-            delay = min(delay, max(0.0, (datetime.fromisoformat(retry_at) - now).total_seconds()))
+            delay = min(delay, max(0.0, (datetime.fromisoformat(retry_at) - self.clock()).total_seconds()))
         await pause(self._wake, delay)
 
     # -- one attempt --------------------------------------------------------------------------
@@ -221,6 +239,17 @@ class DeliveryWorker:
         for client in clients:
             await client.aclose()
 
+    async def attempt_events(
+        self, webhook: Webhook, events: Sequence[Event], attempt: int
+    ) -> tuple[list[Attempt], str | None]:
+        """POST the first of ``events`` (or, for a batch webhook, as many as one request takes):
+        the attempts to record, one per event sent, and when to retry them (if so)."""
+        if webhook.batch <= 1 or len(events) == 1:
+            made, retry_at = await self.attempt(Claim(webhook, events[0], attempt))
+            return [made], retry_at
+        result, count = await self.sender.send_batch(self._client_for(webhook), webhook.url, webhook.secret, events)
+        return self._outcomes(webhook, events[:count], attempt, result)
+
     async def attempt(self, claim: Claim) -> tuple[Attempt, str | None]:
         """POST the claimed event once: the attempt to record, and when to retry it (if so)."""
         result = await self.sender.send(
@@ -229,28 +258,39 @@ class DeliveryWorker:
         return self._outcome(claim, result)
 
     def _outcome(self, claim: Claim, result: SendResult) -> tuple[Attempt, str | None]:
+        (made,), retry_at = self._outcomes(claim.webhook, [claim.event], claim.attempt, result)
+        return made, retry_at
+
+    def _outcomes(
+        self, webhook: Webhook, events: Sequence[Event], attempt: int, result: SendResult
+    ) -> tuple[list[Attempt], str | None]:
+        """One request's outcome as a delivery-log row per event it carried."""
         now = self.clock()
         retry_at = None
         if result.ok:
             outcome = Outcome.DELIVERED
-        elif claim.attempt >= self.settings.webhook_max_attempts:
+        elif attempt >= self.settings.webhook_max_attempts:
             outcome = Outcome.DEAD
         else:
             outcome = Outcome.RETRY
-            retry_at = format_instant(now + timedelta(seconds=self.backoff.delay(claim.attempt, self.rand)))
-        attempt = Attempt(
-            webhook_id=claim.webhook.id,
-            tenant_id=claim.webhook.tenant_id,
-            seq=claim.event.seq,
-            event_id=claim.event.id,
-            attempt=claim.attempt,
-            attempted_at=format_instant(now),
-            outcome=outcome,
-            status_code=result.status_code,
-            error=result.error,
-            latency_ms=result.latency_ms,
-        )
-        return attempt, retry_at
+            retry_at = format_instant(now + timedelta(seconds=self.backoff.delay(attempt, self.rand)))
+        at = format_instant(now)
+        made = [
+            Attempt(
+                webhook_id=webhook.id,
+                tenant_id=webhook.tenant_id,
+                seq=event.seq,
+                event_id=event.id,
+                attempt=attempt,
+                attempted_at=at,
+                outcome=outcome,
+                status_code=result.status_code,
+                error=result.error,
+                latency_ms=result.latency_ms,
+            )
+            for event in events
+        ]
+        return made, retry_at
 
     # -- retention -----------------------------------------------------------------------------
     async def _purge_if_due(self) -> None:

@@ -218,16 +218,16 @@ async def list_webhooks(request: Request) -> Response:
 
 
 async def create_webhook(request: Request) -> Response:
-    """POST {"url": ..., "after": SEQ?} → 201 with the signing secret (shown only this once)."""
+    """POST {"url": ..., "after": SEQ?, "batch": N?} → 201 with the signing secret (shown only this once)."""
     tenant = await _tenant(request)
     body = await _json_body(request)
     url, after = body.get("url"), body.get("after")
     if not isinstance(url, str) or (after is not None and (not isinstance(after, int) or isinstance(after, bool))):
-        raise AdminError(400, 'Send {"url": "https://…", "after": <optional seq>}.')
+        raise AdminError(400, 'Send {"url": "https://…", "after": <optional seq>, "batch": <optional size>}.')
     rt = _rt(request)
     try:
         created = await webhook_ops.add_webhook(
-            rt.events, tenant.id, url, after, allow_private=rt.webhook_allow_private
+            rt.events, tenant.id, url, after, allow_private=rt.webhook_allow_private, batch=body.get("batch", 1)
         )
     except ValueError as exc:
         raise AdminError(400, str(exc)) from None

@@ -19,8 +19,10 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Row
+from sqlalchemy import Select
 from sqlalchemy import Table
 from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
@@ -39,6 +41,7 @@ from scimhub.store.database import Tx
 from scimhub.store.directory_sql import EventUsers
 from scimhub.store.holds_sql import HoldStore
 from scimhub.store.holds_sql import hold_bound
+from scimhub.store.prepared import prepare
 from scimhub.store.sql import SqlStore
 from scimhub.store.tables import audit_log
 from scimhub.store.tables import events
@@ -75,6 +78,7 @@ class Webhook:
     next_attempt_at: str | None
     secret: str = field(repr=False)
     allow_private: bool = False  # may be delivered to non-public addresses (events.destinations)
+    batch: int = 1  # events one request may carry (scimhub.events.batch); 1: one event a request
 
     def to_json(self) -> JsonDoc:
         """The endpoint as the admin API shows it (never the secret)."""
@@ -86,6 +90,7 @@ class Webhook:
             "attempts": self.attempts,
             "nextAttemptAt": self.next_attempt_at,
             "allowPrivate": self.allow_private,
+            "batch": self.batch,
         }
 
 
@@ -146,6 +151,19 @@ class PurgeCounts:
     audit: int
 
 
+EVENTS_AFTER = prepare(
+    select(events.c.tenant_id, events.c.seq, events.c.id, events.c.type, events.c.payload)
+    .where(
+        events.c.tenant_id == bindparam("tenant"),
+        events.c.seq > bindparam("after"),
+        events.c.seq < hold_bound(bindparam("tenant")),
+    )
+    .order_by(events.c.seq)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))  # always 0: SQLite's LIMIT otherwise brings an unnamed offset parameter
+)
+
+
 def _event(row: Row[Any]) -> Event:
     return Event(row.tenant_id, row.seq, row.id, row.type, orjson.loads(row.payload))
 
@@ -161,6 +179,7 @@ def _webhook(row: Row[Any]) -> Webhook:
         next_attempt_at=row.next_attempt_at,
         secret=row.secret,
         allow_private=bool(row.allow_private),
+        batch=int(row.batch_size),
     )
 
 
@@ -208,6 +227,41 @@ def lease_free(now: str, table: Table = webhooks) -> ColumnElement[bool]:
     lease released in the same millisecond as the next claim looked held (a backlog then drained
     at one event per poll interval)."""
     return or_(table.c.lease_owner.is_(None), table.c.lease_until < now)
+
+
+def finish_values(
+    cursor: int, attempts: Sequence[Attempt], owner: str, retry_at: str | None, keep_until: str | None
+) -> dict[str, Any]:
+    """The webhook (or SET stream) row after a lane's ``attempts`` since the cursor it recorded:
+    the cursor moves past the last delivered or dead-lettered event; a failed last attempt (a
+    retry: every attempt of its request) keeps the head event and schedules its retry."""
+    moved = [a.seq for a in attempts if a.outcome is not Outcome.RETRY]
+    last = attempts[-1]
+    values: dict[str, Any] = {"delivered_seq": max([cursor, *moved])}
+    if last.outcome is Outcome.RETRY:
+        values.update(attempts=last.attempt, next_attempt_at=retry_at)
+    else:
+        values.update(attempts=0, next_attempt_at=None)
+    if keep_until is not None:
+        values.update(lease_owner=owner, lease_until=keep_until)
+    else:
+        # lease_until keeps the (past) time of the last attempt: claims serve the least recently
+        # served webhook first, so busy ones cannot starve the rest.
+        values.update(lease_owner=None, lease_until=last.attempted_at)
+    return values
+
+
+def _due(now: str) -> Select[Any]:
+    """Webhooks with undelivered events, not waiting for a retry nor leased, least recently served first."""
+    return (
+        select(webhooks)
+        .where(
+            or_(webhooks.c.next_attempt_at.is_(None), webhooks.c.next_attempt_at <= now),
+            lease_free(now),
+            _has_pending_events(),
+        )
+        .order_by(webhooks.c.lease_until.asc().nulls_first(), webhooks.c.id)
+    )
 
 
 def _has_pending_events() -> ColumnElement[bool]:
@@ -277,15 +331,15 @@ class EventStore:
     # -- the feed ----------------------------------------------------------------------------
     async def events_after(self, tenant_id: str, after: int, limit: int) -> list[Event]:
         """Committed events with seq > ``after``, in seq order (gapless within retention), up to
-        the tenant's hold: no consumer reads a held event (scimhub.safety.hold)."""
-        stmt = (
-            select(events)
-            .where(events.c.tenant_id == tenant_id, events.c.seq > after, events.c.seq < hold_bound(tenant_id))
-            .order_by(events.c.seq)
-            .limit(limit)
-        )
-        async with self._read() as conn:
-            found = [_event(r) for r in (await conn.execute(stmt))]
+        the tenant's hold: no consumer reads a held event (scimhub.safety.hold); user events gain
+        their directory ``user`` (store.directory_sql.EventUsers).
+
+        Every lane and hook reads its events here, a page at a time and again for each commit it
+        waits for: a precompiled statement on the driver (EVENTS_AFTER)."""
+        rows = await self.db.fast(EVENTS_AFTER, tenant=tenant_id, after=after, limit=limit, offset=0)
+        found = [
+            Event(tenant, seq, event_id, kind, orjson.loads(payload)) for tenant, seq, event_id, kind, payload in rows
+        ]
         return await self.users.add(tenant_id, found)
 
     async def event(self, tenant_id: str, seq: int) -> Event | None:
@@ -314,9 +368,11 @@ class EventStore:
         after: int | None = None,
         *,
         allow_private: bool = False,
+        batch: int = 1,
     ) -> Webhook:
         """Insert an endpoint whose first event is the one after ``after`` (default: the tenant's
-        current last seq, i.e. only events committed from now on)."""
+        current last seq, i.e. only events committed from now on); ``batch``: events a request
+        may carry."""
         async with self._write() as conn:
             if after is None:
                 after = await last_event_seq(conn, tenant_id)
@@ -329,10 +385,11 @@ class EventStore:
                 "delivered_seq": after,
                 "attempts": 0,
                 "allow_private": allow_private,
+                "batch_size": batch,
             }
             (await conn.execute(insert(webhooks), row))
         self._none_until = 0.0
-        return Webhook(webhook_id, tenant_id, url, created_at, after, 0, None, secret, allow_private)
+        return Webhook(webhook_id, tenant_id, url, created_at, after, 0, None, secret, allow_private, batch)
 
     async def get_webhook(self, webhook_id: str, tenant_id: str | None = None) -> Webhook | None:
         """The endpoint ``webhook_id`` (only if it belongs to ``tenant_id``, when given)."""
@@ -362,19 +419,9 @@ class EventStore:
         serialises the claimers (BEGIN IMMEDIATE); on PostgreSQL they run at once and FOR UPDATE
         SKIP LOCKED hands each one the webhooks no other claimer is looking at.
         """
-        due = (
-            select(webhooks)
-            .where(
-                or_(webhooks.c.next_attempt_at.is_(None), webhooks.c.next_attempt_at <= now),
-                lease_free(now),
-                _has_pending_events(),
-            )
-            .order_by(webhooks.c.lease_until.asc().nulls_first(), webhooks.c.id)
-            .limit(limit)
-        )
-        async with self._read() as conn:  # the common case, nothing due, takes no write lock
-            if (await conn.execute(due.with_only_columns(webhooks.c.id))).first() is None:
-                return []
+        due = _due(now).limit(limit)
+        if not await self.has_due(now):  # the common case, nothing due, takes no write lock
+            return []
         claims: list[Claim] = []
         async with self._write() as conn:
             for row in (await conn.execute(due.with_for_update(skip_locked=True, of=webhooks))).all():
@@ -388,6 +435,11 @@ class EventStore:
                     claims.append(Claim(_webhook(row), head, row.attempts + 1))
         return [replace(c, event=(await self.users.add(c.webhook.tenant_id, [c.event]))[0]) for c in claims]
 
+    async def has_due(self, now: str) -> bool:
+        """Whether a webhook with undelivered events is due and not leased (a read)."""
+        async with self._read() as conn:
+            return (await conn.execute(_due(now).with_only_columns(webhooks.c.id).limit(1))).first() is not None
+
     @staticmethod
     async def _head(conn: Tx, tenant_id: str, delivered_seq: int) -> Event | None:
         stmt = (
@@ -400,39 +452,37 @@ class EventStore:
         return None if row is None else _event(row)
 
     async def finish(
-        self, claim: Claim, attempt: Attempt, owner: str, retry_at: str | None = None, keep_until: str | None = None
+        self,
+        webhook: Webhook,
+        attempts: Sequence[Attempt],
+        owner: str,
+        retry_at: str | None = None,
+        keep_until: str | None = None,
     ) -> bool:
-        """Log the attempt and move the cursor (delivered/dead) or schedule a retry; drop the lease,
-        or with ``keep_until`` keep it until then (the next event follows at once).
+        """Log a lane's attempts since its last record, in one transaction, and move the cursor
+        past the last delivered (or dead-lettered) one, or schedule the retry of a failed last
+        one; drop the lease, or with ``keep_until`` keep it until then (more events follow).
 
-        Returns False when the lease was lost meanwhile (another process owns the webhook now)
-        or the webhook is gone; the attempt is still logged if the webhook exists.
+        ``webhook.delivered_seq`` is the cursor the lane last recorded: the update applies only if
+        it still is and the lane still holds the lease. Returns False when the lease was lost
+        meanwhile (another process owns the webhook now) or the webhook is gone; the attempts are
+        still logged if the webhook exists.
         """
-        if attempt.outcome is Outcome.RETRY:
-            values: dict[str, Any] = {"attempts": claim.attempt, "next_attempt_at": retry_at}
-        else:
-            values = {"delivered_seq": claim.event.seq, "attempts": 0, "next_attempt_at": None}
-        if keep_until is not None:
-            values.update(lease_owner=owner, lease_until=keep_until)
-        else:
-            # lease_until keeps the (past) time of this attempt: claims serve the least
-            # recently served webhook first, so busy ones cannot starve the rest.
-            values.update(lease_owner=None, lease_until=attempt.attempted_at)
         stmt = (
             update(webhooks)
             .where(
-                webhooks.c.id == claim.webhook.id,
+                webhooks.c.id == webhook.id,
                 webhooks.c.lease_owner == owner,
-                webhooks.c.delivered_seq == claim.webhook.delivered_seq,
+                webhooks.c.delivered_seq == webhook.delivered_seq,
             )
-            .values(**values)
+            .values(**finish_values(webhook.delivered_seq, attempts, owner, retry_at, keep_until))
         )
-        exists = select(webhooks.c.id).where(webhooks.c.id == claim.webhook.id)
+        exists = select(webhooks.c.id).where(webhooks.c.id == webhook.id)
         async with self._write() as conn:
             # The update first: when it applies, the webhook exists and the lookup is spared.
             updated = bool((await conn.execute(stmt)).rowcount)
             if updated or (await conn.execute(exists)).first() is not None:
-                (await conn.execute(insert(webhook_attempts), [attempt_values(attempt)]))
+                (await conn.execute(insert(webhook_attempts), [attempt_values(a) for a in attempts]))
             return updated
 
     async def renew(self, webhook_id: str, owner: str, lease_until: str) -> bool:
@@ -459,8 +509,13 @@ class EventStore:
             )
 
     async def next_retry_at(self, now: str) -> str | None:
-        """The earliest scheduled retry after ``now`` (the worker sleeps until then at most)."""
-        stmt = select(func.min(webhooks.c.next_attempt_at)).where(webhooks.c.next_attempt_at > now)
+        """The earliest scheduled retry at or after ``now`` (the worker sleeps until then at most).
+
+        The worker passes its round's claim instant: a retry that fell due since (or in that very
+        millisecond) was not due for the claim and is found here, so the worker claims it at once.
+        Asked "after the sleep's own clock", it found none and slept the whole poll interval: a
+        retry after an outage waited 2 s instead of its backoff."""
+        stmt = select(func.min(webhooks.c.next_attempt_at)).where(webhooks.c.next_attempt_at >= now)
         async with self._read() as conn:
             value = (await conn.execute(stmt)).scalar()
         return None if value is None else str(value)

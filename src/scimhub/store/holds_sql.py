@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+from sqlalchemy import BigInteger
 from sqlalchemy import Row
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import literal
+from sqlalchemy import literal_column
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import JSONB
@@ -52,7 +54,9 @@ def hold_bound(tenant_id: Any) -> ColumnElement[Any]:
     """The first seq a consumer may not read for ``tenant_id`` (a column or a value): one probe
     of tenant_guard's primary key."""
     held = select(tenant_guard.c.held_from_seq).where(tenant_guard.c.tenant_id == tenant_id).scalar_subquery()
-    return func.coalesce(held, NOT_HELD)
+    # The constant inline, not a bound parameter: precompiled statements (EventStore's
+    # EVENTS_AFTER) bind only the parameters they name.
+    return func.coalesce(held, literal_column(str(NOT_HELD), BigInteger()))
 
 
 def _hold(row: Row[Any]) -> Hold | None:

@@ -9,6 +9,7 @@ this store answers the same delivery calls (claim, finish, renew, release, …) 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
@@ -16,6 +17,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Row
+from sqlalchemy import Select
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
@@ -41,6 +43,7 @@ from scimhub.store.events_sql import PurgeCounts
 from scimhub.store.events_sql import Webhook
 from scimhub.store.events_sql import attempt_from_row
 from scimhub.store.events_sql import attempt_values
+from scimhub.store.events_sql import finish_values
 from scimhub.store.events_sql import last_event_seq
 from scimhub.store.events_sql import lease_free
 from scimhub.store.holds_sql import hold_bound
@@ -103,6 +106,27 @@ class Stream:
             "",
             self.allow_private,
         )
+
+
+def _due(now: str) -> Select[Any]:
+    """Push streams with undelivered events, not waiting for a retry nor leased (as webhooks)."""
+    pending = exists().where(
+        events.c.tenant_id == set_streams.c.tenant_id,
+        events.c.seq > set_streams.c.delivered_seq,
+        # Held events wait (scimhub.safety). By the events' tenant: a subquery two levels down
+        # does not correlate to set_streams (it joined every stream: PostgreSQL refused it).
+        events.c.seq < hold_bound(events.c.tenant_id),
+    )
+    return (
+        select(set_streams)
+        .where(
+            set_streams.c.mode == PUSH,
+            or_(set_streams.c.next_attempt_at.is_(None), set_streams.c.next_attempt_at <= now),
+            lease_free(now, set_streams),
+            pending,
+        )
+        .order_by(set_streams.c.lease_until.asc().nulls_first(), set_streams.c.id)
+    )
 
 
 def _stream(row: Row[Any]) -> Stream:
@@ -297,27 +321,9 @@ class StreamStore:
     async def claim(self, owner: str, now: str, lease_until: str, limit: int) -> list[Claim]:
         """Lease up to ``limit`` due push streams with undelivered events (as ``claim`` of
         EventStore does for webhooks: one conditional UPDATE decides the owner)."""
-        pending = exists().where(
-            events.c.tenant_id == set_streams.c.tenant_id,
-            events.c.seq > set_streams.c.delivered_seq,
-            # Held events wait (scimhub.safety). By the events' tenant: a subquery two levels down
-            # does not correlate to set_streams (it joined every stream: PostgreSQL refused it).
-            events.c.seq < hold_bound(events.c.tenant_id),
-        )
-        due = (
-            select(set_streams)
-            .where(
-                set_streams.c.mode == PUSH,
-                or_(set_streams.c.next_attempt_at.is_(None), set_streams.c.next_attempt_at <= now),
-                lease_free(now, set_streams),
-                pending,
-            )
-            .order_by(set_streams.c.lease_until.asc().nulls_first(), set_streams.c.id)
-            .limit(limit)
-        )
-        async with self.db.read() as conn:
-            if (await conn.execute(due.with_only_columns(set_streams.c.id))).first() is None:
-                return []
+        due = _due(now).limit(limit)
+        if not await self.has_due(now):
+            return []
         claims: list[Claim] = []
         async with self.db.write() as conn:
             for row in (await conn.execute(due.with_for_update(skip_locked=True, of=set_streams))).all():
@@ -332,32 +338,34 @@ class StreamStore:
         return claims
 
     async def finish(
-        self, claim: Claim, attempt: Attempt, owner: str, retry_at: str | None = None, keep_until: str | None = None
+        self,
+        webhook: Webhook,
+        attempts: Sequence[Attempt],
+        owner: str,
+        retry_at: str | None = None,
+        keep_until: str | None = None,
     ) -> bool:
-        """Log the attempt and move the cursor or schedule the retry (``EventStore.finish``)."""
-        if attempt.outcome is Outcome.RETRY:
-            values: dict[str, Any] = {"attempts": claim.attempt, "next_attempt_at": retry_at}
-        else:
-            values = {"delivered_seq": claim.event.seq, "attempts": 0, "next_attempt_at": None}
-        if keep_until is not None:
-            values.update(lease_owner=owner, lease_until=keep_until)
-        else:
-            values.update(lease_owner=None, lease_until=attempt.attempted_at)
+        """Log the attempts and move the cursor or schedule the retry (``EventStore.finish``)."""
         stmt = (
             update(set_streams)
             .where(
-                set_streams.c.id == claim.webhook.id,
+                set_streams.c.id == webhook.id,
                 set_streams.c.lease_owner == owner,
-                set_streams.c.delivered_seq == claim.webhook.delivered_seq,
+                set_streams.c.delivered_seq == webhook.delivered_seq,
             )
-            .values(**values)
+            .values(**finish_values(webhook.delivered_seq, attempts, owner, retry_at, keep_until))
         )
-        still_there = select(set_streams.c.id).where(set_streams.c.id == claim.webhook.id)
+        still_there = select(set_streams.c.id).where(set_streams.c.id == webhook.id)
         async with self.db.write() as conn:
             updated = bool((await conn.execute(stmt)).rowcount)
             if updated or (await conn.execute(still_there)).first() is not None:
-                await conn.execute(insert(set_attempts), [attempt_values(attempt, "stream_id")])
+                await conn.execute(insert(set_attempts), [attempt_values(a, "stream_id") for a in attempts])
             return updated
+
+    async def has_due(self, now: str) -> bool:
+        """Whether a push stream with undelivered events is due and not leased (a read)."""
+        async with self.db.read() as conn:
+            return (await conn.execute(_due(now).with_only_columns(set_streams.c.id).limit(1))).first() is not None
 
     async def renew(self, stream_id: str, owner: str, lease_until: str) -> bool:
         stmt = (
@@ -378,7 +386,7 @@ class StreamStore:
             await conn.execute(stmt)
 
     async def next_retry_at(self, now: str) -> str | None:
-        stmt = select(func.min(set_streams.c.next_attempt_at)).where(set_streams.c.next_attempt_at > now)
+        stmt = select(func.min(set_streams.c.next_attempt_at)).where(set_streams.c.next_attempt_at >= now)
         async with self.db.read() as conn:
             value = (await conn.execute(stmt)).scalar()
         return None if value is None else str(value)

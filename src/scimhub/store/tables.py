@@ -210,6 +210,9 @@ webhooks = Table(
     # False: delivered to public addresses only (scimhub.events.destinations); true for rows
     # older than migration 0009, which were never checked.
     Column("allow_private", Boolean, nullable=False, server_default=true()),
+    # Events one delivery request may carry: 1 (Standard Webhooks, one message a request) or more
+    # (opt-in batch delivery, scimhub.events.batch). Migration 0017.
+    Column("batch_size", Integer, nullable=False, server_default=text("1")),
     Index(None, "tenant_id"),
 )
 
