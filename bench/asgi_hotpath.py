@@ -3,7 +3,8 @@
 Usage: python -m bench.asgi_hotpath [--users 2000] [--requests 3000] [--profile] [--db postgresql] [--only eq,post]
 Prints microseconds per request (wall clock and this process's CPU time) for an existence check
 (userName eq), a create (alone and 8 at a time), a page of 100 users (startIndex and cursor), a
-PATCH of ``active`` (the deprovisioning signal) and a one-member change of a group. With
+PATCH of ``active`` (the deprovisioning signal), a PUT and a DELETE of a user (``--only put,delete``)
+and a one-member change of a group. With
 ``--db postgresql`` it runs on a fresh database on ``--postgres-url`` (created, migrated, dropped).
 """
 
@@ -48,6 +49,13 @@ def user(i: int) -> bytes:
             ENTERPRISE: {"department": "R&D", "employeeNumber": str(i)},
         }
     )
+
+
+def replaced(i: int, id: str) -> bytes:
+    doc = orjson.loads(user(i))
+    doc["id"] = id
+    doc["name"]["familyName"] = "Lovelace-renamed"
+    return orjson.dumps(doc)
 
 
 class Caller:
@@ -156,6 +164,14 @@ async def measure_on(args: argparse.Namespace, store: Any, tenant_id: str, call:
         ids = await user_ids(store, tenant_id, min(args.users, args.requests))
         patches = [lambda i=i: call("PATCH", f"/scim/v2/Users/{i}", body=orjson.dumps(okta_deactivate())) for i in ids]
         await measure("PATCH /Users/{id} active false", patches, args.profile)
+    if "put" in only:  # Okta's profile update: the whole user again, one attribute changed
+        ids = await user_ids(store, tenant_id, min(args.users, args.requests))
+        puts = [lambda n=n, i=i: call("PUT", f"/scim/v2/Users/{i}", body=replaced(n, i)) for n, i in enumerate(ids)]
+        await measure("PUT /Users/{id}", puts, args.profile)
+    if "delete" in only:
+        ids = await user_ids(store, tenant_id, min(args.users, args.requests))
+        deletes = [lambda i=i: call("DELETE", f"/scim/v2/Users/{i}") for i in ids]
+        await measure("DELETE /Users/{id}", deletes, args.profile)
     if "post" in only:
         bodies = [user(args.users + i) for i in range(args.requests)]
         posts = [lambda b=b: call("POST", "/scim/v2/Users", body=b) for b in bodies]
@@ -191,7 +207,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument(
-        "--only", default="eq,post,page,patch,member", help="comma-separated: eq, post, post8, page, patch, member"
+        "--only", default="eq,post,page,patch,member", help="comma-separated: eq, post, post8, page, patch, put, delete, member"
     )
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres-url", default=postgres.DEFAULT_SERVER, help="server and maintenance database")
