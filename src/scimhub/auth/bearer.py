@@ -18,7 +18,8 @@ from scimhub.store.base import TokenRecord
 
 # last_used_at is written at most once per interval per token, never on every request.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
-# The verified tokens one process remembers; an IdP uses one token per tenant.
+# The verified tokens one process remembers (an IdP uses one token per tenant); past it, the one
+# read longest ago is forgotten (it would be reread within ``recheck_seconds`` anyway).
 MAX_REMEMBERED = 10_000
 
 
@@ -74,11 +75,13 @@ class BearerAuthenticator:
         pepper: str | None,
         recheck_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        max_remembered: int = MAX_REMEMBERED,
     ) -> None:
         self.store = store
         self.pepper = pepper
         self.recheck_seconds = recheck_seconds
         self.clock = clock
+        self.max_remembered = max_remembered
         self._known: dict[str, _Known] = {}
 
     async def authenticate(self, header: str | None, now: datetime | None = None) -> Principal:
@@ -100,16 +103,20 @@ class BearerAuthenticator:
         return known.principal
 
     async def _read(self, token: str, key: str, tick: float, changes: int) -> _Known:
-        self._known.pop(key, None)
+        remembered = self._known
+        remembered.pop(key, None)
         if not well_formed(token):
             raise Unauthorized("The bearer token is not valid.")
         record = await self.store.token_by_digest(key)
         if record is None:
             raise Unauthorized("The bearer token is not valid.")
-        if len(self._known) >= MAX_REMEMBERED:
-            self._known.clear()
-        known = self._known[key] = _Known.of(record, tick, changes)
+        while len(remembered) >= self.max_remembered:  # read order: the first was read longest ago
+            del remembered[next(iter(remembered))]
+        known = remembered[key] = _Known.of(record, tick, changes)
         return known
+
+    def __len__(self) -> int:
+        return len(self._known)
 
 
 async def authenticate(store: Store, header: str | None, pepper: str | None, now: datetime | None = None) -> Principal:

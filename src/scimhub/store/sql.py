@@ -62,6 +62,8 @@ from scimhub.store.base import Query
 from scimhub.store.base import StoredResource
 from scimhub.store.base import Tenant
 from scimhub.store.base import TokenRecord
+from scimhub.store.config_sql import TENANT_SETTINGS
+from scimhub.store.config_sql import TOUCH_TOKEN
 from scimhub.store.database import Database
 from scimhub.store.database import DeadlineExceeded
 from scimhub.store.database import Rows
@@ -708,11 +710,7 @@ class SqlStore:
         return bytes.fromhex(value)
 
     async def tenant_settings(self, tenant_id: str) -> dict[str, str]:
-        async with self.db.read() as tx:
-            rows = await tx.execute(
-                select(tenant_settings.c.key, tenant_settings.c.value).where(tenant_settings.c.tenant_id == tenant_id)
-            )
-            return {row.key: row.value for row in rows}
+        return {key: value for key, value in await self.db.fast(TENANT_SETTINGS, tenant_id=tenant_id)}
 
     async def set_tenant_setting(self, tenant_id: str, key: str, value: str | None) -> None:
         """Set (or, with None, remove) one tenant setting."""
@@ -807,7 +805,7 @@ class SqlStore:
 
     async def touch_token(self, token_id: str, when: str) -> None:
         async with self.db.write() as tx:
-            await tx.execute(update(tokens).where(tokens.c.id == token_id).values(last_used_at=when))
+            await tx.run_many(TOUCH_TOKEN, [{"token_id": token_id, "when": when}])
 
 
 def _token(row: Row[*tuple[Any, ...]]) -> TokenRecord:
