@@ -203,6 +203,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        authenticator.start()
         _log_admin_api(settings, sync is not None)
         maintenance = asyncio.create_task(_maintain(store), name="scimhub-maintenance")
         inactive = None
@@ -230,6 +231,7 @@ def create_app(
                 await sync.stop()
             if limiter is not None:
                 await limiter.close()
+            await authenticator.stop()
             await store.close()
 
     app = Starlette(

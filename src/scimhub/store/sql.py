@@ -804,8 +804,11 @@ class SqlStore:
         self.token_changes += 1
 
     async def touch_token(self, token_id: str, when: str) -> None:
+        await self.touch_tokens([(token_id, when)])
+
+    async def touch_tokens(self, touches: Sequence[tuple[str, str]]) -> None:
         async with self.db.write() as tx:
-            await tx.run_many(TOUCH_TOKEN, [{"token_id": token_id, "when": when}])
+            await tx.run_many(TOUCH_TOKEN, [{"token_id": token_id, "when": when} for token_id, when in touches])
 
 
 def _token(row: Row[*tuple[Any, ...]]) -> TokenRecord:
