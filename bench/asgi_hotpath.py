@@ -207,7 +207,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument(
-        "--only", default="eq,post,page,patch,member", help="comma-separated: eq, post, post8, page, patch, put, delete, member"
+        "--only",
+        default="eq,post,page,patch,member",
+        help="comma-separated: eq, post, post8, page, patch, put, delete, member",
     )
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres-url", default=postgres.DEFAULT_SERVER, help="server and maintenance database")
