@@ -3,9 +3,11 @@
 Usage: python -m bench.asgi_hotpath [--users 2000] [--requests 3000] [--profile] [--db postgresql] [--only eq,groups]
 Prints microseconds per request (wall clock and this process's CPU time) for an existence check
 (userName eq), a create (alone and 8 at a time), a page of 100 users (startIndex and cursor), a
-PATCH of ``active`` (the deprovisioning signal), a one-member change of a group and (``--only
-groups``) ``GET /Groups?excludedAttributes=members``. With
-``--db postgresql`` it runs on a fresh database on ``--postgres-url`` (created, migrated, dropped).
+PATCH of ``active`` (the deprovisioning signal), a PUT and a DELETE of a user (``--only put,delete``),
+a one-member change of a group and (``--only groups``) ``GET /Groups?excludedAttributes=members``. With
+``--db postgresql`` it runs on a fresh database on ``--postgres-url`` (created, migrated, dropped),
+and reports the PostgreSQL backends' CPU beside scimhub's (a local server, from /proc); ``--db both``
+runs SQLite and then PostgreSQL and prints them side by side with the ratio.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import pstats
 import random
 import tempfile
 import time
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,8 @@ from bench.payloads import CORE_GROUP
 from bench.payloads import entra_add_members
 from bench.payloads import okta_deactivate
 from bench.payloads import okta_remove_member
+from bench.procstat import postgres_cpu_between
+from bench.procstat import postgres_snapshot
 from scimhub.app import create_app
 from scimhub.protocol import tenants
 from scimhub.settings import Settings
@@ -49,6 +55,13 @@ def user(i: int) -> bytes:
             ENTERPRISE: {"department": "R&D", "employeeNumber": str(i)},
         }
     )
+
+
+def replaced(i: int, id: str) -> bytes:
+    doc = orjson.loads(user(i))
+    doc["id"] = id
+    doc["name"]["familyName"] = "Lovelace-renamed"
+    return orjson.dumps(doc)
 
 
 class Caller:
@@ -97,6 +110,17 @@ class Caller:
 ROUNDS = 1  # --rounds: each measurement repeated and printed each time (a shared machine is noisy)
 
 
+@dataclass
+class Measured:
+    """Each row's CPU per request (this process; PostgreSQL's backends beside it), per database."""
+
+    postgres_db: str | None = None  # the database whose backends' CPU is read, while one runs
+    rows: dict[str, dict[str, tuple[float, float | None]]] = field(default_factory=dict)
+
+
+MEASURED = Measured()
+
+
 async def measure(label: str, calls: list[Any], profile: bool, concurrency: int = 1) -> None:
     for _ in range(ROUNDS - 1):
         await _measure(label, calls, False, concurrency)
@@ -105,6 +129,8 @@ async def measure(label: str, calls: list[Any], profile: bool, concurrency: int 
 
 async def _measure(label: str, calls: list[Any], profile: bool, concurrency: int) -> None:
     profiler = cProfile.Profile() if profile else None
+    pg_db = MEASURED.postgres_db
+    pg_before = postgres_snapshot(pg_db) if pg_db is not None else None
     started, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
@@ -119,7 +145,12 @@ async def _measure(label: str, calls: list[Any], profile: bool, concurrency: int
         profiler.disable()
     per_request = (time.perf_counter() - started) / len(calls) * 1e6
     cpu_per_request = (time.process_time() - cpu) / len(calls) * 1e6
-    print(f"{label}: {per_request:,.0f} µs per request, {cpu_per_request:,.0f} µs CPU ({len(calls)} requests)")
+    pg_us = None
+    if pg_before is not None and pg_db is not None:
+        pg_us = postgres_cpu_between(pg_before, postgres_snapshot(pg_db)).mine / len(calls) * 1e6
+    MEASURED.rows.setdefault(label, {})["postgresql" if pg_db else "sqlite"] = (cpu_per_request, pg_us)
+    beside = "" if pg_us is None else f", postgres {pg_us:,.0f} µs CPU"
+    print(f"{label}: {per_request:,.0f} µs per request, {cpu_per_request:,.0f} µs CPU{beside} ({len(calls)} requests)")
     if profiler:
         stats = pstats.Stats(profiler)
         stats.sort_stats("cumulative").print_stats(30)
@@ -127,14 +158,33 @@ async def _measure(label: str, calls: list[Any], profile: bool, concurrency: int
 
 
 async def run(args: argparse.Namespace) -> None:
-    if args.db == "postgresql":
-        url = await postgres.create_database(args.postgres_url, "scimhub_hotpath")
-        try:
-            await measure_all(args, url)
-        finally:
-            await postgres.drop_database(args.postgres_url, url)
-    else:
-        await measure_all(args, f"sqlite:///{Path(tempfile.mkdtemp()) / 'hotpath.db'}")
+    for db in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
+        if db == "postgresql":
+            url = await postgres.create_database(args.postgres_url, "scimhub_hotpath")
+            MEASURED.postgres_db = postgres.database_name(url) if postgres.is_local(url) else None
+            try:
+                await measure_all(args, url)
+            finally:
+                MEASURED.postgres_db = None
+                await postgres.drop_database(args.postgres_url, url)
+        else:
+            await measure_all(args, f"sqlite:///{Path(tempfile.mkdtemp()) / 'hotpath.db'}")
+    if args.db == "both":
+        print(side_by_side(MEASURED.rows))
+
+
+def side_by_side(rows: dict[str, dict[str, tuple[float, float | None]]]) -> str:
+    """PostgreSQL against SQLite, scimhub's own CPU per request (the issue's target: ≤ 1.5x)."""
+    lines = [
+        "| request | SQLite µs CPU | PostgreSQL µs CPU | x SQLite | postgres backends µs CPU |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for label, by_db in rows.items():
+        if "sqlite" in by_db and "postgresql" in by_db:
+            lite, (pg, backend) = by_db["sqlite"][0], by_db["postgresql"]
+            shown = "" if backend is None else f"{backend:,.0f}"
+            lines.append(f"| {label} | {lite:,.0f} | {pg:,.0f} | {pg / lite:.2f}x | {shown} |")
+    return "\n".join(lines)
 
 
 async def measure_all(args: argparse.Namespace, url: str) -> None:
@@ -170,6 +220,14 @@ async def measure_on(args: argparse.Namespace, store: Any, tenant_id: str, call:
         ids = await user_ids(store, tenant_id, min(args.users, args.requests))
         patches = [lambda i=i: call("PATCH", f"/scim/v2/Users/{i}", body=orjson.dumps(okta_deactivate())) for i in ids]
         await measure("PATCH /Users/{id} active false", patches, args.profile)
+    if "put" in only:  # Okta's profile update: the whole user again, one attribute changed
+        ids = await user_ids(store, tenant_id, min(args.users, args.requests))
+        puts = [lambda n=n, i=i: call("PUT", f"/scim/v2/Users/{i}", body=replaced(n, i)) for n, i in enumerate(ids)]
+        await measure("PUT /Users/{id}", puts, args.profile)
+    if "delete" in only:
+        ids = await user_ids(store, tenant_id, min(args.users, args.requests))
+        deletes = [lambda i=i: call("DELETE", f"/scim/v2/Users/{i}") for i in ids]
+        await measure("DELETE /Users/{id}", deletes, args.profile)
     if "post" in only:
         bodies = [user(args.users + i) for i in range(args.requests)]
         posts = [lambda b=b: call("POST", "/scim/v2/Users", body=b) for b in bodies]
@@ -214,9 +272,11 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default="eq,post,page,patch,member",
-        help="comma-separated: eq, post, post8, page, patch, member, groups",
+        help="comma-separated: eq, post, post8, page, patch, put, delete, member, groups",
     )
-    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--db", choices=("sqlite", "postgresql", "both"), default="sqlite", help="both: side by side, with ratios"
+    )
     parser.add_argument("--postgres-url", default=postgres.DEFAULT_SERVER, help="server and maintenance database")
     parser.add_argument("--rounds", type=int, default=1, help="repeat each measurement (the reads: eq, page, groups)")
     args = parser.parse_args()

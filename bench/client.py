@@ -62,19 +62,21 @@ class Connection:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self._reader, self._writer
 
-    def _head(self, method: str, path: str, body: bytes | None) -> bytes:
+    def _head(self, method: str, path: str, body: bytes | None, token: str | None = None) -> bytes:
         lines = (
             f"{method} {self.prefix}{path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             "Accept: application/scim+json\r\nUser-Agent: scimhub-bench\r\n"
         )
         if body is not None:
             lines += f"Content-Type: application/scim+json; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
-        return lines.encode() + self._auth + b"\r\n"
+        auth = self._auth if token is None else f"Authorization: Bearer {token}\r\n".encode()
+        return lines.encode() + auth + b"\r\n"
 
-    async def request(self, method: str, path: str, body: bytes | None = None) -> Reply:
+    async def request(self, method: str, path: str, body: bytes | None = None, token: str | None = None) -> Reply:
+        """``token``: this request's bearer token instead of the connection's (many tenants, one connection)."""
         reader, writer = await self.open()
         started = time.perf_counter()
-        writer.write(self._head(method, path, body) + (body or b""))
+        writer.write(self._head(method, path, body, token) + (body or b""))
         status, payload, keep = await asyncio.wait_for(_read_response(reader, method), REQUEST_TIMEOUT)
         seconds = time.perf_counter() - started
         if not keep:

@@ -215,6 +215,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        authenticator.start()
         _log_admin_api(settings, sync is not None)
         maintenance = asyncio.create_task(_maintain(store), name="scimhub-maintenance")
         inactive = roles = None
@@ -243,6 +244,7 @@ def create_app(
                 await sync.stop()
             if limiter is not None:
                 await limiter.close()
+            await authenticator.stop()
             await store.close()
 
     app = Starlette(

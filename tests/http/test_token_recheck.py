@@ -146,17 +146,38 @@ async def test_unknown_tokens_are_not_remembered_and_read_each_time(store: SqlSt
     assert auth._known == {}
 
 
-async def test_the_memory_is_bounded(store: SqlStore, acme: TenantAccess, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("scimhub.auth.bearer.MAX_REMEMBERED", 2)
+async def test_the_memory_is_bounded_and_the_token_read_longest_ago_leaves_first(
+    store: SqlStore, acme: TenantAccess
+) -> None:
     tenant = await store.tenant_by_name("acme")
-    assert tenant is not None and MAX_REMEMBERED > 2
-    secrets = [(await tenants.issue_token(store, tenant, None))[1] for _ in range(3)]
-    auth, _ = _authenticator(store, Clock())
+    assert tenant is not None and MAX_REMEMBERED >= 10_000
+    first, second, third = [(await tenants.issue_token(store, tenant, None))[1] for _ in range(3)]
+    counting = CountingStore(store)
+    auth = BearerAuthenticator(counting, None, 3600, Clock(), max_remembered=2)  # type: ignore[arg-type]
 
-    for secret in secrets:
+    for secret in (first, second, third):
         await auth.authenticate(f"Bearer {secret}")
+    assert len(auth) == 2
+    assert list(auth._known) == [digest(second), digest(third)]
 
-    assert len(auth._known) <= 2
+    await auth.authenticate(f"Bearer {third}")  # remembered: no read
+    assert counting.reads == 3
+    await auth.authenticate(f"Bearer {first}")  # forgotten: read again, and second leaves
+    assert counting.reads == 4
+    assert list(auth._known) == [digest(third), digest(first)]
+
+
+async def test_a_forgotten_token_revoked_elsewhere_is_refused(store: SqlStore, acme: TenantAccess) -> None:
+    tenant = await store.tenant_by_name("acme")
+    assert tenant is not None
+    other = (await tenants.issue_token(store, tenant, None))[1]
+    auth = BearerAuthenticator(store, None, 3600, Clock(), max_remembered=1)
+    await auth.authenticate(f"Bearer {acme.token}")
+    await _revoke_elsewhere(store, acme.token_id)
+    await auth.authenticate(f"Bearer {other}")  # pushes acme's token out
+
+    with pytest.raises(Unauthorized, match="revoked"):
+        await auth.authenticate(f"Bearer {acme.token}")
 
 
 async def test_through_the_app_a_revocation_elsewhere_is_refused_within_the_setting(

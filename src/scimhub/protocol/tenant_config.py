@@ -26,6 +26,9 @@ from scimhub.store.base import Store
 POLICY_PREFIX = "policy."
 RATE_LIMIT_KEY = "rate_limit"
 CACHE_SECONDS = 10.0
+# Tenants whose config one process remembers (the least recently refreshed leave first). A config
+# is needed again only once its ``ttl`` passed, so the bound costs at most a reread.
+MAX_CACHED = 10_000
 
 
 def setting_keys() -> list[str]:
@@ -96,6 +99,10 @@ def config_from(
 
 
 class TenantConfigCache:
+    """Each tenant's config, reread once ``ttl`` seconds old (so a change reaches every instance
+    within ``ttl``). At most ``max_cached`` tenants are kept, in refresh order; tenants with no
+    settings and no declared schemas (most of them) share one config object."""
+
     def __init__(
         self,
         store: Store,
@@ -103,20 +110,35 @@ class TenantConfigCache:
         ttl: float = CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         guard: GuardDefaults | None = None,
+        max_cached: int = MAX_CACHED,
     ) -> None:
         self.guard = guard or GuardDefaults()
         self.store = store
         self.default_policy = default_policy
         self.ttl = ttl
         self.clock = clock
+        self.max_cached = max_cached
         self._cache: dict[str, tuple[float, TenantConfig]] = {}
+        self._plain = config_from({}, default_policy, self.guard)
 
     async def get(self, tenant_id: str) -> TenantConfig:
         now = self.clock()
-        hit = self._cache.get(tenant_id)
+        cache = self._cache
+        hit = cache.get(tenant_id)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        registry = tenant_registry(await self.store.declared_schemas(tenant_id))
-        config = config_from(await self.store.tenant_settings(tenant_id), self.default_policy, self.guard, registry)
-        self._cache[tenant_id] = (now, config)
+        declared = await self.store.declared_schemas(tenant_id)
+        values = await self.store.tenant_settings(tenant_id)
+        if not declared and not values:
+            config = self._plain
+        else:
+            config = config_from(values, self.default_policy, self.guard, tenant_registry(declared))
+        if hit is not None:
+            del cache[tenant_id]  # to the end: refresh order
+        elif len(cache) >= self.max_cached:
+            del cache[next(iter(cache))]
+        cache[tenant_id] = (now, config)
         return config
+
+    def __len__(self) -> int:
+        return len(self._cache)

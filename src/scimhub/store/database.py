@@ -44,6 +44,7 @@ from scimhub.store.dialects import POSTGRES
 from scimhub.store.dialects import SQLITE
 from scimhub.store.dialects import JsonDialect
 from scimhub.store.fast_reads import FastReads
+from scimhub.store.pg_shelf import Shelf
 from scimhub.store.prepared import Observer
 from scimhub.store.prepared import Prepared
 from scimhub.store.prepared import compile_once
@@ -331,20 +332,29 @@ def _cancelled(exc: BaseException) -> bool:
 
 
 @asynccontextmanager
-async def _transaction(engine: AsyncEngine, begin: str, observers: list[Observer]) -> AsyncIterator[PostgresTx]:
-    async with engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")  # the pool resets it on return
-        driver: Any = (await conn.get_raw_connection()).driver_connection
-        await driver.execute(begin)
+async def _transaction(shelf: Shelf, begin: str, observers: list[Observer]) -> AsyncIterator[PostgresTx]:
+    lease = await shelf.take()
+    try:
+        await lease.driver.execute(begin)
+    except BaseException:
+        await shelf.discard(lease)
+        raise
+    try:
+        yield PostgresTx(lease.conn, lease.driver, observers)
+    except BaseException:
         try:
-            yield PostgresTx(conn, driver, observers)
-        except BaseException:
-            try:
-                await driver.execute("ROLLBACK")
-            except Exception:  # noqa: BLE001 - the connection is broken: never pool it again
-                await conn.invalidate()
-            raise
-        await driver.execute("COMMIT")
+            await lease.driver.execute("ROLLBACK")
+        except BaseException:  # noqa: BLE001 - the connection is broken (or the rollback cancelled): never pool it again
+            await shelf.discard(lease)
+        else:
+            await lease.conn.close()  # back to the pool, which resets it, not to the shelf
+        raise
+    try:
+        await lease.driver.execute("COMMIT")
+    except BaseException:
+        await shelf.discard(lease)
+        raise
+    await shelf.put_back(lease)
 
 
 class PostgresDatabase:
@@ -357,7 +367,16 @@ class PostgresDatabase:
         # Called with (sql, parameters) before each prepared statement (tests explain the plans).
         self.observers: list[Observer] = []
         self._engine: AsyncEngine | None = None
+        self._shelf: Shelf | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def shelf(self) -> Shelf:
+        """Connections ready for the next transaction (see ``pg_shelf``), of the running loop's engine."""
+        engine = self.engine
+        if self._shelf is None or self._shelf.engine is not engine:
+            self._shelf = Shelf(engine, self._make_engine.keep, self._make_engine.recycle)
+        return self._shelf
 
     @property
     def engine(self) -> AsyncEngine:
@@ -367,6 +386,7 @@ class PostgresDatabase:
         if self._engine is None or self._loop is not loop:
             if self._engine is not None:
                 self._engine.sync_engine.dispose(close=False)  # the old loop's connections are unusable here
+                self._shelf = None  # its connections too
             self._engine, self._loop = self._make_engine(), loop
             _OPEN.add(self)
         return self._engine
@@ -376,10 +396,10 @@ class PostgresDatabase:
 
     def read(self) -> AbstractAsyncContextManager[PostgresTx]:
         # One snapshot (a count and its page agree), and no write locks.
-        return _transaction(self.engine, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", self.observers)
+        return _transaction(self.shelf, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", self.observers)
 
     def write(self) -> AbstractAsyncContextManager[PostgresTx]:
-        return _transaction(self.engine, "BEGIN", self.observers)  # READ COMMITTED; row locks order writers
+        return _transaction(self.shelf, "BEGIN", self.observers)  # READ COMMITTED; row locks order writers
 
     def deferring(self) -> AbstractContextManager[list[asyncio.Future[None]]]:
         return nullcontext([])  # every transaction commits before it returns
@@ -400,9 +420,15 @@ class PostgresDatabase:
             # prepare and execute reach different server connections.
             async with self.read() as tx:
                 return await tx.rows(statement, **params)
-        async with self.engine.connect() as conn:  # one statement, one round trip: no BEGIN
-            driver: Any = (await conn.get_raw_connection()).driver_connection
-            return await PostgresTx(conn, driver, self.observers).rows(statement, **params)
+        shelf = self.shelf
+        lease = await shelf.take()  # one statement, one round trip: no BEGIN
+        try:
+            rows = await PostgresTx(lease.conn, lease.driver, self.observers).rows(statement, **params)
+        except BaseException:
+            await lease.conn.close()  # back to the pool, which resets it
+            raise
+        await shelf.put_back(lease)
+        return rows
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -420,7 +446,10 @@ class PostgresDatabase:
 
     async def dispose(self) -> None:
         if self._engine is not None and self._loop is asyncio.get_running_loop():
+            if self._shelf is not None:
+                await self._shelf.close()
             await self._engine.dispose()
+        self._shelf = None
         self._engine = None
         _OPEN.discard(self)
 
@@ -459,11 +488,15 @@ def _statement_name() -> str:
 
 
 class _PostgresEngineFactory:
+    recycle = 1800.0  # seconds: renew long-lived connections (proxies drop idle ones)
+
     def __init__(self, url: str, pool_size: int, max_overflow: int, pgbouncer: bool = False) -> None:
         self.url = url
         self.pool_size = pool_size
         self.max_overflow = max_overflow
         self.pgbouncer = pgbouncer
+        # Connections kept on the shelf: one fewer than the pool holds (none with no pool).
+        self.keep = max(0, pool_size - 1)
 
     def connect_args(self) -> dict[str, Any]:
         if not self.pgbouncer:
@@ -480,7 +513,7 @@ class _PostgresEngineFactory:
             else {
                 "pool_size": self.pool_size,
                 "max_overflow": self.max_overflow,
-                "pool_recycle": 1800,  # renew long-lived connections (proxies drop idle ones)
+                "pool_recycle": self.recycle,
             }
         )
         url = make_url(self.url)

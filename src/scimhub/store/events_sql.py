@@ -31,6 +31,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.elements import BindParameter
 
 from scimhub.events.model import Event
 from scimhub.schema.model import JsonDoc
@@ -679,8 +680,11 @@ class EventStore:
         counts = [0, 0, 0]
         async with self._write() as conn:
             if events_before is not None:
+                # Built once, so compiled once: a purge runs it for every tenant (10,000 at ~2 ms
+                # each to build and compile held the writer for 20 s).
+                purge_one = delete(events).where(*_purgeable_events(bindparam("purged_tenant"), events_before))
                 for (tenant_id,) in (await conn.execute(select(tenant_event_seq.c.tenant_id))).all():
-                    purged = await conn.execute(delete(events).where(*_purgeable_events(tenant_id, events_before)))
+                    purged = await conn.execute(purge_one, {"purged_tenant": tenant_id})
                     counts[0] += purged.rowcount
                 counts[1] = (
                     await conn.execute(delete(webhook_attempts).where(webhook_attempts.c.attempted_at < events_before))
@@ -702,7 +706,7 @@ class EventStore:
 _PAST_ALL = 2**62  # above every seq and pk: "no row is recent enough, all may go"
 
 
-def _purgeable_events(tenant_id: str, before: str) -> list[ColumnElement[bool]]:
+def _purgeable_events(tenant_id: str | BindParameter[str], before: str) -> list[ColumnElement[bool]]:
     """A tenant's events before its first one at or after ``before`` (seq order is commit order),
     and not past what its slowest webhook has been sent."""
     first_kept = (

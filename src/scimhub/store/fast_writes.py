@@ -64,6 +64,19 @@ UPDATE_RESOURCE = prepare(update(resources).where(*_WHERE).values(_bind(*_ROW)))
 UPDATE_RESOURCE_DOC = prepare(
     update(resources).where(*_WHERE).values(_bind(*(c for c in _ROW if c not in KEY_COLUMNS)))
 )
+DELETE_RESOURCE = prepare(delete(resources).where(*_WHERE).returning(resources.c.pk))
+_MEMBER = resources.alias("member")
+# The groups a resource about to be deleted is a member of (their ids, for the membership events).
+GROUPS_CONTAINING = prepare(
+    select(resources.c.id)
+    .select_from(group_members.join(resources, resources.c.pk == group_members.c.group_pk))
+    .where(
+        group_members.c.member_pk
+        == select(_MEMBER.c.pk)
+        .where(_MEMBER.c.tenant_id == bindparam("tenant"), _MEMBER.c.id == bindparam("id"))
+        .scalar_subquery()
+    )
+)
 VALUES_OF = prepare(
     select(resource_values.c.path, resource_values.c.value_key).where(resource_values.c.resource_pk == bindparam("pk"))
 )

@@ -11,6 +11,7 @@ import orjson
 from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import insert
+from sqlalchemy import literal_column
 from sqlalchemy import select
 
 from scimhub.schema.model import JsonDoc
@@ -38,6 +39,23 @@ class LoggedRequest:
 
 _FIELDS = tuple(f.name for f in fields(LoggedRequest))
 _INSERT = prepare(insert(request_log).values({n: bindparam(n) for n in _FIELDS}))
+# pks are shared by all tenants: keep from the tenant's keep-th newest row. One prepared statement,
+# run for every tenant of a batch at once (with thousands of quiet tenants a flush holds one or
+# two entries of each of hundreds of tenants).
+_TRIM = prepare(
+    delete(request_log).where(
+        request_log.c.tenant_id == bindparam("tenant_id"),
+        request_log.c.pk
+        < (
+            select(request_log.c.pk)
+            .where(request_log.c.tenant_id == bindparam("tenant_id"))
+            .order_by(request_log.c.pk.desc())
+            .offset(bindparam("skip"))
+            .limit(literal_column("1"))
+            .scalar_subquery()
+        ),
+    )
+)
 
 
 class RequestLogStore:
@@ -49,23 +67,11 @@ class RequestLogStore:
         """Insert a batch in one transaction and keep only the newest ``keep`` rows per tenant."""
         if not entries:
             return
+        skip = max(self.keep - 1, 0)
         async with self.db.write() as tx:
             await tx.run_many(_INSERT, [_row(e) for e in entries])
-            for tenant_id in {e.tenant_id for e in entries}:
-                # pks are shared by all tenants: keep from the tenant's keep-th newest row.
-                oldest_kept = (
-                    select(request_log.c.pk)
-                    .where(request_log.c.tenant_id == tenant_id)
-                    .order_by(request_log.c.pk.desc())
-                    .offset(max(self.keep - 1, 0))
-                    .limit(1)
-                )
-                await tx.execute(
-                    delete(request_log).where(
-                        request_log.c.tenant_id == tenant_id,
-                        request_log.c.pk < oldest_kept.scalar_subquery(),
-                    )
-                )
+            tenant_ids = sorted({e.tenant_id for e in entries})
+            await tx.run_many(_TRIM, [{"tenant_id": t, "skip": skip} for t in tenant_ids])
 
     async def recent(self, tenant_id: str, limit: int, failed_only: bool = False) -> list[JsonDoc]:
         """Newest first."""

@@ -67,6 +67,8 @@ from scimhub.store.base import Query
 from scimhub.store.base import StoredResource
 from scimhub.store.base import Tenant
 from scimhub.store.base import TokenRecord
+from scimhub.store.config_sql import TENANT_SETTINGS
+from scimhub.store.config_sql import TOUCH_TOKEN
 from scimhub.store.database import Database
 from scimhub.store.database import DeadlineExceeded
 from scimhub.store.database import Rows
@@ -223,10 +225,10 @@ class SqlUnitOfWork:
             await self._tx.run_many(fw.INSERT_VALUE, rows)
 
     async def delete(self, resource_type: str, id: str) -> bool:
-        result = await self._tx.execute(delete(resources).where(self._where_id(resource_type, id)))
-        if result.rowcount:
+        deleted = await self._tx.rows(fw.DELETE_RESOURCE, w_tenant=self._tenant_id, w_id=id, w_rtype=resource_type)
+        if deleted:
             await self._count(resource_type, -1)
-        return bool(result.rowcount)
+        return bool(deleted)
 
     async def _count(self, resource_type: str, delta: int) -> None:
         await self._tx.rows(
@@ -307,13 +309,7 @@ class SqlUnitOfWork:
             await self._tx.run_many(fw.TOUCH, touched)
 
     async def groups_containing(self, member_id: str) -> list[str]:
-        member = select(resources.c.pk).where(resources.c.tenant_id == self._tenant_id, resources.c.id == member_id)
-        stmt = (
-            select(resources.c.id)
-            .select_from(group_members.join(resources, resources.c.pk == group_members.c.group_pk))
-            .where(group_members.c.member_pk == member.scalar_subquery())
-        )
-        return list((await self._tx.execute(stmt)).scalars())
+        return [row[0] for row in await self._tx.rows(fw.GROUPS_CONTAINING, tenant=self._tenant_id, id=member_id)]
 
     async def member_ids(self, group_id: str) -> list[str]:
         group_pk = await self._pk("Group", group_id)
@@ -742,11 +738,7 @@ class SqlStore:
             return await roles_sql.roles_of_users(tx, tenant_id, user_pks)
 
     async def tenant_settings(self, tenant_id: str) -> dict[str, str]:
-        async with self.db.read() as tx:
-            rows = await tx.execute(
-                select(tenant_settings.c.key, tenant_settings.c.value).where(tenant_settings.c.tenant_id == tenant_id)
-            )
-            return {row.key: row.value for row in rows}
+        return {key: value for key, value in await self.db.fast(TENANT_SETTINGS, tenant_id=tenant_id)}
 
     async def set_tenant_setting(self, tenant_id: str, key: str, value: str | None) -> None:
         """Set (or, with None, remove) one tenant setting."""
@@ -840,8 +832,11 @@ class SqlStore:
         self.token_changes += 1
 
     async def touch_token(self, token_id: str, when: str) -> None:
+        await self.touch_tokens([(token_id, when)])
+
+    async def touch_tokens(self, touches: Sequence[tuple[str, str]]) -> None:
         async with self.db.write() as tx:
-            await tx.execute(update(tokens).where(tokens.c.id == token_id).values(last_used_at=when))
+            await tx.run_many(TOUCH_TOKEN, [{"token_id": token_id, "when": when} for token_id, when in touches])
 
 
 def _token(row: Row[*tuple[Any, ...]]) -> TokenRecord:
