@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 
 from scimhub.console.web import ConsoleError
 from scimhub.console.web import runtime
+from scimhub.directory.attributes import RESERVED
 from scimhub.directory.attributes import AttributeMap
 from scimhub.directory.roles import RuleKind
 from scimhub.directory.user import directory_user
@@ -75,3 +77,14 @@ async def directory_view(request: Request, tenant: Tenant, resource: JsonDoc) ->
     roles = await directory.roles_of(tenant.id, [pk]) if pk is not None else {}
     mapping: AttributeMap = await attribute_map.tenant_mapping(*attribute_stores(request), tenant.id)
     return directory_user(resource, mapping, groups.get(pk or 0, []), roles.get(pk or 0, []))
+
+
+def mapped_fields(user: JsonDoc) -> list[tuple[str, str | None]]:
+    """A directory user's mapped names and their values as shown (None: no value), in its order."""
+    shown: list[tuple[str, str | None]] = []
+    for name, value in user.items():
+        if name in RESERVED:
+            continue
+        text = None if value is None else value if isinstance(value, str) else orjson.dumps(value).decode()
+        shown.append((name, text))
+    return shown
