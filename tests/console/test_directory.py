@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import orjson
+import pytest
 from markupsafe import escape
 from starlette.applications import Starlette
 
@@ -108,7 +107,9 @@ async def test_user_page_shows_roles_from_role_rules_and_the_directory_user(
     assert (await tenant.client.post("/Groups", json=group)).status_code == 201
     before = await console.client.get(f"/console/t/acme/users/{user_id}")
     assert "No roles." in before.text and '<span class="badge">engineer</span>' not in before.text
-    assert (await console.post("/console/t/acme/roles/rules", role="engineer", kind="group", value="engineering")).status_code == 303
+    assert (
+        await console.post("/console/t/acme/roles/rules", role="engineer", kind="group", value="engineering")
+    ).status_code == 303
     assert (await console.post("/console/t/acme/roles/settings", mode="all", default="member")).status_code == 303
     fields = {"csrf": console.csrf, "name": "costCenter", "path": f"{ENTERPRISE}:costCenter"}
     mapped = await console.client.post("/console/t/acme/attributes", data=fields)

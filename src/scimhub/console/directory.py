@@ -1,6 +1,7 @@
 """The tenant's directory: Users and Groups through the SCIM search machinery (a SCIM filter box,
-RFC 9865 cursor pages), a user's attributes, groups, roles and directory user (the directory API's
-normalized shape, ``console.mappings``), events and audit entries, and a group's members (a cursor-paged ``groups.value eq`` search: a huge group is never loaded)."""
+RFC 9865 cursor pages), a user's attributes, groups, roles and directory user (the directory
+API's normalized shape, ``console.mappings``), events and audit entries, and a group's members (a
+cursor-paged ``groups.value eq`` search: a huge group is never loaded)."""
 
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ from scimhub.directory.attributes import MappingError
 from scimhub.errors import ScimError
 from scimhub.protocol import attribute_map
 
+
 def _settings(request: Request, tenant_name: str, done: str) -> Response:
     return redirect(request, f"/t/{tenant_name}/settings", done=done)
 
