@@ -119,6 +119,7 @@ async def test_user_page_shows_roles_from_role_rules_and_the_directory_user(
     assert page.status_code == 200
     assert '<span class="badge">engineer</span>' in page.text
     assert '<span class="badge">member</span>' not in page.text  # role.default: for users no rule gives a role
+    assert "roles: [] → [&#34;engineer&#34;]" in page.text  # the user.roles_changed event, summed up
     assert "Role mapping is not part of this build." not in page.text
     # The directory user: the same document the directory API answers for this user.
     async with admin_client(console_app, ADMIN_TOKEN) as admin:
