@@ -1,7 +1,7 @@
 """The operator's path through the console in chromium: sign in, create a tenant, issue a token,
 provision users with it over SCIM, find them with a filter, give a group's members a role and see
-it on a user's page, see a failed request, watch events arrive live; and the security properties a browser sees (no page without a session, CSRF refused,
-no secret in any URL, no CSP violation)."""
+it on a user's page, see a failed request, watch events arrive live; and the security properties a
+browser sees (no page without a session, CSRF refused, no secret in any URL, no CSP violation)."""
 
 from __future__ import annotations
 

@@ -30,4 +30,5 @@ def test_resource_ref_shortens_the_id() -> None:
 
 def test_event_summary_of_a_roles_change() -> None:
     data = {"id": "u1", "userName": "ada@example.com", "before": [], "after": ["admin", "engineer"]}
-    assert event_summary({"type": "user.roles_changed", "changes": [], "data": data}) == 'roles: [] → ["admin","engineer"]'
+    summary = event_summary({"type": "user.roles_changed", "changes": [], "data": data})
+    assert summary == 'roles: [] → ["admin","engineer"]'
