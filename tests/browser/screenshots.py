@@ -34,6 +34,7 @@ from tests.browser.setup_screenshots import setup_pages
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PEOPLE = [
     ("Ada", "Lovelace"), ("Alan", "Turing"), ("Grace", "Hopper"), ("Edsger", "Dijkstra"), ("Barbara", "Liskov"),
     ("Donald", "Knuth"), ("Frances", "Allen"), ("Ken", "Thompson"), ("Margaret", "Hamilton"), ("Dennis", "Ritchie"),
@@ -62,18 +63,27 @@ def _provision(server: LiveServer, token: str) -> None:
     admin = {"Authorization": f"Bearer {server.admin_token}"}
     with httpx2.Client(base_url=f"{server.url}/admin/v1", headers=admin, timeout=10) as api:
         api.post("/tenants/acme/webhooks", json={"url": "http://127.0.0.1:9/scim-events"})  # nobody listens
+        for rule in (
+            {"role": "engineer", "group": "Engineering"},
+            {"role": "researcher", "group": "Research", "priority": 5},
+            {"role": "admin", "scimRole": "Global Administrator", "priority": 10},
+        ):
+            api.post("/tenants/acme/roles", json=rule)
+        api.put("/tenants/acme/roles/settings", json={"default": "viewer"})
+        api.put("/tenants/acme/attributes/costCenter", json={"path": f"{ENTERPRISE}:costCenter"})
     headers = {"Authorization": f"Bearer {token}", "User-Agent": "Okta SCIM Client 1.0.0"}
     with httpx2.Client(base_url=server.scim, headers=headers, timeout=10) as scim:
         ids = []
         for given, family in PEOPLE:
             user = {
-                "schemas": [USER],
+                "schemas": [USER, ENTERPRISE],
                 "userName": f"{given.lower()}.{family.lower()}@acme.example",
                 "name": {"givenName": given, "familyName": family},
                 "displayName": f"{given} {family}",
                 "emails": [{"value": f"{given.lower()}@acme.example", "primary": True, "type": "work"}],
                 "externalId": f"00u{zlib.crc32(family.encode()) % 10**8:08d}",
                 "active": True,
+                ENTERPRISE: {"costCenter": f"CC-{100 + len(ids) % 3}"},
             }
             ids.append(scim.post("/Users", json=user).json()["id"])
         for name, members in (("Engineering", ids[:9]), ("Research", ids[8:14]), ("Operations", ids[14:])):

@@ -1,16 +1,18 @@
 """The operator's path through the console in chromium: sign in, create a tenant, issue a token,
-provision users with it over SCIM, find them with a filter, see a failed request, watch events
-arrive live; and the security properties a browser sees (no page without a session, CSRF refused,
-no secret in any URL, no CSP violation)."""
+provision users with it over SCIM, find them with a filter, give a group's members a role and see
+it on a user's page, see a failed request, watch events arrive live; and the security properties a
+browser sees (no page without a session, CSRF refused, no secret in any URL, no CSP violation)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx2
 import pytest
 from playwright.sync_api import Browser
 from playwright.sync_api import ConsoleMessage
+from playwright.sync_api import Locator
 from playwright.sync_api import Page
 from playwright.sync_api import Request
 from playwright.sync_api import expect
@@ -19,6 +21,7 @@ from tests.browser.conftest import LiveServer
 from tests.browser.conftest import sign_in
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 @pytest.fixture
@@ -50,6 +53,15 @@ def _issue_token(page: Page, server: LiveServer, tenant: str) -> str:
     return token
 
 
+def _reload_until_visible(page: Page, locator: Locator, seconds: float = 15) -> None:
+    """Reload until ``locator`` shows: the server's runner recomputes roles in the background."""
+    deadline = time.monotonic() + seconds
+    while not locator.is_visible():
+        assert time.monotonic() < deadline, f"{locator} never appeared"
+        time.sleep(0.3)
+        page.reload()
+
+
 def _scim(server: LiveServer, token: str) -> httpx2.Client:
     return httpx2.Client(base_url=server.scim, headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
@@ -66,8 +78,13 @@ def test_operator_flow_from_tenant_to_failed_request(
     expect(page.get_by_role("button", name="Copy")).to_be_visible()  # console.js ran (CSP allows it)
 
     with _scim(live_server, token) as scim:
+        ids = {}
         for name in ("ada@flow.example", "alan@flow.example", "grace@flow.example"):
-            assert scim.post("/Users", json={"schemas": [USER], "userName": name}).status_code == 201
+            created = scim.post("/Users", json={"schemas": [USER], "userName": name})
+            assert created.status_code == 201
+            ids[name] = created.json()["id"]
+        admins = {"schemas": [GROUP], "displayName": "Admins", "members": [{"value": ids["ada@flow.example"]}]}
+        assert scim.post("/Groups", json=admins).status_code == 201
         duplicate = scim.post("/Users", json={"schemas": [USER], "userName": "ada@flow.example"})
         assert duplicate.status_code == 409
 
@@ -80,6 +97,24 @@ def test_operator_flow_from_tenant_to_failed_request(
     page.get_by_role("link", name="ada@flow.example").click()
     expect(page.get_by_role("heading", name="ada@flow.example")).to_be_visible()
     expect(page.get_by_role("cell", name="user.created", exact=True).first).to_be_visible()
+    expect(page.get_by_text("No roles.")).to_be_visible()
+    user_page = page.url
+
+    # Group Admins' members get role "admin": a rule added on the Settings tab.
+    page.get_by_role("link", name="Settings", exact=True).click()
+    expect(page.get_by_text("No rules: nobody gets a role.")).to_be_visible()
+    page.get_by_label("Role", exact=True).fill("admin")
+    page.get_by_label("from").select_option(label="group name")
+    page.get_by_label("Group or role value").fill("Admins")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.get_by_role("status")).to_contain_text("Role rule added")
+    expect(page.locator("#roles tbody")).to_contain_text("Admins")
+    page.goto(user_page)
+    _reload_until_visible(page, page.locator(".badge", has_text="admin"))
+    expect(page.get_by_text("No roles.")).to_have_count(0)
+    expect(page.locator("pre.json").last).to_contain_text('"roles": [')
+    page.goto(user_page.replace(ids["ada@flow.example"], ids["alan@flow.example"]))
+    expect(page.get_by_text("No roles.")).to_be_visible()
 
     page.get_by_role("link", name="Directory").click()
     page.get_by_label("Filter").fill('userName eq "unclosed')

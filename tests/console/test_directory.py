@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
+from markupsafe import escape
+from starlette.applications import Starlette
 
 from scimhub.store.sql import SqlStore
 from tests.conftest import TenantAccess
+from tests.console.conftest import ADMIN_TOKEN
 from tests.console.conftest import Console
+from tests.events.support import admin_client
+from tests.roles.support import settle
 
 pytestmark = pytest.mark.anyio
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
 async def _user(tenant: TenantAccess, name: str, **extra: object) -> str:
@@ -81,21 +90,43 @@ async def test_unknown_user_and_tenant_are_404_pages(console: Console, tenant: T
     assert "No tenant named" in nobody.text
 
 
-async def test_roles_section_appears_where_the_store_maps_roles(
-    console: Console, tenant: TenantAccess, store: SqlStore, monkeypatch: pytest.MonkeyPatch
+async def test_user_page_shows_roles_from_role_rules_and_the_directory_user(
+    console: Console, tenant: TenantAccess, store: SqlStore, console_app: Starlette
 ) -> None:
-    user_id = await _user(tenant, "dan@example.com")
-    without = await console.client.get(f"/console/t/acme/users/{user_id}")
-    assert "Role mapping is not part of this build." in without.text
-    stored = await store.get(tenant.tenant_id, "User", user_id)
-    assert stored is not None and stored.pk is not None
-    asked: list[tuple[str, list[int]]] = []
-
-    async def roles_of_users(tenant_id: str, user_pks: list[int]) -> dict[int, list[str]]:
-        asked.append((tenant_id, list(user_pks)))
-        return {pk: ["admin", "billing"] for pk in user_pks}
-
-    monkeypatch.setattr(store, "roles_of_users", roles_of_users, raising=False)
+    body = {
+        "schemas": [USER, ENTERPRISE],
+        "userName": "dan@example.com",
+        "emails": [{"value": "dan@example.com", "primary": True}],
+        ENTERPRISE: {"costCenter": "CC-7"},
+    }
+    created = await tenant.client.post("/Users", json=body)
+    assert created.status_code == 201, created.text
+    user_id = created.json()["id"]
+    other_id = await _user(tenant, "erin@example.com")
+    group = {"schemas": [GROUP], "displayName": "Engineering", "members": [{"value": user_id}]}
+    assert (await tenant.client.post("/Groups", json=group)).status_code == 201
+    before = await console.client.get(f"/console/t/acme/users/{user_id}")
+    assert "No roles." in before.text and '<span class="badge">engineer</span>' not in before.text
+    assert (
+        await console.post("/console/t/acme/roles/rules", role="engineer", kind="group", value="engineering")
+    ).status_code == 303
+    assert (await console.post("/console/t/acme/roles/settings", mode="all", default="member")).status_code == 303
+    fields = {"csrf": console.csrf, "name": "costCenter", "path": f"{ENTERPRISE}:costCenter"}
+    mapped = await console.client.post("/console/t/acme/attributes", data=fields)
+    assert mapped.status_code == 303
+    await settle(store, tenant.tenant_id)
     page = await console.client.get(f"/console/t/acme/users/{user_id}")
-    assert asked == [(tenant.tenant_id, [stored.pk])]
-    assert '<span class="badge">admin</span>' in page.text and '<span class="badge">billing</span>' in page.text
+    assert page.status_code == 200
+    assert '<span class="badge">engineer</span>' in page.text
+    assert '<span class="badge">member</span>' not in page.text  # role.default: for users no rule gives a role
+    assert "roles: [] → [&#34;engineer&#34;]" in page.text  # the user.roles_changed event, summed up
+    assert "Role mapping is not part of this build." not in page.text
+    # The directory user: the same document the directory API answers for this user.
+    async with admin_client(console_app, ADMIN_TOKEN) as admin:
+        api_user = (await admin.get(f"/tenants/acme/directory/users/{user_id}")).json()
+    assert api_user["roles"] == ["engineer"] and api_user["costCenter"] == "CC-7"
+    assert escape(orjson.dumps(api_user, option=orjson.OPT_INDENT_2).decode()) in page.text
+    assert '<dt class="mono">costCenter</dt><dd>CC-7</dd>' in page.text
+    assert '<dt class="mono">email</dt><dd>dan@example.com</dd>' in page.text
+    other = await console.client.get(f"/console/t/acme/users/{other_id}")
+    assert '<span class="badge">member</span>' in other.text and '<span class="badge">engineer</span>' not in other.text

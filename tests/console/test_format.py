@@ -26,3 +26,9 @@ def test_pretty_json_indents_whole_json_and_keeps_anything_else() -> None:
 
 def test_resource_ref_shortens_the_id() -> None:
     assert resource_ref({"resourceType": "User", "resourceId": "0123456789abcdef"}) == "User 01234567…"
+
+
+def test_event_summary_of_a_roles_change() -> None:
+    data = {"id": "u1", "userName": "ada@example.com", "before": [], "after": ["admin", "engineer"]}
+    summary = event_summary({"type": "user.roles_changed", "changes": [], "data": data})
+    assert summary == 'roles: [] → ["admin","engineer"]'

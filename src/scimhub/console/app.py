@@ -24,6 +24,7 @@ from starlette.types import Send
 from scimhub.console import activity
 from scimhub.console import auth
 from scimhub.console import directory
+from scimhub.console import mapping_forms
 from scimhub.console import tenant_settings
 from scimhub.console import tenants
 from scimhub.console import tokens
@@ -106,6 +107,7 @@ def routes() -> list[BaseRoute]:
         *activity.routes(tenant),
         *webhooks.routes(tenant),
         *tenant_settings.routes(tenant),
+        *mapping_forms.routes(tenant),
         *setup_routes(tenant),
         Mount("/static", app=StaticFiles(packages=[("scimhub.console", "static")]), name="static"),
     ]

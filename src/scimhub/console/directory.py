@@ -1,6 +1,7 @@
 """The tenant's directory: Users and Groups through the SCIM search machinery (a SCIM filter box,
-RFC 9865 cursor pages), a user's attributes, groups, roles, events and audit entries, and a
-group's members (a cursor-paged ``groups.value eq`` search: a huge group is never loaded)."""
+RFC 9865 cursor pages), a user's attributes, groups, roles and directory user (the directory
+API's normalized shape, ``console.mappings``), events and audit entries, and a group's members (a
+cursor-paged ``groups.value eq`` search: a huge group is never loaded)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
+from scimhub.console.mappings import directory_view
+from scimhub.console.mappings import mapped_fields
 from scimhub.console.session import Session
 from scimhub.console.web import ConsoleError
 from scimhub.console.web import page
@@ -150,7 +153,7 @@ async def _user(request: Request, session: Session) -> Response:
     _ctx, doc = await _resource(request, tenant, "User", None)
     rt = runtime(request)
     queries = ConsoleQueries(rt.admin.events.db)
-    roles = await _roles(request, tenant, doc)
+    directory_user = await directory_view(request, tenant, doc)
     return render(
         request,
         "console/user.html",
@@ -161,25 +164,14 @@ async def _user(request: Request, session: Session) -> Response:
         doc=doc,
         raw=_pretty(doc),
         groups=[g for g in doc.get("groups", []) if isinstance(g, dict)],
-        roles=roles,
+        roles=directory_user["roles"],
+        directory_user=directory_user,
+        mapped=mapped_fields(directory_user),
+        directory_json=_pretty(directory_user),
         events=await queries.events_of(tenant.id, doc["id"]),
         audit=await queries.audit_of(tenant.id, doc["id"]),
         window=HISTORY_WINDOW,
     )
-
-
-async def _roles(request: Request, tenant: Tenant, doc: JsonDoc) -> list[str] | None:
-    """The user's roles where the role mapping (``roles_of_users`` on the store) exists; None
-    otherwise, and the page leaves the section out."""
-    store: Any = runtime(request).service.store
-    lookup = getattr(store, "roles_of_users", None)
-    if lookup is None:
-        return None
-    pk = getattr(await store.get(tenant.id, "User", doc["id"]), "pk", None)
-    if pk is None:
-        return None
-    found: dict[int, list[str]] = await lookup(tenant.id, [pk])
-    return found.get(pk, [])
 
 
 async def _group(request: Request, session: Session) -> Response:

@@ -16,7 +16,8 @@ def _value(value: Any) -> str:
 
 
 def event_summary(payload: dict[str, Any]) -> str:
-    """``active: true → false; title: "A" → "B"``, or ``3 members``, or the resource's name."""
+    """``active: true → false; title: "A" → "B"``, or ``roles: [] → ["admin"]``, or ``3 members``,
+    or the resource's name."""
     parts = []
     for change in payload.get("changes", [])[:MAX_CHANGES]:
         if isinstance(change, dict):
@@ -25,6 +26,11 @@ def event_summary(payload: dict[str, Any]) -> str:
     more = len(payload.get("changes", [])) - MAX_CHANGES
     if more > 0:
         parts.append(f"and {more} more")
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    assert isinstance(data, dict)
+    before, after = data.get("before"), data.get("after")
+    if isinstance(before, list) and isinstance(after, list):  # user.roles_changed's data
+        parts.append(f"roles: {_value(before)} → {_value(after)}")
     members = payload.get("members")
     if isinstance(members, list) and members:
         parts.append(f"{len(members)} member{'' if len(members) == 1 else 's'}")

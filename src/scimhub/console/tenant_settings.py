@@ -1,8 +1,7 @@
 """The tenant's settings tab: sync state and the event-stream hold (pause, resume, release),
 policy switches, rate limit, guard and inactive-user settings (``scimhub tenant set``'s keys,
-checked by the same ``check_setting``), and the declared extension schemas.
-
-Role and attribute mappings get their sections here once those features exist (hook: ``MAPPINGS``).
+checked by the same ``check_setting``), the declared extension schemas, and the role and attribute
+mappings (``MAPPINGS``: read by ``console.mappings``, changed by ``console.mapping_forms``).
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
+from scimhub.console import mappings
 from scimhub.console.session import Session
 from scimhub.console.web import action
 from scimhub.console.web import page
@@ -36,8 +36,8 @@ from scimhub.timestamps import utc_now
 
 MAX_VALUE = 200
 MAX_REASON = 500
-# (title, the module that renders it) of mapping sections added by other features; none yet.
-MAPPINGS: list[tuple[str, str]] = []
+# (title, the template that renders it) of the mapping sections: roles, then attributes.
+MAPPINGS: list[tuple[str, str]] = mappings.SECTIONS
 
 
 def _default(request: Request, key: str) -> str:
@@ -84,6 +84,7 @@ async def settings_page(
         schemas=[schema_ops.summary(d) for d in declared],
         mappings=MAPPINGS,
         error=error,
+        **await mappings.sections(request, tenant),
     )
 
 

@@ -53,6 +53,11 @@ DONE = {
     "paused": "Event stream paused.",
     "resumed": "Event stream resumed.",
     "link-revoked": "Setup link revoked: its page now answers 410 Gone.",
+    "role-mapped": "Role rule added: every user's roles are being recomputed (progress under Roles).",
+    "role-unmapped": "Role rule removed: every user's roles are being recomputed (progress under Roles).",
+    "roles-configured": "Role settings saved: every user's roles are being recomputed (progress under Roles).",
+    "attribute-mapped": "Attribute mapped: the directory API uses it now, events within 10 seconds.",
+    "attribute-unmapped": "Attribute unmapped: the directory API drops it now, events within 10 seconds.",
 }
 
 
