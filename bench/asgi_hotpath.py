@@ -3,7 +3,8 @@
 Usage: python -m bench.asgi_hotpath [--users 2000] [--requests 3000] [--profile] [--db postgresql] [--only eq,post]
 Prints microseconds per request (wall clock and this process's CPU time) for an existence check
 (userName eq), a create (alone and 8 at a time), a page of 100 users (startIndex and cursor), a
-PATCH of ``active`` (the deprovisioning signal) and a one-member change of a group. With
+PATCH of ``active`` (the deprovisioning signal, Okta's form; ``entra``: Entra's), a one-member change
+of a group, and with ``--only`` a PUT (Okta's profile update) and a DELETE of a user. With
 ``--db postgresql`` it runs on a fresh database on ``--postgres-url`` (created, migrated, dropped).
 """
 
@@ -24,7 +25,9 @@ import orjson
 from bench import postgres
 from bench.payloads import CORE_GROUP
 from bench.payloads import entra_add_members
+from bench.payloads import entra_deactivate
 from bench.payloads import okta_deactivate
+from bench.payloads import okta_put
 from bench.payloads import okta_remove_member
 from scimhub.app import create_app
 from scimhub.protocol import tenants
@@ -156,6 +159,16 @@ async def measure_on(args: argparse.Namespace, store: Any, tenant_id: str, call:
         ids = await user_ids(store, tenant_id, min(args.users, args.requests))
         patches = [lambda i=i: call("PATCH", f"/scim/v2/Users/{i}", body=orjson.dumps(okta_deactivate())) for i in ids]
         await measure("PATCH /Users/{id} active false", patches, args.profile)
+    if "entra" in only:
+        # Users the Okta form left active: the last ones (--users at least twice --requests).
+        ids = (await user_ids(store, tenant_id, args.users))[-min(args.users, args.requests) :]
+        body = orjson.dumps(entra_deactivate())
+        patches = [lambda i=i: call("PATCH", f"/scim/v2/Users/{i}", body=body) for i in ids]
+        await measure("PATCH /Users/{id} active false (Entra)", patches, args.profile)
+    if "put" in only:
+        ids = await user_ids(store, tenant_id, min(args.users, args.requests))
+        puts = [lambda n=n, i=i: call("PUT", f"/scim/v2/Users/{i}", body=put_body(n, i)) for n, i in enumerate(ids)]
+        await measure("PUT /Users/{id}", puts, args.profile)
     if "post" in only:
         bodies = [user(args.users + i) for i in range(args.requests)]
         posts = [lambda b=b: call("POST", "/scim/v2/Users", body=b) for b in bodies]
@@ -178,6 +191,18 @@ async def measure_on(args: argparse.Namespace, store: Any, tenant_id: str, call:
         ]
         changes = [lambda b=b: call("PATCH", path, body=b) for b in bodies]
         await measure("PATCH /Groups/{id} add or remove one member (100 members)", changes, args.profile)
+    if "delete" in only:  # last: it removes the users the others use
+        ids = await user_ids(store, tenant_id, min(args.users, args.requests))
+        deletes = [lambda i=i: call("DELETE", f"/scim/v2/Users/{i}") for i in ids]
+        await measure("DELETE /Users/{id}", deletes, args.profile)
+
+
+def put_body(n: int, id: str) -> bytes:
+    """Okta's profile update of user n (created in order by ``user``): its userName kept."""
+    body = okta_put(n, id)
+    body["userName"] = f"u{n}@example.com"
+    body["emails"][0]["value"] = body["emails"][0]["display"] = body["userName"]
+    return orjson.dumps(body)
 
 
 async def user_ids(store: Any, tenant_id: str, count: int) -> list[str]:
@@ -191,7 +216,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument(
-        "--only", default="eq,post,page,patch,member", help="comma-separated: eq, post, post8, page, patch, member"
+        "--only",
+        default="eq,post,page,patch,member",
+        help="comma-separated: eq, post, post8, page, patch, entra, put, member, delete",
     )
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres-url", default=postgres.DEFAULT_SERVER, help="server and maintenance database")

@@ -95,6 +95,15 @@ REMOVE_MEMBER = prepare(
     .where(group_members.c.group_pk == bindparam("group_pk"), group_members.c.member_pk == bindparam("member_pk"))
     .returning(group_members.c.member_pk)
 )
+# The groups a resource is a member of (a deletion touches them and announces its leaving them),
+# through the memberships' member index; and the deletion itself (memberships and indexed values
+# go with it: ON DELETE CASCADE).
+GROUPS_OF_MEMBER = prepare(
+    select(resources.c.id, resources.c.pk)
+    .select_from(group_members.join(resources, resources.c.pk == group_members.c.group_pk))
+    .where(group_members.c.member_pk == bindparam("member_pk"))
+)
+DELETE_RESOURCE = prepare(delete(resources).where(*_WHERE).returning(resources.c.pk))
 # A new version and lastModified for a resource whose representation changed indirectly.
 TOUCH = prepare(
     update(resources)
