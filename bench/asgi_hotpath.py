@@ -1,10 +1,11 @@
 """Per-request cost of the hottest paths, calling the ASGI app directly (no network, no client).
 
-Usage: python -m bench.asgi_hotpath [--users 2000] [--requests 3000] [--profile] [--db postgresql] [--only eq,post]
+Usage: python -m bench.asgi_hotpath [--users 2000] [--requests 3000] [--profile] [--db postgresql] [--only eq,groups]
 Prints microseconds per request (wall clock and this process's CPU time) for an existence check
 (userName eq), a create (alone and 8 at a time), a page of 100 users (startIndex and cursor), a
 PATCH of ``active`` (the deprovisioning signal, Okta's form; ``entra``: Entra's), a one-member change
-of a group, and with ``--only`` a PUT (Okta's profile update) and a DELETE of a user. With
+of a group, and with ``--only``: ``GET /Groups?excludedAttributes=members`` (``groups``), a PUT
+(Okta's profile update), a DELETE of a user, and creates in POST /Bulk requests of 100 (``bulk``). With
 ``--db postgresql`` it runs on a fresh database on ``--postgres-url`` (created, migrated, dropped).
 """
 
@@ -201,6 +202,13 @@ async def measure_on(args: argparse.Namespace, store: Any, tenant_id: str, call:
         bodies = [user(args.users + args.requests + i) for i in range(args.requests)]
         posts = [lambda b=b: call("POST", "/scim/v2/Users", body=b) for b in bodies]
         await measure("POST /Users, 8 concurrent", posts, args.profile, concurrency=8)
+    if "groups" in only:  # Entra's and Okta's group list, members left out (two groups, one of 100 members)
+        ids = await user_ids(store, tenant_id, min(args.users, 100))
+        for name, members in (("Listed", [{"value": i} for i in ids]), ("Empty", [])):
+            group = orjson.dumps({"schemas": [CORE_GROUP], "displayName": name, "members": members})
+            assert await call("POST", "/scim/v2/Groups", body=group) == 201
+        lists = [lambda: call("GET", "/scim/v2/Groups", b"excludedAttributes=members")] * args.requests
+        await measure("GET /Groups?excludedAttributes=members", lists, args.profile)
     if "member" in only:  # Okta and Entra change one member at a time
         ids = await user_ids(store, tenant_id, args.users)
         members = [{"value": i} for i in ids[:100]]
@@ -242,7 +250,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default="eq,post,page,patch,member",
-        help="comma-separated: eq, post, post8, bulk, page, patch, entra, put, member, delete",
+        help="comma-separated: eq, post, post8, bulk, page, patch, entra, put, member, groups, delete",
     )
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres-url", default=postgres.DEFAULT_SERVER, help="server and maintenance database")

@@ -65,6 +65,7 @@ class Options:
     max_minutes: float
     keep: bool
     out: Path
+    floors: tuple[str, ...] = ("floor", "floor-built")
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -102,6 +103,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--max-minutes", type=float, default=90.0, help="skip what would start after this")
     p.add_argument("--smoke", action="store_true", help="N=200 and a few requests per row")
     p.add_argument("--keep", action="store_true", help="keep the temporary databases and server logs")
+    p.add_argument(
+        "--floors",
+        default="floor,floor-built",
+        help="floor servers run side by side: floor (canned bytes), floor-built (the previous floor); default both",
+    )
     p.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/<timestamp>.json)")
     a = p.parse_args(argv)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -147,6 +153,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
         p.error(f"--db must name {' or '.join(DATABASES)}")
     if a.processes < 1 or a.concurrency < 1:
         p.error("--processes and --concurrency must be at least 1")
+    floors = tuple(f.strip() for f in a.floors.split(",") if f.strip())
+    if not floors or set(floors) - set(servers.FLOORS) or floors[0] != "floor":
+        p.error(f"--floors must start with floor and name only {', '.join(servers.FLOORS)}")
     return Options(
         sizes,
         scenarios,
@@ -159,6 +168,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         a.max_minutes,
         a.keep,
         a.out or RESULTS / f"{stamp}.json",
+        floors,
     )
 
 
@@ -265,21 +275,22 @@ class SizeRunner:
         env = servers.scimhub_env(db_url)
         servers.upgrade(env)
         token = servers.make_tenant(env)
-        ports, floor_port = free_ports(self.opts.processes), servers.free_port()
+        ports = free_ports(self.opts.processes + len(self.opts.floors))
+        ports, floor_ports = ports[: self.opts.processes], ports[self.opts.processes :]
         seeded = plan.size - plan.a_http
         ids = seed_direct(db_url, f"http://{HOST}:{ports[0]}/scim/v2", seeded, self.workdir) if seeded else []
         self.run.seeded = len(ids)
         scimhub = servers.start_scimhub(env, ports, self.workdir)
         self.started.append(scimhub)
-        floor = servers.start_floor(floor_port, self.workdir)
-        self.started.append(floor)
-        await asyncio.gather(servers.wait_ready(scimhub, token), servers.wait_ready(floor, token))
-        await configure_floor(floor, seeded, self._member_pool())
+        named = zip(floor_ports, self.opts.floors, strict=True)
+        floors = [servers.start_floor(port, self.workdir, name) for port, name in named]
+        self.started += floors
+        await asyncio.gather(*(servers.wait_ready(s, token) for s in [scimhub, *floors]))
+        for floor in floors:
+            await configure_floor(floor, seeded, self._member_pool())
         pad = [""] * (plan.size - seeded)
-        worlds = [
-            World(floor, token, fake_ids(seeded) + pad),
-            World(scimhub, token, ids + pad, database=self._database_probe()),
-        ]
+        worlds = [World(floor, token, fake_ids(seeded) + pad) for floor in floors]
+        worlds.append(World(scimhub, token, ids + pad, database=self._database_probe()))
         await self._populate(worlds)
         if self.postgres_db is not None:
             await postgres.analyze(self.postgres_db)
@@ -304,10 +315,11 @@ class SizeRunner:
         if "a" in self.opts.scenarios:
             await self._scenario("a", worlds)
         else:
-            await initial_sync(self.plan, worlds[1])
-            await configure_floor(worlds[0].server, self.plan.size, self._member_pool())
-            worlds[0].user_ids = fake_ids(self.plan.size)
-        self.run.http_created = sum(1 for i in worlds[1].user_ids[self.run.seeded :] if i)
+            await initial_sync(self.plan, worlds[-1])
+            for floor in worlds[:-1]:
+                await configure_floor(floor.server, self.plan.size, self._member_pool())
+                floor.user_ids = fake_ids(self.plan.size)
+        self.run.http_created = sum(1 for i in worlds[-1].user_ids[self.run.seeded :] if i)
         missing = self.plan.size - self.run.seeded - self.run.http_created
         if missing:
             raise RuntimeError(f"{missing} of {self.plan.size} users were not created; see the a row")

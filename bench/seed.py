@@ -149,6 +149,9 @@ class CaptureTx:
             raise RuntimeError(f"bench.seed does not know this unit-of-work statement: {statement.sql[:200]}")
         self.many.setdefault(id(statement), []).extend(rows)
 
+    def chunks(self, statement: Prepared, size: int, **params: Any) -> AsyncIterator[Rows]:
+        raise RuntimeError(f"bench.seed does not read in chunks: {statement.sql[:200]}")
+
 
 class CaptureStore(SqlStore):
     def __init__(self, db: PostgresDatabase, tx: CaptureTx) -> None:

@@ -4,7 +4,8 @@ scimhub runs through its own CLI (``scimhub serve``) on a fresh database (a SQLi
 PostgreSQL database of its own, migrated by ``scimhub db upgrade``), with a tenant and token
 made by ``scimhub tenant create`` / ``scimhub token issue``; ``--processes N`` starts N
 ``scimhub serve`` processes on the same database, each on its own port. The floor runs as
-``python -m bench.floor``, one uvicorn process.
+``python -m bench.floor`` (and the previous floor, ``python -m bench.floor_built``), one uvicorn
+process each.
 """
 
 from __future__ import annotations
@@ -165,11 +166,15 @@ def start_scimhub(env: dict[str, str], ports: list[int], workdir: Path) -> Serve
     return Server("scimhub", processes)
 
 
-def start_floor(port: int, workdir: Path) -> Server:
+FLOORS = {"floor": "bench.floor", "floor-built": "bench.floor_built"}  # server name -> module
+
+
+def start_floor(port: int, workdir: Path, name: str = "floor") -> Server:
+    """A floor server: ``floor`` (canned bytes, bench/floor.py) or ``floor-built`` (bench/floor_built.py)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    argv = [sys.executable, "-m", "bench.floor", "--host", HOST, "--port", str(port)]
-    return Server("floor", [_spawn("floor", argv, env, port, workdir)])
+    argv = [sys.executable, "-m", FLOORS[name], "--host", HOST, "--port", str(port)]
+    return Server(name, [_spawn(name, argv, env, port, workdir)])
 
 
 async def wait_ready(server: Server, token: str) -> None:

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from scimhub.errors import NotFound
+from scimhub.http.group_stream import streamed_get
 from scimhub.http.media import ScimResponse
 from scimhub.http.media import read_json
 from scimhub.protocol import discovery
@@ -18,6 +19,7 @@ from scimhub.protocol.context import RequestContext
 from scimhub.protocol.cursor import CursorCodec
 from scimhub.protocol.etag import etag
 from scimhub.protocol.etag import matches_if_none_match
+from scimhub.protocol.group_stream import streams
 from scimhub.protocol.resources import ResourceResult
 from scimhub.protocol.resources import ResourceService
 from scimhub.protocol.search import Searcher
@@ -172,7 +174,10 @@ class ResourceEndpoints:
 
     async def get(self, request: Request) -> Response:
         rt, rtype = runtime(request), self._rtype(request)
-        result = await rt.service.get(context(request), rtype, request.path_params["id"], projection(request, rtype))
+        wanted = projection(request, rtype)
+        if streams(rtype, wanted):  # a group with its members: streamed from one snapshot
+            return await streamed_get(request, rt.service, registry(request), context(request), rtype, wanted)
+        result = await rt.service.get(context(request), rtype, request.path_params["id"], wanted)
         if matches_if_none_match(request.headers.get("if-none-match"), result.version):
             return Response(status_code=304, headers={"ETag": etag(result.version)})
         return resource_response(result)

@@ -7,6 +7,8 @@ import orjson
 from scimhub.protocol.etag import etag
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
+from scimhub.schema.project import Projection
+from scimhub.schema.project import keeps_everything
 from scimhub.schema.registry import SchemaRegistry
 from scimhub.schema.relations import relation_attribute
 from scimhub.store.base import MemberRef
@@ -32,6 +34,19 @@ def render(
         doc[relation] = [_member(m, registry, base_url) for m in related]
     doc["meta"] = _meta(stored, rtype, base_url)
     return doc
+
+
+_WITHOUT = {name: Projection(excluded={("", name): None}) for name in ("members", "groups")}
+
+
+def splices(projection: Projection, rtype: ResourceType) -> bool:
+    """Whether ``render_json`` makes a list item: the default projection, or one that only leaves
+    out members/groups (``excludedAttributes=members``, every IdP's group list), which live in
+    their own table and never in the stored text. Then the text is spliced, not parsed."""
+    if keeps_everything(projection, rtype):
+        return True
+    relation = relation_attribute(rtype)
+    return relation is not None and not rtype.has_request_only and projection == _WITHOUT.get(relation)
 
 
 def render_json(

@@ -48,11 +48,11 @@ from scimhub.protocol.etag import check_if_match
 from scimhub.protocol.render import location
 from scimhub.protocol.render import render
 from scimhub.protocol.render import render_json
+from scimhub.protocol.render import splices
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
 from scimhub.schema.project import DEFAULT_PROJECTION
 from scimhub.schema.project import Projection
-from scimhub.schema.project import keeps_everything
 from scimhub.schema.project import project
 from scimhub.schema.registry import SchemaRegistry
 from scimhub.schema.relations import member_of_attribute
@@ -193,7 +193,7 @@ class ResourceService:
     ) -> list[JsonDoc | orjson.Fragment]:
         """The ``Resources`` of a list response: in the default projection each one is spliced onto
         its stored JSON text (``render_json``), otherwise rendered and projected like ``render_many``."""
-        if not keeps_everything(projection, rtype):
+        if not splices(projection, rtype):
             return [r.doc for r in await self.render_many(ctx, rtype, items, projection)]
         related = await self._related(ctx, rtype, items, projection)
         out: list[JsonDoc | orjson.Fragment] = []

@@ -19,6 +19,7 @@ from scimhub.errors import InvalidValue
 from scimhub.filter.bind import Bound
 from scimhub.filter.bind import bind_filter
 from scimhub.filter.parser import parse_filter
+from scimhub.filter.quick import quick_eq
 from scimhub.protocol.context import RequestContext
 from scimhub.protocol.cursor import CursorCodec
 from scimhub.protocol.cursor import query_fingerprint
@@ -27,6 +28,8 @@ from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
 from scimhub.schema.paths import BoundPath
 from scimhub.schema.paths import resolve_name
+from scimhub.schema.project import DEFAULT_PROJECTION
+from scimhub.schema.project import Projection
 from scimhub.schema.project import parse_projection
 from scimhub.schema.project import unknown_names
 from scimhub.store.base import Keyset
@@ -106,6 +109,11 @@ def params_from_body(body: Any) -> SearchParams:
     return _collect(body)
 
 
+# Parsed attributes/excludedAttributes by (resource type's identity, both texts, undeclared): the
+# entry holds the type, so its id is not reused while the entry exists.
+_PROJECTIONS: dict[tuple[int, str | None, str | None, bool], tuple[ResourceType, Projection]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Searcher:
     """Runs searches for one request."""
@@ -122,13 +130,7 @@ class Searcher:
         if params.cursor:
             query = _with_keyset(query, self.codec.decode(params.cursor, fingerprint, query.count))
         page = await self.service.store.search(self.ctx.tenant_id, query)
-        projection = parse_projection(
-            rtype,
-            self.service.registry.common,
-            params.attributes,
-            params.excluded_attributes,
-            undeclared=self.ctx.policy.keep_undeclared_extensions,
-        )
+        projection = self._projection(rtype, params)
         docs = await self.service.render_list(self.ctx, rtype, page.resources, projection)
         if params.cursor is None:
             return list_response(page.total, query.start_index, docs)
@@ -164,12 +166,31 @@ class Searcher:
             total += page.total
         return list_response(total, start, docs)
 
+    def _projection(self, rtype: ResourceType, params: SearchParams) -> Projection:
+        if params.attributes is None and params.excluded_attributes is None:
+            return DEFAULT_PROJECTION  # most queries: nothing to parse
+        undeclared = self.ctx.policy.keep_undeclared_extensions
+        key = (id(rtype), params.attributes, params.excluded_attributes, undeclared)
+        found = _PROJECTIONS.get(key)
+        if found is not None and found[0] is rtype:  # an IdP sends the same few, page after page
+            return found[1]
+        common, attributes, excluded = self.service.registry.common, params.attributes, params.excluded_attributes
+        projection = parse_projection(rtype, common, attributes, excluded, undeclared=undeclared)
+        if len(_PROJECTIONS) >= 256:
+            _PROJECTIONS.clear()
+        _PROJECTIONS[key] = (rtype, projection)
+        return projection
+
     def _bind(self, rtype: ResourceType, text: str | None, *, root: bool = False) -> Bound | None:
         if text is None or not text.strip():
             return None
         limits = self.ctx.limits
-        ast = parse_filter(text, max_length=limits.max_filter_length, max_depth=limits.max_filter_depth)
         common, policy = self.service.registry.common, self.ctx.policy
+        if not root and len(text) <= limits.max_filter_length:
+            quick = quick_eq(text, rtype, common, policy)  # the existence check: no parser
+            if quick is not None:
+                return quick
+        ast = parse_filter(text, max_length=limits.max_filter_length, max_depth=limits.max_filter_depth)
         return bind_filter(ast, rtype, common, text, policy, unknown_is_false=root)
 
     def _check_projection_somewhere(self, types: list[ResourceType], params: SearchParams) -> None:

@@ -5,6 +5,7 @@ The protocol core (``scimhub.protocol``) reaches data only through these types.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Sequence
@@ -140,6 +141,19 @@ class MemberRef:
     value: str
     type: str
     display: str | None = None
+
+
+# One member as the store reads it for a streamed group: (value, type, display).
+MemberRow = Sequence[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMembers:
+    """A group read with its members in one snapshot: the members come ``chunk`` rows at a time,
+    while the snapshot (and the context that holds it) stays open."""
+
+    group: StoredResource
+    chunks: AsyncIterator[Sequence[MemberRow]]
 
 
 SortValue = str | int | float | None
@@ -303,6 +317,13 @@ class Store(Protocol):
     async def search(self, tenant_id: str, query: Query) -> Page: ...
 
     async def members(self, tenant_id: str, group_ids: Sequence[str]) -> dict[str, list[MemberRef]]: ...
+
+    def group_members(
+        self, tenant_id: str, resource_type: str, id: str, chunk: int
+    ) -> AbstractAsyncContextManager[GroupMembers | None]:
+        """A group (None if absent) and its members, ``chunk`` at a time, in one snapshot held
+        until the context ends (a streamed GET of a big group)."""
+        ...
 
     async def groups_of(self, tenant_id: str, members: Sequence[StoredResource]) -> dict[str, list[MemberRef]]:
         """Each member's groups, by member id; a member in no group may be left out."""

@@ -73,6 +73,11 @@ class Tx(Protocol):
 
     async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None: ...
 
+    def chunks(self, statement: Prepared, size: int, **params: Any) -> AsyncIterator[Rows]:
+        """The rows of a prepared statement, ``size`` at a time, read as they are asked for
+        (SQLite: ``fetchmany`` on the transaction's connection; PostgreSQL: an asyncpg cursor)."""
+        ...
+
 
 class ScanTx(Protocol):
     """A read transaction for statements that may scan (``Database.scan``)."""
@@ -142,6 +147,15 @@ class SqliteTx:
 
     async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
         self._raw.executemany(statement.sql, parameters(statement.sql, statement.names, rows, self._observers))
+
+    async def chunks(self, statement: Prepared, size: int, **params: Any) -> AsyncIterator[Rows]:
+        [values] = parameters(statement.sql, statement.names, [params], self._observers)
+        cursor = self._raw.execute(statement.sql, values)
+        try:
+            while rows := cursor.fetchmany(size):
+                yield rows
+        finally:
+            cursor.close()
 
 
 class SqliteScanTx:
@@ -278,6 +292,12 @@ class PostgresTx:
     async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
         values = parameters(statement.pg_sql, statement.pg_names, rows, self._observers)
         await self._driver.executemany(statement.pg_sql, values)
+
+    async def chunks(self, statement: Prepared, size: int, **params: Any) -> AsyncIterator[Rows]:
+        [values] = parameters(statement.pg_sql, statement.pg_names, [params], self._observers)
+        cursor = await self._driver.cursor(statement.pg_sql, *values)  # in the transaction: a portal
+        while rows := await cursor.fetch(size):
+            yield rows
 
 
 class PostgresScanTx:

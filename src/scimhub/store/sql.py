@@ -16,6 +16,7 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from contextlib import AbstractContextManager
 from contextlib import asynccontextmanager
 from typing import Any
@@ -53,6 +54,7 @@ from scimhub.store import fast_writes as fw
 from scimhub.store import holds_sql
 from scimhub.store import tenant_sql
 from scimhub.store.base import AuditEntry
+from scimhub.store.base import GroupMembers
 from scimhub.store.base import IndexKeys
 from scimhub.store.base import Keyset
 from scimhub.store.base import MemberRef
@@ -70,6 +72,7 @@ from scimhub.store.database import Tx
 from scimhub.store.filter_sql import compile_filter
 from scimhub.store.index_plan import key_column
 from scimhub.store.index_plan import value_index_path
+from scimhub.store.members_sql import group_members_snapshot
 from scimhub.store.paging import Ordering
 from scimhub.store.positions import PagePositions
 from scimhub.store.scans import DEFAULT_QUERY_TIMEOUT_SECONDS
@@ -668,6 +671,11 @@ class SqlStore:
                 for row in await tx.execute(stmt):
                     found[row.gid].append(MemberRef(row.mid, row.member_type, row.display))
         return found
+
+    def group_members(
+        self, tenant_id: str, resource_type: str, id: str, chunk: int
+    ) -> AbstractAsyncContextManager[GroupMembers | None]:
+        return group_members_snapshot(self.db, tenant_id, resource_type, id, chunk)
 
     async def groups_of(self, tenant_id: str, members: Sequence[StoredResource]) -> dict[str, list[MemberRef]]:
         """By the members' pks when they were read with them (the memberships index, no lookup of
