@@ -3,8 +3,9 @@
 Usage: python -m bench.asgi_hotpath [--users 2000] [--requests 3000] [--profile] [--db postgresql] [--only eq,groups]
 Prints microseconds per request (wall clock and this process's CPU time) for an existence check
 (userName eq), a create (alone and 8 at a time), a page of 100 users (startIndex and cursor), a
-PATCH of ``active`` (the deprovisioning signal), a PUT and a DELETE of a user (``--only put,delete``),
-a one-member change of a group and (``--only groups``) ``GET /Groups?excludedAttributes=members``. With
+PATCH of ``active`` (the deprovisioning signal, Okta's form; ``entra``: Entra's), a one-member change
+of a group, and with ``--only``: ``GET /Groups?excludedAttributes=members`` (``groups``), a PUT
+(Okta's profile update), a DELETE of a user, and creates in POST /Bulk requests of 100 (``bulk``). With
 ``--db postgresql`` it runs on a fresh database on ``--postgres-url`` (created, migrated, dropped),
 and reports the PostgreSQL backends' CPU beside scimhub's (a local server, from /proc); ``--db both``
 runs SQLite and then PostgreSQL and prints them side by side with the ratio.
@@ -29,7 +30,9 @@ import orjson
 from bench import postgres
 from bench.payloads import CORE_GROUP
 from bench.payloads import entra_add_members
+from bench.payloads import entra_deactivate
 from bench.payloads import okta_deactivate
+from bench.payloads import okta_put
 from bench.payloads import okta_remove_member
 from bench.procstat import postgres_cpu_between
 from bench.procstat import postgres_snapshot
@@ -40,6 +43,7 @@ from scimhub.store.base import Query
 from scimhub.store.factory import open_store
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
@@ -55,13 +59,6 @@ def user(i: int) -> bytes:
             ENTERPRISE: {"department": "R&D", "employeeNumber": str(i)},
         }
     )
-
-
-def replaced(i: int, id: str) -> bytes:
-    doc = orjson.loads(user(i))
-    doc["id"] = id
-    doc["name"]["familyName"] = "Lovelace-renamed"
-    return orjson.dumps(doc)
 
 
 class Caller:
@@ -157,6 +154,24 @@ async def _measure(label: str, calls: list[Any], profile: bool, concurrency: int
         stats.sort_stats("tottime").print_stats(30)
 
 
+async def measure_per(label: str, calls: list[Any], per_call: int) -> None:
+    """Like ``measure``, per unit of work (a bulk's operation) instead of per request."""
+    started, cpu = time.perf_counter(), time.process_time()
+    for call in calls:
+        assert await call() == 200
+    units = len(calls) * per_call
+    wall = (time.perf_counter() - started) / units * 1e6
+    print(f"{label}: {wall:,.0f} µs per user, {(time.process_time() - cpu) / units * 1e6:,.0f} µs CPU")
+
+
+def bulk_body(first: int, size: int) -> bytes:
+    operations = [
+        {"method": "POST", "path": "/Users", "bulkId": f"b{i}", "data": orjson.loads(user(i))}
+        for i in range(first, first + size)
+    ]
+    return orjson.dumps({"schemas": [BULK_REQUEST], "Operations": operations})
+
+
 async def run(args: argparse.Namespace) -> None:
     for db in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
         if db == "postgresql":
@@ -220,18 +235,25 @@ async def measure_on(args: argparse.Namespace, store: Any, tenant_id: str, call:
         ids = await user_ids(store, tenant_id, min(args.users, args.requests))
         patches = [lambda i=i: call("PATCH", f"/scim/v2/Users/{i}", body=orjson.dumps(okta_deactivate())) for i in ids]
         await measure("PATCH /Users/{id} active false", patches, args.profile)
-    if "put" in only:  # Okta's profile update: the whole user again, one attribute changed
+    if "entra" in only:
+        # Users the Okta form left active: the last ones (--users at least twice --requests).
+        ids = (await user_ids(store, tenant_id, args.users))[-min(args.users, args.requests) :]
+        body = orjson.dumps(entra_deactivate())
+        patches = [lambda i=i: call("PATCH", f"/scim/v2/Users/{i}", body=body) for i in ids]
+        await measure("PATCH /Users/{id} active false (Entra)", patches, args.profile)
+    if "put" in only:
         ids = await user_ids(store, tenant_id, min(args.users, args.requests))
-        puts = [lambda n=n, i=i: call("PUT", f"/scim/v2/Users/{i}", body=replaced(n, i)) for n, i in enumerate(ids)]
+        puts = [lambda n=n, i=i: call("PUT", f"/scim/v2/Users/{i}", body=put_body(n, i)) for n, i in enumerate(ids)]
         await measure("PUT /Users/{id}", puts, args.profile)
-    if "delete" in only:
-        ids = await user_ids(store, tenant_id, min(args.users, args.requests))
-        deletes = [lambda i=i: call("DELETE", f"/scim/v2/Users/{i}") for i in ids]
-        await measure("DELETE /Users/{id}", deletes, args.profile)
     if "post" in only:
         bodies = [user(args.users + i) for i in range(args.requests)]
         posts = [lambda b=b: call("POST", "/scim/v2/Users", body=b) for b in bodies]
         await measure("POST /Users", posts, args.profile)
+    if "bulk" in only:  # the same creates in POST /Bulk requests of 100: CPU per created user
+        first = args.users + 2 * args.requests
+        bodies = [bulk_body(first + k, 100) for k in range(0, args.requests, 100)]
+        bulks = [lambda b=b: call("POST", "/scim/v2/Bulk", body=b) for b in bodies]
+        await measure_per(f"POST /Bulk of 100 creates ({len(bulks) * 100} users)", bulks, 100)
     if "post8" in only:  # an IdP's initial sync: concurrent creates (their commits are grouped)
         bodies = [user(args.users + args.requests + i) for i in range(args.requests)]
         posts = [lambda b=b: call("POST", "/scim/v2/Users", body=b) for b in bodies]
@@ -257,6 +279,18 @@ async def measure_on(args: argparse.Namespace, store: Any, tenant_id: str, call:
         ]
         changes = [lambda b=b: call("PATCH", path, body=b) for b in bodies]
         await measure("PATCH /Groups/{id} add or remove one member (100 members)", changes, args.profile)
+    if "delete" in only:  # last: it removes the users the others use
+        ids = await user_ids(store, tenant_id, min(args.users, args.requests))
+        deletes = [lambda i=i: call("DELETE", f"/scim/v2/Users/{i}") for i in ids]
+        await measure("DELETE /Users/{id}", deletes, args.profile)
+
+
+def put_body(n: int, id: str) -> bytes:
+    """Okta's profile update of user n (created in order by ``user``): its userName kept."""
+    body = okta_put(n, id)
+    body["userName"] = f"u{n}@example.com"
+    body["emails"][0]["value"] = body["emails"][0]["display"] = body["userName"]
+    return orjson.dumps(body)
 
 
 async def user_ids(store: Any, tenant_id: str, count: int) -> list[str]:
@@ -272,7 +306,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default="eq,post,page,patch,member",
-        help="comma-separated: eq, post, post8, page, patch, put, delete, member, groups",
+        help="comma-separated: eq, post, post8, bulk, page, patch, entra, put, member, groups, delete",
     )
     parser.add_argument(
         "--db", choices=("sqlite", "postgresql", "both"), default="sqlite", help="both: side by side, with ratios"

@@ -104,6 +104,8 @@ def _ratio_targets(runs: list[SizeRun]) -> list[Target]:
         ("c list page of 100, CPU x floor (100k)", ("c.index", "c.cursor"), 4.0),
         ("d PATCH active false, CPU x floor (100k)", ("d.entra", "d.okta"), 3.0),
         ("e GET /Groups excl. members, 100k group, CPU x floor", ("e.list",), 2.0),
+        ("f PUT /Users/{id}, CPU x floor (100k)", ("f.put",), 3.5),
+        ("f DELETE /Users/{id}, CPU x floor (100k)", ("f.delete",), 3.0),
     )
     targets = []
     for name, rows, limit in specs:

@@ -34,7 +34,6 @@ from scimhub.http.admin import AdminRuntime
 from scimhub.http.admin import admin_app
 from scimhub.http.auth import BearerAuthMiddleware
 from scimhub.http.endpoints import Runtime
-from scimhub.http.errors import RoutingErrors
 from scimhub.http.errors import http_exception_handler
 from scimhub.http.errors import scim_error_handler
 from scimhub.http.errors import unexpected_error_handler
@@ -45,6 +44,7 @@ from scimhub.http.ratelimit import RateLimitMiddleware
 from scimhub.http.request_log import FLUSH_EVERY
 from scimhub.http.request_log import RequestLogBuffer
 from scimhub.http.request_log import RequestLogMiddleware
+from scimhub.http.routes import ScimFront
 from scimhub.http.routes import scim_router
 from scimhub.http.safety_metrics import SafetyCollector
 from scimhub.http.safety_metrics import SafetyStats
@@ -170,7 +170,7 @@ def create_app(
     guard = GuardDefaults(settings.guard_deprovision_threshold, settings.guard_window_seconds)
     configs = TenantConfigCache(store, settings.policy, guard=guard)
     authenticator = BearerAuthenticator(store, settings.token_pepper, settings.token_recheck_seconds)
-    scim: ASGIApp = RoutingErrors(scim_router())
+    scim: ASGIApp = scim_router()
     limiter: RateLimiter | None = None
     if settings.rate_limit:
         limiter = RateLimiter(settings.rate_limit, storage_for(settings.rate_limit_storage))
@@ -180,9 +180,11 @@ def create_app(
     if request_log is not None:
         scim = RequestLogMiddleware(scim, request_log)
     activity = ActivityRecorder(ActivityStore(store.db)) if isinstance(store, SqlStore) else None
+    scim = RequestTarget(BearerAuthMiddleware(scim, authenticator, configs))
     routes: list[BaseRoute] = [
-        # First: Starlette tries routes in order, and nearly every request is a SCIM one.
-        Mount(SCIM_PREFIX, app=RequestTarget(BearerAuthMiddleware(scim, authenticator, configs))),
+        # ScimFront answers nearly every request (those under the prefix) before the router runs;
+        # the Mount keeps the router's answers to the rest (the bare prefix).
+        Mount(SCIM_PREFIX, app=scim),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
@@ -254,7 +256,10 @@ def create_app(
             HTTPException: http_exception_handler,
             Exception: unexpected_error_handler,
         },
-        middleware=[Middleware(AccessLogMiddleware, metrics=metrics, activity=activity.counter if activity else None)],
+        middleware=[
+            Middleware(AccessLogMiddleware, metrics=metrics, activity=activity.counter if activity else None),
+            Middleware(ScimFront, scim=scim, prefix=SCIM_PREFIX),
+        ],
         lifespan=lifespan,
     )
     has_streams = sync.sets.streams.has_streams if sync is not None and sync.sets is not None else None

@@ -7,10 +7,6 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp
-from starlette.types import Receive
-from starlette.types import Scope
-from starlette.types import Send
 
 from scimhub.errors import InternalError
 from scimhub.errors import MethodNotAllowed
@@ -51,22 +47,3 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> Response
     """500 with a SCIM body; the stack trace goes to the log, never to the client."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(InternalError())
-
-
-class RoutingErrors:
-    """Answers the SCIM router's own 404 and 405 where they happen.
-
-    Starlette's router raises them (an endpoint's errors are answered inside its route), so
-    they would otherwise pass the request log and rate limiter as exceptions, and the request
-    log would keep them as a 500 with no body.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await self.app(scope, receive, send)
-        except HTTPException as exc:
-            response = await http_exception_handler(Request(scope, receive), exc)
-            await response(scope, receive, send)

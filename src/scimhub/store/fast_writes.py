@@ -64,19 +64,6 @@ UPDATE_RESOURCE = prepare(update(resources).where(*_WHERE).values(_bind(*_ROW)))
 UPDATE_RESOURCE_DOC = prepare(
     update(resources).where(*_WHERE).values(_bind(*(c for c in _ROW if c not in KEY_COLUMNS)))
 )
-DELETE_RESOURCE = prepare(delete(resources).where(*_WHERE).returning(resources.c.pk))
-_MEMBER = resources.alias("member")
-# The groups a resource about to be deleted is a member of (their ids, for the membership events).
-GROUPS_CONTAINING = prepare(
-    select(resources.c.id)
-    .select_from(group_members.join(resources, resources.c.pk == group_members.c.group_pk))
-    .where(
-        group_members.c.member_pk
-        == select(_MEMBER.c.pk)
-        .where(_MEMBER.c.tenant_id == bindparam("tenant"), _MEMBER.c.id == bindparam("id"))
-        .scalar_subquery()
-    )
-)
 VALUES_OF = prepare(
     select(resource_values.c.path, resource_values.c.value_key).where(resource_values.c.resource_pk == bindparam("pk"))
 )
@@ -108,6 +95,15 @@ REMOVE_MEMBER = prepare(
     .where(group_members.c.group_pk == bindparam("group_pk"), group_members.c.member_pk == bindparam("member_pk"))
     .returning(group_members.c.member_pk)
 )
+# The groups a resource is a member of (a deletion touches them and announces its leaving them),
+# through the memberships' member index; and the deletion itself (memberships and indexed values
+# go with it: ON DELETE CASCADE).
+GROUPS_OF_MEMBER = prepare(
+    select(resources.c.id, resources.c.pk)
+    .select_from(group_members.join(resources, resources.c.pk == group_members.c.group_pk))
+    .where(group_members.c.member_pk == bindparam("member_pk"))
+)
+DELETE_RESOURCE = prepare(delete(resources).where(*_WHERE).returning(resources.c.pk))
 # A new version and lastModified for a resource whose representation changed indirectly.
 TOUCH = prepare(
     update(resources)

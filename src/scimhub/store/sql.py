@@ -225,10 +225,11 @@ class SqlUnitOfWork:
             await self._tx.run_many(fw.INSERT_VALUE, rows)
 
     async def delete(self, resource_type: str, id: str) -> bool:
-        deleted = await self._tx.rows(fw.DELETE_RESOURCE, w_tenant=self._tenant_id, w_id=id, w_rtype=resource_type)
+        where = {"w_tenant": self._tenant_id, "w_id": id, "w_rtype": resource_type}
+        deleted = bool(await self._tx.rows(fw.DELETE_RESOURCE, **where))
         if deleted:
             await self._count(resource_type, -1)
-        return bool(deleted)
+        return deleted
 
     async def _count(self, resource_type: str, delta: int) -> None:
         await self._tx.rows(
@@ -309,7 +310,15 @@ class SqlUnitOfWork:
             await self._tx.run_many(fw.TOUCH, touched)
 
     async def groups_containing(self, member_id: str) -> list[str]:
-        return [row[0] for row in await self._tx.rows(fw.GROUPS_CONTAINING, tenant=self._tenant_id, id=member_id)]
+        member_pk = self._pks.get(member_id)
+        if member_pk is None:
+            found = await self._tx.rows(fw.RESOLVE_ONE, tenant=self._tenant_id, id=member_id)
+            if not found:
+                return []
+            member_pk = found[0][2]
+        rows = await self._tx.rows(fw.GROUPS_OF_MEMBER, member_pk=member_pk)
+        self._pks.update((gid, pk) for gid, pk in rows)  # touched next: no second lookup
+        return [gid for gid, _ in rows]
 
     async def member_ids(self, group_id: str) -> list[str]:
         group_pk = await self._pk("Group", group_id)
