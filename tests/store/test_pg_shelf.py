@@ -115,3 +115,19 @@ async def test_dispose_closes_the_shelved_connections(pg: PostgresDatabase) -> N
     await pg.dispose()
 
     assert lease.driver.is_closed()
+
+
+async def test_a_cancelled_caller_still_returns_its_connection(pg: PostgresDatabase) -> None:
+    # A long poll's timeout cancels its task while the connection goes back: it must get there.
+    async def read_forever() -> None:
+        async with pg.read() as tx:
+            await tx.execute(tenants.select().limit(1))
+            await asyncio.sleep(10)
+
+    task = asyncio.create_task(read_forever())
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    pool = pg.engine.sync_engine.pool
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]

@@ -45,6 +45,7 @@ from scimhub.store.dialects import SQLITE
 from scimhub.store.dialects import JsonDialect
 from scimhub.store.fast_reads import FastReads
 from scimhub.store.pg_shelf import Shelf
+from scimhub.store.pg_shelf import release
 from scimhub.store.prepared import Observer
 from scimhub.store.prepared import Prepared
 from scimhub.store.prepared import compile_once
@@ -347,7 +348,7 @@ async def _transaction(shelf: Shelf, begin: str, observers: list[Observer]) -> A
         except BaseException:  # noqa: BLE001 - the connection is broken (or the rollback cancelled): never pool it again
             await shelf.discard(lease)
         else:
-            await lease.conn.close()  # back to the pool, which resets it, not to the shelf
+            await release(lease.conn)  # back to the pool, which resets it, not to the shelf
         raise
     try:
         await lease.driver.execute("COMMIT")
@@ -385,8 +386,10 @@ class PostgresDatabase:
         loop = asyncio.get_running_loop()
         if self._engine is None or self._loop is not loop:
             if self._engine is not None:
+                if self._shelf is not None:
+                    self._shelf.abandon()  # its connections are the old loop's too
+                    self._shelf = None
                 self._engine.sync_engine.dispose(close=False)  # the old loop's connections are unusable here
-                self._shelf = None  # its connections too
             self._engine, self._loop = self._make_engine(), loop
             _OPEN.add(self)
         return self._engine
@@ -425,7 +428,7 @@ class PostgresDatabase:
         try:
             rows = await PostgresTx(lease.conn, lease.driver, self.observers).rows(statement, **params)
         except BaseException:
-            await lease.conn.close()  # back to the pool, which resets it
+            await release(lease.conn)  # back to the pool, which resets it
             raise
         await shelf.put_back(lease)
         return rows
@@ -449,6 +452,8 @@ class PostgresDatabase:
             if self._shelf is not None:
                 await self._shelf.close()
             await self._engine.dispose()
+        elif self._shelf is not None:
+            self._shelf.abandon()  # another loop's connections: no I/O on them from here
         self._shelf = None
         self._engine = None
         _OPEN.discard(self)
