@@ -26,8 +26,11 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from bench import postgres
 from scimhub.events import webhooks as webhook_ops
@@ -209,11 +212,21 @@ def main() -> None:
     args_parser.add_argument("--webhooks", type=int, default=1)
     args_parser.add_argument("--hooks", action="store_true", help="drain through an in-process hook instead")
     args = args_parser.parse_args()
+    with_sink(lambda base: run_at(args, f"{base}/hook"))
+
+
+async def run_at(args: argparse.Namespace, sink_url: str) -> None:
+    args.sink_url = sink_url
+    await run(args)
+
+
+def with_sink(benchmark: Callable[[str], Coroutine[Any, Any, None]]) -> None:
+    """Run ``benchmark(the receiver's base URL)`` with the receiver started on a free port, and
+    stop the receiver afterwards (also when the benchmark fails)."""
     port = free_port()
     sink = start_sink(port)
-    args.sink_url = f"http://127.0.0.1:{port}/hook"
     try:
-        asyncio.run(run(args))
+        asyncio.run(benchmark(f"http://127.0.0.1:{port}"))
     finally:
         sink.terminate()
         sink.wait(10)

@@ -25,9 +25,8 @@ import httpx2
 import orjson
 
 from bench.webhook_drain import database
-from bench.webhook_drain import free_port
 from bench.webhook_drain import parser
-from bench.webhook_drain import start_sink
+from bench.webhook_drain import with_sink
 from scimhub import app as app_module
 from scimhub.app import create_app
 from scimhub.events import webhooks as webhook_ops
@@ -126,14 +125,12 @@ def main() -> None:
     args_parser.add_argument("--seconds", type=float, default=20.0)
     args_parser.add_argument("--tenants", type=int, default=10)
     args = args_parser.parse_args()
-    port = free_port()
-    sink = start_sink(port)
-    args.sink = f"http://127.0.0.1:{port}"
-    try:
-        asyncio.run(run(args))
-    finally:
-        sink.terminate()
-        sink.wait(10)
+    with_sink(lambda base: run_at(args, base))
+
+
+async def run_at(args: argparse.Namespace, sink: str) -> None:
+    args.sink = sink
+    await run(args)
 
 
 if __name__ == "__main__":
