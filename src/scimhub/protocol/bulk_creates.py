@@ -7,8 +7,8 @@ What the run shares is what single requests pay once each: the unit of work (its
 savepoint and its commit), the event counter, the tenant's role rules, one statement each for
 the index keys, the events and the audit entries.
 
-The run is validated before its unit of work begins, so the writer is held only for its
-statements; ``RUN_SIZE`` bounds them (bench/README.md "Bulk" measures how long a run holds it).
+The run is validated, and its events drafted, before its unit of work begins, so the writer is
+held only for its statements; ``RUN_SIZE`` bounds them (bench/README.md "Bulk" measures how long a run holds it).
 A run whose unit of work fails (a concurrent create took a userName on PostgreSQL, a lock
 cycle) changed nothing: its operations are then run one by one (``Fallback``).
 """
@@ -40,7 +40,7 @@ from scimhub.store.index_plan import index_keys
 
 # Creates in one unit of work. A run's statements take ~10-20 µs a create on SQLite: a run of
 # this size holds the writer about as long as one PATCH of a 100-member group does.
-RUN_SIZE = 25
+RUN_SIZE = 10
 _USER_NAME = KEY_COLUMNS["userName"]
 TAKEN = "userName is already in use by another resource of this tenant."  # the single create's 409
 
@@ -60,6 +60,7 @@ class Create:
     events: list[Event] = field(default_factory=list)
     # while the run is prepared
     keys: IndexKeys | None = None
+    drafts: list[EventDraft] = field(default_factory=list)  # its events but the roles', made before
     ignored: list[str] = field(default_factory=list)
     audited: bool = False  # its refusal is audited (a validation or uniqueness error)
 
@@ -78,8 +79,10 @@ async def create_run(
                 create.error, create.audited = exc, True
             else:
                 now = service.clock()
-                create.stored = StoredResource(service.ids(), rtype.id, doc, now, now, 1)
+                stored = create.stored = StoredResource(service.ids(), rtype.id, doc, now, now, 1)
                 create.keys = index_keys(doc, rtype, service.registry.common)
+                rendered = service._rendered(create.ctx, rtype, stored)
+                create.drafts = service._drafts(create.ctx, rtype, None, stored, MemberDelta(), now, rendered)
     try:
         async with service.store.unit_of_work(creates[0].ctx.tenant_id) as uow:
             run = await _refuse_taken(uow, rtype, creates, errors_left)
@@ -123,11 +126,9 @@ async def _write(service: ResourceService, uow: UnitOfWork, rtype: ResourceType,
     drafts: list[EventDraft] = []
     counts: list[int] = []
     for create in written:
-        stored, ctx = create.stored, create.ctx
-        assert stored is not None
-        rendered = service._rendered(ctx, rtype, stored)
-        own = service._drafts(ctx, rtype, None, stored, MemberDelta(), stored.created, rendered)
-        own += service._roles(ctx, await uow.roles_after_write(rtype.id, None, stored, []))
+        assert create.stored is not None
+        roles = await uow.roles_after_write(rtype.id, None, create.stored, [])
+        own = create.drafts + service._roles(create.ctx, roles)
         if len(own) > 1:  # one write, one txn (RFC 9967 §2.2), as alone
             own = [replace(d, txn=own[0].id) for d in own]
         drafts += own

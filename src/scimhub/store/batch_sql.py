@@ -12,20 +12,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy import select
 
 from scimhub.store import fast_writes as fw
-from scimhub.store.base import IndexKeys
 from scimhub.store.database import Tx
 from scimhub.store.index_plan import KEY_COLUMNS
+from scimhub.store.prepared import prepare
 from scimhub.store.tables import resources
 
 _USER_NAME = KEY_COLUMNS["userName"]
-
-
-def user_name_key(keys: IndexKeys) -> str | None:
-    """The userName comparison key a resource's row will hold (None: it has no userName)."""
-    return keys.columns.get(_USER_NAME)
+_SLOTS = 32  # userNames a lookup names; fewer repeat the last (one statement text, prepared once)
+_KEY_NAMES = tuple(f"k{i}" for i in range(_SLOTS))
+TAKEN = prepare(
+    select(resources.c[_USER_NAME]).where(
+        resources.c.tenant_id == bindparam("tenant"),
+        resources.c.resource_type == bindparam("rtype"),
+        resources.c[_USER_NAME].in_([bindparam(n) for n in _KEY_NAMES]),
+    )
+)
 
 
 class BatchWrites:
@@ -39,15 +44,15 @@ class BatchWrites:
     async def taken_user_names(self, resource_type: str, keys: Sequence[str]) -> set[str]:
         """Which of these userName comparison keys a resource of the tenant already holds (one
         statement: an index probe per key)."""
-        if not keys:
-            return set()
-        column = resources.c[_USER_NAME]
-        stmt = select(column).where(
-            resources.c.tenant_id == self._tenant_id,
-            resources.c.resource_type == resource_type,
-            column.in_(list(dict.fromkeys(keys))),
-        )
-        return {key for (key,) in (await self._tx.execute(stmt)).all()}
+        unique = list(dict.fromkeys(keys))
+        taken: set[str] = set()
+        for start in range(0, len(unique), _SLOTS):
+            chunk = unique[start : start + _SLOTS]
+            chunk += chunk[-1:] * (_SLOTS - len(chunk))
+            named = dict(zip(_KEY_NAMES, chunk, strict=True))
+            rows = await self._tx.rows(TAKEN, tenant=self._tenant_id, rtype=resource_type, **named)
+            taken.update(key for (key,) in rows)
+        return taken
 
     async def insert(self, resource_type: str, rows: Sequence[tuple[dict[str, Any], list[tuple[str, str]]]]) -> None:
         """Insert resource rows with their resource_values (path, key) pairs, in order, and count
