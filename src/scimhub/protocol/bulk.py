@@ -28,13 +28,19 @@ from scimhub.errors import InvalidValue
 from scimhub.errors import PayloadTooLarge
 from scimhub.errors import ScimError
 from scimhub.events.model import Event
+from scimhub.protocol.bulk_creates import RUN_SIZE
+from scimhub.protocol.bulk_creates import Create
+from scimhub.protocol.bulk_creates import Fallback
+from scimhub.protocol.bulk_creates import create_run
 from scimhub.protocol.context import RequestContext
 from scimhub.protocol.etag import etag
 from scimhub.protocol.render import location
+from scimhub.protocol.resources import Deferred
 from scimhub.protocol.resources import ResourceResult
 from scimhub.protocol.resources import ResourceService
 from scimhub.schema.model import JsonDoc
 from scimhub.schema.model import ResourceType
+from scimhub.schema.relations import members_attribute
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
@@ -295,23 +301,116 @@ class BulkRunner:
         order, circular = plan(self.request.operations)
         outcomes: dict[int, _Outcome] = {}
         errors = 0
+        limit = self.request.fail_on_errors
         with self.service.deferring() as deferred:
-            for index in order:
-                if self.request.fail_on_errors is not None and errors >= self.request.fail_on_errors:
-                    break  # RFC 7644 §3.7.3: stop, report what was done
-                op = self.request.operations[index]
-                outcome = outcomes[index] = _Outcome(op)
-                before = (len(deferred.commits), len(deferred.events))
-                await self._run(outcome, index in circular)
-                outcome.commits = (before[0], len(deferred.commits))
-                outcome.events = (before[1], len(deferred.events))
-                errors += outcome.error is not None
+            position = 0
+            while position < len(order) and (limit is None or errors < limit):
+                run = self._creates_from(order, position, circular)
+                if run is not None:  # consecutive creates: one unit of work (bulk_creates)
+                    errors += await self._run_creates(run, outcomes, deferred, errors)
+                    position += len(run[1])
+                else:
+                    index = order[position]
+                    outcome = outcomes[index] = _Outcome(self.request.operations[index])
+                    errors += await self._run_counted(outcome, index in circular, deferred)
+                    position += 1
                 await asyncio.sleep(0)  # other requests' units run between two of ours
         await self._durable(list(outcomes.values()), deferred.commits, deferred.events)
         reported = [outcomes[i].to_json() for i in sorted(outcomes)]
         return {"schemas": [BULK_RESPONSE], "Operations": reported}
 
-    async def _run(self, outcome: _Outcome, circular: bool) -> None:
+    async def _run_counted(self, outcome: _Outcome, circular: bool, deferred: Deferred, charged: bool = False) -> int:
+        """Run one operation as its single request; 1 if it failed."""
+        before = (len(deferred.commits), len(deferred.events))
+        await self._run(outcome, circular, charged)
+        outcome.commits = (before[0], len(deferred.commits))
+        outcome.events = (before[1], len(deferred.events))
+        return outcome.error is not None
+
+    def _creates_from(
+        self, order: list[int], position: int, circular: set[int]
+    ) -> tuple[ResourceType, list[int]] | None:
+        """The creates that can share a unit of work from ``position`` on: POSTs of one resource
+        type without members (a group's members are resolved and locked row by row), each
+        referencing only resources created before the run; None when fewer than two."""
+        rtype: ResourceType | None = None
+        run: list[int] = []
+        for index in order[position : position + RUN_SIZE]:
+            op = self.request.operations[index]
+            if op.error is not None or op.method != "POST" or index in circular:
+                break
+            if not op.refs <= self.created.keys():
+                break
+            found = self.endpoints.get(op.path.strip("/").casefold())
+            if found is None or members_attribute(found) is not None or (rtype is not None and found is not rtype):
+                break
+            rtype = found
+            run.append(index)
+        return (rtype, run) if rtype is not None and len(run) > 1 else None
+
+    async def _run_creates(
+        self, run: tuple[ResourceType, list[int]], outcomes: dict[int, _Outcome], deferred: Deferred, errors: int
+    ) -> int:
+        """Run consecutive creates as one unit of work; the number that failed."""
+        rtype, indices = run
+        creates: list[Create] = []
+        for index in indices:
+            op = self.request.operations[index]
+            outcomes[index] = _Outcome(op)
+            ids = {r: self.created[r] for r in op.refs}
+            data = orjson.loads(op.data) if op.data is not None else None
+            create = Create(self._context(op.method, op.path), _substitute(data, ids) if ids else data)
+            if self.charge is not None:
+                create.error = await self.charge()
+            creates.append(create)
+        limit = self.request.fail_on_errors
+        left = None if limit is None else limit - errors
+        before = (len(deferred.commits), len(deferred.events))
+        try:
+            done = await create_run(self.service, rtype, creates, left)
+        except Fallback as exc:
+            log.warning("bulk: a run of %d creates is run one by one: %s", len(creates), exc)
+            return await self._one_by_one(indices, creates, outcomes, deferred, errors)
+        failed = 0
+        for index, create in zip(indices[:done], creates, strict=False):
+            outcome = outcomes[index]
+            outcome.commits = (before[0], len(deferred.commits))
+            if create.stored is None:
+                assert create.error is not None
+                outcome.status, outcome.error = create.error.status, create.error
+                failed += 1
+                continue
+            assert outcome.op.bulk_id is not None
+            self.created[outcome.op.bulk_id] = create.stored.id
+            outcome.status, outcome.version = 201, create.stored.version
+            outcome.location = location(self.ctx.base_url, rtype, create.stored.id)
+            first = len(deferred.events)
+            await self.service._committed(create.events)
+            outcome.events = (first, len(deferred.events))
+        for index in indices[done:]:  # failOnErrors stopped the run before them
+            del outcomes[index]
+        return failed
+
+    async def _one_by_one(
+        self, indices: list[int], creates: list[Create], outcomes: dict[int, _Outcome], deferred: Deferred, errors: int
+    ) -> int:
+        """The run's creates as single requests (already charged against the rate limits)."""
+        limit = self.request.fail_on_errors
+        failed = 0
+        for position, (index, create) in enumerate(zip(indices, creates, strict=True)):
+            if limit is not None and errors + failed >= limit:
+                for rest in indices[position:]:
+                    del outcomes[rest]
+                break
+            outcome = outcomes[index]
+            if create.error is not None and not create.audited:  # refused by the rate limit
+                outcome.status, outcome.error = create.error.status, create.error
+                failed += 1
+                continue
+            failed += await self._run_counted(outcome, False, deferred, charged=True)
+        return failed
+
+    async def _run(self, outcome: _Outcome, circular: bool, charged: bool = False) -> None:
         op = outcome.op
         try:
             if op.error is not None:
@@ -326,7 +425,7 @@ class BulkRunner:
             path = "/".join(_substitute(segment, ids) for segment in op.path.split("/"))
             rtype, id = self._target(op, path)
             outcome.location = location(self.ctx.base_url, rtype, id) if id else None
-            if self.charge is not None and (refused := await self.charge()) is not None:
+            if not charged and self.charge is not None and (refused := await self.charge()) is not None:
                 raise refused
             ctx = self._context(op.method, path)
             data = None if op.data is None else orjson.loads(op.data)

@@ -250,6 +250,15 @@ class UnitOfWork(Protocol):
 
     async def insert(self, resource: StoredResource, keys: IndexKeys) -> None: ...
 
+    async def insert_many(self, resource_type: str, items: Sequence[tuple[StoredResource, IndexKeys]]) -> None:
+        """Insert resources of one type in order (a bulk request's run of creates); a uniqueness
+        conflict fails the whole unit of work, as ``insert``'s does."""
+        ...
+
+    async def taken_user_names(self, resource_type: str, keys: Sequence[str]) -> set[str]:
+        """Which of these userName comparison keys (``IndexKeys.columns``) are already in use."""
+        ...
+
     async def update(self, resource: StoredResource, keys: IndexKeys) -> None: ...
 
     async def delete(self, resource_type: str, id: str) -> bool: ...
@@ -273,6 +282,10 @@ class UnitOfWork(Protocol):
         ...
 
     async def record_audit(self, entry: AuditEntry) -> None: ...
+
+    async def record_audits(self, entries: Sequence[AuditEntry]) -> None:
+        """Several audit entries in order (one statement)."""
+        ...
 
     async def guard_deprovisions(self, rule: GuardRule, committed: Sequence[Event], now: str) -> Hold | None:
         """Count the deprovisionings among ``committed`` against ``rule``; hold the tenant's

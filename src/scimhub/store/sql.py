@@ -51,6 +51,7 @@ from scimhub.safety.guard import GuardRule
 from scimhub.safety.hold import Hold
 from scimhub.schema.compare import comparison_key
 from scimhub.schema.declare import DeclaredSchema
+from scimhub.store import batch_sql
 from scimhub.store import fast_reads as fast
 from scimhub.store import fast_writes as fw
 from scimhub.store import holds_sql
@@ -169,6 +170,7 @@ class SqlUnitOfWork:
         self._pks: dict[str, int] = {}
         self._stored_keys: dict[str, tuple[str | None, ...]] = {}  # key columns as read for update
         self.roles = roles_sql.Roles(tx, tenant_id, rules or roles_sql.RuleCache(), self._pks)
+        self.batch = batch_sql.BatchWrites(tx, tenant_id, self._pks)
 
     def _where_id(self, resource_type: str, id: str) -> ColumnElement[bool]:
         return and_(
@@ -197,6 +199,18 @@ class SqlUnitOfWork:
         self._pks[resource.id] = pk
         await self._insert_values(pk, keys)
         await self._count(resource.resource_type, +1)
+
+    async def insert_many(self, resource_type: str, items: Sequence[tuple[StoredResource, IndexKeys]]) -> None:
+        rows = [(_resource_row(self._tenant_id, r, k, self._doc_keys), _value_pairs(k)) for r, k in items]
+        try:
+            await self.batch.insert(resource_type, rows)
+        except Exception as exc:
+            if not _unique_violation(exc):
+                raise
+            raise _uniqueness_error(exc) from None
+
+    async def taken_user_names(self, resource_type: str, keys: Sequence[str]) -> set[str]:
+        return await self.batch.taken_user_names(resource_type, keys)
 
     async def update(self, resource: StoredResource, keys: IndexKeys) -> None:
         row = _resource_row(self._tenant_id, resource, keys, self._doc_keys)
@@ -368,6 +382,10 @@ class SqlUnitOfWork:
 
     async def record_audit(self, entry: AuditEntry) -> None:
         await self._tx.run_many(fw.INSERT_AUDIT, [audit_row(self._tenant_id, entry)])
+
+    async def record_audits(self, entries: Sequence[AuditEntry]) -> None:
+        if entries:
+            await self._tx.run_many(fw.INSERT_AUDIT, [audit_row(self._tenant_id, e) for e in entries])
 
     async def roles_after_write(
         self, resource_type: str, before: StoredResource | None, after: StoredResource, members: Sequence[str]

@@ -1,0 +1,170 @@
+"""How long a write holds SQLite's writer: a bulk request's runs of creates against single writes.
+
+Usage: python -m bench.writer_hold [--users 2000] [--runs 1,10,25,50] [--requests 500]
+
+In-process (the app called directly, its lifespan running), on a fresh SQLite database. The
+writer (``store.sqlite.Writer``) is one lock per process: while a unit of work holds it, no other
+request of any tenant writes. Each unit's hold is the process's CPU time (``time.thread_time``: the
+event loop's thread) from the moment it has the lock to the moment it gives it back (its
+statements and what runs between them; the grouped COMMIT is timed separately, as it is shared):
+CPU, not wall time, because on a shared machine the wall time is mostly the scheduler's.
+Prints the holds of single POST, PUT and group PATCH requests, then for each bulk run size
+(``protocol.bulk_creates.RUN_SIZE``) the holds of its units and its CPU per created user, beside
+single POSTs' CPU per created user measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.asgi_hotpath import Caller
+from bench.asgi_hotpath import bulk_body
+from bench.asgi_hotpath import put_body
+from bench.asgi_hotpath import user
+from bench.asgi_hotpath import user_ids
+from bench.payloads import CORE_GROUP
+from bench.payloads import entra_add_members
+from scimhub.app import create_app
+from scimhub.protocol import bulk
+from scimhub.protocol import tenants
+from scimhub.settings import Settings
+from scimhub.store.base import Query
+from scimhub.store.factory import open_store
+
+
+class Holds:
+    """Every unit of work's hold of the writer, in seconds, while ``recording``."""
+
+    def __init__(self, writer: Any) -> None:
+        self.units: list[float] = []
+        self.commits: list[float] = []
+        self.recording = False
+        unit, commit = writer.unit, writer._commit
+
+        @asynccontextmanager
+        async def timed_unit() -> AsyncIterator[Any]:
+            started = 0.0
+
+            @asynccontextmanager
+            async def inner() -> AsyncIterator[Any]:
+                nonlocal started
+                async with unit() as conn:
+                    started = time.thread_time()
+                    yield conn
+                    # leaving: the unit's RELEASE runs next, still under the lock
+
+            async with inner() as conn:
+                yield conn
+            if self.recording:
+                self.units.append(time.thread_time() - started)
+
+        def timed_commit() -> None:
+            started = time.thread_time()
+            commit()
+            if self.recording:
+                self.commits.append(time.thread_time() - started)
+
+        writer.unit = timed_unit
+        writer._commit = timed_commit
+
+    async def of(self, work: Callable[[], Awaitable[None]]) -> tuple[list[float], list[float], float]:
+        """The units' holds, the commits' and the CPU seconds of ``work``."""
+        self.units, self.commits, self.recording = [], [], True
+        cpu = time.process_time()
+        await work()
+        spent = time.process_time() - cpu
+        self.recording = False
+        return self.units, self.commits, spent
+
+
+def describe(holds: list[float]) -> str:
+    if not holds:
+        return "no units"
+    ordered = sorted(holds)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return (
+        f"{len(holds)} units: p50 {statistics.median(holds) * 1e6:,.0f} µs, p99 {p99 * 1e6:,.0f} µs, "
+        f"max {ordered[-1] * 1e6:,.0f} µs"
+    )
+
+
+async def measure(args: argparse.Namespace) -> None:
+    url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'hold.db'}"
+    settings = Settings(database_url=url, rate_limit="", log_level="WARNING", bulk_max_operations=1000)
+    store = open_store(settings)
+    await store.db.upgrade()
+    tenant = await tenants.create_tenant(store, "bench")
+    _, token = await tenants.issue_token(store, tenant, None)
+    app = create_app(settings, store=store)
+    async with app.router.lifespan_context(app):
+        call = Caller(app, token)
+        holds = Holds(store.db.writer)  # type: ignore[attr-defined]
+        for i in range(args.users):
+            assert await call("POST", "/scim/v2/Users", body=user(i)) == 201
+        ids = await user_ids(store, tenant.id, args.users)
+        group = orjson.dumps(
+            {"schemas": [CORE_GROUP], "displayName": "Staff", "members": [{"value": i} for i in ids[:100]]}
+        )
+        assert await call("POST", "/scim/v2/Groups", body=group) == 201
+        group_id = (await store.search(tenant.id, Query("Group", None, 1, 1))).resources[0].id
+        first = 1_000_000
+
+        async def posts() -> None:
+            for i in range(first, first + args.requests):
+                assert await call("POST", "/scim/v2/Users", body=user(i)) == 201
+
+        async def puts() -> None:
+            for n, id in enumerate(ids[: args.requests]):
+                assert await call("PUT", f"/scim/v2/Users/{id}", body=put_body(n, id)) == 200
+
+        async def member_adds() -> None:
+            for id in ids[100 : 100 + args.requests]:
+                body = orjson.dumps(entra_add_members([id]))
+                assert await call("PATCH", f"/scim/v2/Groups/{group_id}", body=body) in (200, 204)
+
+        units, commits, cpu = await holds.of(posts)
+        single_cpu = cpu / args.requests
+        print(f"single POST /Users: {describe(units)}; CPU {single_cpu * 1e6:,.0f} µs per created user")
+        for label, work in (("single PUT /Users/{id}", puts), ("single PATCH of a 100-member group", member_adds)):
+            units, _, _ = await holds.of(work)
+            print(f"{label}: {describe(units)}")
+        first += args.requests
+        for size in (int(s) for s in args.runs.split(",")):
+            bulk.RUN_SIZE = size  # type: ignore[attr-defined]
+            bodies = [bulk_body(first + k, 100) for k in range(0, args.requests * 2, 100)]
+            first += args.requests * 2
+
+            async def bulks(bodies: list[bytes] = bodies) -> None:
+                for body in bodies:
+                    assert await call("POST", "/scim/v2/Bulk", body=body) == 200
+
+            units, commits, cpu = await holds.of(bulks)
+            per_user = cpu / (len(bodies) * 100)
+            print(
+                f"POST /Bulk of 100, runs of {size}: {describe(units)}; CPU {per_user * 1e6:,.0f} µs per created "
+                f"user ({single_cpu / per_user:.1f}x less than single POSTs); commits: {describe(commits)}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--runs", default="1,10,25,50", help="bulk run sizes (creates per unit of work)")
+    asyncio.run(measure(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""A run of creates in one unit of work (a bulk request's consecutive POSTs): the rows inserted
+one statement each, their index keys, counter change and audit entries one statement a run, and
+the userNames already taken found with one read first, so that a conflict the run could have
+seen fails one operation instead of the whole run.
+
+Part of ``SqlUnitOfWork`` (``SqlUnitOfWork.batch``); the statements are the single create's
+(``fast_writes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam
+from sqlalchemy import select
+
+from scimhub.store import fast_writes as fw
+from scimhub.store.database import Tx
+from scimhub.store.index_plan import KEY_COLUMNS
+from scimhub.store.prepared import prepare
+from scimhub.store.tables import resources
+
+_USER_NAME = KEY_COLUMNS["userName"]
+_SLOTS = 32  # userNames a lookup names; fewer repeat the last (one statement text, prepared once)
+_KEY_NAMES = tuple(f"k{i}" for i in range(_SLOTS))
+TAKEN = prepare(
+    select(resources.c[_USER_NAME]).where(
+        resources.c.tenant_id == bindparam("tenant"),
+        resources.c.resource_type == bindparam("rtype"),
+        resources.c[_USER_NAME].in_([bindparam(n) for n in _KEY_NAMES]),
+    )
+)
+
+
+class BatchWrites:
+    """The run-of-creates statements of one write transaction of one tenant."""
+
+    def __init__(self, tx: Tx, tenant_id: str, pks: dict[str, int]) -> None:
+        self._tx = tx
+        self._tenant_id = tenant_id
+        self._pks = pks  # the unit of work's id -> pk map: later statements of it know the rows
+
+    async def taken_user_names(self, resource_type: str, keys: Sequence[str]) -> set[str]:
+        """Which of these userName comparison keys a resource of the tenant already holds (one
+        statement: an index probe per key)."""
+        unique = list(dict.fromkeys(keys))
+        taken: set[str] = set()
+        for start in range(0, len(unique), _SLOTS):
+            chunk = unique[start : start + _SLOTS]
+            chunk += chunk[-1:] * (_SLOTS - len(chunk))
+            named = dict(zip(_KEY_NAMES, chunk, strict=True))
+            rows = await self._tx.rows(TAKEN, tenant=self._tenant_id, rtype=resource_type, **named)
+            taken.update(key for (key,) in rows)
+        return taken
+
+    async def insert(self, resource_type: str, rows: Sequence[tuple[dict[str, Any], list[tuple[str, str]]]]) -> None:
+        """Insert resource rows with their resource_values (path, key) pairs, in order, and count
+        them; a unique violation propagates (the unit of work fails whole)."""
+        values: list[dict[str, Any]] = []
+        for row, pairs in rows:
+            pk = (await self._tx.rows(fw.INSERT_RESOURCE, **row))[0][0]
+            self._pks[row["id"]] = pk
+            values += ({"resource_pk": pk, "tenant_id": self._tenant_id, "path": p, "value_key": k} for p, k in pairs)
+        if values:
+            await self._tx.run_many(fw.INSERT_VALUE, values)
+        await self._tx.rows(
+            fw.COUNT,
+            tenant_id=self._tenant_id,
+            resource_type=resource_type,
+            count=len(rows),
+            delta=len(rows),
+            deleted=0,
+        )
