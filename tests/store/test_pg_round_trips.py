@@ -77,13 +77,13 @@ async def test_a_list_page_is_one_statement_with_its_count_and_groups(
     hot_statements.clear()
 
     page = (await client.get("/Users", params={"startIndex": 1, "count": 10})).json()
-    assert hot_statements == [pg_reads.COUNTED_PAGE[False, True].pg_sql]
+    assert hot_statements == [pg_reads.COUNTED_PAGE["offset", True].pg_sql]
     assert page["totalResults"] == 2
     assert [group_names(u) for u in page["Resources"]] == [["Staff", "Admins"], []]
 
     hot_statements.clear()
     page = (await client.get("/Groups", params={"excludedAttributes": "members"})).json()
-    assert hot_statements == [pg_reads.COUNTED_PAGE[False, False].pg_sql]
+    assert hot_statements == [pg_reads.COUNTED_PAGE["offset", False].pg_sql]
     assert [g["displayName"] for g in page["Resources"]] == ["Staff", "Admins"]
 
 

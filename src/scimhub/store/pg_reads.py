@@ -17,6 +17,7 @@ What each returns is what the plain path returns (``SqlStore._quick_search``, ``
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 from typing import cast
@@ -59,31 +60,47 @@ def pg_statement(sql: str, names: tuple[str, ...]) -> Prepared:
 
 _COLUMNS = "r.id, r.resource_type, r.doc, r.created, r.last_modified, r.version, r.pk"
 _P_COLUMNS = _COLUMNS.replace("r.", "p.")
+
+
 # A user's groups as two arrays (ids, displays) in the order GROUPS_OF_PK reads them; NULL: none.
-_GROUPS = (
-    "LEFT JOIN LATERAL (SELECT array_agg(g.id ORDER BY gm.group_pk) AS ids,"
-    " array_agg(g.display ORDER BY gm.group_pk) AS displays"
-    " FROM group_members gm JOIN resources g ON g.pk = gm.group_pk WHERE gm.member_pk = p.pk) AS gr ON true"
-)
+def groups_of(alias: str) -> str:
+    """A LATERAL join giving ``gr.ids``, ``gr.displays``: the groups of ``alias``.pk."""
+    return (
+        "LEFT JOIN LATERAL (SELECT array_agg(g.id ORDER BY gm.group_pk) AS ids,"
+        " array_agg(g.display ORDER BY gm.group_pk) AS displays"
+        " FROM group_members gm JOIN resources g ON g.pk = gm.group_pk"
+        f" WHERE gm.member_pk = {alias}.pk) AS gr ON true"
+    )
+
+
+_GROUPS = groups_of("p")
 _IN_TYPE = "r.tenant_id = $1 AND r.resource_type = $2"
 
 
 def _page_sql(condition: str, groups: bool) -> str:
     """A page of ``condition``'s matches in creation order (limit $3, offset $4), groups beside."""
-    inner = f"SELECT {_COLUMNS} FROM resources r WHERE {_IN_TYPE}{condition} ORDER BY r.pk LIMIT $3 OFFSET $4"  # noqa: S608 - module constants; every value is a bound parameter
+    inner = f"SELECT {_COLUMNS} FROM resources r WHERE {_IN_TYPE}{condition} ORDER BY r.pk LIMIT $3 OFFSET $4"
     if not groups:
         return inner
-    return f"SELECT {_P_COLUMNS}, gr.ids, gr.displays FROM ({inner}) AS p {_GROUPS} ORDER BY p.pk"  # noqa: S608 - module constants; every value is a bound parameter
+    return f"SELECT {_P_COLUMNS}, gr.ids, gr.displays FROM ({inner}) AS p {_GROUPS} ORDER BY p.pk"
 
 
-def _counted_page_sql(after: bool, groups: bool) -> str:
-    """The type's (count, removed) and a page of the list (after pk $5 when ``after``): one row
-    with NULL resource columns when the page is empty, none when the type has no count row."""
-    condition = " AND r.pk > $5" if after else ""
-    inner = f"SELECT {_COLUMNS} FROM resources r WHERE {_IN_TYPE}{condition} ORDER BY r.pk LIMIT $3 OFFSET $4"  # noqa: S608 - module constants; every value is a bound parameter
+def _counted_page_sql(kind: str, groups: bool) -> str:
+    """The type's (count, removed) and a page of the list: one row with NULL resource columns when
+    the page is empty, none when the type has no count row. ``kind``: "offset" (limit $3, offset
+    $4), "after" (the rows after pk $5: a cursor page) or "resume" (a startIndex page that goes on
+    after pk $5 when the list's deletion counter is still $6, else from offset $4: the counter
+    decides in the statement which of the two runs, so a deletion since costs no second trip)."""
+    page = f"SELECT {_COLUMNS} FROM resources r WHERE {_IN_TYPE}"
+    inner = {
+        "offset": f"{page} ORDER BY r.pk LIMIT $3 OFFSET $4",
+        "after": f"{page} AND r.pk > $5 ORDER BY r.pk LIMIT $3 OFFSET $4",
+        "resume": f"({page} AND r.pk > $5 AND c.removed = $6 ORDER BY r.pk LIMIT $3)"
+        f" UNION ALL ({page} AND c.removed <> $6 ORDER BY r.pk LIMIT $3 OFFSET $4)",
+    }[kind]
     extra = ", gr.ids, gr.displays" if groups else ""
     return (
-        f"SELECT c.count, c.removed, {_P_COLUMNS}{extra} FROM resource_counts c"  # noqa: S608 - module constants; every value is a bound parameter
+        f"SELECT c.count, c.removed, {_P_COLUMNS}{extra} FROM resource_counts c"
         f" LEFT JOIN LATERAL ({inner}) AS p ON true {_GROUPS if groups else ''}"
         " WHERE c.tenant_id = $1 AND c.resource_type = $2 ORDER BY p.pk"
     )
@@ -103,13 +120,14 @@ _VALUE_MATCH = (
 VALUE_EQ_PAGE = {
     groups: pg_statement(_page_sql(_VALUE_MATCH, groups), (*_PAGE_NAMES, "path", "key")) for groups in (False, True)
 }
+_COUNTED_NAMES = {"offset": (), "after": ("after",), "resume": ("after", "removed")}
 COUNTED_PAGE = {
-    (after, groups): pg_statement(_counted_page_sql(after, groups), (*_PAGE_NAMES, *(("after",) if after else ())))
-    for after in (False, True)
+    (kind, groups): pg_statement(_counted_page_sql(kind, groups), (*_PAGE_NAMES, *names))
+    for kind, names in _COUNTED_NAMES.items()
     for groups in (False, True)
 }
 RESOURCE_WITH_GROUPS = pg_statement(
-    f"SELECT {_P_COLUMNS}, gr.ids, gr.displays FROM resources p {_GROUPS}"  # noqa: S608 - module constants; every value is a bound parameter
+    f"SELECT {_P_COLUMNS}, gr.ids, gr.displays FROM resources p {_GROUPS}"
     " WHERE p.tenant_id = $1 AND p.id = $2 AND p.resource_type = $3",
     ("tenant", "id", "rtype"),
 )
@@ -120,19 +138,41 @@ def _resource(row: Sequence[Any], at: int = 0) -> StoredResource:
     return StoredResource.from_json(*row[at : at + 7])
 
 
+def member_refs(ids: list[str] | None, displays: list[str | None] | None) -> list[MemberRef]:
+    """The groups as ``groups_of`` gave them: ids and displays in one order (NULL: none)."""
+    return (
+        []
+        if ids is None or displays is None
+        else [MemberRef(i, "direct", d) for i, d in zip(ids, displays, strict=True)]
+    )
+
+
 def _with_groups(row: Sequence[Any], at: int = 0) -> WithGroups:
-    """RESOURCE_COLUMNS, pk, then the groups' ids and displays (NULL: none) from ``row[at:]``."""
+    """RESOURCE_COLUMNS, pk, then the groups' ids and displays from ``row[at:]``."""
     stored = cast(WithGroups, WithGroups.from_json(*row[at : at + 7]))  # from_json makes a cls
-    ids, displays = row[at + 7], row[at + 8]
-    stored.groups = [] if ids is None else [MemberRef(gid, "direct", d) for gid, d in zip(ids, displays, strict=True)]
+    stored.groups = member_refs(row[at + 7], row[at + 8])
     return stored
 
 
-def prefetched_groups(members: Sequence[StoredResource]) -> dict[str, list[MemberRef]] | None:
-    """The groups of ``members`` when every one was read with them (no query), else None."""
-    if not members or not all(isinstance(m, WithGroups) for m in members):
-        return None
-    return {m.id: m.groups for m in members if m.groups}  # type: ignore[attr-defined]
+class WrittenGroups:
+    """The groups of users as their write read them (in its transaction, after locking the user's
+    row, so no membership of the user could change before the commit without waiting for it),
+    for the write's own response: kept by the identity of the StoredResource the unit of work
+    wrote, which is the one the response renders. Bounded: a response that leaves out ``groups``
+    (or a write that failed) never asks for them."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._kept: OrderedDict[int, tuple[StoredResource, list[MemberRef]]] = OrderedDict()
+
+    def keep(self, resource: StoredResource, groups: list[MemberRef]) -> None:
+        self._kept[id(resource)] = (resource, groups)  # the reference keeps the id from being reused
+        while len(self._kept) > self.capacity:
+            self._kept.popitem(last=False)
+
+    def take(self, resource: StoredResource) -> list[MemberRef] | None:
+        kept = self._kept.pop(id(resource), None)
+        return kept[1] if kept is not None and kept[0] is resource else None
 
 
 class PgReads:
@@ -144,6 +184,15 @@ class PgReads:
         # Each list's deletion counter as last read: the key under which its page ends were
         # remembered, assumed still current when the next page's one statement is built.
         self._removed: dict[tuple[str, str], int] = {}
+        self.written = WrittenGroups()
+
+    def groups_read_with(self, members: Sequence[StoredResource]) -> dict[str, list[MemberRef]] | None:
+        """The groups of ``members`` when every one was read (or written) with them, else None."""
+        if len(members) == 1 and (written := self.written.take(members[0])) is not None:
+            return {members[0].id: written} if written else {}
+        if not members or not all(isinstance(m, WithGroups) for m in members):
+            return None
+        return {m.id: m.groups for m in members if m.groups}  # type: ignore[attr-defined]
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None:
         found = await self.db.fast(RESOURCE_WITH_GROUPS, tenant=tenant_id, id=id, rtype=resource_type)
@@ -188,19 +237,13 @@ class PgReads:
         read = _with_groups if groups else _resource
         return Page(total, [read(r) for r in rows])
 
-    async def _counted(
-        self, tenant_id: str, query: Query, after: int | None, offset: int, limit: int
-    ) -> tuple[int, int, list[Sequence[Any]]]:
-        """(count, removed, the page's rows without their two count columns)."""
+    async def _counted(self, tenant_id: str, query: Query, kind: str, **params: Any) -> tuple[int, int, list[Any]]:
+        """(count, removed, the page's rows, their two count columns left on: the rows start at 2)."""
         groups = query.resource_type == WITH_GROUPS
-        params: dict[str, Any] = {"tenant": tenant_id, "rtype": query.resource_type, "limit": limit, "offset": offset}
-        if after is not None:
-            params["after"] = after
-        rows = await self.db.fast(COUNTED_PAGE[after is not None, groups], **params)
+        rows = await self.db.fast(COUNTED_PAGE[kind, groups], tenant=tenant_id, rtype=query.resource_type, **params)
         if not rows:
             return 0, 0, []
-        count, removed = int(rows[0][0]), int(rows[0][1])
-        return count, removed, [r for r in rows if r[2] is not None]
+        return int(rows[0][0]), int(rows[0][1]), [r for r in rows if r[2] is not None]
 
     def _read(self, query: Query, rows: list[Sequence[Any]]) -> list[StoredResource]:
         if query.resource_type == WITH_GROUPS:
@@ -208,18 +251,19 @@ class PgReads:
         return [_resource(r, 2) for r in rows]
 
     async def _plain_page(self, tenant_id: str, query: Query) -> Page:
-        """A startIndex page: after the pk that ended the previous page (``PagePositions``) when
-        the list lost nothing since, else OFFSET; the deletion counter read with the page tells."""
+        """A startIndex page: after the pk that ended the previous page (``PagePositions``) while
+        the list lost nothing since, else OFFSET (the statement tells them apart)."""
         list_key = (tenant_id, query.resource_type)
-        assumed = self._removed.get(list_key)
+        assumed = self._removed.get(list_key)  # the deletion counter the positions were kept under
         after = None
         if assumed is not None:
             after = self.positions.end_before((tenant_id, query.resource_type, assumed), query.start_index)
-        offset = 0 if after is not None else query.start_index - 1
-        total, removed, rows = await self._counted(tenant_id, query, after, offset, query.count)
+        page = {"limit": query.count, "offset": query.start_index - 1}
+        if after is None:
+            total, removed, rows = await self._counted(tenant_id, query, "offset", **page)
+        else:
+            total, removed, rows = await self._counted(tenant_id, query, "resume", **page, after=after, removed=assumed)
         self._removed[list_key] = removed
-        if after is not None and removed != assumed:  # deletions since: the position may be off
-            total, removed, rows = await self._counted(tenant_id, query, None, query.start_index - 1, query.count)
         if len(rows) == query.count:
             place = (tenant_id, query.resource_type, removed)
             self.positions.remember(place, query.start_index + len(rows), rows[-1][8])
@@ -230,7 +274,7 @@ class PgReads:
         if query.filter is not None or (key is not None and key.before):
             return None
         after = 0 if key is None else key.pk  # pks start at 1
-        total, _, rows = await self._counted(tenant_id, query, after, 0, query.count + 1)
+        total, _, rows = await self._counted(tenant_id, query, "after", after=after, limit=query.count + 1, offset=0)
         page = self._read(query, rows[: query.count])
         if not page:
             return Page(total, [], more_before=key is not None)

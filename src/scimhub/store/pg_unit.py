@@ -25,13 +25,23 @@ from collections.abc import Sequence
 
 import orjson
 
+from scimhub.directory.roles import RoleChange
+from scimhub.directory.roles import RuleSet
 from scimhub.events.model import Event
 from scimhub.events.model import EventDraft
 from scimhub.store import fast_writes as fw
 from scimhub.store.base import AuditEntry
 from scimhub.store.base import IndexKeys
 from scimhub.store.base import StoredResource
+from scimhub.store.database import Database
+from scimhub.store.database import Tx
+from scimhub.store.pg_reads import WITH_GROUPS
+from scimhub.store.pg_reads import WrittenGroups
+from scimhub.store.pg_reads import groups_of
+from scimhub.store.pg_reads import member_refs
 from scimhub.store.pg_reads import pg_statement
+from scimhub.store.roles_sql import Roles
+from scimhub.store.roles_sql import RuleCache
 from scimhub.store.sql import SqlUnitOfWork
 from scimhub.store.sql import _resource_row
 from scimhub.store.sql import _unique_violation
@@ -45,12 +55,15 @@ _ALL_COLUMNS = (*_DOC_COLUMNS, *fw.KEY_COLUMNS)
 _WANTED = "unnest(${paths}::text[], ${keys}::text[]) AS w(path, value_key)"
 
 
-def _update_sql(columns: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+_PK_AND_GROUPS = f" SELECT u.pk, gr.ids, gr.displays FROM updated u {groups_of('u')}"
+
+
+def _update_sql(columns: Sequence[str], groups: bool) -> tuple[str, tuple[str, ...]]:
     sets = ", ".join(f"{c} = ${i}{'::jsonb' if c == 'doc_keys' else ''}" for i, c in enumerate(columns, 1))
     n = len(columns)
     wanted = _WANTED.format(paths=n + 4, keys=n + 5)
     sql = (
-        f"WITH updated AS (UPDATE resources SET {sets}"  # noqa: S608 - module constants; every value is a bound parameter
+        f"WITH updated AS (UPDATE resources SET {sets}"
         f" WHERE tenant_id = ${n + 1} AND id = ${n + 2} AND resource_type = ${n + 3} RETURNING pk),"
         f" wanted AS (SELECT w.path, w.value_key FROM {wanted}),"
         " dropped AS (DELETE FROM resource_values v USING updated u WHERE v.resource_pk = u.pk AND NOT EXISTS"
@@ -59,29 +72,46 @@ def _update_sql(columns: Sequence[str]) -> tuple[str, tuple[str, ...]]:
         f" SELECT u.pk, ${n + 1}, w.path, w.value_key FROM updated u CROSS JOIN wanted w WHERE NOT EXISTS"
         " (SELECT 1 FROM resource_values v"
         " WHERE v.resource_pk = u.pk AND v.path = w.path AND v.value_key = w.value_key))"
-        " SELECT pk FROM updated"
+        + (
+            f" SELECT u.pk, gr.ids, gr.displays FROM updated u {groups_of('u')}"
+            if groups
+            else " SELECT pk FROM updated"
+        )
     )
     return sql, (*columns, "w_tenant", "w_id", "w_rtype", "paths", "keys")
 
 
 # Key columns unchanged (a deactivation, a new title): the SET leaves them out, as fast_writes does.
-UPDATE = {keys: pg_statement(*_update_sql(_ALL_COLUMNS if keys else _DOC_COLUMNS)) for keys in (False, True)}
+# A user's update reads its groups too, for the response (WrittenGroups).
+UPDATE = {
+    (keys, groups): pg_statement(*_update_sql(_ALL_COLUMNS if keys else _DOC_COLUMNS, groups))
+    for keys in (False, True)
+    for groups in (False, True)
+}
 
 _INSERT_COLUMNS = ("tenant_id", "resource_type", "id", "created", *_ALL_COLUMNS)
-INSERT = pg_statement(
-    "WITH inserted AS (INSERT INTO resources ("  # noqa: S608 - module constants; every value is a bound parameter
-    + ", ".join(_INSERT_COLUMNS)
-    + ") VALUES ("
-    + ", ".join(f"${i}{'::jsonb' if c == 'doc_keys' else ''}" for i, c in enumerate(_INSERT_COLUMNS, 1))
-    + ") RETURNING pk),"  # noqa: S608 - module constants; every value is a bound parameter
-    " valued AS (INSERT INTO resource_values (resource_pk, tenant_id, path, value_key)"
-    f" SELECT i.pk, $1, w.path, w.value_key FROM inserted i CROSS JOIN {_WANTED.format(paths=14, keys=15)}),"
-    " counted AS (INSERT INTO resource_counts (tenant_id, resource_type, count) SELECT $1, $2, 1 FROM inserted"
-    " ON CONFLICT (tenant_id, resource_type) DO UPDATE SET count = resource_counts.count + 1)"
-    " SELECT pk FROM inserted",
-    (*_INSERT_COLUMNS, "paths", "keys"),
-)
-assert len(_INSERT_COLUMNS) == 13  # $14, $15 above
+_INSERT_VALUES = ", ".join(f"${i}{'::jsonb' if c == 'doc_keys' else ''}" for i, c in enumerate(_INSERT_COLUMNS, 1))
+_INSERT_WANTED = _WANTED.format(paths=len(_INSERT_COLUMNS) + 1, keys=len(_INSERT_COLUMNS) + 2)
+# A user's create reads the tenant's role state too (FOR SHARE, as roles_sql.STATE: a new user's
+# roles are decided by it, and a rule change must wait for the create): PgRoles takes it from here.
+_ROLE_STATE = " state AS (SELECT version, mode, default_role, rules FROM role_state WHERE tenant_id = $1 FOR SHARE),"
+_PK_AND_STATE = " SELECT i.pk, s.version, s.mode, s.default_role, s.rules FROM inserted i LEFT JOIN state s ON true"
+
+
+def _insert_sql(role_state: bool) -> str:
+    return (
+        f"WITH inserted AS (INSERT INTO resources ({', '.join(_INSERT_COLUMNS)}) VALUES ({_INSERT_VALUES})"
+        " RETURNING pk),"
+        " valued AS (INSERT INTO resource_values (resource_pk, tenant_id, path, value_key)"
+        f" SELECT i.pk, $1, w.path, w.value_key FROM inserted i CROSS JOIN {_INSERT_WANTED}),"
+        + (_ROLE_STATE if role_state else "")
+        + " counted AS (INSERT INTO resource_counts (tenant_id, resource_type, count) SELECT $1, $2, 1 FROM inserted"
+        " ON CONFLICT (tenant_id, resource_type) DO UPDATE SET count = resource_counts.count + 1)"
+        + (_PK_AND_STATE if role_state else " SELECT pk FROM inserted")
+    )
+
+
+INSERT = {state: pg_statement(_insert_sql(state), (*_INSERT_COLUMNS, "paths", "keys")) for state in (False, True)}
 
 # The count as fast_writes.COUNT leaves it for a deletion (a missing row starts at 0).
 DELETE = pg_statement(
@@ -107,30 +137,80 @@ APPEND_EVENTS = pg_statement(
 )
 
 
+# The groups a member is in, and (for a user) its roles: what a deletion reads after locking the row.
+GROUPS_AND_ROLES = pg_statement(
+    "SELECT gr.ids, gr.pks, ro.roles FROM"
+    " (SELECT array_agg(g.id ORDER BY gm.group_pk) AS ids, array_agg(g.pk ORDER BY gm.group_pk) AS pks"
+    " FROM group_members gm JOIN resources g ON g.pk = gm.group_pk WHERE gm.member_pk = $1) AS gr,"
+    " (SELECT array_agg(r.role ORDER BY r.role) AS roles FROM user_roles r"
+    " WHERE r.tenant_id = $2 AND r.user_pk = $1) AS ro",
+    ("member_pk", "tenant"),
+)
+
+
 def _wanted(keys: IndexKeys) -> dict[str, list[str]]:
     pairs = _value_pairs(keys)
     return {"paths": [path for path, _ in pairs], "keys": [key for _, key in pairs]}
 
 
+class PgRoles(Roles):
+    """``Roles`` that take what the unit of work's statements read already: the role state read
+    with a user's create, a user's roles read with the groups it leaves on deletion."""
+
+    def __init__(self, tx: Tx, tenant_id: str, cache: RuleCache, pks: dict[str, int]) -> None:
+        super().__init__(tx, tenant_id, cache, pks)
+        self.state_version: int | None = None  # role_state.version as read (share-locked) with a create
+        self.user_roles: dict[int, list[str]] = {}  # user pk -> its roles, as read before its deletion
+
+    async def rules(self) -> RuleSet:
+        if self._rules is None and self.state_version is not None:
+            self._rules = self._cache.get(self._tenant_id, self.state_version)  # None: read as usual
+            self.state_version = None
+        return await super().rules()
+
+    async def before_delete(self, resource_type: str, current: StoredResource) -> list[RoleChange]:
+        roles = self.user_roles.get(current.pk) if resource_type == "User" and current.pk is not None else None
+        if roles is None:
+            return await super().before_delete(resource_type, current)
+        return [RoleChange(current.id, current.doc.get("userName"), tuple(roles), ())] if roles else []
+
+
 class PgUnitOfWork(SqlUnitOfWork):
     """``SqlUnitOfWork`` with its writes in one statement each (see the module)."""
 
+    def __init__(
+        self,
+        tx: Tx,
+        tenant_id: str,
+        db: Database,
+        rules: RuleCache | None = None,
+        *,
+        written: WrittenGroups | None = None,
+    ) -> None:
+        super().__init__(tx, tenant_id, db, rules)
+        self.roles = self._roles = PgRoles(tx, tenant_id, rules if rules is not None else RuleCache(), self._pks)
+        self._written = written
+
     async def insert(self, resource: StoredResource, keys: IndexKeys) -> None:
         row = _resource_row(self._tenant_id, resource, keys, self._doc_keys)
+        user = resource.resource_type == WITH_GROUPS
         try:
-            pk = (await self._tx.rows(INSERT, **row, **_wanted(keys)))[0][0]
+            [found] = await self._tx.rows(INSERT[user], **row, **_wanted(keys))
         except Exception as exc:
             if not _unique_violation(exc):
                 raise
             raise _uniqueness_error(exc) from None
-        self._pks[resource.id] = pk
+        self._pks[resource.id] = found[0]
+        if user and found[1] is not None:
+            self._roles.state_version = found[1]
 
     async def update(self, resource: StoredResource, keys: IndexKeys) -> None:
         row = _resource_row(self._tenant_id, resource, keys, self._doc_keys)
         where = {"w_tenant": self._tenant_id, "w_id": resource.id, "w_rtype": resource.resource_type}
         keys_changed = self._stored_keys.get(resource.id) != tuple(row[k] for k in fw.KEY_COLUMNS)
+        groups = self._written is not None and resource.resource_type == WITH_GROUPS
         try:
-            updated = await self._tx.rows(UPDATE[keys_changed], **row, **where, **_wanted(keys))
+            updated = await self._tx.rows(UPDATE[keys_changed, groups], **row, **where, **_wanted(keys))
         except Exception as exc:
             if not _unique_violation(exc):
                 raise
@@ -138,9 +218,22 @@ class PgUnitOfWork(SqlUnitOfWork):
         if not updated:
             raise LookupError(f"{resource.resource_type} {resource.id} is not stored: nothing to update")
         self._pks[resource.id] = updated[0][0]
+        if groups and self._written is not None:
+            self._written.keep(resource, member_refs(updated[0][1], updated[0][2]))
 
     async def delete(self, resource_type: str, id: str) -> bool:
         return bool(await self._tx.rows(DELETE, tenant=self._tenant_id, id=id, rtype=resource_type))
+
+    async def groups_containing(self, member_id: str) -> list[str]:
+        member_pk = self._pks.get(member_id)
+        if member_pk is None:
+            return await super().groups_containing(member_id)
+        [(ids, pks, roles)] = await self._tx.rows(GROUPS_AND_ROLES, member_pk=member_pk, tenant=self._tenant_id)
+        self._roles.user_roles[member_pk] = roles or []
+        if ids is None:
+            return []
+        self._pks.update(zip(ids, pks, strict=True))  # touched next: no second lookup
+        return list(ids)
 
     async def append_events(self, drafts: Sequence[EventDraft]) -> list[Event]:
         """Outbox: gapless per-tenant sequence numbers and the events, in this transaction."""

@@ -7,6 +7,7 @@ which statements run precompiled, how writers are serialised on each database).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import sqlite3
@@ -81,7 +82,6 @@ from scimhub.store.members_sql import group_members_snapshot
 from scimhub.store.paging import Ordering
 from scimhub.store.pg_reads import WITH_GROUPS
 from scimhub.store.pg_reads import PgReads
-from scimhub.store.pg_reads import prefetched_groups
 from scimhub.store.positions import PagePositions
 from scimhub.store.scans import DEFAULT_QUERY_TIMEOUT_SECONDS
 from scimhub.store.scans import INDEXED_ATTRIBUTES
@@ -432,11 +432,12 @@ class SqlStore:
         self.role_rules = roles_sql.RuleCache()  # each tenant's role rules at the version last read
         # PostgreSQL: hot reads and the unit of work's writes in fewer round trips (pg_reads, pg_unit).
         self._pg_reads: PgReads | None = None
-        self._unit: type[SqlUnitOfWork] = SqlUnitOfWork
+        self._unit: Callable[[Tx, str, Database, roles_sql.RuleCache], SqlUnitOfWork] = SqlUnitOfWork
         if db.name == "postgresql":
             from scimhub.store.pg_unit import PgUnitOfWork  # imports this module
 
-            self._pg_reads, self._unit = PgReads(db, self.positions), PgUnitOfWork
+            self._pg_reads = PgReads(db, self.positions)
+            self._unit = functools.partial(PgUnitOfWork, written=self._pg_reads.written)
 
     async def open(self) -> None:
         await self.db.ping()
@@ -714,8 +715,8 @@ class SqlStore:
     async def groups_of(self, tenant_id: str, members: Sequence[StoredResource]) -> dict[str, list[MemberRef]]:
         """By the members' pks when they were read with them (the memberships index, no lookup of
         each id), else by tenant and id; no query when they were read with their groups (pg_reads)."""
-        if (prefetched := prefetched_groups(members)) is not None:
-            return prefetched
+        if self._pg_reads is not None and (read := self._pg_reads.groups_read_with(members)) is not None:
+            return read
         if len(members) == 1:  # a GET by id or an existence check: the hot case
             one = members[0]
             if one.pk is not None:
