@@ -25,7 +25,7 @@ def updates(store: SqlStore, statements: list[str]) -> list[str]:
     """Which of the two resource UPDATEs ran: "doc" or "keys"."""
     names = {sql_of(store, fw.UPDATE_RESOURCE_DOC): "doc", sql_of(store, fw.UPDATE_RESOURCE): "keys"}
     if store.db.name == "postgresql":  # pg_unit: the UPDATE and the resource's values in one statement
-        names = {pg_unit.UPDATE[False].pg_sql: "doc", pg_unit.UPDATE[True].pg_sql: "keys"}
+        names = {pg_unit.UPDATE[k, True].pg_sql: name for k, name in ((False, "doc"), (True, "keys"))}
     return [names[sql] for sql in statements if sql in names]
 
 

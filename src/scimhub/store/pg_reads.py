@@ -64,11 +64,13 @@ _P_COLUMNS = _COLUMNS.replace("r.", "p.")
 
 # A user's groups as two arrays (ids, displays) in the order GROUPS_OF_PK reads them; NULL: none.
 def groups_of(alias: str) -> str:
-    """A LATERAL join giving ``gr.ids``, ``gr.displays``: the groups of ``alias``.pk."""
+    """A LATERAL join giving ``gr.ids``, ``gr.displays``: the groups of ``alias``.pk. Each group is
+    read by its pk in a LATERAL subquery that LIMIT keeps from being flattened into a join, so even
+    a planner without statistics cannot hash the whole resources table for it."""
     return (
         "LEFT JOIN LATERAL (SELECT array_agg(g.id ORDER BY gm.group_pk) AS ids,"
-        " array_agg(g.display ORDER BY gm.group_pk) AS displays"
-        " FROM group_members gm JOIN resources g ON g.pk = gm.group_pk"
+        " array_agg(g.display ORDER BY gm.group_pk) AS displays FROM group_members gm"
+        " CROSS JOIN LATERAL (SELECT r.id, r.display FROM resources r WHERE r.pk = gm.group_pk LIMIT 1) AS g"
         f" WHERE gm.member_pk = {alias}.pk) AS gr ON true"
     )
 

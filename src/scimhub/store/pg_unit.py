@@ -140,8 +140,10 @@ APPEND_EVENTS = pg_statement(
 # The groups a member is in, and (for a user) its roles: what a deletion reads after locking the row.
 GROUPS_AND_ROLES = pg_statement(
     "SELECT gr.ids, gr.pks, ro.roles FROM"
-    " (SELECT array_agg(g.id ORDER BY gm.group_pk) AS ids, array_agg(g.pk ORDER BY gm.group_pk) AS pks"
-    " FROM group_members gm JOIN resources g ON g.pk = gm.group_pk WHERE gm.member_pk = $1) AS gr,"
+    " (SELECT array_agg(g.id ORDER BY gm.group_pk) AS ids, array_agg(gm.group_pk ORDER BY gm.group_pk) AS pks"
+    " FROM group_members gm CROSS JOIN LATERAL"
+    " (SELECT r.id FROM resources r WHERE r.pk = gm.group_pk LIMIT 1) AS g"  # by pk, as pg_reads.groups_of
+    " WHERE gm.member_pk = $1) AS gr,"
     " (SELECT array_agg(r.role ORDER BY r.role) AS roles FROM user_roles r"
     " WHERE r.tenant_id = $2 AND r.user_pk = $1) AS ro",
     ("member_pk", "tenant"),
