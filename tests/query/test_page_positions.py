@@ -7,6 +7,7 @@ import httpx2
 import pytest
 
 from scimhub.store.positions import PagePositions
+from tests import databases
 from tests.http.scim_checks import create_user
 from tests.http.scim_checks import get_ok
 
@@ -44,8 +45,11 @@ async def test_a_deletion_mid_walk_falls_back_to_offset(client: httpx2.AsyncClie
     hot_statements.clear()
     # OFFSET semantics: row 3 of the list is now the fourth user created.
     assert await page_ids(client, 3) == ids[3:5]
-    assert seeks(hot_statements) == 0
+    seeks_on_page_3 = seeks(hot_statements)
     assert await page_ids(client, 5) == ids[5:6]
+    if databases.on_postgres():  # pg_reads: one statement whose deletion counter picks the seek or OFFSET
+        return
+    assert seeks_on_page_3 == 0
     assert seeks(hot_statements) == 1  # the new page end is remembered again
 
 

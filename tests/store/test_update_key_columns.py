@@ -8,6 +8,7 @@ import httpx2
 import pytest
 
 from scimhub.store import fast_writes as fw
+from scimhub.store import pg_unit
 from scimhub.store.sql import SqlStore
 from tests.conftest import sql_of
 from tests.http.scim_checks import assert_scim_error
@@ -23,6 +24,8 @@ pytestmark = pytest.mark.anyio
 def updates(store: SqlStore, statements: list[str]) -> list[str]:
     """Which of the two resource UPDATEs ran: "doc" or "keys"."""
     names = {sql_of(store, fw.UPDATE_RESOURCE_DOC): "doc", sql_of(store, fw.UPDATE_RESOURCE): "keys"}
+    if store.db.name == "postgresql":  # pg_unit: the UPDATE and the resource's values in one statement
+        names = {pg_unit.UPDATE[k, True].pg_sql: name for k, name in ((False, "doc"), (True, "keys"))}
     return [names[sql] for sql in statements if sql in names]
 
 

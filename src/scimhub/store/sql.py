@@ -7,6 +7,7 @@ which statements run precompiled, how writers are serialised on each database).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import sqlite3
@@ -80,6 +81,8 @@ from scimhub.store.index_plan import key_column
 from scimhub.store.index_plan import value_index_path
 from scimhub.store.members_sql import group_members_snapshot
 from scimhub.store.paging import Ordering
+from scimhub.store.pg_reads import WITH_GROUPS
+from scimhub.store.pg_reads import PgReads
 from scimhub.store.positions import PagePositions
 from scimhub.store.scans import DEFAULT_QUERY_TIMEOUT_SECONDS
 from scimhub.store.scans import INDEXED_ATTRIBUTES
@@ -445,6 +448,14 @@ class SqlStore:
         self.positions = PagePositions()
         self.token_changes = 0
         self.role_rules = roles_sql.RuleCache()  # each tenant's role rules at the version last read
+        # PostgreSQL: hot reads and the unit of work's writes in fewer round trips (pg_reads, pg_unit).
+        self._pg_reads: PgReads | None = None
+        self._unit: Callable[[Tx, str, Database, roles_sql.RuleCache], SqlUnitOfWork] = SqlUnitOfWork
+        if db.name == "postgresql":
+            from scimhub.store.pg_unit import PgUnitOfWork  # imports this module
+
+            self._pg_reads = PgReads(db, self.positions)
+            self._unit = functools.partial(PgUnitOfWork, written=self._pg_reads.written)
 
     async def open(self) -> None:
         await self.db.ping()
@@ -487,7 +498,7 @@ class SqlStore:
     async def unit_of_work(self, tenant_id: str) -> AsyncIterator[SqlUnitOfWork]:
         try:
             async with self.db.write() as tx:
-                yield SqlUnitOfWork(tx, tenant_id, self.db, self.role_rules)
+                yield self._unit(tx, tenant_id, self.db, self.role_rules)
         except Exception as exc:
             # PostgreSQL aborts one transaction of a lock cycle (deadlock_detected); nothing of it
             # was written, so the caller may run the whole unit of work again.
@@ -496,12 +507,18 @@ class SqlStore:
             raise
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None:
+        if self._pg_reads is not None and resource_type == WITH_GROUPS:
+            return await self._pg_reads.get(tenant_id, resource_type, id)
         found = await self.db.fast(fast.RESOURCE, tenant=tenant_id, id=id, rtype=resource_type)
         if not found:
             return None
         return _row_to_resource(found[0])
 
     async def search(self, tenant_id: str, query: Query) -> Page:
+        if self._pg_reads is not None:
+            quick = await self._pg_reads.quick_search(tenant_id, query)
+            if quick is not None:
+                return quick
         quick = await self._quick_search(tenant_id, query)
         if quick is not None:
             return quick
@@ -715,7 +732,9 @@ class SqlStore:
 
     async def groups_of(self, tenant_id: str, members: Sequence[StoredResource]) -> dict[str, list[MemberRef]]:
         """By the members' pks when they were read with them (the memberships index, no lookup of
-        each id), else by tenant and id."""
+        each id), else by tenant and id; no query when they were read with their groups (pg_reads)."""
+        if self._pg_reads is not None and (read := self._pg_reads.groups_read_with(members)) is not None:
+            return read
         if len(members) == 1:  # a GET by id or an existence check: the hot case
             one = members[0]
             if one.pk is not None:
