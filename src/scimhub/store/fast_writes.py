@@ -4,6 +4,7 @@ per-call construction and execution cost (about 80 µs a statement)."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from sqlalchemy import bindparam
@@ -17,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from scimhub.store import index_plan
+from scimhub.store.prepared import Prepared
 from scimhub.store.prepared import prepare
 from scimhub.store.tables import RESOURCE_COLUMNS
 from scimhub.store.tables import audit_log
@@ -59,12 +61,23 @@ GET_FOR_UPDATE = prepare(
 INSERT_RESOURCE = prepare(
     insert(resources).values(_bind("tenant_id", "resource_type", "id", "created", *_ROW)).returning(resources.c.pk)
 )
-UPDATE_RESOURCE = prepare(update(resources).where(*_WHERE).values(_bind(*_ROW)))
-# The same with the key columns unchanged (a deactivation, a new title): SQLite rewrites the entry
-# of every index on a column the SET names, equal value or not (3 more pages in the commit).
-UPDATE_RESOURCE_DOC = prepare(
-    update(resources).where(*_WHERE).values(_bind(*(c for c in _ROW if c not in KEY_COLUMNS)))
-)
+
+
+def _update_resource(keys: tuple[str, ...]) -> Prepared:
+    return prepare(
+        update(resources).where(*_WHERE).values(_bind(*(c for c in _ROW if c not in KEY_COLUMNS or c in keys)))
+    )
+
+
+# The resource UPDATE by the key columns it sets: those whose value changed (in KEY_COLUMNS order).
+# SQLite rewrites the entry of every index on a column the SET names, equal value or not: a
+# deactivation sets none (3 index entries fewer in the commit), Okta's PUT (a new displayName, no
+# externalId) leaves the userName's unique index alone.
+UPDATE_RESOURCE = {
+    keys: _update_resource(keys)
+    for size in range(len(KEY_COLUMNS) + 1)
+    for keys in itertools.combinations(KEY_COLUMNS, size)
+}
 # SQLite: the index is named (INDEXED BY) so that the plan cannot depend on statistics. ANALYZE run
 # while the directory held a row or two (a new server's first upkeep) leaves sqlite_stat1 saying
 # every table has one row, and the planner then reads all of resource_values for each update
