@@ -137,6 +137,21 @@ def diff_documents(before: JsonDoc, after: JsonDoc) -> tuple[Change, ...]:
     return tuple(changes)
 
 
+def created_changes(doc: JsonDoc) -> tuple[Change, ...]:
+    """``diff_documents({}, doc)`` without the comparisons: each attribute a create set (its
+    extension attributes each on their own), from nothing to its value."""
+    changes = []
+    for key in sorted(doc, key=str.casefold):
+        value = doc[key]
+        if key == "schemas" or value is None:
+            continue
+        if key.startswith("urn:") and isinstance(value, dict):
+            changes += [Change(f"{key}:{c.path}", None, c.after) for c in created_changes(value)]
+        else:
+            changes.append(Change(key, None, value))
+    return tuple(changes)
+
+
 def activity_transition(before: JsonDoc | None, after: JsonDoc) -> EventType | None:
     """user.deactivated / user.reactivated when ``active`` crosses false (absent counts as true)."""
     was_active = True if before is None else before.get(ACTIVE_ATTRIBUTE) is not False

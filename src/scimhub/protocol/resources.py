@@ -40,6 +40,7 @@ from scimhub.events.model import Event
 from scimhub.events.model import EventDraft
 from scimhub.events.model import EventType
 from scimhub.events.model import activity_transition
+from scimhub.events.model import created_changes
 from scimhub.events.model import diff_documents
 from scimhub.patch.apply import MemberOp
 from scimhub.patch.apply import apply_patch
@@ -392,7 +393,7 @@ class ResourceService:
         """The events of one write: created/updated, (de)activation, member changes. Each carries
         the resource as ``rendered`` (one rendering a write, shared with its response)."""
         drafts: list[EventDraft] = []
-        changes = diff_documents(before.doc if before else {}, after.doc)
+        changes = diff_documents(before.doc, after.doc) if before else created_changes(after.doc)
         if before is None:
             drafts.append(self._draft(ctx, rtype, after, "created", changes, now, rendered))
         elif changes:

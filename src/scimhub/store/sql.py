@@ -218,9 +218,13 @@ class SqlUnitOfWork:
     async def update(self, resource: StoredResource, keys: IndexKeys) -> None:
         row = _resource_row(self._tenant_id, resource, keys, self._doc_keys)
         where = {"w_tenant": self._tenant_id, "w_id": resource.id, "w_rtype": resource.resource_type}
-        keys_unchanged = self._stored_keys.get(resource.id) == tuple(row[k] for k in fw.KEY_COLUMNS)
+        stored_keys = self._stored_keys.get(resource.id)
+        if stored_keys is None:  # not read for update here: every key column is set
+            changed = fw.KEY_COLUMNS
+        else:
+            changed = tuple(k for k, old in zip(fw.KEY_COLUMNS, stored_keys, strict=True) if row[k] != old)
         try:
-            await self._tx.rows(fw.UPDATE_RESOURCE_DOC if keys_unchanged else fw.UPDATE_RESOURCE, **row, **where)
+            await self._tx.rows(fw.UPDATE_RESOURCE[changed], **row, **where)
         except Exception as exc:
             if not _unique_violation(exc):
                 raise

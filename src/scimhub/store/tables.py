@@ -440,6 +440,9 @@ user_roles = Table(
     Column("user_pk", _Pk, ForeignKey("resources.pk", ondelete="CASCADE"), primary_key=True),
     Column("role", String(200), primary_key=True),
     Index(None, "tenant_id", "role", "user_pk"),
+    # The cascade of a resource's deletion finds its rows by user_pk alone: without this index
+    # every deletion read all of user_roles (every tenant's, a row per user given a default role).
+    Index(None, "user_pk"),
 )
 
 # One row per tenant that has (or had) role rules: ``version`` moves with every change of the
