@@ -382,7 +382,7 @@ def test_key_spellings_remembered_are_bounded() -> None:
     ignored: list[str] = []
     validate_resource(body, rtype, COMMON, Context.CREATE, Policy(), ignored=ignored)
     assert len(ignored) == MEMO_LIMIT + 50
-    assert len(plan_for(rtype, COMMON)._keys) == MEMO_LIMIT
+    assert len(plan_for(rtype, COMMON).keys) == MEMO_LIMIT
 
 
 ACME = "urn:acme:params:scim:schemas:extension:badge:2.0:User"

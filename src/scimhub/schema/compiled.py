@@ -39,6 +39,7 @@ class _Missing:
 
 
 MISSING: Final = _Missing()
+_UNSEEN: Final = object()  # a key not resolved yet (None is remembered: a name nothing declares)
 MEMO_LIMIT = 1024  # key spellings remembered per table; beyond it (a client inventing names) resolved each time
 
 
@@ -160,14 +161,13 @@ class AttrPlan:
 
     def sub(self, key: str) -> AttrPlan | None:
         """The sub-attribute ``key`` names, case-insensitively (RFC 7643 §2.1)."""
-        try:
-            return self._subs[key]
-        except KeyError:
+        found = self._subs.get(key, _UNSEEN)
+        if found is _UNSEEN:
             sub = self.attr.sub_attribute(key)
             found = None if sub is None else self._by_id[id(sub)]
             if len(self._subs) < MEMO_LIMIT:
                 self._subs[key] = found
-            return found
+        return found  # type: ignore[return-value]
 
     def coerce(self, value: Any, policy: Policy, where: str, cap: int | None, ignored: list[str]) -> Any:
         """Type-check one attribute value; MISSING for null/empty (RFC 7643 §2.5). A multi-valued one
@@ -178,7 +178,12 @@ class AttrPlan:
         if not self.multi_valued:
             if isinstance(value, list):
                 raise InvalidValue(f"'{where}' is single-valued; got an array.")
-            return self.single(value, policy, where, ignored)
+            if self.simple is None:
+                return self.complex(value, policy, where, ignored)
+            try:
+                return self.simple(value, policy)
+            except _Refused as refused:
+                raise InvalidValue(f"'{where}'{refused.tail}") from None
         if not isinstance(value, list):
             raise InvalidValue(f"'{where}' is multi-valued and must be an array.")
         if cap is not None:
@@ -198,15 +203,6 @@ class AttrPlan:
             if coerced is not MISSING:
                 kept.append(coerced)
         return kept if kept else MISSING
-
-    def single(self, value: Any, policy: Policy, where: str, ignored: list[str]) -> Any:
-        """One value (multi-valued or not, as a sub-attribute's is), not null."""
-        if self.simple is None:
-            return self.complex(value, policy, where, ignored)
-        try:
-            return self.simple(value, policy)
-        except _Refused as refused:
-            raise InvalidValue(f"'{where}'{refused.tail}") from None
 
     def complex(self, value: Any, policy: Policy, where: str, ignored: list[str]) -> Any:
         if not isinstance(value, dict):
@@ -251,14 +247,13 @@ class ExtensionPlan:
         self._attrs: dict[str, AttrPlan | None] = {}
 
     def attribute(self, key: str) -> AttrPlan | None:
-        try:
-            return self._attrs[key]
-        except KeyError:
+        found = self._attrs.get(key, _UNSEEN)
+        if found is _UNSEEN:
             attr = self.schema.attribute(key)
             found = None if attr is None else self._by_id[id(attr)]
             if len(self._attrs) < MEMO_LIMIT:
                 self._attrs[key] = found
-            return found
+        return found  # type: ignore[return-value]
 
     def plan_of(self, attr: Attribute) -> AttrPlan:
         return self._by_id[id(attr)]
@@ -303,7 +298,11 @@ class ResourcePlan:
         self.extension_ids = tuple(s.id for s, _ in rtype.extensions)
         self._core = {id(a): AttrPlan(a, a.name, a is not uncapped) for a in (*common.attributes, *core.attributes)}
         self._extensions = {id(s): ExtensionPlan(s, uncapped) for s, _ in rtype.extensions}
-        self._keys: dict[str, Key] = {}
+        self.keys: dict[str, Key] = {}  # read directly by validate_resource; filled by key()
+        self.known_ids = frozenset((core.id, *self.extension_ids))
+        # Whether a top-level attribute's name could pass for an undeclared URN (none does in
+        # practice): then the document is always searched for undeclared containers.
+        self.urn_named = any(a.name[:4].casefold() == "urn:" for a in (*common.attributes, *core.attributes))
         # RFC 7643 §4.1: a required value must be present and not blank; readOnly ones are the server's.
         writable = [a for a in core.attributes if a.mutability is not Mutability.READ_ONLY]
         self.required = tuple(a.name for a in writable if a.required)
@@ -322,11 +321,11 @@ class ResourcePlan:
 
     def key(self, key: str) -> Key:
         """What ``key`` denotes, resolved as RFC 7644 §3.10 attribute notation (remembered)."""
-        found = self._keys.get(key)
+        found = self.keys.get(key)
         if found is None:
             found = self._resolve(key)
-            if len(self._keys) < MEMO_LIMIT:
-                self._keys[key] = found
+            if len(self.keys) < MEMO_LIMIT:
+                self.keys[key] = found
         return found
 
     def _resolve(self, key: str) -> Key:

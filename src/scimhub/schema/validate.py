@@ -65,6 +65,8 @@ def validate_resource(
     ignored = [] if ignored is None else ignored
     patch = context is Context.PATCH
     cap = max_values_per_attribute
+    keys = plan.keys
+    undeclared = plan.urn_named  # whether the document may hold undeclared extension containers
     doc: JsonDoc = {}
     # A PATCH result is the stored document with a few attributes changed: what is unchanged was
     # validated when it was stored (and is canonical), so only the changed attributes are checked.
@@ -72,8 +74,9 @@ def validate_resource(
     for key, value in body.items():
         if key in unchanged and key != "schemas" and unchanged[key] == value:
             doc[key] = value
+            undeclared = True
             continue
-        found = plan.key(key)
+        found = keys.get(key) or plan.key(key)
         attr = found.attr
         if attr is not None:
             if attr.unreturned or (attr.read_only and not patch):
@@ -92,10 +95,15 @@ def validate_resource(
             _place_extension(doc, found.extension, value, policy, patch, cap, ignored)
         elif not found.skip:
             _keep_undeclared(doc, key, value, rtype, policy, ignored, listed or ())
+            undeclared = True
     if existing is not None and context is not Context.CREATE:
         _check_immutable(doc, existing, plan)
     _check_required(doc, plan)
-    doc["schemas"] = [plan.core_id, *(urn for urn in plan.extension_ids if urn in doc), *undeclared_urns(doc, rtype)]
+    doc["schemas"] = [
+        plan.core_id,
+        *(urn for urn in plan.extension_ids if urn in doc),
+        *(undeclared_urns(doc, rtype) if undeclared else ()),
+    ]
     _check_lengths_and_size(doc, unchanged or None, max_string_length, max_resource_bytes)
     return doc
 
@@ -156,6 +164,8 @@ def _check_schemas(schemas: Any, plan: ResourcePlan, policy: Policy) -> None:
         return  # tolerated: the resource type is known from the endpoint
     if not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas):
         raise InvalidValue("'schemas' must be an array of schema URIs.")
+    if plan.core_id in schemas and plan.known_ids.issuperset(schemas):
+        return  # the usual list: the URNs as the schemas spell them
     folded = [s.casefold() for s in schemas]
     if plan.core_folded not in folded:
         raise InvalidValue(f"'schemas' must contain {plan.core_id}.")
