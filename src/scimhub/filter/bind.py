@@ -153,7 +153,7 @@ class _Binder:
             if isinstance(value, int | float) and not isinstance(value, bool):
                 return value
         elif isinstance(value, str):
-            if "\x00" in value:  # no stored value holds one (validate.coerce_simple refuses it)
+            if "\x00" in value:  # no stored value holds one (schema.compiled's string checks refuse it)
                 raise self._error(node.path, "a value must not contain the NUL character (U+0000)")
             return value
         raise self._error(
