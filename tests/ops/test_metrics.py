@@ -269,3 +269,55 @@ async def test_unknown_methods_share_one_label(settings: Settings, store: SqlSto
     methods = {s.labels["method"] for s in await scrape(app) if s.name == "scimhub_requests_total"}
     assert methods == {"OTHER", "PATCH"}
     assert value(await scrape(app), "scimhub_requests_total", method="OTHER", tenant=acme.tenant_id) == 25
+
+
+def test_the_request_series_report_what_prometheus_clients_counter_and_histogram_would() -> None:
+    """Kept as plain numbers, scimhub_requests and the latency histogram read exactly as
+    prometheus_client's own Counter and Histogram of the same requests (but their creation times)."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client import Counter
+    from prometheus_client import Histogram
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from scimhub.http.observe import LATENCY_BUCKETS
+    from scimhub.http.observe import Metrics
+
+    reference = CollectorRegistry()
+    counter = Counter(
+        "scimhub_requests", "SCIM and admin requests", ["route", "method", "status", "tenant"], registry=reference
+    )
+    histogram = Histogram(
+        "scimhub_request_duration_seconds",
+        "Request latency",
+        ["route", "method"],
+        registry=reference,
+        buckets=LATENCY_BUCKETS,
+    )
+    metrics = Metrics()
+    requests = [
+        ("/scim/v2/Users", "GET", 200, "t1", 0.0004),
+        ("/scim/v2/Users", "GET", 200, "t1", 0.001),  # on a bound: in that bucket
+        ("/scim/v2/Users", "GET", 404, "t2", 0.0011),
+        ("/scim/v2/Users/{id}", "PATCH", 200, "t1", 2.5),
+        ("/scim/v2/Users/{id}", "PATCH", 500, "-", 7.0),  # past the last bound: +Inf only
+    ]
+    for route, method, status, tenant, seconds in requests:
+        counter.labels(route, method, str(status), tenant).inc()
+        histogram.labels(route, method).observe(seconds)
+        metrics.record(route, method, status, tenant, seconds)
+
+    def samples(text: bytes) -> list[tuple[str, list[tuple[str, str]], float]]:
+        return sorted(
+            (s.name, sorted(s.labels.items()), s.value)
+            for family in text_string_to_metric_families(text.decode())
+            for s in family.samples
+            if not s.name.endswith("_created")
+        )
+
+    ours = generate_latest(metrics.registry)
+    assert samples(ours) == samples(generate_latest(reference))
+    created = [
+        s for f in text_string_to_metric_families(ours.decode()) for s in f.samples if s.name.endswith("_created")
+    ]
+    assert len(created) == 4 + 2  # one per counter series and one per histogram

@@ -11,6 +11,7 @@ import pytest
 
 from scimhub.auth.tokens import mint_token
 from scimhub.http import request_log as request_log_module
+from scimhub.protocol.context import Principal
 from scimhub.requestlog import REDACTED
 from scimhub.requestlog import error_detail
 from scimhub.requestlog import redact_body
@@ -476,3 +477,67 @@ async def test_concurrent_flushes_write_in_the_order_they_took(
         await older
 
     assert [e["query"] for e in newer] == ["startIndex=5", "startIndex=4", "startIndex=3"]
+
+
+class _HeldBuffer(request_log_module.RequestLogBuffer):
+    """Holds what the middleware captures instead of buffering it for the database."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(RequestLogStore(None, 10), cap)  # type: ignore[arg-type]  # never written
+        self.held: list[request_log_module.CapturedRequest] = []
+
+    async def add(self, entry: request_log_module.CapturedRequest) -> None:
+        self.held.append(entry)
+
+
+async def test_bodies_in_several_messages_are_captured_whole_and_cut_at_the_cap() -> None:
+    """A request body read in pieces is kept whole; a response sent in pieces (a streamed group)
+    is kept up to the cap and one byte, with its full size: the entry says how much was cut."""
+    pieces = [b'{"a":', b'"' + b"x" * 50, b'"}']
+    chunks = [b"[" + b"1," * 40, b"2," * 40, b"3]"]
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        body = b""
+        while True:
+            message = await receive()  # type: ignore[operator]
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        assert body == b"".join(pieces)
+        await send({"type": "http.response.start", "status": 207, "headers": []})  # type: ignore[operator]
+        for i, chunk in enumerate(chunks):
+            await send({"type": "http.response.body", "body": chunk, "more_body": i < 2})  # type: ignore[operator]
+
+    received = [{"type": "http.request", "body": p, "more_body": i < 2} for i, p in enumerate(pieces)]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return received.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    cap = 100
+    buffer = _HeldBuffer(cap)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/scim/v2/Bulk",
+        "query_string": b"a=%C3%A9",
+        "headers": [],
+        "scimhub.principal": Principal("t1", "tok1"),
+        "scimhub.request_id": "r1",
+    }
+    await request_log_module.RequestLogMiddleware(app, buffer)(scope, receive, send)  # type: ignore[arg-type]
+
+    assert [m.get("body") for m in sent[1:]] == chunks  # passed on unchanged
+    [entry] = buffer.held
+    assert entry.request_body == b"".join(pieces)
+    assert entry.response_body == b"".join(chunks)[: cap + 1]
+    assert entry.response_size == len(b"".join(chunks))
+    logged = entry.logged(cap)
+    assert (logged.tenant_id, logged.token_id, logged.request_id, logged.status) == ("t1", "tok1", "r1", 207)
+    assert logged.query == "a=%C3%A9" and logged.ignored is None and logged.error is None
+    assert logged.request_body == b"".join(pieces).decode()
+    more = len(b"".join(chunks)) - cap
+    assert logged.response_body == b"".join(chunks)[:cap].decode() + f"… [{more} more bytes]"

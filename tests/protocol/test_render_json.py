@@ -199,6 +199,33 @@ def test_any_spliced_resource_equals_the_rendered_one(
     assert spliced(stored, rtype, related) == render(stored, rtype, REGISTRY, BASE_URL, related)
 
 
+timestamps = st.sampled_from([CREATED, MODIFIED, "2026-12-07T14:18:20.123Z"]) | texts
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=user_bodies,
+    items=st.lists(st.tuples(ids, timestamps, timestamps, st.integers(min_value=1, max_value=10**12)), max_size=4),
+    base_url=st.sampled_from([BASE_URL, "http://x"]) | texts,
+    with_refs=st.booleans(),
+)
+def test_a_page_from_its_template_is_byte_identical_to_the_dumped_items(
+    body: JsonDoc, items: list[tuple[str, str, str, int]], base_url: str, with_refs: bool
+) -> None:
+    """A page's items formatted from its template (ids, timestamps and a base URL JSON writes
+    verbatim) or dumped (any other value, or an item with related resources) are, byte for byte,
+    what ``render_json`` writes for each."""
+    text = orjson.dumps(validated(body, USERS)).decode()
+    stored = [StoredResource.from_json(id, "User", text, created, modified, v) for id, created, modified, v in items]
+    related = {s.id: GROUP_REFS for s in stored[:1]} if with_refs else {}
+
+    page = render_page_json(stored, USERS, REGISTRY, base_url, related)
+
+    assert [orjson.dumps(item) for item in page] == [
+        orjson.dumps(render_json(s, USERS, REGISTRY, base_url, related.get(s.id))) for s in stored
+    ]
+
+
 # -- over HTTP: list pages against GET of each resource ---------------------------------------
 
 

@@ -13,8 +13,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
-from dataclasses import replace
+from collections.abc import Collection
 
 import orjson
 from starlette.types import ASGIApp
@@ -41,23 +40,72 @@ MAX_PENDING = 2_000
 REDACT_SLICE = 0.005
 
 
-@dataclass(slots=True)
 class CapturedRequest:
-    """A request as captured: the entry without its error and bodies, and the raw bodies, which
-    only the entries that are written get redacted."""
+    """A request as captured: the fields as the request left them and the raw bodies (references to
+    what was sent, cut to the cap), turned into a ``LoggedRequest`` (error found, bodies redacted)
+    only when the entry is written: a ring's entries pushed out by newer ones never are."""
 
-    entry: LoggedRequest
-    request_body: bytes | str | None  # raw when at most the cap; else already redacted and cut
-    response_body: bytes  # at most body_cap + 1 bytes
-    response_size: int
+    __slots__ = (
+        "at",
+        "ignored",
+        "latency_ms",
+        "method",
+        "path",
+        "query",
+        "request_body",
+        "request_id",
+        "response_body",
+        "response_size",
+        "status",
+        "tenant_id",
+        "token_id",
+    )
+
+    def __init__(
+        self,
+        tenant_id: str,
+        token_id: str | None,
+        request_id: str,
+        method: str,
+        path: str,
+        query: bytes,
+        status: int,
+        latency_ms: int,
+        ignored: Collection[str] | None,
+        request_body: bytes | str | None,
+        response_body: bytes,
+        response_size: int,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.token_id = token_id
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        self.query = query  # as sent: decoded when written
+        self.status = status
+        self.latency_ms = latency_ms
+        self.ignored = ignored
+        self.request_body = request_body  # raw when at most the cap; else already redacted and cut
+        self.response_body = response_body  # at most body_cap + 1 bytes
+        self.response_size = response_size
+        self.at = utc_now()
 
     def logged(self, cap: int) -> LoggedRequest:
         body = self.request_body
-        return replace(
-            self.entry,
-            error=error_detail(self.response_body) if self.entry.status >= 400 else None,
+        return LoggedRequest(
+            tenant_id=self.tenant_id,
+            at=self.at,
+            request_id=self.request_id,
+            token_id=self.token_id,
+            method=self.method,
+            path=self.path,
+            query=self.query.decode("latin-1") or None,
+            status=self.status,
+            latency_ms=self.latency_ms,
+            error=error_detail(self.response_body) if self.status >= 400 else None,
             request_body=redact_body(body, cap) if isinstance(body, bytes) else body,
             response_body=redact_body(self.response_body, cap, self.response_size),
+            ignored=orjson.dumps(list(self.ignored)).decode() if self.ignored else None,
         )
 
 
@@ -75,7 +123,7 @@ class RequestLogBuffer:
         self._task: asyncio.Task[None] | None = None
 
     async def add(self, entry: CapturedRequest) -> None:
-        tenant_id = entry.entry.tenant_id
+        tenant_id = entry.tenant_id
         ring = self._rings.get(tenant_id)
         if ring is None:
             ring = self._rings[tenant_id] = deque(maxlen=max(self.store.keep, 1))
@@ -135,66 +183,77 @@ class RequestLogMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         principal: Principal | None = scope.get("scimhub.principal")
-        if scope["type"] != "http" or principal is None:
+        if principal is None or scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cap = self.buffer.body_cap
-        request_body, response_body = bytearray(), bytearray()
-        response_size = 0
-        status = 500
+        tee = _Tee(self.buffer.body_cap, receive, send)
         started = time.perf_counter()
-
-        async def tee_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                # Whole: the endpoint holds it too (at most SCIMHUB_MAX_BODY_BYTES are read), and
-                # secrets are found in the parsed JSON only; the cap applies after redaction.
-                request_body.extend(message.get("body", b""))
-            return message
-
-        async def tee_send(message: Message) -> None:
-            nonlocal status, response_size
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                chunk = message.get("body", b"")
-                response_size += len(chunk)
-                if len(response_body) <= cap:
-                    response_body.extend(chunk[: cap + 1 - len(response_body)])
-            await send(message)
-
         try:
-            await self.app(scope, tee_receive, tee_send)
+            await self.app(scope, tee.receive, tee.send)
         finally:
-            await self.buffer.add(
-                CapturedRequest(
-                    LoggedRequest(
-                        tenant_id=principal.tenant_id,
-                        at=utc_now(),
-                        request_id=scope.get("scimhub.request_id", "-"),
-                        token_id=principal.token_id,
-                        method=scope["method"],
-                        path=scope["path"],
-                        query=scope.get("query_string", b"").decode("latin-1") or None,
-                        status=status,
-                        latency_ms=round((time.perf_counter() - started) * 1000),
-                        error=None,
-                        request_body=None,
-                        response_body=None,
-                        ignored=_ignored(scope),
-                    ),
-                    # A body the log cuts is redacted now, so that a ring holds no large bodies
-                    # (at most a few ms: the redaction reads a window of it and stops at the cap).
-                    request_body=bytes(request_body)
-                    if len(request_body) <= cap
-                    else redact_body(bytes(request_body), cap),
-                    response_body=bytes(response_body),
-                    response_size=response_size,
-                )
-            )
+            await self.buffer.add(tee.captured(scope, principal, started))
 
 
-def _ignored(scope: Scope) -> str | None:
-    """The unknown attribute names the request's write ignored (set by the endpoint), as JSON."""
-    names = scope.get(IGNORED_KEY)
-    return orjson.dumps(list(names)).decode() if names else None
+class _Tee:
+    """The bodies a request received and sent, and its status, as references (no copy of a body
+    at most the cap, the common case): one object a request instead of closures and buffers."""
+
+    __slots__ = ("_receive", "_send", "cap", "request_body", "response_body", "response_size", "status")
+
+    def __init__(self, cap: int, receive: Receive, send: Send) -> None:
+        self.cap = cap
+        self._receive = receive
+        self._send = send
+        self.request_body: bytes | bytearray = b""
+        self.response_body = b""
+        self.response_size = 0
+        self.status = 500
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            # Whole: the endpoint holds it too (at most SCIMHUB_MAX_BODY_BYTES are read), and
+            # secrets are found in the parsed JSON only; the cap applies after redaction.
+            chunk = message.get("body", b"")
+            if chunk:
+                if not self.request_body:
+                    self.request_body = bytes(chunk)  # no copy of bytes
+                elif isinstance(self.request_body, bytearray):
+                    self.request_body.extend(chunk)
+                else:  # a body in several messages: one buffer, extended (not copied per chunk)
+                    self.request_body = bytearray(self.request_body) + chunk
+        return message
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.body":
+            chunk = message.get("body", b"")
+            if chunk:
+                self.response_size += len(chunk)
+                held = self.response_body
+                room = self.cap + 1 - len(held)
+                if room > 0:
+                    part = bytes(chunk[:room]) if len(chunk) > room else bytes(chunk)
+                    self.response_body = held + part if held else part
+        elif kind == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
+
+    def captured(self, scope: Scope, principal: Principal, started: float) -> CapturedRequest:
+        cap, body = self.cap, bytes(self.request_body)
+        return CapturedRequest(
+            principal.tenant_id,
+            principal.token_id,
+            scope.get("scimhub.request_id", "-"),
+            scope["method"],
+            scope["path"],
+            scope.get("query_string", b""),
+            self.status,
+            round((time.perf_counter() - started) * 1000),
+            scope.get(IGNORED_KEY),
+            # A body the log cuts is redacted now, so that a ring holds no large bodies
+            # (at most a few ms: the redaction reads a window of it and stops at the cap).
+            body if len(body) <= cap else redact_body(body, cap),
+            self.response_body,
+            self.response_size,
+        )
