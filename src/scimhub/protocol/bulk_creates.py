@@ -146,17 +146,7 @@ def _audit_entry(service: ResourceService, rtype: ResourceType, create: Create) 
     ctx = create.ctx
     if create.stored is None:  # refused: as ResourceService's failed-write audit entry
         assert create.error is not None
-        error = create.error
-        return AuditEntry(
-            occurred_at=service.clock(),
-            token_id=ctx.principal.token_id,
-            method=ctx.method,
-            path=ctx.path,
-            status=error.status,
-            resource_type=rtype.id,
-            resource_id=None,
-            detail=audit_detail((), error.detail, error.scim_type),
-        )
+        return service._refused_entry(ctx, rtype, None, create.error)
     events = create.events
     return AuditEntry(
         occurred_at=create.stored.created,

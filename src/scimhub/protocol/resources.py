@@ -503,8 +503,9 @@ class ResourceService:
                 hold.reason,
             )
 
-    async def _audit_failure(self, ctx: RequestContext, rtype: ResourceType, id: str | None, exc: ScimError) -> None:
-        entry = AuditEntry(
+    def _refused_entry(self, ctx: RequestContext, rtype: ResourceType, id: str | None, exc: ScimError) -> AuditEntry:
+        """The audit entry of a write refused with ``exc``: nothing written, no events."""
+        return AuditEntry(
             occurred_at=self.clock(),
             token_id=ctx.principal.token_id,
             method=ctx.method,
@@ -514,6 +515,9 @@ class ResourceService:
             resource_id=id,
             detail=audit_detail((), exc.detail, exc.scim_type),
         )
+
+    async def _audit_failure(self, ctx: RequestContext, rtype: ResourceType, id: str | None, exc: ScimError) -> None:
+        entry = self._refused_entry(ctx, rtype, id, exc)
         try:
             await self.store.append_audit(ctx.tenant_id, entry)
         except Exception:  # the client must get its SCIM error even if auditing fails
