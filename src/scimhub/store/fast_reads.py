@@ -15,7 +15,6 @@ from sqlalchemy import cast
 from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import select
-from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from scimhub.store.prepared import Observer
@@ -156,26 +155,27 @@ _VALUE_MATCHES = resources.c.pk.in_(
         resource_values.c.value_key == bindparam("key"),
     )
 )
-_VALUE_EQ_PAGE = (
+
+
+# SQLite: the value index is named (INDEXED BY), as fast_writes.VALUES_OF names its own: under the
+# one-row statistics a new server's first ANALYZE leaves, the planner read all of resource_values.
+def _name_value_index(sql: str) -> str:
+    return sql.replace(
+        "FROM resource_values", "FROM resource_values INDEXED BY ix_resource_values_tenant_id_path_value_key", 1
+    )
+
+
+VALUE_EQ_PAGE = prepare(
     select(*RESOURCE_COLUMNS, resources.c.pk)
     .where(*_IN_TYPE, _VALUE_MATCHES)
     .order_by(resources.c.pk)
     .limit(bindparam("limit"))
-    .offset(bindparam("offset"))
+    .offset(bindparam("offset")),
+    sqlite_rewrite=_name_value_index,
 )
-_VALUE_EQ_COUNT = select(func.count()).select_from(resources).where(*_IN_TYPE, _VALUE_MATCHES)
-# SQLite: the value index is named (INDEXED BY), as fast_writes.VALUES_OF names its own: under the
-# one-row statistics a new server's first ANALYZE leaves, the planner read all of resource_values.
-_VALUE_INDEX = "ix_resource_values_tenant_id_path_value_key"
-
-
-def _value_index_named(stmt: Any) -> Any:
-    sql = str(stmt.compile(compile_kwargs={"literal_binds": False}))
-    return text(sql.replace("FROM resource_values", f"FROM resource_values INDEXED BY {_VALUE_INDEX}", 1))
-
-
-VALUE_EQ_PAGE = prepare(_value_index_named(_VALUE_EQ_PAGE), postgresql=_VALUE_EQ_PAGE)
-VALUE_EQ_COUNT = prepare(_value_index_named(_VALUE_EQ_COUNT), postgresql=_VALUE_EQ_COUNT)
+VALUE_EQ_COUNT = prepare(
+    select(func.count()).select_from(resources).where(*_IN_TYPE, _VALUE_MATCHES), sqlite_rewrite=_name_value_index
+)
 
 
 ANY_WEBHOOK = prepare(select(exists().where(webhooks.c.id.is_not(None))))

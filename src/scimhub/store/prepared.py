@@ -38,21 +38,26 @@ class Prepared:
     while the slot is empty).
     """
 
-    __slots__ = ("_sqlite_form", "names", "pg_names", "pg_sql", "sql", "statement")
+    __slots__ = ("_sqlite_form", "_sqlite_rewrite", "names", "pg_names", "pg_sql", "sql", "statement")
 
     sql: str
     names: tuple[str, ...]  # the bound-parameter names, in qmark order
     pg_sql: str
     pg_names: tuple[str, ...]
 
-    def __init__(self, stmt: Executable, postgresql: Executable | None = None) -> None:
+    def __init__(
+        self, stmt: Executable, postgresql: Executable | None = None, sqlite_rewrite: Callable[[str], str] | None = None
+    ) -> None:
         self._sqlite_form = stmt
+        self._sqlite_rewrite = sqlite_rewrite  # applied to the SQLite text once compiled (an index hint)
         self.statement = stmt if postgresql is None else postgresql
 
     def __getattr__(self, name: str) -> Any:
         if name in ("sql", "names"):
             compiled = _compile(self._sqlite_form, _SQLITE)
-            self.sql, self.names = compiled.string, tuple(compiled.positiontup or ())
+            rewrite = self._sqlite_rewrite
+            self.sql = compiled.string if rewrite is None else rewrite(compiled.string)
+            self.names = tuple(compiled.positiontup or ())
         elif name in ("pg_sql", "pg_names"):
             compiled = _compile(self.statement, _POSTGRES)
             self.pg_sql, self.pg_names = compiled.string, tuple(compiled.positiontup or ())
@@ -61,8 +66,10 @@ class Prepared:
         return getattr(self, name)
 
 
-def prepare(stmt: Executable, *, postgresql: Executable | None = None) -> Prepared:
-    return Prepared(stmt, postgresql)
+def prepare(
+    stmt: Executable, *, postgresql: Executable | None = None, sqlite_rewrite: Callable[[str], str] | None = None
+) -> Prepared:
+    return Prepared(stmt, postgresql, sqlite_rewrite)
 
 
 def _compile(stmt: Executable, dialect: object, **kwargs: Any) -> SQLCompiler:
