@@ -20,6 +20,8 @@ import pstats
 import random
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -202,17 +204,24 @@ def side_by_side(rows: dict[str, dict[str, tuple[float, float | None]]]) -> str:
     return "\n".join(lines)
 
 
-async def measure_all(args: argparse.Namespace, url: str) -> None:
-    settings = Settings(database_url=url, rate_limit="", log_level="WARNING")
-    store = open_store(settings)
+@asynccontextmanager
+async def running_app(url: str, **settings: Any) -> AsyncIterator[tuple[Any, str, Caller]]:
+    """A migrated database with one tenant, and the app on it with its lifespan running, as under
+    uvicorn (the webhook worker, woken after every commit, the request-log flusher and database
+    upkeep cost CPU per request too): the store, the tenant's id and a caller with its token."""
+    config = Settings(database_url=url, rate_limit="", log_level="WARNING", **settings)
+    store = open_store(config)
     await store.db.upgrade()
     tenant = await tenants.create_tenant(store, "bench")
     _, token = await tenants.issue_token(store, tenant, None)
-    app = create_app(settings, store=store)
-    # The app's lifespan runs as under uvicorn: the webhook worker (woken after every commit),
-    # the request-log flusher and database upkeep cost CPU per request too.
+    app = create_app(config, store=store)
     async with app.router.lifespan_context(app):
-        await measure_on(args, store, tenant.id, Caller(app, token))
+        yield store, tenant.id, Caller(app, token)
+
+
+async def measure_all(args: argparse.Namespace, url: str) -> None:
+    async with running_app(url) as (store, tenant_id, call):
+        await measure_on(args, store, tenant_id, call)
 
 
 async def measure_on(args: argparse.Namespace, store: Any, tenant_id: str, call: Caller) -> None:

@@ -29,19 +29,15 @@ from typing import Any
 
 import orjson
 
-from bench.asgi_hotpath import Caller
 from bench.asgi_hotpath import bulk_body
 from bench.asgi_hotpath import put_body
+from bench.asgi_hotpath import running_app
 from bench.asgi_hotpath import user
 from bench.asgi_hotpath import user_ids
 from bench.payloads import CORE_GROUP
 from bench.payloads import entra_add_members
-from scimhub.app import create_app
 from scimhub.protocol import bulk
-from scimhub.protocol import tenants
-from scimhub.settings import Settings
 from scimhub.store.base import Query
-from scimhub.store.factory import open_store
 
 
 class Holds:
@@ -102,23 +98,16 @@ def describe(holds: list[float]) -> str:
 
 async def measure(args: argparse.Namespace) -> None:
     url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'hold.db'}"
-    settings = Settings(database_url=url, rate_limit="", log_level="WARNING", bulk_max_operations=1000)
-    store = open_store(settings)
-    await store.db.upgrade()
-    tenant = await tenants.create_tenant(store, "bench")
-    _, token = await tenants.issue_token(store, tenant, None)
-    app = create_app(settings, store=store)
-    async with app.router.lifespan_context(app):
-        call = Caller(app, token)
-        holds = Holds(store.db.writer)  # type: ignore[attr-defined]
+    async with running_app(url, bulk_max_operations=1000) as (store, tenant_id, call):
+        holds = Holds(store.db.writer)
         for i in range(args.users):
             assert await call("POST", "/scim/v2/Users", body=user(i)) == 201
-        ids = await user_ids(store, tenant.id, args.users)
+        ids = await user_ids(store, tenant_id, args.users)
         group = orjson.dumps(
             {"schemas": [CORE_GROUP], "displayName": "Staff", "members": [{"value": i} for i in ids[:100]]}
         )
         assert await call("POST", "/scim/v2/Groups", body=group) == 201
-        group_id = (await store.search(tenant.id, Query("Group", None, 1, 1))).resources[0].id
+        group_id = (await store.search(tenant_id, Query("Group", None, 1, 1))).resources[0].id
         first = 1_000_000
 
         async def posts() -> None:
