@@ -48,6 +48,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from scimhub.app import create_app
+    from scimhub.collector import tune_for_serving
     from scimhub.observability import configure_standalone_logging
 
     settings = Settings.from_env(host=host, port=port)
@@ -66,8 +67,10 @@ def serve(host: str | None, port: int | None) -> None:
     signal.signal(signal.SIGTERM, _exit_cleanly)
     # Our access log (JSON, with tenant and request id) replaces uvicorn's; on SIGTERM uvicorn
     # stops accepting, lets in-flight requests finish, then the lifespan stops the worker.
+    app = create_app(settings, store=store)
+    tune_for_serving()  # after the app is built: what start-up made is frozen
     uvicorn.run(
-        create_app(settings, store=store),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,

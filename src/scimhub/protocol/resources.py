@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 import random
+import time
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
@@ -76,10 +77,19 @@ _VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 
 
 def new_id() -> str:
-    """A random (version 4) UUID as text, as ``str(uuid.uuid4())`` makes it in a quarter of the time
-    (a write takes one per event and per created resource)."""
-    h = os.urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+    """A version 7 UUID (RFC 9562 §5.7) as text: the Unix time in milliseconds, then 74 random
+    bits. Ids made in order sort in order, so a new resource's entry in the id index lands on its
+    last page rather than on a random one (a random id rewrites a different page for each insert:
+    ~5 µs more per created resource at 10,000 users, bench/README.md "Bulk, round 4"). The id
+    discloses only its creation time, which ``meta.created`` already shows."""
+    return uuid7(time.time_ns() // 1_000_000, os.urandom(10))
+
+
+def uuid7(milliseconds: int, random_bytes: bytes) -> str:
+    """The text of the version 7 UUID of this time and 74 of these 10 bytes' 80 bits (the version and
+    variant take the rest; a quarter of the time ``str(uuid.UUID(...))`` takes)."""
+    h = f"{milliseconds:012x}{random_bytes.hex()}"
+    return f"{h[:8]}-{h[8:12]}-7{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True, slots=True)
