@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from scimhub.store.database import SqliteDatabase
 from scimhub.store.sql import SqlStore
 from tests import databases
+from tests.conftest import TenantAccess
 from tests.http.scim_checks import create_group
 from tests.http.scim_checks import create_user
 from tests.http.scim_checks import patch_ok
@@ -54,3 +55,17 @@ async def test_each_write_statement_probes_an_index_under_one_row_statistics(
 
     assert len(set(hot_statements)) >= 10  # the writes ran their prepared statements
     assert await databases.on_connection(store, scans) == {}
+
+
+@pytest.mark.parametrize("asked", [1, 2, 3, 5, 9, 17, 33, 70])
+async def test_the_taken_username_lookup_answers_for_any_number_of_names(
+    acme: TenantAccess, store: SqlStore, asked: int
+) -> None:
+    """A run's lookup names 2, 4, 8, 16 or 32 userNames a statement (the last repeated to fill
+    the slots): every count is answered exactly, on both databases."""
+    for i in range(0, 70, 3):
+        await create_user(acme.client, f"taken{i}")
+    names = [f"taken{i}" for i in range(asked)] + ["taken0"]  # a repeat is asked once
+    async with store.unit_of_work(acme.tenant_id) as uow:
+        taken = await uow.taken_user_names("User", names)
+    assert taken == {f"taken{i}" for i in range(0, asked, 3)}
