@@ -305,7 +305,13 @@ def markdown(meta: dict[str, Any], runs: list[SizeRun], found: list[Target], ski
         "bytes), `x built floor` by the previous floor's (bench/floor_built.py: answers built as dicts). "
         "On PostgreSQL, "
         "`postgres CPU` is the local PostgreSQL server's processes' CPU time (/proc) in the same interval, "
-        "and `x floor incl. postgres` is (scimhub + postgres) / floor.",
+        "and `x floor incl. postgres` is (scimhub + postgres) / floor."
+        + (
+            f" The rows of scenarios a, b, d and f ran in {meta['rounds']} rounds, each server answering its "
+            "share of the row in turn (a machine whose speed drifts slows them alike)."
+            if meta.get("rounds", 1) > 1
+            else ""
+        ),
     ]
     parts += [f"\n{size_markdown(run)}" for run in runs]
     parts += ["", targets_markdown(found)]

@@ -40,11 +40,14 @@ from bench import report
 from bench import servers
 from bench.client import Connection
 from bench.procstat import postgres_snapshot
+from bench.scenarios import INTERLEAVED
 from bench.scenarios import SCENARIOS
 from bench.scenarios import DatabaseProbe
 from bench.scenarios import Plan
+from bench.scenarios import Row
 from bench.scenarios import World
 from bench.scenarios import initial_sync
+from bench.scenarios import merge
 from bench.servers import HOST
 from bench.servers import Server
 
@@ -66,6 +69,7 @@ class Options:
     keep: bool
     out: Path
     floors: tuple[str, ...] = ("floor", "floor-built")
+    rounds: int = 1
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -107,6 +111,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--floors",
         default="floor,floor-built",
         help="floor servers run side by side: floor (canned bytes), floor-built (the previous floor); default both",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help=f"rows of scenarios {INTERLEAVED} in this many rounds that alternate the servers (1: each server's "
+        "whole row in turn, as before session 9)",
     )
     p.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/<timestamp>.json)")
     a = p.parse_args(argv)
@@ -151,8 +162,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
     dbs = [d.strip() for d in a.db.split(",") if d.strip()]
     if set(dbs) - set(DATABASES):
         p.error(f"--db must name {' or '.join(DATABASES)}")
-    if a.processes < 1 or a.concurrency < 1:
-        p.error("--processes and --concurrency must be at least 1")
+    if a.processes < 1 or a.concurrency < 1 or a.rounds < 1:
+        p.error("--processes, --concurrency and --rounds must be at least 1")
     floors = tuple(f.strip() for f in a.floors.split(",") if f.strip())
     if not floors or set(floors) - set(servers.FLOORS) or floors[0] != "floor":
         p.error(f"--floors must start with floor and name only {', '.join(servers.FLOORS)}")
@@ -169,6 +180,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         a.keep,
         a.out or RESULTS / f"{stamp}.json",
         floors,
+        a.rounds,
     )
 
 
@@ -329,11 +341,20 @@ class SizeRunner:
             self.run.notes.append(f"scenario {letter} skipped: --max-minutes reached")
             return False
         print(f"  N={self.plan.size:,} scenario {letter} ...", flush=True)
+        rounds = self.opts.rounds if letter in INTERLEAVED else 1
+        answered: dict[str, list[list[Row]]] = {world.server.name: [] for world in worlds}
+        # In rounds, each server answers its share of a row in turn, so that a machine whose speed
+        # drifts within minutes (a shared VM) slows the floor and scimhub alike.
+        for turn in range(rounds):
+            for world in worlds:
+                dead = world.server.dead()
+                if dead is not None:
+                    raise RuntimeError(f"{world.server.name} (pid {dead.pid}) died:\n{dead.log_tail()}")
+                plan = replace(self.plan, part=(turn, rounds))
+                answered[world.server.name].append(await SCENARIOS[letter](plan, world))
         for world in worlds:
-            dead = world.server.dead()
-            if dead is not None:
-                raise RuntimeError(f"{world.server.name} (pid {dead.pid}) died:\n{dead.log_tail()}")
-            rows = await SCENARIOS[letter](self.plan, world)
+            shares = answered[world.server.name]
+            rows = shares[0] if rounds == 1 else [merge([share[i] for share in shares]) for i in range(len(shares[0]))]
             self.run.rows += rows
             if any(r.unexpected for r in rows) and world.server.name == "scimhub":
                 self.run.notes.append(f"scenario {letter}: unexpected replies; server log:\n{world.server.log_tail()}")
@@ -420,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     opts = parse_args(argv)
     meta = metadata(argv)
+    meta["rounds"] = opts.rounds
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runs, skipped = runner.run(run_all(opts))
     meta["loadavg_at_end"] = _loadavg()

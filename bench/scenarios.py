@@ -64,6 +64,12 @@ class Plan:
     walk_seconds: float = 300.0  # time bound of the cursor walk
     index_walk_seconds: float = 300.0  # time bound of the startIndex walk (OFFSET: quadratic in N)
     fill_seconds: float = 600.0  # time bound of the big group's fill
+    part: tuple[int, int] = (0, 1)  # (round, rounds): this round's share of an interleaved row's requests
+
+    def share(self, items: list[Any]) -> list[Any]:
+        """This round's contiguous share of a row's requests (all of them without rounds)."""
+        turn, rounds = self.part
+        return items[len(items) * turn // rounds : len(items) * (turn + 1) // rounds]
 
     @property
     def per_style(self) -> int:
@@ -121,6 +127,7 @@ class Row:
     extra: dict[str, Any] = field(default_factory=dict)
     db_cpu_s: float | None = None  # the database server's CPU time (PostgreSQL), None if in-process
     db_other_cpu_s: float | None = None  # the database server's CPU time for other clients
+    latencies: list[float] = field(default_factory=list)  # seconds, each request's (not in the JSON)
 
     @property
     def db_cpu_us(self) -> float | None:
@@ -141,6 +148,7 @@ class Row:
 
     def to_json(self) -> dict[str, Any]:
         data = dict(vars(self))
+        del data["latencies"]
         data.update(rps=self.rps, cpu_us_per_request=self.cpu_us)
         data.update(db_cpu_us_per_request=self.db_cpu_us, total_cpu_us_per_request=self.total_cpu_us)
         data["requests_per_cpu_second"] = self.requests / self.cpu_s if self.cpu_s > 0 else None
@@ -201,6 +209,44 @@ async def measure(
         extra,
         db.mine if db else None,
         db.others if db else None,
+        rec.latencies,
+    )
+
+
+def merge(rounds: list[Row]) -> Row:
+    """One row of an interleaved scenario from its rounds: requests, time and CPU summed,
+    percentiles over every request of every round, memory as after the last round."""
+    last = rounds[-1]
+    latencies = [t for r in rounds for t in r.latencies]
+    statuses: dict[str, int] = {}
+    for r in rounds:
+        for status, n in r.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+    extra = dict(last.extra)
+    extra["other_cpu_s"] = round(sum(float(r.extra.get("other_cpu_s", 0.0)) for r in rounds), 3)
+    extra["rounds"] = len(rounds)
+    db = [r.db_cpu_s for r in rounds]
+    db_other = [r.db_other_cpu_s for r in rounds]
+    return Row(
+        last.scenario,
+        last.row,
+        last.label,
+        last.server,
+        sum(r.requests for r in rounds),
+        sum(r.wall_s for r in rounds),
+        percentile(latencies, 0.50),
+        percentile(latencies, 0.99),
+        sum(r.cpu_s for r in rounds),
+        max(r.hwm_kb for r in rounds),
+        last.rss_kb,
+        dict(sorted(statuses.items())),
+        sum(r.unexpected for r in rounds),
+        next((r.first_error for r in rounds if r.first_error), None),
+        next((r.stopped for r in rounds if r.stopped), None),
+        extra,
+        None if None in db else sum(x for x in db if x is not None),
+        None if None in db_other else sum(x for x in db_other if x is not None),
+        latencies,
     )
 
 
@@ -213,7 +259,8 @@ async def batch_row(
     validate: Validator | None = None,
 ) -> Row:
     scenario, row, label = ident
-    limits = Limits(len(requests), plan.row_seconds)
+    requests = plan.share(requests)
+    limits = Limits(len(requests), plan.row_seconds / plan.part[1])
 
     async def body(rec: Recorder) -> None:
         await run_batch(world.connect, requests, rec, concurrency)
@@ -230,8 +277,8 @@ def _dumps(doc: Any) -> bytes:
 
 
 # -- a: initial sync ------------------------------------------------------------------------
-def create_requests(first: int, end: int) -> Iterator[Req]:
-    return (Req("POST", "/Users", _dumps(payloads.create_user(i)), (201,), i) for i in range(first, end))
+def create_requests(users: list[int]) -> Iterator[Req]:
+    return (Req("POST", "/Users", _dumps(payloads.create_user(i)), (201,), i) for i in users)
 
 
 def _keep_id(world: World) -> Callable[[Req, Reply], None]:
@@ -243,11 +290,11 @@ def _keep_id(world: World) -> Callable[[Req, Reply], None]:
 
 
 async def initial_sync(plan: Plan, world: World) -> list[Row]:
-    first = plan.size - plan.a_http
-    limits = Limits(plan.a_http, max(plan.row_seconds, 1800.0))
+    users = plan.share(list(range(plan.size - plan.a_http, plan.size)))
+    limits = Limits(len(users), max(plan.row_seconds, 1800.0))
 
     async def body(rec: Recorder) -> None:
-        await run_batch(world.connect, create_requests(first, plan.size), rec, plan.a_concurrency, _keep_id(world))
+        await run_batch(world.connect, create_requests(users), rec, plan.a_concurrency, _keep_id(world))
 
     label = f"POST /Users, Okta+Entra shapes, concurrency {plan.a_concurrency}"
     return [await measure(world, "a", "a.post", label, limits, body)]
@@ -447,6 +494,10 @@ async def put_and_delete(plan: Plan, world: World) -> list[Row]:
         await batch_row(world, plan, ("f", "f.delete", f"DELETE /Users/{{id}}{suffix}"), deletes, c),
     ]
 
+
+# Scenarios whose rows split into rounds (a share of the users or requests each): c walks the
+# directory page by page and e builds its groups once, so they run whole.
+INTERLEAVED = "abdf"
 
 SCENARIOS: dict[str, Callable[[Plan, World], Awaitable[list[Row]]]] = {
     "a": initial_sync,
