@@ -8,8 +8,12 @@ JSON document. Keys are ``comparison_key`` values (NFC + casefold unless caseExa
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
+from scimhub.filter.ast import CompareOp
+from scimhub.filter.bind import BCompare
+from scimhub.filter.bind import Bound
 from scimhub.schema.compare import comparison_key
 from scimhub.schema.model import Attribute
 from scimhub.schema.model import AttrType
@@ -55,6 +59,28 @@ def value_index_path(path: BoundPath) -> str | None:
     if path.sub is None and path.attribute.indexed:
         return extension_index_path(path.extension, path.attribute.name)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class EqProbe:
+    """``path eq "…"`` as one index probe: on a key column of resources (``column``), or on the
+    resource_values rows of ``value_path``; ``key`` is the value's comparison key."""
+
+    column: str | None
+    value_path: str | None
+    key: str
+
+
+def eq_probe(node: Bound | None) -> EqProbe | None:
+    """The index probe that answers filter ``node`` (the IdP existence check), or None when it is
+    not a string equality on an indexed attribute."""
+    if not (isinstance(node, BCompare) and node.op is CompareOp.EQ and isinstance(node.value, str)):
+        return None
+    column = key_column(node.path)
+    value_path = value_index_path(node.path) if column is None else None
+    if column is None and value_path is None:
+        return None
+    return EqProbe(column, value_path, comparison_key(node.path.leaf, node.value))
 
 
 def is_multi_value_key(path: BoundPath) -> bool:

@@ -24,9 +24,6 @@ from typing import cast
 
 from sqlalchemy import text
 
-from scimhub.filter.ast import CompareOp
-from scimhub.filter.bind import BCompare
-from scimhub.schema.compare import comparison_key
 from scimhub.store import fast_reads as fast
 from scimhub.store.base import Keyset
 from scimhub.store.base import MemberRef
@@ -34,8 +31,7 @@ from scimhub.store.base import Page
 from scimhub.store.base import Query
 from scimhub.store.base import StoredResource
 from scimhub.store.database import Database
-from scimhub.store.index_plan import key_column
-from scimhub.store.index_plan import value_index_path
+from scimhub.store.index_plan import eq_probe
 from scimhub.store.positions import PagePositions
 from scimhub.store.prepared import Prepared
 
@@ -211,12 +207,8 @@ class PgReads:
         return await self._eq_page(tenant_id, query)
 
     async def _eq_page(self, tenant_id: str, query: Query) -> Page | None:
-        node = query.filter
-        if not (isinstance(node, BCompare) and node.op is CompareOp.EQ and isinstance(node.value, str)):
-            return None
-        column = key_column(node.path)
-        value_path = value_index_path(node.path) if column is None else None
-        if column is None and value_path is None:
+        probe = eq_probe(query.filter)
+        if probe is None:
             return None
         groups = query.resource_type == WITH_GROUPS
         params: dict[str, Any] = {
@@ -224,13 +216,13 @@ class PgReads:
             "rtype": query.resource_type,
             "limit": query.count,
             "offset": query.start_index - 1,
-            "key": comparison_key(node.path.leaf, node.value),
+            "key": probe.key,
         }
-        if value_path is not None:
-            params["path"] = value_path
+        if probe.value_path is not None:
+            params["path"] = probe.value_path
             page, count = VALUE_EQ_PAGE[groups], fast.VALUE_EQ_COUNT
         else:
-            page, count = EQ_PAGE[column, groups], fast.EQ_COUNT[column]  # type: ignore[index]
+            page, count = EQ_PAGE[probe.column, groups], fast.EQ_COUNT[probe.column]  # type: ignore[index]
         rows = await self.db.fast(page, **params)
         if query.start_index == 1 and len(rows) < query.count:
             total = len(rows)  # the page holds every match: an existence check needs no COUNT

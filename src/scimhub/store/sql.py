@@ -46,11 +46,8 @@ from scimhub.errors import TooMany
 from scimhub.errors import Uniqueness
 from scimhub.events.model import Event
 from scimhub.events.model import EventDraft
-from scimhub.filter.ast import CompareOp
-from scimhub.filter.bind import BCompare
 from scimhub.safety.guard import GuardRule
 from scimhub.safety.hold import Hold
-from scimhub.schema.compare import comparison_key
 from scimhub.schema.declare import DeclaredSchema
 from scimhub.store import batch_sql
 from scimhub.store import fast_reads as fast
@@ -77,8 +74,7 @@ from scimhub.store.database import Rows
 from scimhub.store.database import SqliteDatabase
 from scimhub.store.database import Tx
 from scimhub.store.filter_sql import compile_filter
-from scimhub.store.index_plan import key_column
-from scimhub.store.index_plan import value_index_path
+from scimhub.store.index_plan import eq_probe
 from scimhub.store.members_sql import group_members_snapshot
 from scimhub.store.paging import Ordering
 from scimhub.store.pg_reads import WITH_GROUPS
@@ -588,25 +584,21 @@ class SqlStore:
             return await self._quick_cursor_page(tenant_id, query)
         if query.filter is None:
             return await self._quick_plain_page(tenant_id, query)
-        node = query.filter
-        if not (isinstance(node, BCompare) and node.op is CompareOp.EQ and isinstance(node.value, str)):
-            return None
-        column = key_column(node.path)
-        value_path = value_index_path(node.path) if column is None else None
-        if column is None and value_path is None:
+        probe = eq_probe(query.filter)
+        if probe is None:
             return None
         params: dict[str, str | int] = {
             "tenant": tenant_id,
             "rtype": query.resource_type,
             "limit": query.count,
             "offset": query.start_index - 1,
-            "key": comparison_key(node.path.leaf, node.value),
+            "key": probe.key,
         }
-        if value_path is not None:
+        if probe.value_path is not None:
             page, count = fast.VALUE_EQ_PAGE, fast.VALUE_EQ_COUNT
-            params["path"] = value_path
+            params["path"] = probe.value_path
         else:
-            page, count = fast.EQ_PAGE[column], fast.EQ_COUNT[column]  # type: ignore[index]
+            page, count = fast.EQ_PAGE[probe.column], fast.EQ_COUNT[probe.column]  # type: ignore[index]
         rows = await self.db.fast(page, **params) if query.count > 0 else []
         if query.count > 0 and query.start_index == 1 and len(rows) < query.count:
             total = len(rows)  # the page holds every match: an existence check needs no COUNT
