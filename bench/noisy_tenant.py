@@ -1,11 +1,13 @@
 """How long one tenant's hostile requests make another tenant wait (issue 22, item 2).
 
-Usage: python -m bench.noisy_tenant [--db postgresql] [--postgres-url URL] [--rounds 3]
+Usage: python -m bench.noisy_tenant [--db postgresql] [--postgres-url URL] [--rounds 3] [--probe write] [--only TEXT]
 
 ``evil`` sends, one at a time, the worst requests the default limits allow on multi-valued
-attributes and resource size, while ``acme`` reads a user every 5 ms. Each line gives the
-hostile request's answer and time, and acme's worst wait while it ran (a read's time, or its
-pause overrun because the event loop was held): the worst of ``--rounds`` runs.
+attributes and resource size, then 1,000 creates as one bulk request and as single POSTs on 8
+connections, while ``acme`` reads a user every 5 ms (``--probe write``: renames it, so that it
+also waits for the writer and its commit). Each line gives the hostile request's answer and time
+(the longest of ``--rounds`` runs), and acme's waits while it ran (a request's time, or its pause
+overrun because the event loop was held): the worst, p50 and p99 over all rounds.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from scimhub.store.factory import open_store
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 CAP = DEFAULT_LIMITS.max_values_per_attribute
 UNFOLDED = "e\u0301" * 32_000  # 64,000 characters not in NFC: the slowest string to fold
 
@@ -74,16 +77,22 @@ Hostile = Callable[[], Awaitable[tuple[int, bytes]]]
 
 
 async def acme_worst_wait(
-    acme: Caller, user_id: str, hostile: Awaitable[tuple[int, bytes]]
-) -> tuple[int, float, float]:
-    """The hostile request's status and time, and acme's worst wait while it ran."""
+    acme: Caller, user_id: str, hostile: Awaitable[tuple[int, bytes]], probe: str = "read"
+) -> tuple[int, float, list[float]]:
+    """The hostile request's status and time, and acme's waits while it ran (acme reads its
+    user, or with ``probe`` "write" renames it: a write also waits for the writer)."""
     stop = asyncio.Event()
     waits: list[float] = []
+    titles = iter(range(1_000_000_000))
 
     async def poll() -> None:
         while not stop.is_set():
             started = time.perf_counter()
-            assert await acme("GET", f"/scim/v2/Users/{user_id}") == 200
+            if probe == "write":
+                body = patch({"op": "replace", "path": "title", "value": f"t{next(titles)}"})
+                assert await acme("PATCH", f"/scim/v2/Users/{user_id}", body=body) in (200, 204)
+            else:
+                assert await acme("GET", f"/scim/v2/Users/{user_id}") == 200
             await asyncio.sleep(0.005)
             waits.append(time.perf_counter() - started - 0.005)
 
@@ -94,7 +103,7 @@ async def acme_worst_wait(
     elapsed = time.perf_counter() - started
     stop.set()
     await poller
-    return status, elapsed, max(waits)
+    return status, elapsed, waits
 
 
 async def scenarios(evil: Answering, round_: int) -> list[tuple[str, Hostile]]:
@@ -137,11 +146,37 @@ async def scenarios(evil: Answering, round_: int) -> list[tuple[str, Hostile]]:
             patch_of(long_six, {"op": "replace", "path": two_comparisons, "value": "x"}),
         ),
         ("PATCH add 0.9 MB of phone numbers to a small user", patch_of(small, {"op": "add", "value": grow})),
+        ("POST /Bulk of 1,000 creates", bulk_of(evil, [f"b{round_}-{i}" for i in range(1000)])),
+        ("1,000 single POSTs, 8 at a time", singles_of(evil, [f"s{round_}-{i}" for i in range(1000)])),
     ]
 
 
-async def measure(url: str, rounds: int) -> None:
-    settings = Settings(database_url=url, rate_limit="", log_level="WARNING")
+def singles_of(evil: Answering, names: list[str]) -> Hostile:
+    """The same creates as single requests on 8 connections (as an IdP's initial sync sends them)."""
+
+    async def send() -> tuple[int, bytes]:
+        bodies = iter([user(name) for name in names])
+
+        async def connection() -> None:
+            for body in bodies:
+                assert await evil("POST", "/scim/v2/Users", body=body) == 201
+
+        await asyncio.gather(*(connection() for _ in range(8)))
+        return 201, b""
+
+    return send
+
+
+def bulk_of(evil: Answering, names: list[str]) -> Hostile:
+    operations = [
+        {"method": "POST", "path": "/Users", "bulkId": name, "data": orjson.loads(user(name))} for name in names
+    ]
+    body = orjson.dumps({"schemas": [BULK_REQUEST], "Operations": operations})
+    return lambda: evil.answer("POST", "/scim/v2/Bulk", body)
+
+
+async def measure(url: str, rounds: int, probe: str, only: str = "") -> None:
+    settings = Settings(database_url=url, rate_limit="", log_level="WARNING", bulk_max_operations=1000)
     store = open_store(settings)
     await store.db.upgrade()
     callers = []
@@ -154,25 +189,32 @@ async def measure(url: str, rounds: int) -> None:
     async with app.router.lifespan_context(app):
         _, answer = await acme.answer("POST", "/scim/v2/Users", user("bjensen"))
         acme_user = str(orjson.loads(answer)["id"])
-        worst: dict[str, tuple[int, float, float]] = {}
+        worst: dict[str, tuple[int, float, list[float]]] = {}
         for round_ in range(rounds):
             for label, hostile in await scenarios(evil, round_):
-                status, elapsed, wait = await acme_worst_wait(acme, acme_user, hostile())
-                previous = worst.get(label, (status, 0.0, 0.0))
-                worst[label] = (status, max(previous[1], elapsed), max(previous[2], wait))
-        for label, (status, elapsed, wait) in worst.items():
-            print(f"{label:52} {status}  {elapsed * 1000:6.0f} ms   acme waited {wait * 1000:5.0f} ms")
+                if only not in label:
+                    continue
+                status, elapsed, waits = await acme_worst_wait(acme, acme_user, hostile(), probe)
+                previous = worst.get(label, (status, 0.0, []))
+                worst[label] = (status, max(previous[1], elapsed), previous[2] + waits)
+        for label, (status, elapsed, waits) in worst.items():
+            ordered = sorted(waits)
+            p50, p99 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)]
+            print(
+                f"{label:52} {status}  {elapsed * 1000:6.0f} ms   acme waited {ordered[-1] * 1000:5.0f} ms"
+                f" (p50 {p50 * 1000:.1f}, p99 {p99 * 1000:.1f} ms, {len(ordered)} {probe}s)"
+            )
 
 
 async def run(args: argparse.Namespace) -> None:
     if args.db == "postgresql":
         url = await postgres.create_database(args.postgres_url, "scimhub_noisy")
         try:
-            await measure(url, args.rounds)
+            await measure(url, args.rounds, args.probe, args.only)
         finally:
             await postgres.drop_database(args.postgres_url, url)
     else:
-        await measure(f"sqlite:///{Path(tempfile.mkdtemp()) / 'noisy.db'}", args.rounds)
+        await measure(f"sqlite:///{Path(tempfile.mkdtemp()) / 'noisy.db'}", args.rounds, args.probe, args.only)
 
 
 def main() -> None:
@@ -180,6 +222,8 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres-url", default=postgres.DEFAULT_SERVER)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--probe", choices=("read", "write"), default="read", help="acme reads or renames its user")
+    parser.add_argument("--only", default="", help="run only the hostile requests whose label contains this")
     asyncio.run(run(parser.parse_args()))
 
 

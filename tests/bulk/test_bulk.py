@@ -574,6 +574,29 @@ async def test_operations_whose_shared_commit_fails_are_reported_500_and_announc
     assert (await get_ok(client, "/Users"))["totalResults"] == 0
 
 
+async def test_a_bulk_announces_its_durable_events_once_in_order_after_they_commit(
+    store: SqlStore, client: httpx2.AsyncClient
+) -> None:
+    """What follows a commit (the delivery workers woken, the in-process hooks run) happens once
+    for the whole request, with every durable operation's events in processing order."""
+    calls: list[list[Any]] = []
+    app_service = client._transport.app.state.scimhub.service  # type: ignore[attr-defined]
+    app_service.on_commit = lambda events: _record(calls, [list(events)])
+    results = await send(
+        client,
+        *(post("/Users", f"u{i}", user_body(f"u{i}")) for i in range(3)),
+        post("/Users", "dup", user_body("u0")),  # 409: announces nothing
+        post("/Groups", "g", {"schemas": [GROUP], "displayName": "G", "members": [{"value": "bulkId:u1"}]}),
+    )
+
+    assert [r["status"] for r in results] == ["201", "201", "201", "409", "201"]
+    [announced] = calls
+    assert [e.type for e in announced] == ["user.created"] * 3 + ["group.created", "group.member_added"]
+    assert [e.seq for e in announced] == sorted(e.seq for e in announced)
+    ids = [r["location"].rsplit("/", 1)[1] for r in results if r["status"] == "201"]
+    assert [e.payload["resourceId"] for e in announced] == [*ids[:3], ids[3], ids[3]]
+
+
 async def _record(announced: list[Any], events: Any) -> None:
     announced.extend(events)
 

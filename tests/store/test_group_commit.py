@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from scimhub.store import sqlite as sqlite_module
 from scimhub.store.database import SqliteDatabase
 from scimhub.store.sqlite import HOLD_SECONDS
 from scimhub.store.sqlite import MAX_GROUP
@@ -189,11 +190,13 @@ async def test_a_deferring_caller_holds_a_transaction_at_most_max_group_units(db
     assert counter.commits == 2
 
 
-async def test_another_request_s_unit_joins_a_deferred_group_and_is_acknowledged_once_committed(
-    db: SqliteDatabase,
+async def test_another_request_s_unit_joins_a_deferred_group_and_commits_it_at_once(
+    db: SqliteDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A single write interleaved between a bulk's units is committed with them: it is answered
-    only after that commit, which the bulk's end (or HOLD_SECONDS) brings."""
+    """A single write interleaved between a bulk's units is committed with the bulk's earlier
+    units at the next turn, not after the bulk's hold: another request's answer does not wait for
+    a bulk. It is answered only once that commit is done."""
+    monkeypatch.setattr(sqlite_module, "HOLD_SECONDS", 60.0)  # the single must not wait for it
     seen: dict[str, set[str]] = {}
     go = asyncio.Event()
 
@@ -205,13 +208,35 @@ async def test_another_request_s_unit_joins_a_deferred_group_and_is_acknowledged
     with db.deferring() as pending:
         await insert(db, "bulk1")
         go.set()
-        for _ in range(3):
-            await asyncio.sleep(0)
-        await insert(db, "bulk2")
-        assert not other.done()
-    await asyncio.gather(*pending, other)
+        await asyncio.wait_for(asyncio.shield(other), timeout=5)
+        assert seen["single"] == {"bulk1", "single"}
+        await insert(db, "bulk2")  # a transaction of its own, committed when the bulk ends
+        assert committed(db) == {"bulk1", "single"}
+    await asyncio.gather(*pending)
 
-    assert seen["single"] >= {"bulk1", "single", "bulk2"}
+    assert committed(db) == {"bulk1", "single", "bulk2"}
+
+
+async def test_units_of_waiting_requests_joining_one_deferred_group_commit_it_once(
+    db: SqliteDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_module, "HOLD_SECONDS", 60.0)
+    go = asyncio.Event()
+
+    async def single(key: str) -> None:  # other requests, outside the bulk's context
+        await go.wait()
+        await insert(db, key)
+
+    others = [asyncio.create_task(single(f"s{i}")) for i in range(5)]
+    with db.deferring() as pending:
+        await insert(db, "bulk")
+        counter = count_commits(db)
+        go.set()
+        await asyncio.wait_for(asyncio.gather(*others), timeout=5)
+    await asyncio.gather(*pending)
+
+    assert counter.commits == 1
+    assert committed(db) == {"bulk", *(f"s{i}" for i in range(5))}
 
 
 async def test_a_held_group_is_committed_after_hold_seconds_if_the_deferring_caller_lingers(

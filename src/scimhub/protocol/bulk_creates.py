@@ -15,6 +15,7 @@ cycle) changed nothing: its operations are then run one by one (``Fallback``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -83,6 +84,9 @@ async def create_run(
                 create.keys = index_keys(doc, rtype, service.registry.common)
                 rendered = service._rendered(create.ctx, rtype, stored)
                 create.drafts = service._drafts(create.ctx, rtype, None, stored, MemberDelta(), now, rendered)
+                for draft in create.drafts:
+                    draft.payload_text()  # the outbox's JSON, made while the writer is free
+    await asyncio.sleep(0)  # other requests run between the run's preparation and its writes
     try:
         async with service.store.unit_of_work(creates[0].ctx.tenant_id) as uow:
             run = await _refuse_taken(uow, rtype, creates, errors_left)

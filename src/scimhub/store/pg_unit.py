@@ -23,8 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import orjson
-
 from scimhub.directory.roles import RoleChange
 from scimhub.directory.roles import RuleSet
 from scimhub.events.model import Event
@@ -251,7 +249,7 @@ class PgUnitOfWork(SqlUnitOfWork):
             resource_types=[d.resource_type for d in drafts],
             resource_ids=[d.resource_id for d in drafts],
             occurred_at=[d.occurred_at for d in drafts],
-            payloads=[orjson.dumps(p).decode() for p in payloads],
+            payloads=[d.payload_text() for d in drafts],
         )
         if not allocated:
             raise RuntimeError(f"tenant {self._tenant_id} has no event counter (run scimhub db upgrade)")

@@ -372,7 +372,7 @@ class SqlUnitOfWork:
                     "resource_type": d.resource_type,
                     "resource_id": d.resource_id,
                     "occurred_at": d.occurred_at,
-                    "payload": orjson.dumps(e.payload).decode(),
+                    "payload": d.payload_text(),
                 }
                 for e, d in zip(committed, drafts, strict=True)
             ],

@@ -191,6 +191,7 @@ class Writer:
         self._conn: Connection | None = None
         self._group: list[asyncio.Future[None]] | None = None  # units of the open transaction
         self._holds = 0  # callers deferring their commits (see ``deferring``)
+        self._hurried: list[asyncio.Future[None]] | None = None  # the group a waiting unit joined
         self._committers: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
     def _connect(self) -> sqlite3.Connection:
@@ -233,9 +234,14 @@ class Writer:
                 raw.execute("RELEASE unit")
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             group.append(done)
+            deferred = _deferred.get()
             if len(group) >= MAX_GROUP:
                 self._commit()
-        deferred = _deferred.get()
+            elif deferred is None and self._holds and self._hurried is not group:
+                # A request that waits for its commit joined a transaction a bulk request keeps
+                # open: commit it at the next turn, not after the bulk's hold (HOLD_SECONDS).
+                self._hurried = group
+                self._commit_soon(group, hold=False)
         if deferred is None:
             await done
         else:
@@ -247,9 +253,11 @@ class Writer:
         each waits for, in order (the caller awaits them before it acknowledges anything).
 
         Meanwhile the open transaction is committed when it has MAX_GROUP units, HOLD_SECONDS
-        after it began, or when the last deferring caller leaves: a bulk request's operations
-        share commits (one per unit would cost a fifth of each write), while it releases the
-        writer between them so that other requests' units run in between."""
+        after it began, at the next turn once a unit whose caller waits for it joins (another
+        request's write is not held back by a bulk), or when the last deferring caller leaves:
+        a bulk request's operations share commits (one per unit would cost a fifth of each
+        write), while it releases the writer between them so that other requests' units run in
+        between."""
         deferred: list[asyncio.Future[None]] = []
         token = _deferred.set(deferred)
         self._holds += 1
@@ -275,13 +283,13 @@ class Writer:
         # earlier units are lost with it. None of them was acknowledged; each fails.
         _fail(group or [], "SQLite rolled the transaction back")
 
-    def _commit_soon(self, group: list[asyncio.Future[None]]) -> None:
-        committer = asyncio.get_running_loop().create_task(self._commit_later(group))
+    def _commit_soon(self, group: list[asyncio.Future[None]], hold: bool = True) -> None:
+        committer = asyncio.get_running_loop().create_task(self._commit_later(group, hold))
         self._committers.add(committer)
         committer.add_done_callback(self._committers.discard)
 
-    async def _commit_later(self, group: list[asyncio.Future[None]]) -> None:
-        if self._holds:
+    async def _commit_later(self, group: list[asyncio.Future[None]], hold: bool) -> None:
+        if hold and self._holds:
             await asyncio.sleep(HOLD_SECONDS)  # a deferring caller has more units to come
         async with self.lock:
             if self._group is group:
