@@ -519,13 +519,21 @@ BETWEEN_BULK = 1000
 
 
 async def test_other_requests_run_between_the_operations_of_a_bulk(
-    settings: Settings, store: SqlStore, acme: TenantAccess
+    settings: Settings, store: SqlStore, acme: TenantAccess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The bulk releases the writer after each operation: a single request sent while it runs is
-    written among its operations, not after all of them."""
+    """The bulk releases the writer after each operation: a single request sent once it has begun
+    writing is written among its operations, not after all of them."""
+    began = asyncio.Event()
+    unit_of_work = store.unit_of_work
+
+    def watched(tenant_id: str) -> Any:
+        began.set()
+        return unit_of_work(tenant_id)
+
+    monkeypatch.setattr(store, "unit_of_work", watched)
 
     async def single() -> str:
-        await asyncio.sleep(0)
+        await began.wait()
         return str((await create_user(client, "between"))["id"])
 
     operations = [post("/Users", f"u{i}", user_body(f"u{i}")) for i in range(BETWEEN_BULK)]

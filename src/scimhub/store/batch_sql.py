@@ -71,7 +71,7 @@ class BatchWrites:
         them; a unique violation propagates (the unit of work fails whole)."""
         values: list[dict[str, Any]] = []
         for row, pairs in rows:
-            pk = (await self._tx.rows(fw.INSERT_RESOURCE, **row))[0][0]
+            pk = await self._tx.insert(fw.INSERT_RESOURCE, **row)
             self._pks[row["id"]] = pk
             values += ({"resource_pk": pk, "tenant_id": self._tenant_id, "path": p, "value_key": k} for p, k in pairs)
         if values:

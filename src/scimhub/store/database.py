@@ -73,6 +73,11 @@ class Tx(Protocol):
 
     async def rows(self, statement: Prepared, **params: Any) -> Rows: ...
 
+    async def insert(self, statement: Prepared, **params: Any) -> int:
+        """An INSERT of one row into a table whose primary key is an integer: the new row's key
+        (SQLite: the rowid the driver reports; PostgreSQL: the statement's ``RETURNING``)."""
+        ...
+
     async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None: ...
 
     def chunks(self, statement: Prepared, size: int, **params: Any) -> AsyncIterator[Rows]:
@@ -146,6 +151,12 @@ class SqliteTx:
     async def rows(self, statement: Prepared, **params: Any) -> Rows:
         [values] = parameters(statement.sql, statement.names, [params], self._observers)
         return list(self._raw.execute(statement.sql, values).fetchall())
+
+    async def insert(self, statement: Prepared, **params: Any) -> int:
+        [values] = parameters(statement.sql, statement.names, [params], self._observers)
+        pk: int | None = self._raw.execute(statement.sql, values).lastrowid
+        assert pk is not None
+        return pk
 
     async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
         self._raw.executemany(statement.sql, parameters(statement.sql, statement.names, rows, self._observers))
@@ -290,6 +301,10 @@ class PostgresTx:
     async def rows(self, statement: Prepared, **params: Any) -> Rows:
         [values] = parameters(statement.pg_sql, statement.pg_names, [params], self._observers)
         return await self._driver.fetch(statement.pg_sql, *values)  # type: ignore[no-any-return]
+
+    async def insert(self, statement: Prepared, **params: Any) -> int:
+        [values] = parameters(statement.pg_sql, statement.pg_names, [params], self._observers)
+        return await self._driver.fetchval(statement.pg_sql, *values)  # type: ignore[no-any-return]
 
     async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
         values = parameters(statement.pg_sql, statement.pg_names, rows, self._observers)

@@ -190,7 +190,7 @@ class SqlUnitOfWork:
     async def insert(self, resource: StoredResource, keys: IndexKeys) -> None:
         row = _resource_row(self._tenant_id, resource, keys, self._doc_keys)
         try:  # a violation fails the whole unit of work, so no savepoint is needed
-            pk = (await self._tx.rows(fw.INSERT_RESOURCE, **row))[0][0]
+            pk = await self._tx.insert(fw.INSERT_RESOURCE, **row)
         except Exception as exc:
             if not _unique_violation(exc):
                 raise
