@@ -131,11 +131,14 @@ class CaptureTx:
     async def execute(self, stmt: Executable, params: Any = None) -> CursorResult[Any]:
         raise RuntimeError(f"bench.seed cannot capture a Core statement: {str(stmt)[:200]}")
 
+    async def insert(self, statement: Prepared, **params: Any) -> int:
+        if statement is not fw.INSERT_RESOURCE:
+            raise RuntimeError(f"bench.seed does not know this insert: {statement.sql[:200]}")
+        pk = self.pks.pop()
+        self.resources.append({"pk": pk, **params})
+        return pk
+
     async def rows(self, statement: Prepared, **params: Any) -> Rows:
-        if statement is fw.INSERT_RESOURCE:
-            pk = self.pks.pop()
-            self.resources.append({"pk": pk, **params})
-            return [(pk,)]
         if statement is fw.COUNT:
             key = (params["tenant_id"], params["resource_type"])
             self.counts[key] = self.counts.get(key, 0) + params["delta"]

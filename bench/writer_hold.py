@@ -1,6 +1,6 @@
 """How long a write holds SQLite's writer: a bulk request's runs of creates against single writes.
 
-Usage: python -m bench.writer_hold [--users 2000] [--runs 1,10,25,50] [--requests 500]
+Usage: python -m bench.writer_hold [--users 2000] [--runs 1,10,25,50] [--requests 500] [--rounds 5] [--collector]
 
 In-process (the app called directly, its lifespan running), on a fresh SQLite database. The
 writer (``store.sqlite.Writer``) is one lock per process: while a unit of work holds it, no other
@@ -10,7 +10,8 @@ statements and what runs between them; the grouped COMMIT is timed separately, a
 CPU, not wall time, because on a shared machine the wall time is mostly the scheduler's.
 Prints the holds of single POST, PUT and group PATCH requests, then for each bulk run size
 (``protocol.bulk_creates.RUN_SIZE``) the holds of its units and its CPU per created user, beside
-single POSTs' CPU per created user measured in the same run.
+single POSTs' CPU per created user. The kinds take turns in ``--rounds`` rounds (each creates
+``--requests`` / rounds users), so that a machine whose speed drifts slows each alike.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from bench.asgi_hotpath import user
 from bench.asgi_hotpath import user_ids
 from bench.payloads import CORE_GROUP
 from bench.payloads import entra_add_members
+from scimhub.collector import tune_for_serving
 from scimhub.protocol import bulk
 from scimhub.store.base import Query
 
@@ -99,6 +101,8 @@ def describe(holds: list[float]) -> str:
 async def measure(args: argparse.Namespace) -> None:
     url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'hold.db'}"
     async with running_app(url, bulk_max_operations=1000) as (store, tenant_id, call):
+        if args.collector:
+            tune_for_serving()  # as ``scimhub serve`` does
         holds = Holds(store.db.writer)
         for i in range(args.users):
             assert await call("POST", "/scim/v2/Users", body=user(i)) == 201
@@ -108,43 +112,65 @@ async def measure(args: argparse.Namespace) -> None:
         )
         assert await call("POST", "/scim/v2/Groups", body=group) == 201
         group_id = (await store.search(tenant_id, Query("Group", None, 1, 1))).resources[0].id
-        first = 1_000_000
+        sizes = [int(s) for s in args.runs.split(",")]
+        share = max(100, args.requests // args.rounds // 100 * 100)  # users a kind creates a round
+        names = iter(range(1_000_000, 100_000_000))
+        edits = iter(range(len(ids)))
 
         async def posts() -> None:
-            for i in range(first, first + args.requests):
-                assert await call("POST", "/scim/v2/Users", body=user(i)) == 201
+            for _ in range(share):
+                assert await call("POST", "/scim/v2/Users", body=user(next(names))) == 201
 
         async def puts() -> None:
-            for n, id in enumerate(ids[: args.requests]):
-                assert await call("PUT", f"/scim/v2/Users/{id}", body=put_body(n, id)) == 200
+            for _ in range(share // 2):
+                n = next(edits) % len(ids)
+                assert await call("PUT", f"/scim/v2/Users/{ids[n]}", body=put_body(n, ids[n])) == 200
 
         async def member_adds() -> None:
-            for id in ids[100 : 100 + args.requests]:
-                body = orjson.dumps(entra_add_members([id]))
+            for _ in range(share // 2):
+                body = orjson.dumps(entra_add_members([ids[100 + next(edits) % (len(ids) - 100)]]))
                 assert await call("PATCH", f"/scim/v2/Groups/{group_id}", body=body) in (200, 204)
 
-        units, commits, cpu = await holds.of(posts)
-        single_cpu = cpu / args.requests
-        print(f"single POST /Users: {describe(units)}; CPU {single_cpu * 1e6:,.0f} µs per created user")
-        for label, work in (("single PUT /Users/{id}", puts), ("single PATCH of a 100-member group", member_adds)):
-            units, _, _ = await holds.of(work)
-            print(f"{label}: {describe(units)}")
-        first += args.requests
-        for size in (int(s) for s in args.runs.split(",")):
-            bulk.RUN_SIZE = size  # type: ignore[attr-defined]
-            bodies = [bulk_body(first + k, 100) for k in range(0, args.requests * 2, 100)]
-            first += args.requests * 2
+        def bulks(size: int) -> Callable[[], Awaitable[None]]:
+            async def work() -> None:
+                bulk.RUN_SIZE = size  # type: ignore[attr-defined]
+                for _ in range(share // 100):
+                    assert await call("POST", "/scim/v2/Bulk", body=bulk_body(next_block(), 100)) == 200
 
-            async def bulks(bodies: list[bytes] = bodies) -> None:
-                for body in bodies:
-                    assert await call("POST", "/scim/v2/Bulk", body=body) == 200
+            return work
 
-            units, commits, cpu = await holds.of(bulks)
-            per_user = cpu / (len(bodies) * 100)
-            print(
-                f"POST /Bulk of 100, runs of {size}: {describe(units)}; CPU {per_user * 1e6:,.0f} µs per created "
-                f"user ({single_cpu / per_user:.1f}x less than single POSTs); commits: {describe(commits)}"
-            )
+        def next_block() -> int:
+            first = next(names)
+            for _ in range(99):
+                next(names)
+            return first
+
+        kinds: dict[str, Callable[[], Awaitable[None]]] = {
+            "single POST /Users": posts,
+            "single PUT /Users/{id}": puts,
+            "single PATCH of a 100-member group": member_adds,
+            **{f"POST /Bulk of 100, runs of {size}": bulks(size) for size in sizes},
+        }
+        units: dict[str, list[float]] = {k: [] for k in kinds}
+        cpu: dict[str, float] = dict.fromkeys(kinds, 0.0)
+        for _ in range(args.rounds):  # the kinds in turn, so that a drifting machine slows each alike
+            for label, work in kinds.items():
+                held, _, spent = await holds.of(work)
+                units[label] += held
+                cpu[label] += spent
+        created = share * args.rounds
+        single_cpu = cpu["single POST /Users"] / created
+        for label in kinds:
+            line = f"{label}: {describe(units[label])}"
+            if label == "single POST /Users":
+                line += f"; CPU {single_cpu * 1e6:,.0f} µs per created user"
+            elif label.startswith("POST /Bulk"):
+                per_user = cpu[label] / created
+                line += (
+                    f"; CPU {per_user * 1e6:,.0f} µs per created user ({single_cpu / per_user:.1f}x less than single"
+                    " POSTs)"
+                )
+            print(line)
 
 
 def main() -> None:
@@ -152,6 +178,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--runs", default="1,10,25,50", help="bulk run sizes (creates per unit of work)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations of the kinds (each --requests / rounds)")
+    parser.add_argument("--collector", action="store_true", help="set the garbage collector as scimhub serve does")
     asyncio.run(measure(parser.parse_args()))
 
 

@@ -146,6 +146,55 @@ async def test_fail_on_errors_counts_refusals_of_every_kind_in_operation_order(
     assert await user_names(client) == ["taken", *created]
 
 
+async def test_a_user_name_an_earlier_run_of_the_request_created_is_refused_in_a_later_run(
+    client: httpx2.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the earlier run may not be committed yet (the lookup sees only what is): the
+    request remembers what its runs created, so the later run refuses the name by itself."""
+    monkeypatch.setattr("scimhub.protocol.bulk.RUN_SIZE", 2)
+    fell_back: list[int] = []
+    real = bulk_creates.create_run
+
+    async def watched(*args: Any) -> int:
+        try:
+            return await real(*args)
+        except bulk_creates.Fallback:
+            fell_back.append(1)
+            raise
+
+    monkeypatch.setattr("scimhub.protocol.bulk.create_run", watched)
+    results = await send(client, *users("a", "dup", "b", "DUP"))
+
+    assert [r["status"] for r in results] == ["201", "201", "201", "409"]
+    assert results[3]["response"]["scimType"] == "uniqueness"
+    assert fell_back == []
+    assert await user_names(client) == ["a", "dup", "b"]
+
+
+async def test_a_user_name_taken_between_the_lookup_and_the_writes_is_a_409_of_its_own(
+    acme: TenantAccess, store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another request creates the name after the run looked it up: the run's unit of work fails
+    on the unique index and changes nothing, and its operations run one by one."""
+    client = acme.client
+    lookup = store.taken_user_names
+
+    async def then_taken(tenant_id: str, resource_type: str, keys: Any) -> set[str]:
+        found = await lookup(tenant_id, resource_type, keys)
+        if "late" in keys:
+            await create_user(client, "late")  # another request, between the lookup and the writes
+        return found
+
+    monkeypatch.setattr(store, "taken_user_names", then_taken)
+    results = await send(client, *users("a", "late", "b"))
+
+    assert [r["status"] for r in results] == ["201", "409", "201"]
+    assert results[1]["response"]["scimType"] == "uniqueness"
+    assert await user_names(client) == ["late", "a", "b"]
+    audit = await EventStore.of(store).audit(acme.tenant_id)
+    assert [e["status"] for e in audit] == [201, 201, 409, 201]
+
+
 async def test_a_run_whose_unit_of_work_fails_runs_its_operations_one_by_one(
     acme: TenantAccess, store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -189,9 +238,9 @@ async def test_runs_stop_at_a_group_and_at_a_reference_to_a_create_of_the_same_r
     runs: list[list[str]] = []
     real = bulk_creates.create_run
 
-    async def recorded(service: Any, rtype: Any, creates: Any, errors_left: Any) -> int:
+    async def recorded(service: Any, rtype: Any, creates: Any, errors_left: Any, claimed: Any) -> int:
         runs.append([c.body["userName"] for c in creates])
-        return await real(service, rtype, creates, errors_left)
+        return await real(service, rtype, creates, errors_left, claimed)
 
     monkeypatch.setattr("scimhub.protocol.bulk.create_run", recorded)
     manager = {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "bulkId:a"}}}

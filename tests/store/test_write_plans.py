@@ -66,6 +66,5 @@ async def test_the_taken_username_lookup_answers_for_any_number_of_names(
     for i in range(0, 70, 3):
         await create_user(acme.client, f"taken{i}")
     names = [f"taken{i}" for i in range(asked)] + ["taken0"]  # a repeat is asked once
-    async with store.unit_of_work(acme.tenant_id) as uow:
-        taken = await uow.taken_user_names("User", names)
+    taken = await store.taken_user_names(acme.tenant_id, "User", names)
     assert taken == {f"taken{i}" for i in range(0, asked, 3)}

@@ -7,10 +7,12 @@ What the run shares is what single requests pay once each: the unit of work (its
 savepoint and its commit), the event counter, the tenant's role rules, one statement each for
 the index keys, the events and the audit entries.
 
-The run is validated, and its events drafted, before its unit of work begins, so the writer is
-held only for its statements; ``RUN_SIZE`` bounds them (bench/README.md "Bulk" measures how long a run holds it).
-A run whose unit of work fails (a concurrent create took a userName on PostgreSQL, a lock
-cycle) changed nothing: its operations are then run one by one (``Fallback``).
+The run is validated, its events drafted, and the userNames it asks for looked up among the
+committed resources (with the keys earlier runs of the request created) before its unit of work
+begins, so the writer is held only for its statements; ``RUN_SIZE`` bounds them (bench/README.md
+"Bulk" measures how long a run holds it). A run whose unit of work fails (a userName taken since
+the lookup, by another request, or a lock cycle) changed nothing: its operations are then run one
+by one (``Fallback``), each answered as a single request would be.
 """
 
 from __future__ import annotations
@@ -67,11 +69,17 @@ class Create:
 
 
 async def create_run(
-    service: ResourceService, rtype: ResourceType, creates: Sequence[Create], errors_left: int | None
+    service: ResourceService,
+    rtype: ResourceType,
+    creates: Sequence[Create],
+    errors_left: int | None,
+    claimed: set[str] | None = None,
 ) -> int:
     """Create the run's resources in order; returns how many of ``creates`` were processed (all
     but those after the error that used up ``errors_left``: failOnErrors). Each processed one has
-    ``stored`` and ``events``, or ``error``. Raises ``Fallback`` when nothing was written."""
+    ``stored`` and ``events``, or ``error``. Raises ``Fallback`` when nothing was written.
+    ``claimed``: the userName keys earlier runs of the request created (on SQLite they may not be
+    committed yet, so the lookup does not see them); the run adds its own."""
     for create in creates:  # pure: before the unit of work, which holds the writer
         if create.error is None:
             try:
@@ -86,11 +94,14 @@ async def create_run(
                 create.drafts = service._drafts(create.ctx, rtype, None, stored, MemberDelta(), now, rendered)
                 for draft in create.drafts:
                     draft.payload_text()  # the outbox's JSON, made while the writer is free
+    tenant_id = creates[0].ctx.tenant_id
+    wanted = [k for c in creates if c.keys is not None and (k := c.keys.columns.get(_USER_NAME))]
+    taken = await service.store.taken_user_names(tenant_id, rtype.id, wanted) if wanted else set()
+    run = _refuse_taken(creates, taken | (claimed or set()), errors_left)
+    written = [c for c in run if c.stored is not None]
     await asyncio.sleep(0)  # other requests run between the run's preparation and its writes
     try:
-        async with service.store.unit_of_work(creates[0].ctx.tenant_id) as uow:
-            run = await _refuse_taken(uow, rtype, creates, errors_left)
-            written = [c for c in run if c.stored is not None]
+        async with service.store.unit_of_work(tenant_id) as uow:
             if written:
                 await _write(service, uow, rtype, written)
             await uow.record_audits([_audit_entry(service, rtype, c) for c in run if c.stored or c.audited])
@@ -100,16 +111,15 @@ async def create_run(
         raise Fallback(repr(exc)) from exc
     for create in creates[len(run) :]:  # after failOnErrors stopped the run: not processed
         create.stored = create.error = None
+    if claimed is not None:
+        claimed.update(k for c in written if c.keys is not None and (k := c.keys.columns.get(_USER_NAME)))
     return len(run)
 
 
-async def _refuse_taken(
-    uow: UnitOfWork, rtype: ResourceType, creates: Sequence[Create], errors_left: int | None
-) -> Sequence[Create]:
+def _refuse_taken(creates: Sequence[Create], taken: set[str], errors_left: int | None) -> Sequence[Create]:
     """A 409 for each create whose userName a resource or an earlier create of the run holds;
     the run cut after the error that uses up ``errors_left``, in operation order."""
-    wanted = [k for c in creates if c.keys is not None and (k := c.keys.columns.get(_USER_NAME))]
-    taken = await uow.taken_user_names(rtype.id, wanted) if wanted else set()
+    taken = set(taken)
     for i, create in enumerate(creates):
         key = None if create.keys is None else create.keys.columns.get(_USER_NAME)
         if create.stored is not None and key is not None:

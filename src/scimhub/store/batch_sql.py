@@ -1,7 +1,7 @@
 """A run of creates in one unit of work (a bulk request's consecutive POSTs): the rows inserted
-one statement each, their index keys, counter change and audit entries one statement a run, and
-the userNames already taken found with one read first, so that a conflict the run could have
-seen fails one operation instead of the whole run.
+one statement each, their index keys, counter change and audit entries one statement a run; and
+the userNames already taken, found with one read before the unit of work (outside the writer),
+so that a conflict the run could have seen fails one operation instead of the whole run.
 
 Part of ``SqlUnitOfWork`` (``SqlUnitOfWork.batch``); the statements are the single create's
 (``fast_writes``).
@@ -9,6 +9,8 @@ Part of ``SqlUnitOfWork`` (``SqlUnitOfWork.batch``); the statements are the sing
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +18,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import select
 
 from scimhub.store import fast_writes as fw
+from scimhub.store.database import Rows
 from scimhub.store.database import Tx
 from scimhub.store.index_plan import KEY_COLUMNS
 from scimhub.store.prepared import Prepared
@@ -43,6 +46,25 @@ def _taken(slots: int) -> Prepared:
 TAKEN = {slots: _taken(slots) for slots in _SLOT_SIZES}
 
 
+async def taken_user_names(
+    read: Callable[..., Awaitable[Rows]], tenant_id: str, resource_type: str, keys: Sequence[str]
+) -> set[str]:
+    """Which of these userName comparison keys a resource of the tenant already holds, by
+    ``read`` (a prepared read: ``Database.fast``, which sees what is committed): a statement a
+    32 keys, an index probe a key."""
+    unique = list(dict.fromkeys(keys))
+    taken: set[str] = set()
+    widest = _SLOT_SIZES[-1]
+    for start in range(0, len(unique), widest):
+        chunk = unique[start : start + widest]
+        slots = next(size for size in _SLOT_SIZES if size >= len(chunk))
+        chunk += chunk[-1:] * (slots - len(chunk))
+        named = dict(zip(_KEY_NAMES, chunk, strict=False))
+        rows = await read(TAKEN[slots], tenant=tenant_id, rtype=resource_type, **named)
+        taken.update(key for (key,) in rows)
+    return taken
+
+
 class BatchWrites:
     """The run-of-creates statements of one write transaction of one tenant."""
 
@@ -50,21 +72,6 @@ class BatchWrites:
         self._tx = tx
         self._tenant_id = tenant_id
         self._pks = pks  # the unit of work's id -> pk map: later statements of it know the rows
-
-    async def taken_user_names(self, resource_type: str, keys: Sequence[str]) -> set[str]:
-        """Which of these userName comparison keys a resource of the tenant already holds (one
-        statement: an index probe per key)."""
-        unique = list(dict.fromkeys(keys))
-        taken: set[str] = set()
-        widest = _SLOT_SIZES[-1]
-        for start in range(0, len(unique), widest):
-            chunk = unique[start : start + widest]
-            slots = next(size for size in _SLOT_SIZES if size >= len(chunk))
-            chunk += chunk[-1:] * (slots - len(chunk))
-            named = dict(zip(_KEY_NAMES, chunk, strict=False))
-            rows = await self._tx.rows(TAKEN[slots], tenant=self._tenant_id, rtype=resource_type, **named)
-            taken.update(key for (key,) in rows)
-        return taken
 
     async def insert(self, resource_type: str, rows: Sequence[tuple[dict[str, Any], list[tuple[str, str]]]]) -> None:
         """Insert resource rows with their resource_values (path, key) pairs, in order, and count

@@ -208,9 +208,6 @@ class SqlUnitOfWork:
                 raise
             raise _uniqueness_error(exc) from None
 
-    async def taken_user_names(self, resource_type: str, keys: Sequence[str]) -> set[str]:
-        return await self.batch.taken_user_names(resource_type, keys)
-
     async def update(self, resource: StoredResource, keys: IndexKeys) -> None:
         row = _resource_row(self._tenant_id, resource, keys, self._doc_keys)
         where = {"w_tenant": self._tenant_id, "w_id": resource.id, "w_rtype": resource.resource_type}
@@ -505,6 +502,9 @@ class SqlStore:
             if _sqlstate(exc) in _RETRYABLE:
                 raise Busy() from exc
             raise
+
+    async def taken_user_names(self, tenant_id: str, resource_type: str, keys: Sequence[str]) -> set[str]:
+        return await batch_sql.taken_user_names(self.db.fast, tenant_id, resource_type, keys)
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None:
         if self._pg_reads is not None and resource_type == WITH_GROUPS:
