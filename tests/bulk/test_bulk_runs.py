@@ -149,8 +149,8 @@ async def test_fail_on_errors_counts_refusals_of_every_kind_in_operation_order(
 async def test_a_user_name_an_earlier_run_of_the_request_created_is_refused_in_a_later_run(
     client: httpx2.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On SQLite the earlier run may not be committed yet (the lookup sees only what is): the
-    request remembers what its runs created, so the later run refuses the name by itself."""
+    """On SQLite the earlier run may not be committed yet: the lookup sees it as the later run's
+    unit of work would, so the later run refuses the name by itself (no fallback)."""
     monkeypatch.setattr("scimhub.protocol.bulk.RUN_SIZE", 2)
     fell_back: list[int] = []
     real = bulk_creates.create_run
@@ -238,9 +238,9 @@ async def test_runs_stop_at_a_group_and_at_a_reference_to_a_create_of_the_same_r
     runs: list[list[str]] = []
     real = bulk_creates.create_run
 
-    async def recorded(service: Any, rtype: Any, creates: Any, errors_left: Any, claimed: Any) -> int:
+    async def recorded(service: Any, rtype: Any, creates: Any, errors_left: Any) -> int:
         runs.append([c.body["userName"] for c in creates])
-        return await real(service, rtype, creates, errors_left, claimed)
+        return await real(service, rtype, creates, errors_left)
 
     monkeypatch.setattr("scimhub.protocol.bulk.create_run", recorded)
     manager = {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "bulkId:a"}}}

@@ -293,7 +293,6 @@ class BulkRunner:
         # The SCIM root as the caller's path shows it: audit paths are those of single requests.
         self.prefix = ctx.path.rsplit("/", 1)[0]
         self.created: dict[str, str] = {}  # bulkId -> id
-        self.claimed: set[str] = set()  # userName keys its runs of creates created (bulk_creates)
         self._contexts: dict[tuple[str, str], RequestContext] = {}
         # The caller's resource types: its tenant's declared extensions validate bulk data too.
         self.endpoints = {t.endpoint.strip("/").casefold(): t for t in ctx.registry.resource_types.values()}
@@ -368,7 +367,7 @@ class BulkRunner:
         left = None if limit is None else limit - errors
         before = (len(deferred.commits), len(deferred.events))
         try:
-            done = await create_run(self.service, rtype, creates, left, self.claimed)
+            done = await create_run(self.service, rtype, creates, left)
         except Fallback as exc:
             log.warning("bulk: a run of %d creates is run one by one: %s", len(creates), exc)
             return await self._one_by_one(indices, creates, outcomes, deferred, errors)

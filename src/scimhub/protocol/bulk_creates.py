@@ -7,9 +7,9 @@ What the run shares is what single requests pay once each: the unit of work (its
 savepoint and its commit), the event counter, the tenant's role rules, one statement each for
 the index keys, the events and the audit entries.
 
-The run is validated, its events drafted, and the userNames it asks for looked up among the
-committed resources (with the keys earlier runs of the request created) before its unit of work
-begins, so the writer is held only for its statements; ``RUN_SIZE`` bounds them (bench/README.md
+The run is validated, its events drafted, and the userNames it asks for looked up (as its unit
+of work would see them: ``Store.taken_user_names``) before its unit of work begins, so the writer
+is held only for its statements; ``RUN_SIZE`` bounds them (bench/README.md
 "Bulk" measures how long a run holds it). A run whose unit of work fails (a userName taken since
 the lookup, by another request, or a lock cycle) changed nothing: its operations are then run one
 by one (``Fallback``), each answered as a single request would be.
@@ -69,17 +69,11 @@ class Create:
 
 
 async def create_run(
-    service: ResourceService,
-    rtype: ResourceType,
-    creates: Sequence[Create],
-    errors_left: int | None,
-    claimed: set[str] | None = None,
+    service: ResourceService, rtype: ResourceType, creates: Sequence[Create], errors_left: int | None
 ) -> int:
     """Create the run's resources in order; returns how many of ``creates`` were processed (all
     but those after the error that used up ``errors_left``: failOnErrors). Each processed one has
-    ``stored`` and ``events``, or ``error``. Raises ``Fallback`` when nothing was written.
-    ``claimed``: the userName keys earlier runs of the request created (on SQLite they may not be
-    committed yet, so the lookup does not see them); the run adds its own."""
+    ``stored`` and ``events``, or ``error``. Raises ``Fallback`` when nothing was written."""
     for create in creates:  # pure: before the unit of work, which holds the writer
         if create.error is None:
             try:
@@ -97,7 +91,7 @@ async def create_run(
     tenant_id = creates[0].ctx.tenant_id
     wanted = [k for c in creates if c.keys is not None and (k := c.keys.columns.get(_USER_NAME))]
     taken = await service.store.taken_user_names(tenant_id, rtype.id, wanted) if wanted else set()
-    run = _refuse_taken(creates, taken | (claimed or set()), errors_left)
+    run = _refuse_taken(creates, taken, errors_left)
     written = [c for c in run if c.stored is not None]
     await asyncio.sleep(0)  # other requests run between the run's preparation and its writes
     try:
@@ -111,8 +105,6 @@ async def create_run(
         raise Fallback(repr(exc)) from exc
     for create in creates[len(run) :]:  # after failOnErrors stopped the run: not processed
         create.stored = create.error = None
-    if claimed is not None:
-        claimed.update(k for c in written if c.keys is not None and (k := c.keys.columns.get(_USER_NAME)))
     return len(run)
 
 

@@ -340,8 +340,9 @@ class Store(Protocol):
         ...
 
     async def taken_user_names(self, tenant_id: str, resource_type: str, keys: Sequence[str]) -> set[str]:
-        """Which of these userName comparison keys (``IndexKeys.columns``) committed resources of
-        the tenant hold (outside any unit of work: a bulk run asks before it takes the writer)."""
+        """Which of these userName comparison keys (``IndexKeys.columns``) resources of the tenant
+        hold, as the next unit of work will see them (``Database.peek``), asked outside any unit:
+        a bulk run asks before it takes the writer. The unique index still decides."""
         ...
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None: ...

@@ -50,8 +50,7 @@ async def taken_user_names(
     read: Callable[..., Awaitable[Rows]], tenant_id: str, resource_type: str, keys: Sequence[str]
 ) -> set[str]:
     """Which of these userName comparison keys a resource of the tenant already holds, by
-    ``read`` (a prepared read: ``Database.fast``, which sees what is committed): a statement a
-    32 keys, an index probe a key."""
+    ``read`` (a prepared read: ``Database.peek``): a statement a 32 keys, an index probe a key."""
     unique = list(dict.fromkeys(keys))
     taken: set[str] = set()
     widest = _SLOT_SIZES[-1]

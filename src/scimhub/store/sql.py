@@ -504,7 +504,7 @@ class SqlStore:
             raise
 
     async def taken_user_names(self, tenant_id: str, resource_type: str, keys: Sequence[str]) -> set[str]:
-        return await batch_sql.taken_user_names(self.db.fast, tenant_id, resource_type, keys)
+        return await batch_sql.taken_user_names(self.db.peek, tenant_id, resource_type, keys)
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None:
         if self._pg_reads is not None and resource_type == WITH_GROUPS:

@@ -311,6 +311,13 @@ class Writer:
             if not done.done():
                 done.set_result(None)
 
+    def peek(self, sql: str, values: list[Any]) -> list[Any]:
+        """One read on this connection outside any unit, without the lock: it runs to its end
+        before any other code on the loop (no unit's statements come between its steps), and
+        sees the open transaction as the next unit will."""
+        raw, _ = self._open()
+        return raw.execute(sql, values).fetchall()
+
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:
         """The writer lock with no transaction open: for work on another connection that writes
