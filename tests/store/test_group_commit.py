@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from scimhub.store import sqlite as sqlite_module
 from scimhub.store.database import SqliteDatabase
+from scimhub.store.prepared import prepare
 from scimhub.store.sqlite import HOLD_SECONDS
 from scimhub.store.sqlite import MAX_GROUP
 from scimhub.store.sqlite import create_sqlite_engine
@@ -247,3 +248,22 @@ async def test_a_held_group_is_committed_after_hold_seconds_if_the_deferring_cal
         await asyncio.sleep(HOLD_SECONDS * 10)
         assert committed(db) == {"held"}
     await asyncio.gather(*pending)
+
+
+COUNT = prepare(text("SELECT count(*) FROM t"))
+
+
+async def test_a_hot_read_sees_only_what_is_committed_whether_the_writer_is_idle_or_not(db: SqliteDatabase) -> None:
+    """Between transactions ``fast`` reads on the writer's connection (its page cache is current);
+    while the writer holds a transaction open it reads on its own connection, which sees none of
+    that transaction's units."""
+    await insert(db, "committed")
+    assert db.writer.idle_connection() is not None
+    assert await db.fast(COUNT) == [(1,)]
+    with db.deferring() as pending:
+        await insert(db, "open")  # in the writer's open transaction: not committed yet
+        assert db.writer.idle_connection() is None
+        assert await db.fast(COUNT) == [(1,)]
+        assert await db.peek(COUNT) == [(2,)]  # what the next unit of work will see
+    await asyncio.gather(*pending)
+    assert await db.fast(COUNT) == [(2,)]

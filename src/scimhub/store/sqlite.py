@@ -311,6 +311,12 @@ class Writer:
             if not done.done():
                 done.set_result(None)
 
+    def idle_connection(self) -> sqlite3.Connection | None:
+        """The writer's connection when it has no transaction open (a read on it then sees what
+        is committed, as a reader's would), else None."""
+        raw = self._raw
+        return raw if raw is not None and not raw.in_transaction else None
+
     def peek(self, sql: str, values: list[Any]) -> list[Any]:
         """One read on this connection outside any unit, without the lock: it runs to its end
         before any other code on the loop (no unit's statements come between its steps), and
