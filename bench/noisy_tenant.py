@@ -1,6 +1,7 @@
 """How long one tenant's hostile requests make another tenant wait (issue 22, item 2).
 
 Usage: python -m bench.noisy_tenant [--db postgresql] [--postgres-url URL] [--rounds 3] [--probe write] [--only TEXT]
+       [--collector]
 
 ``evil`` sends, one at a time, the worst requests the default limits allow on multi-valued
 attributes and resource size, then 1,000 creates as one bulk request and as single POSTs on 8
@@ -26,6 +27,7 @@ import orjson
 from bench import postgres
 from bench.asgi_hotpath import Caller
 from scimhub.app import create_app
+from scimhub.collector import tune_for_serving
 from scimhub.limits import DEFAULT_LIMITS
 from scimhub.protocol import tenants
 from scimhub.settings import Settings
@@ -175,7 +177,7 @@ def bulk_of(evil: Answering, names: list[str]) -> Hostile:
     return lambda: evil.answer("POST", "/scim/v2/Bulk", body)
 
 
-async def measure(url: str, rounds: int, probe: str, only: str = "") -> None:
+async def measure(url: str, rounds: int, probe: str, only: str = "", collector: bool = False) -> None:
     settings = Settings(database_url=url, rate_limit="", log_level="WARNING", bulk_max_operations=1000)
     store = open_store(settings)
     await store.db.upgrade()
@@ -185,6 +187,8 @@ async def measure(url: str, rounds: int, probe: str, only: str = "") -> None:
         _, token = await tenants.issue_token(store, tenant, None)
         callers.append(token)
     app = create_app(settings, store=store)
+    if collector:
+        tune_for_serving()  # as ``scimhub serve`` does: no full collection of a big heap mid-request
     acme, evil = Answering(app, callers[0]), Answering(app, callers[1])
     async with app.router.lifespan_context(app):
         _, answer = await acme.answer("POST", "/scim/v2/Users", user("bjensen"))
@@ -210,11 +214,13 @@ async def run(args: argparse.Namespace) -> None:
     if args.db == "postgresql":
         url = await postgres.create_database(args.postgres_url, "scimhub_noisy")
         try:
-            await measure(url, args.rounds, args.probe, args.only)
+            await measure(url, args.rounds, args.probe, args.only, args.collector)
         finally:
             await postgres.drop_database(args.postgres_url, url)
     else:
-        await measure(f"sqlite:///{Path(tempfile.mkdtemp()) / 'noisy.db'}", args.rounds, args.probe, args.only)
+        await measure(
+            f"sqlite:///{Path(tempfile.mkdtemp()) / 'noisy.db'}", args.rounds, args.probe, args.only, args.collector
+        )
 
 
 def main() -> None:
@@ -224,6 +230,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--probe", choices=("read", "write"), default="read", help="acme reads or renames its user")
     parser.add_argument("--only", default="", help="run only the hostile requests whose label contains this")
+    parser.add_argument("--collector", action="store_true", help="set the garbage collector as scimhub serve does")
     asyncio.run(run(parser.parse_args()))
 
 

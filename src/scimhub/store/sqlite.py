@@ -30,14 +30,18 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from scimhub.schema.compare import fold
+from scimhub.store.sqlite_checkpoint import WRITER_AUTOCHECKPOINT
+from scimhub.store.sqlite_checkpoint import Checkpointer
 
 # synchronous=NORMAL in WAL mode survives a killed process (not a power loss); FULL is the
 # setting for that, at a cost per commit (SCIMHUB_SQLITE_SYNCHRONOUS).
 # wal_autocheckpoint: a checkpoint every 10,000 WAL pages (~40 MB) instead of SQLite's 1,000. Each
 # write dirties 7-20 pages, most of them the same hot pages (the tails of events, audit_log and
 # their indexes); a checkpoint copies each page once however often it was rewritten, so fewer,
-# larger checkpoints cut a PATCH's CPU by ~10% (python -m bench.asgi_hotpath). journal_size_limit
-# truncates a WAL that a long reader let grow beyond that, after its checkpoint.
+# larger checkpoints cut a PATCH's CPU by ~10% (python -m bench.asgi_hotpath). The server's
+# writer leaves them to a thread instead (sqlite_checkpoint); this is for every other connection
+# that commits (the CLI's). journal_size_limit truncates a WAL that a long reader let grow beyond
+# that, after its checkpoint.
 PRAGMAS = (
     "journal_mode=WAL",
     "foreign_keys=ON",
@@ -193,10 +197,13 @@ class Writer:
         self._holds = 0  # callers deferring their commits (see ``deferring``)
         self._hurried: list[asyncio.Future[None]] | None = None  # the group a waiting unit joined
         self._committers: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
+        self.checkpointer = Checkpointer(self._path, lambda raw: configure(raw, synchronous))
 
     def _connect(self) -> sqlite3.Connection:
         raw = sqlite3.connect(self._path, check_same_thread=False, factory=_WriterConnection)
         configure(raw, self._synchronous)
+        # Its COMMITs checkpoint no more: ``checkpointer`` does, off the event loop.
+        raw.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT}")
         # The savepoints' sub-journals in memory (they hold a group's pages, not a sort of the
         # whole directory, which the readers' temp files do): -10% CPU for grouped creates.
         raw.execute("PRAGMA temp_store=MEMORY")
@@ -307,6 +314,7 @@ class Writer:
                 self._raw.execute("ROLLBACK")
             _fail(group, str(exc))
             return
+        self.checkpointer.committed(len(group))
         for done in group:
             if not done.done():
                 done.set_result(None)
@@ -339,6 +347,7 @@ class Writer:
             self._conn.close()
         self.engine.dispose()
         self._raw = self._conn = None
+        self.checkpointer.close()
 
 
 def _fail(group: list[asyncio.Future[None]], why: str) -> None:
