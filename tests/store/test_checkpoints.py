@@ -59,43 +59,53 @@ async def test_a_checkpoint_runs_in_its_own_thread_once_enough_units_committed(
 ) -> None:
     monkeypatch.setattr(sqlite_checkpoint, "CHECKPOINT_UNITS", 5)
     threads: list[str] = []
-    run = db.writer.checkpointer._checkpoint
+    run = db.writer.checkpointer._pass
 
-    def watched() -> None:
+    def watched() -> bool:
         threads.append(threading.current_thread().name)
-        run()
+        return run()
 
-    monkeypatch.setattr(db.writer.checkpointer, "_checkpoint", watched)
+    monkeypatch.setattr(db.writer.checkpointer, "_pass", watched)
     for key in "abcd":
         await insert(db, key)
-    db.writer.checkpointer.wait()
-    assert db.writer.checkpointer.completed == 0  # 4 units: not due yet
+    await db.writer.checkpointer.wait()
+    assert threads == []  # 4 units: not due yet
 
     await insert(db, "e")
-    db.writer.checkpointer.wait()
+    await db.writer.checkpointer.wait()
 
     assert db.writer.checkpointer.completed == 1
-    assert threads and threads[0].startswith("scimhub-checkpoint")
-    assert threading.current_thread().name not in threads
+    assert threads and all(name.startswith("scimhub-checkpoint") for name in threads)
     frames, copied = wal_frames(db)
     assert frames > 0 and copied == frames  # every page of the five writes is in the database file
 
 
-async def test_writes_go_on_while_a_checkpoint_runs(db: SqliteDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A PASSIVE checkpoint neither waits for the writer nor makes it wait: units committed
-    meanwhile are acknowledged and the next checkpoint copies them."""
-    monkeypatch.setattr(sqlite_checkpoint, "CHECKPOINT_UNITS", 3)
-    for i in range(30):
-        await insert(db, f"k{i}")
-    db.writer.checkpointer.wait()
-    await insert(db, "last")
-    await insert(db, "last2")
-    await insert(db, "last3")
-    db.writer.checkpointer.wait()
+async def test_the_wal_starts_over_after_a_checkpoint_while_writes_go_on(
+    db: SqliteDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second pass runs with the writer's transaction committed and its lock held, so it
+    copies everything and the next write transaction starts the WAL over: the WAL does not grow
+    for as long as writes keep coming."""
+    monkeypatch.setattr(sqlite_checkpoint, "CHECKPOINT_UNITS", 20)
+    raw, _ = db.writer._open()
+    raw.execute("PRAGMA journal_size_limit=0")  # a WAL started over is truncated: its size shows it
+    wal = Path(f"{db.engine.url.database}-wal")
+    for i in range(19):
+        await insert(db, f"a{i}")
+    grown = wal.stat().st_size  # 19 writes, nothing copied yet
+    await insert(db, "a19")  # the 20th unit: the checkpoint starts
+    checkpoint = db.writer.checkpointer._running
+    assert checkpoint is not None
+    written = 0
+    while not checkpoint.done():  # writes go on while it runs
+        await insert(db, f"during{written}")
+        written += 1
+    await insert(db, "b")
 
-    assert db.writer.checkpointer.completed >= 2
+    assert db.writer.checkpointer.completed == 1
+    assert wal.stat().st_size < grown / 4
     conn = sqlite3.connect(db.engine.url.database or "")
     try:
-        assert conn.execute("SELECT count(*) FROM t").fetchone() == (33,)
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (21 + written,)
     finally:
         conn.close()

@@ -197,7 +197,7 @@ class Writer:
         self._holds = 0  # callers deferring their commits (see ``deferring``)
         self._hurried: list[asyncio.Future[None]] | None = None  # the group a waiting unit joined
         self._committers: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
-        self.checkpointer = Checkpointer(self._path, lambda raw: configure(raw, synchronous))
+        self.checkpointer = Checkpointer(self._path, lambda raw: configure(raw, synchronous), self.exclusive)
 
     def _connect(self) -> sqlite3.Connection:
         raw = sqlite3.connect(self._path, check_same_thread=False, factory=_WriterConnection)
