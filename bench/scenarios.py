@@ -180,10 +180,10 @@ async def measure(
     rec = Recorder(limits, validate=validate)
     db_before = world.database.snapshot() if world.database else None
     busy_before, client_before = machine_busy_seconds(), own_cpu_seconds()
-    cpu_before = world.server.cpu_seconds()
+    cpu_before = await world.server.settled_cpu_seconds()
     extra = await body(rec)
     rec.finish()
-    cpu = world.server.cpu_seconds() - cpu_before
+    cpu = await world.server.settled_cpu_seconds() - cpu_before  # with the background work it set off
     db = world.database.between(db_before, world.database.snapshot()) if world.database and db_before else None
     busy, client = machine_busy_seconds() - busy_before, own_cpu_seconds() - client_before
     mem = world.server.memory()

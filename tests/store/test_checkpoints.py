@@ -109,3 +109,14 @@ async def test_the_wal_starts_over_after_a_checkpoint_while_writes_go_on(
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (21 + written,)
     finally:
         conn.close()
+
+
+def test_a_commit_outside_the_event_loop_starts_no_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's close() commits what is open, maybe with no loop running: nothing to start."""
+    monkeypatch.setattr(sqlite_checkpoint, "CHECKPOINT_UNITS", 1)
+    checkpointer = sqlite_checkpoint.Checkpointer(str(tmp_path / "x.db"), lambda raw: None, lambda: None)  # type: ignore[arg-type, return-value]
+    try:
+        checkpointer.committed(5)
+        assert checkpointer._running is None
+    finally:
+        checkpointer.close()

@@ -67,8 +67,12 @@ class Checkpointer:
         self._units += units
         if self._units < CHECKPOINT_UNITS or (self._running is not None and not self._running.done()):
             return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a commit outside the event loop (the writer closing): no checkpoint
+            return
         self._units = 0
-        self._running = asyncio.get_running_loop().create_task(self._checkpoint())
+        self._running = loop.create_task(self._checkpoint())
 
     async def _checkpoint(self) -> None:
         loop = asyncio.get_running_loop()
