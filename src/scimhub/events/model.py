@@ -97,10 +97,10 @@ class EventDraft:
 
     def payload_text(self) -> str:
         """``payload()`` as the JSON text the outbox stores."""
-        made = self._made
-        if len(made) < 2:
-            made[:] = [self.payload(), orjson.dumps(self.payload()).decode()]
-        return made[1]  # type: ignore[no-any-return]
+        payload = self.payload()  # made[0]
+        if len(self._made) < 2:
+            self._made.append(orjson.dumps(payload).decode())
+        return self._made[1]  # type: ignore[no-any-return]
 
     def _payload(self) -> JsonDoc:
         kind = self.type.value.split(".", 1)[1]

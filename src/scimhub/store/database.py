@@ -257,10 +257,8 @@ class SqliteDatabase:
         # Between transactions the writer's connection reads what is committed, from a page cache
         # that its own writes keep current; a reader's cache is emptied by every write (SQLite
         # drops it when the WAL changed), so a read right after a write took ~60 µs, not ~15.
-        idle = self.writer.idle_connection()
-        if idle is not None:
-            [values] = parameters(statement.sql, statement.names, [params], self.observers)
-            return idle.execute(statement.sql, values).fetchall()
+        if self.writer.idle_connection() is not None:
+            return await self.peek(statement, **params)
         return self.fast_reads.rows(statement, **params)
 
     async def peek(self, statement: Prepared, **params: Any) -> Rows:

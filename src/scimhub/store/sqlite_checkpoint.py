@@ -27,7 +27,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
-from typing import Any
 
 log = logging.getLogger("scimhub.store")
 
@@ -50,7 +49,12 @@ class Checkpointer:
     were committed since the last one began (one at a time). ``exclusive``: the writer's
     ``exclusive``, its lock with no transaction open."""
 
-    def __init__(self, path: str, configure: Any, exclusive: Callable[[], AbstractAsyncContextManager[None]]) -> None:
+    def __init__(
+        self,
+        path: str,
+        configure: Callable[[sqlite3.Connection], None],
+        exclusive: Callable[[], AbstractAsyncContextManager[None]],
+    ) -> None:
         self._path = path
         self._configure = configure  # the connection set-up every scimhub connection gets
         self._exclusive = exclusive
@@ -59,7 +63,7 @@ class Checkpointer:
         self._units = 0
         self._running: asyncio.Task[None] | None = None
         self._closing = threading.Event()
-        self.completed = 0  # checkpoints that copied everything (tests and upkeep read it)
+        self.completed = 0  # checkpoints that copied everything
 
     def committed(self, units: int) -> None:
         """A COMMIT of ``units`` units of work (on the event loop): start a checkpoint if one is
