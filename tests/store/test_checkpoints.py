@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,20 +14,8 @@ from sqlalchemy import text
 
 from scimhub.store import sqlite_checkpoint
 from scimhub.store.database import SqliteDatabase
-from scimhub.store.sqlite import create_sqlite_engine
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
-    path = tmp_path / "checkpoints.db"
-    setup = sqlite3.connect(path)
-    setup.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
-    setup.close()
-    database = SqliteDatabase(create_sqlite_engine(f"sqlite:///{path}"))
-    yield database
-    database.close()
 
 
 async def insert(db: SqliteDatabase, key: str) -> None:

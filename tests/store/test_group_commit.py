@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,20 +18,8 @@ from scimhub.store.database import SqliteDatabase
 from scimhub.store.prepared import prepare
 from scimhub.store.sqlite import HOLD_SECONDS
 from scimhub.store.sqlite import MAX_GROUP
-from scimhub.store.sqlite import create_sqlite_engine
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
-    path = tmp_path / "group.db"
-    setup = sqlite3.connect(path)
-    setup.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
-    setup.close()
-    database = SqliteDatabase(create_sqlite_engine(f"sqlite:///{path}"))
-    yield database
-    database.close()
 
 
 def committed(db: SqliteDatabase) -> set[str]:
@@ -47,7 +33,7 @@ def committed(db: SqliteDatabase) -> set[str]:
 
 async def insert(db: SqliteDatabase, key: str, seen: dict[str, set[str]] | None = None) -> None:
     async with db.write() as tx:
-        await tx.execute(text("INSERT INTO t VALUES (:k)"), {"k": key})
+        await tx.execute(text("INSERT INTO t (k) VALUES (:k)"), {"k": key})
     if seen is not None:
         seen[key] = committed(db)  # the moment the write is acknowledged
 
@@ -108,7 +94,7 @@ async def test_a_failing_unit_in_a_group_takes_back_only_its_own_writes(db: Sqli
 async def test_a_failing_first_unit_leaves_the_writer_usable(db: SqliteDatabase) -> None:
     async def bad() -> None:
         async with db.write() as tx:
-            await tx.execute(text("INSERT INTO t VALUES ('gone')"))
+            await tx.execute(text("INSERT INTO t (k) VALUES ('gone')"))
             raise RuntimeError("the unit of work refuses")
 
     with pytest.raises(RuntimeError):
@@ -130,7 +116,7 @@ async def test_a_failed_commit_fails_every_unit_of_the_group_and_keeps_nothing(d
 async def test_a_transaction_sqlite_rolled_back_fails_the_units_before_it(db: SqliteDatabase) -> None:
     async def abort() -> None:
         async with db.write() as tx:
-            await tx.execute(text("INSERT INTO t VALUES ('aborted')"))
+            await tx.execute(text("INSERT INTO t (k) VALUES ('aborted')"))
             db.writer._open()[0].execute("ROLLBACK")  # what SQLite does itself on SQLITE_FULL
             raise sqlite3.OperationalError("database or disk is full")
 
@@ -156,7 +142,7 @@ async def test_exclusive_commits_the_open_group_first(db: SqliteDatabase) -> Non
     async with db.exclusive():
         assert committed(db) == {"waiting"}
         conn = sqlite3.connect(db.engine.url.database or "", timeout=0.1)
-        conn.execute("INSERT INTO t VALUES ('elsewhere')")  # the file's write lock is free
+        conn.execute("INSERT INTO t (k) VALUES ('elsewhere')")  # the file's write lock is free
         conn.commit()
         conn.close()
     await pending
