@@ -9,6 +9,7 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from typing import TYPE_CHECKING
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -18,6 +19,7 @@ from scimhub.auth.bearer import BearerAuthenticator
 from scimhub.policy import Policy
 from scimhub.protocol import tenants
 from scimhub.protocol.tenant_config import MAX_CACHED
+from scimhub.protocol.tenant_config import MAX_LISTED
 from scimhub.protocol.tenant_config import TenantConfigCache
 from scimhub.ratelimit import MemoryStorage
 from scimhub.ratelimit import RateLimiter
@@ -54,7 +56,8 @@ async def test_the_config_cache_keeps_at_most_its_bound_and_rereads_a_forgotten_
     assert MAX_CACHED >= 10_000
     clock = Clock()
     cache = TenantConfigCache(store, Policy(), clock=clock, max_cached=1)
-    await cache.get(acme.tenant_id)
+    await store.set_tenant_setting(acme.tenant_id, "rate_limit", "5/hour")
+    assert (await cache.get(acme.tenant_id)).rate_limit == "5/hour"
     await cache.get(globex.tenant_id)  # acme's leaves
     assert len(cache) == 1
 
@@ -82,6 +85,67 @@ async def test_tenants_without_settings_share_one_config_and_a_setting_still_arr
 
     assert changed.policy.string_booleans is False
     assert (await cache.get(acme.tenant_id)) is plain_acme
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch, store: SqlStore) -> dict[str, int]:
+    """Counts the config cache's reads of the store, by method."""
+    counts = {"configured_tenants": 0, "tenant_settings": 0, "declared_schemas": 0}
+    for name in counts:
+        method = getattr(store, name)
+
+        async def counted(*args: Any, _method: Any = method, _name: str = name) -> Any:
+            counts[_name] += 1
+            return await _method(*args)
+
+        monkeypatch.setattr(store, name, counted)
+    return counts
+
+
+async def test_a_tenant_with_no_settings_or_schemas_costs_no_read_of_its_own(
+    store: SqlStore, acme: TenantAccess, globex: TenantAccess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.set_tenant_setting(globex.tenant_id, "rate_limit", "7/hour")
+    reads = _count_reads(monkeypatch, store)
+    cache = TenantConfigCache(store, Policy(), clock=Clock())
+    quiet = [(await tenants.create_tenant(store, f"quiet-{i}")).id for i in range(20)]
+
+    configs = [await cache.get(tenant_id) for tenant_id in (*quiet, acme.tenant_id, globex.tenant_id)]
+
+    assert all(config.rate_limit is None for config in configs[:-1])
+    assert configs[-1].rate_limit == "7/hour"
+    # One listing for all 22 tenants; only globex, which it names, read its own settings and schemas.
+    assert reads == {"configured_tenants": 1, "tenant_settings": 1, "declared_schemas": 1}
+
+
+async def test_a_default_config_is_dated_from_the_listing_so_a_new_setting_arrives_within_the_ttl(
+    store: SqlStore, acme: TenantAccess, globex: TenantAccess
+) -> None:
+    clock = Clock()
+    cache = TenantConfigCache(store, Policy(), clock=clock)
+    await cache.get(acme.tenant_id)  # lists the configured tenants at 1000: globex is not one
+    clock.now += cache.ttl - 1
+    assert (await cache.get(globex.tenant_id)).rate_limit is None  # from that listing, 9 s old
+
+    await store.set_tenant_setting(globex.tenant_id, "rate_limit", "7/hour")
+    clock.now += 1.5  # the listing's ttl has passed, though globex's config was taken 1.5 s ago
+
+    assert (await cache.get(globex.tenant_id)).rate_limit == "7/hour"
+
+
+async def test_past_max_listed_configured_tenants_each_tenant_reads_its_own_config(
+    store: SqlStore, acme: TenantAccess, globex: TenantAccess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert MAX_LISTED >= 1_000
+    await store.set_tenant_setting(acme.tenant_id, "rate_limit", "5/hour")
+    await store.set_tenant_setting(globex.tenant_id, "rate_limit", "7/hour")
+    quiet = await tenants.create_tenant(store, "quiet")
+    reads = _count_reads(monkeypatch, store)
+    cache = TenantConfigCache(store, Policy(), clock=Clock(), max_listed=1)
+
+    limits = [(await cache.get(t)).rate_limit for t in (acme.tenant_id, globex.tenant_id, quiet.id)]
+
+    assert limits == ["5/hour", "7/hour", None]
+    assert reads == {"configured_tenants": 1, "tenant_settings": 3, "declared_schemas": 3}
 
 
 # -- tokens' last use ---------------------------------------------------------------------------

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from sqlalchemy import delete
+from sqlalchemy import select
 
 from scimhub.store.sql import SqlStore
+from scimhub.store.tables import role_state
 from tests.conftest import TenantAccess
 from tests.events.support import GROUP
 from tests.events.support import create_group
@@ -182,3 +185,28 @@ async def test_a_patch_that_leaves_roles_alone_reads_no_role_state(
     await patch(acme.client, f"/Users/{ed}", {"op": "replace", "path": "active", "value": False})
 
     assert not [s for s in hot_statements if "role_state" in s or "user_roles" in s]
+
+
+async def test_a_new_tenants_first_create_reads_its_role_state_and_makes_none(
+    app: object, store: SqlStore, acme: TenantAccess, hot_statements: list[str]
+) -> None:
+    await create_user(acme.client, "first")  # the tenant's first write
+
+    touching = [s for s in hot_statements if "role_state" in s]
+    assert touching  # read
+    assert not [s for s in touching if "INSERT INTO role_state" in s]  # made with the tenant, not now
+
+
+async def test_a_tenant_without_a_role_state_row_gets_one_on_its_first_write(
+    app: object, store: SqlStore, acme: TenantAccess
+) -> None:
+    async with store.db.write() as tx:  # as a tenant made before the row was made with it
+        await tx.execute(delete(role_state).where(role_state.c.tenant_id == acme.tenant_id))
+
+    alice = await create_user(acme.client, "alice")
+    await map_role(app, "member", scimRole="Member")  # locks the row the first write made
+
+    async with store.db.read() as tx:
+        rows = (await tx.execute(select(role_state.c.version).where(role_state.c.tenant_id == acme.tenant_id))).all()
+    assert len(rows) == 1 and rows[0].version > 0
+    assert await roles_of(store, acme.tenant_id, alice) == {alice: []}

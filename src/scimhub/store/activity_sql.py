@@ -8,9 +8,16 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import Integer
 from sqlalchemy import Row
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import bindparam
+from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from scimhub.safety.activity import OK
 from scimhub.safety.activity import Traffic
@@ -24,11 +31,11 @@ from scimhub.safety.health import Thresholds
 from scimhub.safety.health import sync_state
 from scimhub.store.base import Tenant
 from scimhub.store.database import Database
-from scimhub.store.database import SqliteDatabase
 from scimhub.store.database import Tx
 from scimhub.store.events_sql import EventStore
 from scimhub.store.holds_sql import HoldStore
 from scimhub.store.holds_sql import count_users
+from scimhub.store.prepared import prepare
 from scimhub.store.tables import resource_counts
 from scimhub.store.tables import tenant_activity
 from scimhub.store.tables import tenant_event_seq
@@ -57,6 +64,51 @@ def _counts(rows: Iterable[Row[Any]]) -> Counts:
     return Counts(sum(by_outcome.values()), sum(errors.values()), top, errors.get(top, 0) if top else 0)
 
 
+def _only_if_tenant(columns: dict[str, Any]) -> Any:
+    """The row ``columns`` as a SELECT that yields nothing once the tenant is deleted (a flush
+    may hold a tenant deleted meanwhile: its counts are dropped, not a foreign-key error)."""
+    return select(*(bindparam(name, type_=type_) for name, type_ in columns.items())).where(
+        exists().where(tenants.c.id == bindparam("tenant_id"))
+    )
+
+
+def _activity_upsert(insert_: Any, earlier: Any, later: Any) -> Any:
+    t = tenant_activity.c
+    stmt = insert_(tenant_activity).from_select(
+        [t.tenant_id, t.first_request_at, t.last_request_at, t.user_agent],
+        _only_if_tenant({"tenant_id": String, "first": String, "last": String, "user_agent": Text}),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[t.tenant_id],
+        set_={
+            # Processes flush in any order: the earliest first request and the latest last one.
+            "first_request_at": earlier(stmt.excluded.first_request_at, t.first_request_at),
+            "last_request_at": later(stmt.excluded.last_request_at, t.last_request_at),
+            "user_agent": func.coalesce(stmt.excluded.user_agent, t.user_agent),
+        },
+    )
+
+
+def _stats_upsert(insert_: Any) -> Any:
+    s = tenant_request_stats.c
+    stmt = insert_(tenant_request_stats).from_select(
+        [s.tenant_id, s.hour, s.outcome, s.count],
+        _only_if_tenant({"tenant_id": String, "hour": String, "outcome": String, "count": Integer}),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[s.tenant_id, s.hour, s.outcome], set_={"count": s.count + stmt.excluded.count}
+    )
+
+
+# Built once: with thousands of quiet tenants a flush holds hundreds of them, and building,
+# compiling and binding the Core statements cost more than running them.
+_ACTIVITY = prepare(
+    _activity_upsert(sqlite_insert, func.min, func.max),  # SQLite's min/max of two arguments
+    postgresql=_activity_upsert(postgresql_insert, func.least, func.greatest),
+)
+_STATS = prepare(_stats_upsert(sqlite_insert), postgresql=_stats_upsert(postgresql_insert))
+
+
 class ActivityStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -65,45 +117,16 @@ class ActivityStore:
         """One flush of a process's counters: first/last request and User-Agent, hourly counts."""
         if not batch:
             return
-        activity = self.db.insert(tenant_activity)
-        sqlite = isinstance(self.db, SqliteDatabase)
-        earlier, later = (func.min, func.max) if sqlite else (func.least, func.greatest)  # of two arguments
-        activity = activity.on_conflict_do_update(
-            index_elements=[tenant_activity.c.tenant_id],
-            set_={
-                # Processes flush in any order: the earliest first request and the latest last one.
-                "first_request_at": earlier(activity.excluded.first_request_at, tenant_activity.c.first_request_at),
-                "last_request_at": later(activity.excluded.last_request_at, tenant_activity.c.last_request_at),
-                "user_agent": func.coalesce(activity.excluded.user_agent, tenant_activity.c.user_agent),
-            },
-        )
-        stats = self.db.insert(tenant_request_stats)
-        stats = stats.on_conflict_do_update(
-            index_elements=[
-                tenant_request_stats.c.tenant_id,
-                tenant_request_stats.c.hour,
-                tenant_request_stats.c.outcome,
-            ],
-            set_={"count": tenant_request_stats.c.count + stats.excluded.count},
-        )
-        activity_rows = [
-            {
-                "tenant_id": t,
-                "first_request_at": x.first_instant,
-                "last_request_at": x.last_instant,
-                "user_agent": x.user_agent,
-            }
-            for t, x in sorted(batch.items())  # one lock order for every process
-        ]
-        stats_rows = [
-            {"tenant_id": t, "hour": hour, "outcome": outcome, "count": n}
-            for t, x in sorted(batch.items())
-            for hour, outcome, n in x.hourly()
-        ]
+        activity_rows: list[dict[str, Any]] = []
+        stats_rows: list[dict[str, Any]] = []
+        for t, x in sorted(batch.items()):  # one lock order for every process
+            activity_rows.append(
+                {"tenant_id": t, "first": x.first_instant, "last": x.last_instant, "user_agent": x.user_agent}
+            )
+            stats_rows += ({"tenant_id": t, "hour": h, "outcome": o, "count": n} for h, o, n in x.hourly())
         async with self.db.write() as tx:
-            known = await _existing_tenants(tx, list(batch))  # a tenant deleted meanwhile is skipped
-            await tx.execute(activity, [r for r in activity_rows if r["tenant_id"] in known])
-            await tx.execute(stats, [r for r in stats_rows if r["tenant_id"] in known])
+            await tx.run_many(_ACTIVITY, activity_rows)
+            await tx.run_many(_STATS, stats_rows)
 
     async def prune(self, now: str) -> int:
         cut = hour_of(now, KEEP_HOURS)
@@ -178,10 +201,6 @@ class ActivityStore:
             .group_by(tenant_request_stats.c.outcome)
         )
         return _counts(await tx.execute(stmt))
-
-
-async def _existing_tenants(tx: Tx, tenant_ids: list[str]) -> set[str]:
-    return {r.id for r in await tx.execute(select(tenants.c.id).where(tenants.c.id.in_(tenant_ids)))}
 
 
 async def _resource_count(tx: Tx, tenant_id: str, resource_type: str) -> int:

@@ -373,6 +373,10 @@ class Store(Protocol):
 
     async def tenant_settings(self, tenant_id: str) -> dict[str, str]: ...
 
+    async def configured_tenants(self, limit: int) -> set[str] | None:
+        """The tenants with settings or declared schemas, or None if there are more than ``limit``."""
+        ...
+
     async def set_tenant_setting(self, tenant_id: str, key: str, value: str | None) -> None: ...
 
     async def declared_schemas(self, tenant_id: str) -> list[DeclaredSchema]:

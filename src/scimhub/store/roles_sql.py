@@ -185,7 +185,7 @@ class Roles:
         """The tenant's rules, read (and share-locked) once per transaction."""
         if self._rules is None:
             found = await self._tx.rows(STATE, tenant=self._tenant_id)
-            if not found:  # first time: a row every later rule change must lock
+            if not found:  # a tenant made before its row was made with it: the row every rule change locks
                 await self._tx.rows(NEW_STATE, tenant=self._tenant_id)
                 found = await self._tx.rows(STATE, tenant=self._tenant_id)
             version, mode, default, count = found[0]

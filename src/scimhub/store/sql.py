@@ -66,6 +66,7 @@ from scimhub.store.base import Query
 from scimhub.store.base import StoredResource
 from scimhub.store.base import Tenant
 from scimhub.store.base import TokenRecord
+from scimhub.store.config_sql import CONFIGURED_TENANTS
 from scimhub.store.config_sql import TENANT_SETTINGS
 from scimhub.store.config_sql import TOUCH_TOKEN
 from scimhub.store.database import Database
@@ -782,6 +783,10 @@ class SqlStore:
     async def tenant_settings(self, tenant_id: str) -> dict[str, str]:
         return {key: value for key, value in await self.db.fast(TENANT_SETTINGS, tenant_id=tenant_id)}
 
+    async def configured_tenants(self, limit: int) -> set[str] | None:
+        found = await self.db.fast(CONFIGURED_TENANTS, limit=limit + 1, skip=0)
+        return None if len(found) > limit else {tenant_id for (tenant_id,) in found}
+
     async def set_tenant_setting(self, tenant_id: str, key: str, value: str | None) -> None:
         """Set (or, with None, remove) one tenant setting."""
         async with self.db.write() as tx:
@@ -798,6 +803,8 @@ class SqlStore:
         async with self.db.write() as tx:
             await tx.execute(insert(tenants).values(id=tenant.id, name=tenant.name, created_at=tenant.created_at))
             await tx.execute(insert(tenant_event_seq).values(tenant_id=tenant.id, last_seq=0))
+            # Made here, not by the tenant's first write (which took an insert and a second read).
+            await tx.rows(roles_sql.NEW_STATE, tenant=tenant.id)
 
     async def tenant_by_name(self, name: str) -> Tenant | None:
         async with self.db.read() as tx:
