@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy import select
 
+from scimhub.store.roles_sql import NO_RULES
 from scimhub.store.sql import SqlStore
 from scimhub.store.tables import role_state
 from tests.conftest import TenantAccess
@@ -195,6 +196,8 @@ async def test_a_new_tenants_first_create_reads_its_role_state_and_makes_none(
     touching = [s for s in hot_statements if "role_state" in s]
     assert touching  # read
     assert not [s for s in touching if "INSERT INTO role_state" in s]  # made with the tenant, not now
+    # A tenant that never had rules holds no rule set of its own in the cache.
+    assert store.role_rules.get(acme.tenant_id, 0) is NO_RULES
 
 
 async def test_a_tenant_without_a_role_state_row_gets_one_on_its_first_write(

@@ -141,6 +141,9 @@ async def roles_of_users(tx: Tx, tenant_id: str, user_pks: Sequence[int]) -> dic
     return found
 
 
+NO_RULES = RuleSet(0)  # the role state a tenant is made with (NEW_STATE)
+
+
 class RuleCache:
     """Each tenant's rules at the version last read (bounded LRU). Keyed by the version read in
     the transaction, so an entry is never used for another version."""
@@ -191,8 +194,11 @@ class Roles:
             version, mode, default, count = found[0]
             rules = self._cache.get(self._tenant_id, version)
             if rules is None:
-                listed = tuple(await read_rules(self._tx, self._tenant_id)) if count else ()
-                rules = RuleSet(version, listed, Mode(mode), default)
+                if (version, count, mode, default) == (0, 0, NO_RULES.mode.value, None):
+                    rules = NO_RULES  # a tenant that never had rules (most): no object of its own
+                else:
+                    listed = tuple(await read_rules(self._tx, self._tenant_id)) if count else ()
+                    rules = RuleSet(version, listed, Mode(mode), default)
                 self._cache.put(self._tenant_id, rules)
             self._rules = rules
         return self._rules
