@@ -13,6 +13,12 @@ seconds after the server started (its start-up upkeep walks every tenant once). 
 are on (``--rate-limit``, high enough never to refuse), as in a deployment. The server's CPU per
 request (from /proc) and its peak RSS are the figures; each row is also given as a multiple of the
 first row's CPU (the target: 10,000 tenants within 1.2x of 10, RSS ≤ 150 MB).
+
+    python -m bench.many_tenants --rounds 5      # the tenant counts in turn, five times over
+
+With ``--rounds`` the counts are run in turn that many times (a machine whose speed drifts slows
+each alike), and each round's last row is given as a multiple of its first, with the median of
+those ratios: on a shared machine one run's ratio spreads ±0.15, the median far less.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import asyncio
 import os
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -193,7 +200,7 @@ def table(rows: list[Row]) -> str:
 
 
 async def run(args: argparse.Namespace) -> list[Row]:
-    counts = [int(c) for c in args.tenants.split(",")]
+    counts = [int(c) for c in args.tenants.split(",")] * args.rounds
     rows = []
     for count in counts:
         row = await one_row(args, count)
@@ -215,12 +222,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--postgres-url", default=postgres.DEFAULT_SERVER, help="server and maintenance database")
     p.add_argument("--rate-limit", default="100000/minute", help="SCIMHUB_RATE_LIMIT of the server")
     p.add_argument("--settle", type=float, default=5.0, help="seconds between the server's start and the row")
+    p.add_argument("--rounds", type=int, default=1, help="run the tenant counts in turn this many times")
     p.add_argument("--keep", action="store_true", help="keep the work directories (server logs)")
     args = p.parse_args(argv)
     rows = asyncio.run(run(args))
     print()
     print(f"{args.db}, {args.requests:,} requests a row, concurrency {args.concurrency}, {os.cpu_count()} CPUs")
     print(table(rows))
+    if args.rounds > 1:
+        ratios = round_ratios(rows, args.rounds)
+        shown = ", ".join(f"{r:.2f}x" for r in ratios)
+        print(f"\nlast row ÷ first row, each round: {shown}; median {statistics.median(ratios):.2f}x")
+
+
+def round_ratios(rows: list[Row], rounds: int) -> list[float]:
+    """Each round's last row's CPU per request as a multiple of its first row's."""
+    size = len(rows) // rounds
+    return [rows[i + size - 1].cpu_us / rows[i].cpu_us for i in range(0, size * rounds, size)]
 
 
 if __name__ == "__main__":
