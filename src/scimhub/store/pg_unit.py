@@ -159,13 +159,14 @@ class PgRoles(Roles):
 
     def __init__(self, tx: Tx, tenant_id: str, cache: RuleCache, pks: dict[str, int]) -> None:
         super().__init__(tx, tenant_id, cache, pks)
-        self.state_version: int | None = None  # role_state.version as read (share-locked) with a create
+        # role_state's (version, mode, default_role, rules) as read (share-locked) with a create
+        self.state: tuple[int, str, str | None, int] | None = None
         self.user_roles: dict[int, list[str]] = {}  # user pk -> its roles, as read before its deletion
 
     async def rules(self) -> RuleSet:
-        if self._rules is None and self.state_version is not None:
-            self._rules = self._cache.get(self._tenant_id, self.state_version)  # None: read as usual
-            self.state_version = None
+        if self._rules is None and self.state is not None:
+            self._rules = await self._rule_set(*self.state)  # no second read of the state
+            self.state = None
         return await super().rules()
 
     async def before_delete(self, resource_type: str, current: StoredResource) -> list[RoleChange]:
@@ -202,7 +203,7 @@ class PgUnitOfWork(SqlUnitOfWork):
             raise _uniqueness_error(exc) from None
         self._pks[resource.id] = found[0]
         if user and found[1] is not None:
-            self._roles.state_version = found[1]
+            self._roles.state = (found[1], found[2], found[3], found[4])
 
     async def update(self, resource: StoredResource, keys: IndexKeys) -> None:
         row = _resource_row(self._tenant_id, resource, keys, self._doc_keys)

@@ -192,16 +192,20 @@ class Roles:
                 await self._tx.rows(NEW_STATE, tenant=self._tenant_id)
                 found = await self._tx.rows(STATE, tenant=self._tenant_id)
             version, mode, default, count = found[0]
-            rules = self._cache.get(self._tenant_id, version)
-            if rules is None:
-                if (version, count, mode, default) == (0, 0, NO_RULES.mode.value, None):
-                    rules = NO_RULES  # a tenant that never had rules (most): no object of its own
-                else:
-                    listed = tuple(await read_rules(self._tx, self._tenant_id)) if count else ()
-                    rules = RuleSet(version, listed, Mode(mode), default)
-                self._cache.put(self._tenant_id, rules)
-            self._rules = rules
+            self._rules = await self._rule_set(version, mode, default, count)
         return self._rules
+
+    async def _rule_set(self, version: int, mode: str, default: str | None, count: int) -> RuleSet:
+        """The rules of the role state read (and share-locked) in this transaction."""
+        rules = self._cache.get(self._tenant_id, version)
+        if rules is None:
+            if (version, count, mode, default) == (0, 0, NO_RULES.mode.value, None):
+                rules = NO_RULES  # a tenant that never had rules (most): no object of its own
+            else:
+                listed = tuple(await read_rules(self._tx, self._tenant_id)) if count else ()
+                rules = RuleSet(version, listed, Mode(mode), default)
+            self._cache.put(self._tenant_id, rules)
+        return rules
 
     async def after_write(
         self, resource_type: str, before: StoredResource | None, after: StoredResource, members: Sequence[str]
