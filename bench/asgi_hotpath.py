@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 
 from bench import postgres
+from bench import sqlite_time
 from bench.payloads import CORE_GROUP
 from bench.payloads import entra_add_members
 from bench.payloads import entra_deactivate
@@ -41,6 +42,7 @@ from bench.payloads import okta_put
 from bench.payloads import okta_remove_member
 from bench.procstat import postgres_cpu_between
 from bench.procstat import postgres_snapshot
+from bench.sqlite_time import SPENT
 from scimhub.app import create_app
 from scimhub.protocol import tenants
 from scimhub.settings import Settings
@@ -133,6 +135,7 @@ async def _measure(label: str, calls: list[Any], profile: bool, concurrency: int
     profiler = cProfile.Profile() if profile else None
     pg_db = MEASURED.postgres_db
     pg_before = postgres_snapshot(pg_db) if pg_db is not None else None
+    SPENT.reset()
     started, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
@@ -151,7 +154,10 @@ async def _measure(label: str, calls: list[Any], profile: bool, concurrency: int
     if pg_before is not None and pg_db is not None:
         pg_us = postgres_cpu_between(pg_before, postgres_snapshot(pg_db)).mine / len(calls) * 1e6
     MEASURED.rows.setdefault(label, {})["postgresql" if pg_db else "sqlite"] = (cpu_per_request, pg_us)
+    spent_ns, statements = SPENT.reset()
     beside = "" if pg_us is None else f", postgres {pg_us:,.0f} µs CPU"
+    if statements:  # --sqlite-time
+        beside += f", SQLite {spent_ns / len(calls) / 1e3:,.0f} µs in {statements / len(calls):.1f} statements"
     print(f"{label}: {per_request:,.0f} µs per request, {cpu_per_request:,.0f} µs CPU{beside} ({len(calls)} requests)")
     if profiler:
         stats = pstats.Stats(profiler)
@@ -316,6 +322,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument(
+        "--sqlite-time",
+        action="store_true",
+        help="time the SQLite writer connection's statements (bench/sqlite_time.py) and print their share",
+    )
+    parser.add_argument(
         "--only",
         default="eq,post,page,patch,member",
         help="comma-separated: eq, post, post8, bulk, page, patch, entra, put, member, groups, delete",
@@ -334,6 +345,8 @@ def main() -> None:
     args = parser.parse_args()
     global ROUNDS
     ROUNDS = max(1, args.rounds)
+    if args.sqlite_time:
+        sqlite_time.install()
     with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
         runner.run(run(args))
 
