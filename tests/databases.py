@@ -32,8 +32,9 @@ from scimhub.store.tables import metadata
 T = TypeVar("T")
 ENV = "SCIMHUB_TEST_DATABASE_URL"
 # Tables emptied between tests: every table, children before parents (Alembic's version table
-# is not in the metadata and stays).
-TABLES = tuple(table.name for table in reversed(metadata.sorted_tables))
+# is not in the metadata and stays), but token_changes, whose one row the migration made (the
+# triggers count on it; tests compare the count before and after).
+TABLES = tuple(table.name for table in reversed(metadata.sorted_tables) if table.name != "token_changes")
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:

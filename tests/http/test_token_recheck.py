@@ -1,4 +1,6 @@
-"""A token's row is read again at most every token_recheck_seconds (the store counts its own changes)."""
+"""A remembered token's row is read again when a token changed: through this store at once (it
+counts its own changes), through another process once the database's count of token changes
+(triggers on tokens, polled at most every token_recheck_seconds) has moved."""
 
 from __future__ import annotations
 
@@ -8,10 +10,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy import delete
 from sqlalchemy import update
 
 from scimhub.app import create_app
 from scimhub.auth.bearer import MAX_REMEMBERED
+from scimhub.auth.bearer import MAX_TRUSTED_SECONDS
 from scimhub.auth.bearer import BearerAuthenticator
 from scimhub.auth.tokens import digest
 from scimhub.auth.tokens import mint_token
@@ -39,11 +43,12 @@ class Clock:
 
 
 class CountingStore:
-    """The real store, counting the token rows read."""
+    """The real store, counting the token rows read and the polls of the database's count."""
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
         self.reads = 0
+        self.polls = 0
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.store, name)
@@ -51,6 +56,10 @@ class CountingStore:
     async def token_by_digest(self, digest: str) -> TokenRecord | None:
         self.reads += 1
         return await self.store.token_by_digest(digest)
+
+    async def token_change_count(self) -> int | None:
+        self.polls += 1
+        return await self.store.token_change_count()
 
 
 async def _revoke_elsewhere(store: SqlStore, token_id: str) -> None:
@@ -64,17 +73,51 @@ def _authenticator(store: SqlStore, clock: Clock, recheck: float = 1.0) -> tuple
     return BearerAuthenticator(counting, None, recheck, clock), counting  # type: ignore[arg-type]
 
 
-async def test_a_token_row_is_read_once_per_interval(store: SqlStore, acme: TenantAccess) -> None:
+async def test_a_token_row_is_read_once_while_no_token_changes(store: SqlStore, acme: TenantAccess) -> None:
     clock = Clock()
     auth, counting = _authenticator(store, clock)
 
     for _ in range(5):
         assert (await auth.authenticate(f"Bearer {acme.token}")).tenant_id == acme.tenant_id
-    assert counting.reads == 1
+    assert (counting.reads, counting.polls) == (1, 1)
+
+    for _ in range(59):  # a request a second: the count is polled, the row is not read
+        clock.now += 1.0
+        await auth.authenticate(f"Bearer {acme.token}")
+    assert (counting.reads, counting.polls) == (1, 60)
+
+    clock.now += 1.0  # MAX_TRUSTED_SECONDS after the row was read: read again all the same
+    await auth.authenticate(f"Bearer {acme.token}")
+    assert counting.reads == 2
+    assert MAX_TRUSTED_SECONDS == 60.0
+
+
+async def test_many_tokens_cost_one_poll_an_interval(store: SqlStore, acme: TenantAccess) -> None:
+    tenant = await store.tenant_by_name("acme")
+    assert tenant is not None
+    secrets = [acme.token] + [(await tenants.issue_token(store, tenant, None))[1] for _ in range(4)]
+    clock = Clock()
+    auth, counting = _authenticator(store, clock)
+    for secret in secrets:
+        await auth.authenticate(f"Bearer {secret}")
+
+    clock.now += 1.0
+    for secret in secrets:
+        await auth.authenticate(f"Bearer {secret}")
+    assert (counting.reads, counting.polls) == (5, 2)
+
+
+async def test_last_use_writes_do_not_move_the_count(store: SqlStore, acme: TenantAccess) -> None:
+    clock = Clock()
+    auth, counting = _authenticator(store, clock)
+    before = await store.token_change_count()
+    await auth.authenticate(f"Bearer {acme.token}")
+    await store.touch_tokens([(acme.token_id, "2030-01-01T00:00:00+00:00")])
 
     clock.now += 1.0
     await auth.authenticate(f"Bearer {acme.token}")
-    assert counting.reads == 2
+    assert counting.reads == 1
+    assert await store.token_change_count() == before
 
 
 async def test_a_revocation_by_another_process_is_honoured_after_the_interval(
@@ -91,6 +134,88 @@ async def test_a_revocation_by_another_process_is_honoured_after_the_interval(
 
     with pytest.raises(Unauthorized, match="revoked"):
         await auth.authenticate(f"Bearer {acme.token}")
+
+
+async def test_an_expiry_set_by_another_process_is_honoured_after_the_interval(
+    store: SqlStore, acme: TenantAccess
+) -> None:
+    clock = Clock()
+    auth, _ = _authenticator(store, clock)
+    await auth.authenticate(f"Bearer {acme.token}")
+    async with store.db.write() as tx:
+        await tx.execute(
+            update(tokens).where(tokens.c.id == acme.token_id).values(expires_at="2026-01-01T00:00:00+00:00")
+        )
+
+    clock.now += 1.0
+    with pytest.raises(Unauthorized, match="expired"):
+        await auth.authenticate(f"Bearer {acme.token}")
+
+
+async def test_a_token_deleted_by_another_process_is_refused_after_the_interval(
+    store: SqlStore, acme: TenantAccess
+) -> None:
+    clock = Clock()
+    auth, _ = _authenticator(store, clock)
+    await auth.authenticate(f"Bearer {acme.token}")
+    async with store.db.write() as tx:
+        await tx.execute(delete(tokens).where(tokens.c.id == acme.token_id))
+
+    clock.now += 1.0
+    with pytest.raises(Unauthorized, match="not valid"):
+        await auth.authenticate(f"Bearer {acme.token}")
+
+
+class RevokingAfterRead(CountingStore):
+    """Another process revokes the token right after this one read its row (before it is remembered)."""
+
+    def __init__(self, store: SqlStore, token_id: str) -> None:
+        super().__init__(store)
+        self.token_id = token_id
+
+    async def token_by_digest(self, digest: str) -> TokenRecord | None:
+        record = await super().token_by_digest(digest)
+        if self.reads == 1:
+            await _revoke_elsewhere(self.store, self.token_id)
+        return record
+
+
+async def test_a_revocation_committed_just_after_the_row_was_read_is_still_caught(
+    store: SqlStore, acme: TenantAccess
+) -> None:
+    """The count a row is remembered with is the one read before the row: a change committed
+    between the two moves the count past it."""
+    clock = Clock()
+    racing = RevokingAfterRead(store, acme.token_id)
+    auth = BearerAuthenticator(racing, None, 1.0, clock)  # type: ignore[arg-type]
+    await auth.authenticate(f"Bearer {acme.token}")  # the row read was not revoked yet
+
+    clock.now += 1.0
+    with pytest.raises(Unauthorized, match="revoked"):
+        await auth.authenticate(f"Bearer {acme.token}")
+
+
+class WithoutCount(CountingStore):
+    async def token_change_count(self) -> int | None:
+        self.polls += 1
+        return None
+
+
+async def test_without_the_database_count_each_token_is_reread_every_interval(
+    store: SqlStore, acme: TenantAccess
+) -> None:
+    clock = Clock()
+    counting = WithoutCount(store)
+    auth = BearerAuthenticator(counting, None, 1.0, clock)  # type: ignore[arg-type]
+    await auth.authenticate(f"Bearer {acme.token}")
+    await auth.authenticate(f"Bearer {acme.token}")
+    assert counting.reads == 1
+
+    await _revoke_elsewhere(store, acme.token_id)
+    clock.now += 1.0
+    with pytest.raises(Unauthorized, match="revoked"):
+        await auth.authenticate(f"Bearer {acme.token}")
+    assert counting.reads == 2
 
 
 async def test_a_revocation_through_this_store_is_honoured_at_once(store: SqlStore, acme: TenantAccess) -> None:

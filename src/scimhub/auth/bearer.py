@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ LAST_USED_RESOLUTION = timedelta(seconds=60)
 # While the server runs (``start``), those writes are batched: one transaction a second for every
 # token that needs one, instead of a write transaction in the request of each.
 LAST_USED_FLUSH_SECONDS = 1.0
+# A remembered token's row is read again at least this often even when the database's count of
+# token changes has not moved: a bound on what a change made around the triggers could cost.
+MAX_TRUSTED_SECONDS = 60.0
 # The verified tokens one process remembers (an IdP uses one token per tenant); past it, the one
 # read longest ago is forgotten (it would be reread within ``recheck_seconds`` anyway).
 MAX_REMEMBERED = 10_000
@@ -53,10 +57,11 @@ class _Known:
     expires: datetime | None
     last_used: datetime | None
     read_at: float  # the authenticator's clock
-    token_changes: int  # the store's count of token changes when read
+    token_changes: int  # the store's count of its own token changes when read
+    database_changes: int | None  # the database's count, read before the row (None: it keeps none)
 
     @classmethod
-    def of(cls, record: TokenRecord, read_at: float, token_changes: int) -> _Known:
+    def of(cls, record: TokenRecord, read_at: float, token_changes: int, database_changes: int | None) -> _Known:
         return cls(
             Principal(record.tenant_id, record.id),
             record.revoked_at is not None,
@@ -64,17 +69,22 @@ class _Known:
             _parse(record.last_used_at),
             read_at,
             token_changes,
+            database_changes,
         )
 
 
 class BearerAuthenticator:
     """Resolves bearer tokens to their tenant; 401 for missing, unknown, revoked or expired ones.
 
-    A token's row is read again at most every ``recheck_seconds`` (keyed by its digest, never
-    the secret): the lookup was a fifth of an existence check's CPU. A token revoked or re-dated
-    through this process's store is refused on its next request (the store counts token changes);
-    through another process (the CLI, another instance) within ``recheck_seconds``; 0 reads the
-    row on every request. Expiry is checked on every request.
+    Verified tokens are remembered (keyed by their digest, never the secret): reading a token's
+    row was a fifth of an existence check's CPU. A token revoked, re-dated or deleted through this
+    process's store is refused on its next request (the store counts its own token changes).
+    Through another process (the CLI, another instance) it is refused within ``recheck_seconds``:
+    the database counts every such change (triggers on ``tokens``), and that one count is read at
+    most every ``recheck_seconds`` for all tokens; a remembered token is reread when it moved,
+    and at least every ``MAX_TRUSTED_SECONDS`` whatever it says. A database without the count
+    (``token_change_count`` None) has each remembered token reread every ``recheck_seconds``, as
+    before the count; 0 reads the row on every request. Expiry is checked on every request.
 
     ``last_used_at`` moves at most once a ``LAST_USED_RESOLUTION`` per token. Between ``start``
     and ``stop`` (the app's lifespan) those writes wait up to ``flush_seconds`` and go in one
@@ -100,16 +110,22 @@ class BearerAuthenticator:
         self.flush_seconds = flush_seconds
         self._known: dict[str, _Known] = {}
         self._touches: dict[str, str] = {}  # token id -> last_used_at not written yet
+        self._counted: int | None = None  # the database's count of token changes, as last polled
+        self._polled_at = -math.inf  # the clock when that poll began
         self._flusher: asyncio.Task[None] | None = None
 
     async def authenticate(self, header: str | None, now: datetime | None = None) -> Principal:
         token = bearer_token(header)
         key = digest(token, self.pepper)
-        known = self._known.get(key)
         tick = self.clock()
-        changes = getattr(self.store, "token_changes", 0)  # a store without the count: time only
-        if known is None or not (tick - known.read_at < self.recheck_seconds) or known.token_changes != changes:
-            known = await self._read(token, key, tick, changes)
+        changes = self.store.token_changes
+        known = self._known.get(key)
+        if not self.recheck_seconds > 0:  # 0 (or a value that is not a number): every request
+            known = await self._read(token, key, tick, changes, None)
+        else:
+            counted = await self._database_changes(tick)  # before the row: a change after it moves it
+            if known is None or not self._trusted(known, tick, changes, counted):
+                known = await self._read(token, key, tick, changes, counted)
         now = now or datetime.now(UTC)
         if known.revoked:
             raise Unauthorized("The bearer token has been revoked.")
@@ -162,7 +178,25 @@ class BearerAuthenticator:
             except Exception:  # a lost last-use time must never stop the server; retried next time
                 log.exception("could not record the tokens' last use")
 
-    async def _read(self, token: str, key: str, tick: float, changes: int) -> _Known:
+    def _trusted(self, known: _Known, tick: float, changes: int, counted: int | None) -> bool:
+        """Whether a remembered token's row may answer without being read again."""
+        if known.token_changes != changes:
+            return False
+        age = tick - known.read_at
+        if counted is None or known.database_changes is None:  # no count: each token by time
+            return age < self.recheck_seconds
+        return counted == known.database_changes and age < MAX_TRUSTED_SECONDS
+
+    async def _database_changes(self, tick: float) -> int | None:
+        """The database's count of token changes, read at most every ``recheck_seconds``."""
+        if tick - self._polled_at < self.recheck_seconds:
+            return self._counted
+        counted = await self.store.token_change_count()
+        if tick >= self._polled_at:  # of two polls in flight, the one begun later is kept
+            self._counted, self._polled_at = counted, tick
+        return counted
+
+    async def _read(self, token: str, key: str, tick: float, changes: int, counted: int | None) -> _Known:
         remembered = self._known
         remembered.pop(key, None)
         if not well_formed(token):
@@ -172,7 +206,7 @@ class BearerAuthenticator:
             raise Unauthorized("The bearer token is not valid.")
         while len(remembered) >= self.max_remembered:  # read order: the first was read longest ago
             del remembered[next(iter(remembered))]
-        known = remembered[key] = _Known.of(record, tick, changes)
+        known = remembered[key] = _Known.of(record, tick, changes, counted)
         return known
 
     def __len__(self) -> int:

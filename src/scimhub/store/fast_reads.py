@@ -14,6 +14,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import cast
 from sqlalchemy import exists
 from sqlalchemy import func
+from sqlalchemy import literal_column
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -26,6 +27,7 @@ from scimhub.store.tables import group_members
 from scimhub.store.tables import resource_counts
 from scimhub.store.tables import resource_values
 from scimhub.store.tables import resources
+from scimhub.store.tables import token_changes
 from scimhub.store.tables import tokens
 from scimhub.store.tables import webhooks
 
@@ -43,6 +45,8 @@ TOKEN = prepare(
         tokens.c.revoked_at,
     ).where(tokens.c.digest == bindparam("digest"))
 )
+# Every process's token changes, counted by triggers (migration 0019): polled instead of each token.
+TOKEN_CHANGES = prepare(select(token_changes.c.changes).where(token_changes.c.id == literal_column("1")))
 RESOURCE = prepare(
     select(*RESOURCE_COLUMNS, resources.c.pk).where(
         resources.c.tenant_id == bindparam("tenant"),

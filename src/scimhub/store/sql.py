@@ -855,6 +855,10 @@ class SqlStore:
         found = await self.db.fast(fast.TOKEN, digest=digest)
         return TokenRecord(*found[0]) if found else None
 
+    async def token_change_count(self) -> int | None:
+        found = await self.db.fast(fast.TOKEN_CHANGES)
+        return int(found[0][0]) if found else None
+
     async def list_tokens(self, tenant_id: str) -> list[TokenRecord]:
         async with self.db.read() as tx:
             rows = (

@@ -56,6 +56,16 @@ tokens = Table(
     Index(None, "tenant_id"),
 )
 
+# One row (id 1): how many times any process changed a token's validity (revoked it, re-dated it,
+# deleted it). Triggers on ``tokens`` count (migration 0019), so a server polls one row a second
+# instead of rereading the row of every token it trusts.
+token_changes = Table(
+    "token_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("changes", BigInteger, nullable=False),
+)
+
 # One row per SCIM resource. ``doc`` is the canonical JSON document (without id, meta and
 # derived/relational attributes); the k_* columns hold comparison keys (NFC + casefold unless
 # caseExact) of the attributes filters look up by equality.
