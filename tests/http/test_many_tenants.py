@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 import pytest
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy import update
 
 from scimhub.app import create_app
@@ -24,9 +26,11 @@ from scimhub.protocol.tenant_config import TenantConfigCache
 from scimhub.ratelimit import MemoryStorage
 from scimhub.ratelimit import RateLimiter
 from scimhub.settings import Settings
+from scimhub.store import request_log_sql
 from scimhub.store.request_log_sql import LoggedRequest
 from scimhub.store.request_log_sql import RequestLogStore
 from scimhub.store.sql import SqlStore
+from scimhub.store.tables import request_log
 from scimhub.store.tables import tokens
 from tests.http.scim_checks import client_for
 
@@ -302,6 +306,52 @@ async def test_one_flush_trims_every_tenant_it_holds_to_its_newest_rows(
 
     assert [e["path"] for e in await log.recent(acme.tenant_id, 10)] == ["/Users/5", "/Users/4", "/Users/3"]
     assert [e["path"] for e in await log.recent(globex.tenant_id, 10)] == ["/Users/4", "/Users/3", "/Users/2"]
+
+
+def _entry(tenant_id: str, n: int, status: int = 200) -> LoggedRequest:
+    at = datetime.now(UTC).isoformat()
+    return LoggedRequest(tenant_id, at, f"r{n}", None, "GET", f"/Users/{n}", None, status, 1, None, None, None)
+
+
+async def test_a_quiet_tenant_is_trimmed_once_per_tenth_of_the_log_not_at_every_flush(
+    store: SqlStore, acme: TenantAccess, globex: TenantAccess
+) -> None:
+    log = RequestLogStore(store.db, keep=20)  # trimmed every 2 appended entries
+    trims: list[str] = []
+    store.db.observers.append(lambda sql, _: trims.append(sql) if sql.lstrip().startswith("DELETE") else None)
+
+    for n in range(30):  # thirty flushes holding one entry of acme and one of globex each
+        await log.append([_entry(acme.tenant_id, n), _entry(globex.tenant_id, n)])
+
+    assert len(trims) == 30  # both tenants at every second flush (a trim is observed per tenant): not 60
+    assert [e["path"] for e in await log.recent(acme.tenant_id, 100)] == [f"/Users/{n}" for n in range(29, 9, -1)]
+
+
+async def test_the_log_shows_only_the_newest_keep_rows_while_older_ones_wait_for_a_trim(
+    store: SqlStore, acme: TenantAccess
+) -> None:
+    log = RequestLogStore(store.db, keep=20)
+    await log.append([_entry(acme.tenant_id, 0, status=409)])
+    for n in range(1, 21):
+        await log.append([_entry(acme.tenant_id, n)])  # the 21st append is not due for a trim
+
+    async with store.db.read() as tx:
+        held = (await tx.execute(select(func.count()).select_from(request_log))).scalar()
+    assert held == 21  # the failed request is still in the table, past the newest 20
+    assert await log.recent(acme.tenant_id, 100, failed_only=True) == []
+    assert len(await log.recent(acme.tenant_id, 100)) == 20
+    assert [e["status"] for e in await RequestLogStore(store.db, keep=0).recent(acme.tenant_id, 100, True)] == [409]
+
+
+async def test_a_store_tracking_too_many_tenants_trims_them_all(
+    store: SqlStore, acme: TenantAccess, globex: TenantAccess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(request_log_sql, "MAX_TRACKED", 1)
+    log = RequestLogStore(store.db, keep=20)
+    await log.append([_entry(acme.tenant_id, 0)])
+    await log.append([_entry(globex.tenant_id, 0)])  # two tenants tracked: both trimmed now
+
+    assert log._untrimmed == {}
 
 
 async def test_many_tenants_each_keep_their_own_token_and_data(settings: Settings, store: SqlStore) -> None:

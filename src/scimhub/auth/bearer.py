@@ -31,7 +31,7 @@ LAST_USED_FLUSH_SECONDS = 1.0
 # token changes has not moved: a bound on what a change made around the triggers could cost.
 MAX_TRUSTED_SECONDS = 60.0
 # The verified tokens one process remembers (an IdP uses one token per tenant); past it, the one
-# read longest ago is forgotten (it would be reread within ``recheck_seconds`` anyway).
+# read longest ago is forgotten (its row is read again on its next use).
 MAX_REMEMBERED = 10_000
 
 

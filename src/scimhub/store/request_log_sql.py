@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import bindparam
 from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import literal_column
 from sqlalchemy import select
@@ -58,26 +59,54 @@ _TRIM = prepare(
 )
 
 
+# A tenant's rows are trimmed once this store has appended a tenth of ``keep`` of them since it
+# last trimmed that tenant (at least one): with thousands of quiet tenants, an entry of each no
+# longer costs a DELETE at every flush. A tenant may then hold up to that many rows more than
+# ``keep`` per process; ``recent`` reads only the newest ``keep``.
+TRIM_FRACTION = 10
+# Tenants whose untrimmed appends one store counts; past it, the next append trims them all.
+MAX_TRACKED = 50_000
+
+
 class RequestLogStore:
     def __init__(self, db: Database, keep: int) -> None:
         self.db = db
         self.keep = keep
+        self.trim_every = max(1, keep // TRIM_FRACTION)
+        self._untrimmed: dict[str, int] = {}  # tenant -> entries appended since this store trimmed it
 
     async def append(self, entries: Sequence[LoggedRequest]) -> None:
-        """Insert a batch in one transaction and keep only the newest ``keep`` rows per tenant."""
+        """Insert a batch in one transaction; trim to the newest ``keep`` rows the tenants that are due."""
         if not entries:
             return
+        untrimmed = self._untrimmed
+        for entry in entries:
+            untrimmed[entry.tenant_id] = untrimmed.get(entry.tenant_id, 0) + 1
+        if len(untrimmed) > MAX_TRACKED:
+            due = sorted(untrimmed)
+        else:
+            due = sorted(t for t in {e.tenant_id for e in entries} if untrimmed[t] >= self.trim_every)
         skip = max(self.keep - 1, 0)
         async with self.db.write() as tx:
             await tx.run_many(_INSERT, [_row(e) for e in entries])
-            tenant_ids = sorted({e.tenant_id for e in entries})
-            await tx.run_many(_TRIM, [{"tenant_id": t, "skip": skip} for t in tenant_ids])
+            if due:
+                await tx.run_many(_TRIM, [{"tenant_id": t, "skip": skip} for t in due])
+        for tenant_id in due:
+            del untrimmed[tenant_id]
 
     async def recent(self, tenant_id: str, limit: int, failed_only: bool = False) -> list[JsonDoc]:
-        """Newest first."""
-        stmt = select(request_log).where(request_log.c.tenant_id == tenant_id)
+        """Newest first, among the tenant's newest ``keep`` rows (all of them when ``keep`` is 0: a
+        process without the log, e.g. the CLI's, reading what a server wrote)."""
+        mine = request_log.c.tenant_id == tenant_id
+        stmt = select(request_log).where(mine)
         if failed_only:
             stmt = stmt.where(request_log.c.status >= 400)
+            if self.keep > 0:
+                newest = select(request_log.c.pk).where(mine).order_by(request_log.c.pk.desc())
+                oldest_kept = newest.offset(self.keep - 1).limit(1).scalar_subquery()
+                stmt = stmt.where(request_log.c.pk >= func.coalesce(oldest_kept, 0))
+        if self.keep > 0:
+            limit = min(limit, self.keep)
         stmt = stmt.order_by(request_log.c.pk.desc()).limit(limit)
         async with self.db.read() as tx:
             rows = (await tx.execute(stmt)).all()
