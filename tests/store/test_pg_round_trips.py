@@ -1,4 +1,5 @@
-"""PostgreSQL's hot reads and writes in fewer statements (store/pg_reads.py, store/pg_unit.py).
+"""Hot reads and writes in fewer statements: PostgreSQL (store/pg_reads.py, store/pg_unit.py) and a
+user with its groups on SQLite (store/fast_reads.py).
 
 The answers are the plain path's, on both databases; on PostgreSQL the tests also check that each
 read is one statement and that each step of a write is one statement."""
@@ -29,6 +30,7 @@ from tests.http.scim_checks import search
 
 pytestmark = pytest.mark.anyio
 on_postgres = pytest.mark.skipif(not databases.on_postgres(), reason="PostgreSQL's statements")
+on_sqlite = pytest.mark.skipif(databases.on_postgres(), reason="SQLite's statements")
 
 
 async def users_with_a_group(client: httpx2.AsyncClient) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -54,6 +56,39 @@ async def test_an_existence_check_and_a_get_show_the_users_groups(client: httpx2
     assert group_names(await get_ok(client, f"/Users/{ada['id']}")) == ["Staff", "Admins"]
     assert "groups" not in await get_ok(client, f"/Users/{bob['id']}")
     assert (await search(client, "/Users", 'userName eq "nobody"'))["totalResults"] == 0
+
+
+async def test_groups_come_in_membership_order_whatever_order_the_memberships_were_made(
+    client: httpx2.AsyncClient,
+) -> None:
+    """Groups are listed by group (creation) order, as the plain path reads them, though ada joined
+    Admins before Staff (SQLite's one-statement read sorts what its aggregate gathered)."""
+    ada = await create_user(client, "ada")
+    staff, admins = await create_group(client, "Staff", []), await create_group(client, "Admins", [])
+    for group in (admins, staff):
+        await patch_ok(
+            client, f"/Groups/{group['id']}", {"op": "add", "path": "members", "value": [{"value": ada["id"]}]}
+        )
+
+    [found] = (await search(client, "/Users", 'userName eq "ada"'))["Resources"]
+    assert group_names(found) == ["Staff", "Admins"]
+    assert group_names(await get_ok(client, f"/Users/{ada['id']}")) == ["Staff", "Admins"]
+
+
+@on_sqlite
+async def test_on_sqlite_an_existence_check_and_a_get_are_one_statement_each(
+    client: httpx2.AsyncClient, store: SqlStore, hot_statements: list[str]
+) -> None:
+    ada, _, _ = await users_with_a_group(client)
+    hot_statements.clear()
+
+    [found] = (await search(client, "/Users", 'userName eq "ada"'))["Resources"]
+    assert hot_statements == [sql_of(store, fast.EQ_PAGE_WITH_GROUPS["k_user_name"])]
+    assert group_names(found) == ["Staff", "Admins"]
+
+    hot_statements.clear()
+    assert group_names(await get_ok(client, f"/Users/{ada['id']}")) == ["Staff", "Admins"]
+    assert hot_statements == [sql_of(store, fast.RESOURCE_WITH_GROUPS)]
 
 
 @on_postgres

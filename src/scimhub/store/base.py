@@ -145,6 +145,22 @@ class MemberRef:
     display: str | None = None
 
 
+class WithGroups(StoredResource):
+    """A user read with its groups (``groups``: MemberRef list, in membership order), by a read
+    that brings them in the user's own statement (``pg_reads``; ``fast_reads`` on SQLite)."""
+
+    __slots__ = ("groups",)
+
+    groups: list[MemberRef]
+
+
+def groups_read_with(members: Sequence[StoredResource]) -> dict[str, list[MemberRef]] | None:
+    """The groups of ``members`` when every one was read with them (``WithGroups``), else None."""
+    if not members or not all(isinstance(m, WithGroups) for m in members):
+        return None
+    return {m.id: m.groups for m in members if m.groups}  # type: ignore[attr-defined]
+
+
 # One member as the store reads it for a streamed group: (value, type, display).
 MemberRow = Sequence[Any]
 

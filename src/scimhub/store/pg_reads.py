@@ -30,6 +30,8 @@ from scimhub.store.base import MemberRef
 from scimhub.store.base import Page
 from scimhub.store.base import Query
 from scimhub.store.base import StoredResource
+from scimhub.store.base import WithGroups
+from scimhub.store.base import groups_read_with
 from scimhub.store.database import Database
 from scimhub.store.index_plan import eq_probe
 from scimhub.store.positions import PagePositions
@@ -37,14 +39,6 @@ from scimhub.store.prepared import Prepared
 
 # Only users have `groups` (RFC 7643 §4.1.2); a group's members are read another way.
 WITH_GROUPS = "User"
-
-
-class WithGroups(StoredResource):
-    """A user read with its groups (``groups``: MemberRef list, in membership order)."""
-
-    __slots__ = ("groups",)
-
-    groups: list[MemberRef]
 
 
 def pg_statement(sql: str, names: tuple[str, ...]) -> Prepared:
@@ -188,9 +182,7 @@ class PgReads:
         """The groups of ``members`` when every one was read (or written) with them, else None."""
         if len(members) == 1 and (written := self.written.take(members[0])) is not None:
             return {members[0].id: written} if written else {}
-        if not members or not all(isinstance(m, WithGroups) for m in members):
-            return None
-        return {m.id: m.groups for m in members if m.groups}  # type: ignore[attr-defined]
+        return groups_read_with(members)
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None:
         found = await self.db.fast(RESOURCE_WITH_GROUPS, tenant=tenant_id, id=id, rtype=resource_type)

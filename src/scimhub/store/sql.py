@@ -66,6 +66,7 @@ from scimhub.store.base import Query
 from scimhub.store.base import StoredResource
 from scimhub.store.base import Tenant
 from scimhub.store.base import TokenRecord
+from scimhub.store.base import groups_read_with
 from scimhub.store.config_sql import CONFIGURED_TENANTS
 from scimhub.store.config_sql import TENANT_SETTINGS
 from scimhub.store.config_sql import TOUCH_TOKEN
@@ -508,8 +509,11 @@ class SqlStore:
         return await batch_sql.taken_user_names(self.db.peek, tenant_id, resource_type, keys)
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None:
-        if self._pg_reads is not None and resource_type == WITH_GROUPS:
-            return await self._pg_reads.get(tenant_id, resource_type, id)
+        if resource_type == WITH_GROUPS:  # a user with its groups, in one statement
+            if self._pg_reads is not None:
+                return await self._pg_reads.get(tenant_id, resource_type, id)
+            found = await self.db.fast(fast.RESOURCE_WITH_GROUPS, tenant=tenant_id, id=id, rtype=resource_type)
+            return fast.with_groups(found[0]) if found else None
         found = await self.db.fast(fast.RESOURCE, tenant=tenant_id, id=id, rtype=resource_type)
         if not found:
             return None
@@ -595,9 +599,13 @@ class SqlStore:
             "offset": query.start_index - 1,
             "key": probe.key,
         }
+        read = _row_to_resource
         if probe.value_path is not None:
             page, count = fast.VALUE_EQ_PAGE, fast.VALUE_EQ_COUNT
             params["path"] = probe.value_path
+        elif query.resource_type == WITH_GROUPS:  # users with their groups, in one statement
+            page, count = fast.EQ_PAGE_WITH_GROUPS[probe.column], fast.EQ_COUNT[probe.column]  # type: ignore[index]
+            read = fast.with_groups
         else:
             page, count = fast.EQ_PAGE[probe.column], fast.EQ_COUNT[probe.column]  # type: ignore[index]
         rows = await self.db.fast(page, **params) if query.count > 0 else []
@@ -605,7 +613,7 @@ class SqlStore:
             total = len(rows)  # the page holds every match: an existence check needs no COUNT
         else:
             total = int((await self.db.fast(count, **params))[0][0])
-        return Page(total, [_row_to_resource(r) for r in rows])
+        return Page(total, [read(r) for r in rows])
 
     async def _quick_plain_page(self, tenant_id: str, query: Query) -> Page:
         """A startIndex page of the whole list: a range scan after the pk that ended the previous
@@ -730,7 +738,8 @@ class SqlStore:
     async def groups_of(self, tenant_id: str, members: Sequence[StoredResource]) -> dict[str, list[MemberRef]]:
         """By the members' pks when they were read with them (the memberships index, no lookup of
         each id), else by tenant and id; no query when they were read with their groups (pg_reads)."""
-        if self._pg_reads is not None and (read := self._pg_reads.groups_read_with(members)) is not None:
+        read = groups_read_with(members) if self._pg_reads is None else self._pg_reads.groups_read_with(members)
+        if read is not None:
             return read
         if len(members) == 1:  # a GET by id or an existence check: the hot case
             one = members[0]
