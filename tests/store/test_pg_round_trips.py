@@ -30,7 +30,6 @@ from tests.http.scim_checks import search
 
 pytestmark = pytest.mark.anyio
 on_postgres = pytest.mark.skipif(not databases.on_postgres(), reason="PostgreSQL's statements")
-on_sqlite = pytest.mark.skipif(databases.on_postgres(), reason="SQLite's statements")
 
 
 async def users_with_a_group(client: httpx2.AsyncClient) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -75,36 +74,23 @@ async def test_groups_come_in_membership_order_whatever_order_the_memberships_we
     assert group_names(await get_ok(client, f"/Users/{ada['id']}")) == ["Staff", "Admins"]
 
 
-@on_sqlite
-async def test_on_sqlite_an_existence_check_and_a_get_are_one_statement_each(
+async def test_an_existence_check_and_a_get_are_one_statement_each_with_the_users_groups(
     client: httpx2.AsyncClient, store: SqlStore, hot_statements: list[str]
 ) -> None:
+    if databases.on_postgres():
+        check, get = pg_reads.EQ_PAGE["k_user_name", True].pg_sql, pg_reads.RESOURCE_WITH_GROUPS.pg_sql
+    else:
+        check, get = sql_of(store, fast.EQ_PAGE_WITH_GROUPS["k_user_name"]), sql_of(store, fast.RESOURCE_WITH_GROUPS)
     ada, _, _ = await users_with_a_group(client)
     hot_statements.clear()
 
     [found] = (await search(client, "/Users", 'userName eq "ada"'))["Resources"]
-    assert hot_statements == [sql_of(store, fast.EQ_PAGE_WITH_GROUPS["k_user_name"])]
+    assert hot_statements == [check]
     assert group_names(found) == ["Staff", "Admins"]
 
     hot_statements.clear()
     assert group_names(await get_ok(client, f"/Users/{ada['id']}")) == ["Staff", "Admins"]
-    assert hot_statements == [sql_of(store, fast.RESOURCE_WITH_GROUPS)]
-
-
-@on_postgres
-async def test_an_existence_check_is_one_statement(
-    client: httpx2.AsyncClient, store: SqlStore, hot_statements: list[str]
-) -> None:
-    ada, _, _ = await users_with_a_group(client)
-    hot_statements.clear()
-
-    [found] = (await search(client, "/Users", 'userName eq "ada"'))["Resources"]
-    assert hot_statements == [pg_reads.EQ_PAGE["k_user_name", True].pg_sql]
-    assert group_names(found) == ["Staff", "Admins"]
-
-    hot_statements.clear()
-    await get_ok(client, f"/Users/{ada['id']}")
-    assert hot_statements == [pg_reads.RESOURCE_WITH_GROUPS.pg_sql]
+    assert hot_statements == [get]
 
 
 @on_postgres

@@ -36,7 +36,11 @@ MAX_REMEMBERED = 10_000
 
 
 def _parse(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
+    """A stored time; one without an offset (written by hand in SQL) is taken as UTC."""
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def bearer_token(header: str | None) -> str:
