@@ -447,6 +447,9 @@ class SqlStore:
         self.positions = PagePositions()
         self.token_changes = 0
         self.role_rules = roles_sql.RuleCache()  # each tenant's role rules at the version last read
+        # SQLite: a user's existence check and GET by id bring its groups in the same statement
+        # (fast_reads.EQ_PAGE_WITH_GROUPS, RESOURCE_WITH_GROUPS: SQLite's JSON functions).
+        self._groups_in_row = db.name == "sqlite"
         # PostgreSQL: hot reads and the unit of work's writes in fewer round trips (pg_reads, pg_unit).
         self._pg_reads: PgReads | None = None
         self._unit: Callable[[Tx, str, Database, roles_sql.RuleCache], SqlUnitOfWork] = SqlUnitOfWork
@@ -509,9 +512,9 @@ class SqlStore:
         return await batch_sql.taken_user_names(self.db.peek, tenant_id, resource_type, keys)
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None:
-        if resource_type == WITH_GROUPS:  # a user with its groups, in one statement
-            if self._pg_reads is not None:
-                return await self._pg_reads.get(tenant_id, resource_type, id)
+        if self._pg_reads is not None and resource_type == WITH_GROUPS:
+            return await self._pg_reads.get(tenant_id, resource_type, id)
+        if self._groups_in_row and resource_type == WITH_GROUPS:
             found = await self.db.fast(fast.RESOURCE_WITH_GROUPS, tenant=tenant_id, id=id, rtype=resource_type)
             return fast.with_groups(found[0]) if found else None
         found = await self.db.fast(fast.RESOURCE, tenant=tenant_id, id=id, rtype=resource_type)
@@ -603,7 +606,7 @@ class SqlStore:
         if probe.value_path is not None:
             page, count = fast.VALUE_EQ_PAGE, fast.VALUE_EQ_COUNT
             params["path"] = probe.value_path
-        elif query.resource_type == WITH_GROUPS:  # users with their groups, in one statement
+        elif self._groups_in_row and query.resource_type == WITH_GROUPS:  # users with their groups
             page, count = fast.EQ_PAGE_WITH_GROUPS[probe.column], fast.EQ_COUNT[probe.column]  # type: ignore[index]
             read = fast.with_groups
         else:
