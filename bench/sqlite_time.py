@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from typing import TypeVar
 
 from scimhub.store import sqlite as writer_module
 
 _clock = time.perf_counter_ns
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -39,43 +42,31 @@ class Spent:
 SPENT = Spent()
 
 
+def _timed(call: Callable[..., _T], *args: Any, statements: int = 0) -> _T:
+    """``call(*args)``, its time (and ``statements`` statements) added to ``SPENT``."""
+    start = _clock()
+    try:
+        return call(*args)
+    finally:
+        SPENT.ns += _clock() - start
+        SPENT.statements += statements
+
+
 class _TimedCursor(sqlite3.Cursor):
     def execute(self, sql: str, parameters: Any = (), /) -> _TimedCursor:
-        start = _clock()
-        try:
-            return super().execute(sql, parameters)
-        finally:
-            SPENT.ns += _clock() - start
-            SPENT.statements += 1
+        return _timed(super().execute, sql, parameters, statements=1)
 
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> _TimedCursor:
-        start = _clock()
-        try:
-            return super().executemany(sql, seq_of_parameters)
-        finally:
-            SPENT.ns += _clock() - start
-            SPENT.statements += 1
+        return _timed(super().executemany, sql, seq_of_parameters, statements=1)
 
     def fetchone(self) -> Any:
-        start = _clock()
-        try:
-            return super().fetchone()
-        finally:
-            SPENT.ns += _clock() - start
+        return _timed(super().fetchone)
 
     def fetchmany(self, size: int | None = 1) -> list[Any]:
-        start = _clock()
-        try:
-            return super().fetchmany(size)
-        finally:
-            SPENT.ns += _clock() - start
+        return _timed(super().fetchmany, size)
 
     def fetchall(self) -> list[Any]:
-        start = _clock()
-        try:
-            return super().fetchall()
-        finally:
-            SPENT.ns += _clock() - start
+        return _timed(super().fetchall)
 
 
 class _TimedWriterConnection(writer_module._WriterConnection):
