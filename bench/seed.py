@@ -138,6 +138,9 @@ class CaptureTx:
         self.resources.append({"pk": pk, **params})
         return pk
 
+    async def insert_or_skip(self, statement: Prepared, **params: Any) -> int | None:
+        raise RuntimeError(f"bench.seed creates one by one: {statement.sql[:200]}")
+
     async def rows(self, statement: Prepared, **params: Any) -> Rows:
         if statement is fw.COUNT:
             key = (params["tenant_id"], params["resource_type"])

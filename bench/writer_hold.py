@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import tempfile
 import time
@@ -115,7 +116,7 @@ async def measure(args: argparse.Namespace) -> None:
         sizes = [int(s) for s in args.runs.split(",")]
         share = max(100, args.requests // args.rounds // 100 * 100)  # users a kind creates a round
         names = iter(range(1_000_000, 100_000_000))
-        edits = iter(range(len(ids)))
+        edits = itertools.count()  # indexes taken modulo the users
 
         async def posts() -> None:
             for _ in range(share):

@@ -3,6 +3,8 @@ operation still answers, audits and announces exactly as the single POST it stan
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx2
@@ -149,8 +151,8 @@ async def test_fail_on_errors_counts_refusals_of_every_kind_in_operation_order(
 async def test_a_user_name_an_earlier_run_of_the_request_created_is_refused_in_a_later_run(
     client: httpx2.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On SQLite the earlier run may not be committed yet: the lookup sees it as the later run's
-    unit of work would, so the later run refuses the name by itself (no fallback)."""
+    """On SQLite the earlier run may not be committed yet: the later run's unit of work sees it
+    in the same transaction, so the later run refuses the name by itself (no fallback)."""
     monkeypatch.setattr("scimhub.protocol.bulk.RUN_SIZE", 2)
     fell_back: list[int] = []
     real = bulk_creates.create_run
@@ -171,28 +173,50 @@ async def test_a_user_name_an_earlier_run_of_the_request_created_is_refused_in_a
     assert await user_names(client) == ["a", "dup", "b"]
 
 
-async def test_a_user_name_taken_between_the_lookup_and_the_writes_is_a_409_of_its_own(
+async def test_a_user_name_taken_after_the_run_was_prepared_is_a_409_of_its_own(
     acme: TenantAccess, store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Another request creates the name after the run looked it up: the run's unit of work fails
-    on the unique index and changes nothing, and its operations run one by one."""
+    """Another request creates the name while the run waits for the writer: the unique index
+    leaves that create out in the run's own unit of work, which writes the others (no fallback)."""
     client = acme.client
-    lookup = store.taken_user_names
+    real_unit = store.unit_of_work
+    fell_back: list[str] = []
+    real_run = bulk_creates.create_run
 
-    async def then_taken(tenant_id: str, resource_type: str, keys: Any) -> set[str]:
-        found = await lookup(tenant_id, resource_type, keys)
-        if "late" in keys:
-            await create_user(client, "late")  # another request, between the lookup and the writes
-        return found
+    @asynccontextmanager
+    async def late_create_first(tenant_id: str) -> AsyncIterator[Any]:
+        if not fell_back:
+            fell_back.append("")  # once: the run's own unit of work comes next
+            await create_user(client, "late")  # another request, before the run's writes
+        async with real_unit(tenant_id) as uow:
+            yield uow
 
-    monkeypatch.setattr(store, "taken_user_names", then_taken)
-    results = await send(client, *users("a", "late", "b"))
+    async def watched(*args: Any) -> int:
+        try:
+            return await real_run(*args)
+        except bulk_creates.Fallback as exc:
+            fell_back.append(str(exc))
+            raise
 
+    monkeypatch.setattr("scimhub.protocol.bulk.create_run", watched)
+    monkeypatch.setattr(store, "unit_of_work", late_create_first)
+    results = await send(client, *users("a", "LATE", "b"))
+
+    assert fell_back == [""]
     assert [r["status"] for r in results] == ["201", "409", "201"]
-    assert results[1]["response"]["scimType"] == "uniqueness"
+    single = await client.post("/Users", json=user_body("late"))
+    assert results[1]["response"] == single.json()
     assert await user_names(client) == ["late", "a", "b"]
     audit = await EventStore.of(store).audit(acme.tenant_id)
-    assert [e["status"] for e in audit] == [201, 201, 409, 201]
+    assert [(e["status"], e["path"]) for e in audit] == [(201, "/scim/v2/Users")] + [
+        (status, "/scim/v2/Users") for status in (201, 409, 201, 409)
+    ]
+    events = await EventStore.of(store).events_after(acme.tenant_id, 0, 100)
+    assert [e.payload["resourceId"] for e in events] == [
+        audit[0]["resourceId"],
+        created_id(results[0]),
+        created_id(results[2]),
+    ]
 
 
 async def test_a_run_whose_unit_of_work_fails_runs_its_operations_one_by_one(
@@ -211,7 +235,7 @@ async def test_a_run_whose_unit_of_work_fails_runs_its_operations_one_by_one(
     monkeypatch.setattr(SqlUnitOfWork, "insert_many", collide)
     results = await send(client, *users("a", "taken", "b"), post("/Users", "bad", {"schemas": [USER]}))
 
-    assert calls == [2]
+    assert calls == [3]  # a, taken, b: the unit of work, not a lookup before it, refuses "taken"
     assert [r["status"] for r in results] == ["201", "409", "201", "400"]
     assert await user_names(client) == ["taken", "a", "b"]
     audit = await EventStore.of(store).audit(acme.tenant_id)

@@ -16,10 +16,12 @@ from sqlalchemy import Connection
 from scimhub.store.database import SqliteDatabase
 from scimhub.store.sql import SqlStore
 from tests import databases
-from tests.conftest import TenantAccess
+from tests.bulk.test_bulk import post
+from tests.bulk.test_bulk import send
 from tests.http.scim_checks import create_group
 from tests.http.scim_checks import create_user
 from tests.http.scim_checks import patch_ok
+from tests.http.scim_checks import user_body
 
 pytestmark = pytest.mark.anyio
 
@@ -46,6 +48,8 @@ async def test_each_write_statement_probes_an_index_under_one_row_statistics(
     put = await client.put(f"/Users/{users[2]['id']}", json={**users[2], "title": "Engineer"})
     assert put.status_code == 200, put.text
     assert (await client.delete(f"/Users/{users[0]['id']}")).status_code == 204
+    results = await send(client, *(post("/Users", n, user_body(n)) for n in ("bulk1", "bulk2", "user3")))
+    assert [r["status"] for r in results] == ["201", "201", "409"]  # a run of creates (batch_sql)
 
     def scans(conn: Connection) -> dict[str, list[str]]:
         stats = conn.exec_driver_sql("SELECT stat FROM sqlite_stat1 WHERE tbl = 'resource_values'").scalars().all()
@@ -55,16 +59,3 @@ async def test_each_write_statement_probes_an_index_under_one_row_statistics(
 
     assert len(set(hot_statements)) >= 10  # the writes ran their prepared statements
     assert await databases.on_connection(store, scans) == {}
-
-
-@pytest.mark.parametrize("asked", [1, 2, 3, 5, 9, 17, 33, 70])
-async def test_the_taken_username_lookup_answers_for_any_number_of_names(
-    acme: TenantAccess, store: SqlStore, asked: int
-) -> None:
-    """A run's lookup names 2, 4, 8, 16 or 32 userNames a statement (the last repeated to fill
-    the slots): every count is answered exactly, on both databases."""
-    for i in range(0, 70, 3):
-        await create_user(acme.client, f"taken{i}")
-    names = [f"taken{i}" for i in range(asked)] + ["taken0"]  # a repeat is asked once
-    taken = await store.taken_user_names(acme.tenant_id, "User", names)
-    assert taken == {f"taken{i}" for i in range(0, asked, 3)}

@@ -369,7 +369,12 @@ class BulkRunner:
         try:
             done = await create_run(self.service, rtype, creates, left)
         except Fallback as exc:
-            log.warning("bulk: a run of %d creates is run one by one: %s", len(creates), exc)
+            log.log(
+                logging.INFO if exc.expected else logging.WARNING,
+                "bulk: a run of %d creates is run one by one: %s",
+                len(creates),
+                exc,
+            )
             return await self._one_by_one(indices, creates, outcomes, deferred, errors)
         failed = 0
         for index, create in zip(indices[:done], creates, strict=False):

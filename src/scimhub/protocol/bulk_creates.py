@@ -7,12 +7,13 @@ What the run shares is what single requests pay once each: the unit of work (its
 savepoint and its commit), the event counter, the tenant's role rules, one statement each for
 the index keys, the events and the audit entries.
 
-The run is validated, its events drafted, and the userNames it asks for looked up (as its unit
-of work would see them: ``Store.taken_user_names``) before its unit of work begins, so the writer
-is held only for its statements; ``RUN_SIZE`` bounds them (bench/README.md
-"Bulk" measures how long a run holds it). A run whose unit of work fails (a userName taken since
-the lookup, by another request, or a lock cycle) changed nothing: its operations are then run one
-by one (``Fallback``), each answered as a single request would be.
+The run is validated and its events drafted before its unit of work begins, so the writer is
+held only for its statements; ``RUN_SIZE`` bounds them (bench/README.md "Bulk" measures how long
+a run holds it). The unit of work inserts each resource unless its userName is taken (by a
+resource or an earlier create of the run: ``UnitOfWork.insert_many``), and those it left out
+answer 409. A run whose unit of work fails (another unique conflict, a lock cycle, or a
+failOnErrors limit that a 409 found in it reached before its end) changed nothing: its
+operations are then run one by one (``Fallback``), each answered as a single request would be.
 """
 
 from __future__ import annotations
@@ -49,7 +50,16 @@ TAKEN = "userName is already in use by another resource of this tenant."  # the 
 
 
 class Fallback(Exception):
-    """The run's unit of work failed and changed nothing: run its operations one by one."""
+    """The run's unit of work failed and changed nothing: run its operations one by one.
+    ``expected``: by a request's own doing (failOnErrors), not worth a warning."""
+
+    def __init__(self, why: str, expected: bool = False) -> None:
+        super().__init__(why)
+        self.expected = expected
+
+
+class _LimitReached(Exception):
+    """The unit of work wrote a create that failOnErrors leaves unprocessed: undo the run."""
 
 
 @dataclass(slots=True)
@@ -88,17 +98,20 @@ async def create_run(
                 create.drafts = service._drafts(create.ctx, rtype, None, stored, MemberDelta(), now, rendered)
                 for draft in create.drafts:
                     draft.payload_text()  # the outbox's JSON, made while the writer is free
-    tenant_id = creates[0].ctx.tenant_id
-    wanted = [k for c in creates if c.keys is not None and (k := c.keys.columns.get(_USER_NAME))]
-    taken = await service.store.taken_user_names(tenant_id, rtype.id, wanted) if wanted else set()
-    run = _refuse_taken(creates, taken, errors_left)
+    run = _cut(creates, errors_left)
     written = [c for c in run if c.stored is not None]
     await asyncio.sleep(0)  # other requests run between the run's preparation and its writes
     try:
-        async with service.store.unit_of_work(tenant_id) as uow:
+        async with service.store.unit_of_work(creates[0].ctx.tenant_id) as uow:
             if written:
-                await _write(service, uow, rtype, written)
+                taken = await uow.insert_many(rtype.id, [(c.stored, c.keys) for c in written if c.stored and c.keys])
+                if taken:
+                    run, written = _refuse_taken(run, set(taken), errors_left)
+            if written:
+                await _write_events(service, uow, rtype, written)
             await uow.record_audits([_audit_entry(service, rtype, c) for c in run if c.stored or c.audited])
+    except _LimitReached as exc:
+        raise Fallback(str(exc), expected=True) from exc
     except ScimError as exc:
         raise Fallback(str(exc)) from exc
     except Exception as exc:  # nothing of the run was written; each operation alone says why
@@ -108,27 +121,36 @@ async def create_run(
     return len(run)
 
 
-def _refuse_taken(creates: Sequence[Create], taken: set[str], errors_left: int | None) -> Sequence[Create]:
-    """A 409 for each create whose userName a resource or an earlier create of the run holds;
-    the run cut after the error that uses up ``errors_left``, in operation order."""
-    taken = set(taken)
+def _cut(creates: Sequence[Create], errors_left: int | None) -> Sequence[Create]:
+    """The creates up to the error that uses up ``errors_left`` (failOnErrors), in operation order."""
+    if errors_left is None:
+        return creates
     for i, create in enumerate(creates):
-        key = None if create.keys is None else create.keys.columns.get(_USER_NAME)
-        if create.stored is not None and key is not None:
-            if key in taken:
-                create.stored = create.keys = None
-                create.error, create.audited = Uniqueness(TAKEN), True
-            taken.add(key)
-        if create.error is not None and errors_left is not None:
+        if create.error is not None:
             errors_left -= 1
             if errors_left <= 0:
                 return creates[: i + 1]
     return creates
 
 
-async def _write(service: ResourceService, uow: UnitOfWork, rtype: ResourceType, written: list[Create]) -> None:
-    """Insert the resources, then their events in order (each create's own txn)."""
-    await uow.insert_many(rtype.id, [(c.stored, c.keys) for c in written if c.stored and c.keys])
+def _refuse_taken(
+    run: Sequence[Create], taken: set[str], errors_left: int | None
+) -> tuple[Sequence[Create], list[Create]]:
+    """A 409 for each create the unit of work left out (its userName taken); the run cut again
+    and what it wrote. Raises ``_LimitReached`` when a create after the new cut was written."""
+    for create in run:
+        if create.stored is not None and create.stored.id in taken:
+            create.stored = create.keys = None
+            create.error, create.audited = Uniqueness(TAKEN), True
+            create.drafts = []
+    cut = _cut(run, errors_left)
+    if any(c.stored is not None for c in run[len(cut) :]):
+        raise _LimitReached("a 409 reached the failOnErrors limit before the run's end")
+    return cut, [c for c in cut if c.stored is not None]
+
+
+async def _write_events(service: ResourceService, uow: UnitOfWork, rtype: ResourceType, written: list[Create]) -> None:
+    """The inserted resources' roles and events, in order (each create's own txn)."""
     drafts: list[EventDraft] = []
     counts: list[int] = []
     for create in written:

@@ -266,9 +266,10 @@ class UnitOfWork(Protocol):
 
     async def insert(self, resource: StoredResource, keys: IndexKeys) -> None: ...
 
-    async def insert_many(self, resource_type: str, items: Sequence[tuple[StoredResource, IndexKeys]]) -> None:
-        """Insert resources of one type in order (a bulk request's run of creates); a uniqueness
-        conflict fails the whole unit of work, as ``insert``'s does."""
+    async def insert_many(self, resource_type: str, items: Sequence[tuple[StoredResource, IndexKeys]]) -> list[str]:
+        """Insert resources of one type in order (a bulk request's run of creates). One whose
+        userName a resource holds (an earlier one of ``items`` included) is left out: returns
+        their ids. Any other uniqueness conflict fails the whole unit of work, as ``insert``'s does."""
         ...
 
     async def update(self, resource: StoredResource, keys: IndexKeys) -> None: ...
@@ -353,12 +354,6 @@ class Store(Protocol):
         """Units of work run in this context may return before their commit is durable (their
         commits are shared); the list gets, in order, what each such unit's durability awaits.
         The caller acknowledges nothing before it has awaited them all."""
-        ...
-
-    async def taken_user_names(self, tenant_id: str, resource_type: str, keys: Sequence[str]) -> set[str]:
-        """Which of these userName comparison keys (``IndexKeys.columns``) resources of the tenant
-        hold, as the next unit of work will see them (``Database.peek``), asked outside any unit:
-        a bulk run asks before it takes the writer. The unique index still decides."""
         ...
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None: ...

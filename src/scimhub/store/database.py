@@ -78,6 +78,11 @@ class Tx(Protocol):
         (SQLite: the rowid the driver reports; PostgreSQL: the statement's ``RETURNING``)."""
         ...
 
+    async def insert_or_skip(self, statement: Prepared, **params: Any) -> int | None:
+        """``insert`` of a statement that may do nothing (ON CONFLICT DO NOTHING): the new row's
+        key, or None when it inserted no row."""
+        ...
+
     async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None: ...
 
     def chunks(self, statement: Prepared, size: int, **params: Any) -> AsyncIterator[Rows]:
@@ -164,6 +169,12 @@ class SqliteTx:
         pk: int | None = self._raw.execute(statement.sql, values).lastrowid
         assert pk is not None
         return pk
+
+    async def insert_or_skip(self, statement: Prepared, **params: Any) -> int | None:
+        [values] = parameters(statement.sql, statement.names, [params], self._observers)
+        cursor = self._raw.execute(statement.sql, values)
+        # lastrowid keeps the connection's previous insert when this one did nothing
+        return cursor.lastrowid if cursor.rowcount == 1 else None
 
     async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
         self._raw.executemany(statement.sql, parameters(statement.sql, statement.names, rows, self._observers))
@@ -318,6 +329,10 @@ class PostgresTx:
         return await self._driver.fetch(statement.pg_sql, *values)  # type: ignore[no-any-return]
 
     async def insert(self, statement: Prepared, **params: Any) -> int:
+        [values] = parameters(statement.pg_sql, statement.pg_names, [params], self._observers)
+        return await self._driver.fetchval(statement.pg_sql, *values)  # type: ignore[no-any-return]
+
+    async def insert_or_skip(self, statement: Prepared, **params: Any) -> int | None:
         [values] = parameters(statement.pg_sql, statement.pg_names, [params], self._observers)
         return await self._driver.fetchval(statement.pg_sql, *values)  # type: ignore[no-any-return]
 

@@ -63,6 +63,16 @@ GET_FOR_UPDATE = prepare(
 # in a temporary table first), on PostgreSQL the RETURNING of its form.
 _INSERT_RESOURCE = insert(resources).values(_bind("tenant_id", "resource_type", "id", "created", *_ROW))
 INSERT_RESOURCE = prepare(_INSERT_RESOURCE, postgresql=_INSERT_RESOURCE.returning(resources.c.pk))
+# A bulk run's create (``batch_sql``): a resource whose userName a resource already holds (an
+# earlier create of the run included) is not inserted, and its operation alone answers 409; any
+# other conflict still fails the unit of work. Run with ``Tx.insert_or_skip``.
+_USER_NAME_KEY = ("tenant_id", "resource_type", index_plan.KEY_COLUMNS["userName"])
+_VALUES = _bind("tenant_id", "resource_type", "id", "created", *_ROW)
+_PG_UNLESS_TAKEN = postgresql_insert(resources).values(_VALUES).on_conflict_do_nothing(index_elements=_USER_NAME_KEY)
+INSERT_RESOURCE_UNLESS_TAKEN = prepare(
+    sqlite_insert(resources).values(_VALUES).on_conflict_do_nothing(index_elements=_USER_NAME_KEY),
+    postgresql=_PG_UNLESS_TAKEN.returning(resources.c.pk),
+)
 
 
 def _update_resource(keys: tuple[str, ...]) -> Prepared:

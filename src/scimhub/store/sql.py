@@ -201,10 +201,10 @@ class SqlUnitOfWork:
         await self._insert_values(pk, keys)
         await self._count(resource.resource_type, +1)
 
-    async def insert_many(self, resource_type: str, items: Sequence[tuple[StoredResource, IndexKeys]]) -> None:
+    async def insert_many(self, resource_type: str, items: Sequence[tuple[StoredResource, IndexKeys]]) -> list[str]:
         rows = [(_resource_row(self._tenant_id, r, k, self._doc_keys), _value_pairs(k)) for r, k in items]
         try:
-            await self.batch.insert(resource_type, rows)
+            return await self.batch.insert(resource_type, rows)
         except Exception as exc:
             if not _unique_violation(exc):
                 raise
@@ -507,9 +507,6 @@ class SqlStore:
             if _sqlstate(exc) in _RETRYABLE:
                 raise Busy() from exc
             raise
-
-    async def taken_user_names(self, tenant_id: str, resource_type: str, keys: Sequence[str]) -> set[str]:
-        return await batch_sql.taken_user_names(self.db.peek, tenant_id, resource_type, keys)
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None:
         if self._pg_reads is not None and resource_type == WITH_GROUPS:
