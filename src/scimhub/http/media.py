@@ -68,13 +68,20 @@ async def read_json(request: Request, max_bytes: int) -> Any:
 
 _BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed bytes
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_BRACKETS_OR_QUOTES = bytes(b for b in range(256) if b not in b'[]{}"')
 
 
 def _brackets(body: bytes) -> bytes:
     """The brackets of JSON ``body`` that lie outside strings, at C speed. Escaped backslashes,
-    then escaped quotes, are dropped, so every quote left opens or closes a string."""
+    then escaped quotes, are dropped, so every quote left opens or closes a string. Then all but
+    brackets and quotes: a string without brackets is left as two adjacent quotes, and dropping
+    two adjacent quotes (a string, or the end of one and the start of the next) keeps what lies
+    between strings. What quotes remain (strings holding brackets: rare) are split on."""
     unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    return b"".join(unescaped.split(b'"')[::2]).translate(None, _NOT_BRACKETS)
+    skeleton = unescaped.translate(None, _NOT_BRACKETS_OR_QUOTES).replace(b'""', b"")
+    if b'"' not in skeleton:
+        return skeleton
+    return b"".join(skeleton.split(b'"')[::2])
 
 
 def _containers(body: bytes) -> int:

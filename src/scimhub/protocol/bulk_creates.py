@@ -153,10 +153,9 @@ async def _write_events(service: ResourceService, uow: UnitOfWork, rtype: Resour
     """The inserted resources' roles and events, in order (each create's own txn)."""
     drafts: list[EventDraft] = []
     counts: list[int] = []
-    for create in written:
-        assert create.stored is not None
-        roles = await uow.roles_after_write(rtype.id, None, create.stored, [])
-        own = create.drafts + service._roles(create.ctx, roles)
+    changes = await uow.roles_after_creates(rtype.id, [c.stored for c in written if c.stored is not None])
+    for create, roles in zip(written, changes, strict=True):
+        own = create.drafts + service._roles(create.ctx, roles) if roles else create.drafts
         if len(own) > 1:  # one write, one txn (RFC 9967 §2.2), as alone
             own = [replace(d, txn=own[0].id) for d in own]
         drafts += own

@@ -323,6 +323,13 @@ class UnitOfWork(Protocol):
         or every member of a renamed group, when a rule names the group. Call after the write."""
         ...
 
+    async def roles_after_creates(
+        self, resource_type: str, created: Sequence[StoredResource]
+    ) -> list[list[RoleChange]]:
+        """``roles_after_write`` of each of these new resources (without members), in order: a
+        bulk request's run of creates asks once."""
+        ...
+
     async def roles_before_delete(self, resource_type: str, current: StoredResource) -> list[RoleChange]:
         """The roles a deletion takes away (a user's; a rule-named group's members'). Call before it."""
         ...

@@ -234,6 +234,16 @@ class Roles:
             pks += await self._user_members(await self._pk(after))
         return await self.recompute(rules, pks)
 
+    async def after_creates(self, resource_type: str, created: Sequence[StoredResource]) -> list[list[RoleChange]]:
+        """``after_write`` of each new resource, without members: only a new user can get roles
+        (its SCIM roles or the default); a tenant without rules (most) asks nothing more."""
+        if resource_type != "User":
+            return [[] for _ in created]
+        rules = await self.rules()
+        if rules.empty:
+            return [[] for _ in created]
+        return [await self._new_user(rules, user) for user in created]
+
     async def _new_user(self, rules: RuleSet, user: StoredResource) -> list[RoleChange]:
         roles = rules.roles((), scim_role_values(user.doc)) if not rules.empty else []
         if not roles:

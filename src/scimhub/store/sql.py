@@ -394,6 +394,11 @@ class SqlUnitOfWork:
     ) -> list[RoleChange]:
         return await self.roles.after_write(resource_type, before, after, members)
 
+    async def roles_after_creates(
+        self, resource_type: str, created: Sequence[StoredResource]
+    ) -> list[list[RoleChange]]:
+        return await self.roles.after_creates(resource_type, created)
+
     async def roles_before_delete(self, resource_type: str, current: StoredResource) -> list[RoleChange]:
         return await self.roles.before_delete(resource_type, current)
 
