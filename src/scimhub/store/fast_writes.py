@@ -73,6 +73,21 @@ INSERT_RESOURCE_UNLESS_TAKEN = prepare(
     sqlite_insert(resources).values(_VALUES).on_conflict_do_nothing(index_elements=_USER_NAME_KEY),
     postgresql=_PG_UNLESS_TAKEN.returning(resources.c.pk),
 )
+# PostgreSQL: up to this many such rows in one statement, one round trip (asyncpg's ~40 µs of
+# client CPU each; SQLite runs in-process, one INSERT a row). It returns (id, pk) of those inserted.
+TOGETHER = 10
+_together: dict[int, Prepared] = {}
+
+
+def insert_resources_unless_taken(rows: int) -> Prepared:
+    """``INSERT_RESOURCE_UNLESS_TAKEN`` of ``rows`` rows at once (PostgreSQL); parameter ``c_i``
+    is column ``c`` of row ``i``."""
+    found = _together.get(rows)
+    if found is None:
+        values: list[dict[str, Any]] = [{name: bindparam(f"{name}_{i}") for name in _VALUES} for i in range(rows)]
+        stmt = postgresql_insert(resources).values(values).on_conflict_do_nothing(index_elements=_USER_NAME_KEY)
+        found = _together[rows] = prepare(stmt, postgresql=stmt.returning(resources.c.id, resources.c.pk))
+    return found
 
 
 def _update_resource(keys: tuple[str, ...]) -> Prepared:

@@ -171,7 +171,7 @@ class SqlUnitOfWork:
         self._pks: dict[str, int] = {}
         self._stored_keys: dict[str, tuple[str | None, ...]] = {}  # key columns as read for update
         self.roles = roles_sql.Roles(tx, tenant_id, rules or roles_sql.RuleCache(), self._pks)
-        self.batch = batch_sql.BatchWrites(tx, tenant_id, self._pks)
+        self.batch = batch_sql.BatchWrites(tx, tenant_id, self._pks, together=db.name == "postgresql")
 
     def _where_id(self, resource_type: str, id: str) -> ColumnElement[bool]:
         return and_(
