@@ -92,6 +92,12 @@ def uuid7(milliseconds: int, random_bytes: bytes) -> str:
     return f"{h[:8]}-{h[8:12]}-7{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
+@functools.cache
+def _event_type(resource_type: str, kind: str) -> EventType:
+    """``user.created`` and the like: an enum's lookup by value costs ~0.4 µs, a write makes one."""
+    return EventType(f"{resource_type.lower()}.{kind}")
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceResult:
     """What an endpoint sends back: the projected document and its version."""
@@ -441,7 +447,7 @@ class ResourceService:
             resource = rendered if rendered is not None else self._rendered(ctx, rtype, stored)
         return EventDraft(
             id=self.ids(),
-            type=EventType(f"{rtype.id.lower()}.{kind}"),
+            type=_event_type(rtype.id, kind),
             resource_type=rtype.id,
             resource_id=stored.id,
             occurred_at=now,

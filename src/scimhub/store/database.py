@@ -151,6 +151,23 @@ class Database(Protocol):
 
 
 # -- SQLite ------------------------------------------------------------------------------------
+class _SqliteWrite(AbstractAsyncContextManager["SqliteTx"]):
+    """``SqliteDatabase.write``: the writer's unit of work as a ``SqliteTx`` (a class, as
+    ``sqlite._Unit`` is: every write enters one)."""
+
+    __slots__ = ("_observers", "_unit")
+
+    def __init__(self, unit: AbstractAsyncContextManager[Connection], observers: list[Observer]) -> None:
+        self._unit = unit
+        self._observers = observers
+
+    async def __aenter__(self) -> SqliteTx:
+        return SqliteTx(await self._unit.__aenter__(), self._observers)
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool | None:
+        return await self._unit.__aexit__(exc_type, exc, tb)
+
+
 class SqliteTx:
     def __init__(self, conn: Connection, observers: list[Observer] | None = None) -> None:
         self.conn = conn
@@ -240,10 +257,8 @@ class SqliteDatabase:
             with conn.begin():
                 yield SqliteTx(conn)
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[SqliteTx]:
-        async with self.writer.unit() as conn:
-            yield SqliteTx(conn, self.observers)
+    def write(self) -> AbstractAsyncContextManager[SqliteTx]:
+        return _SqliteWrite(self.writer.unit(), self.observers)
 
     def deferring(self) -> AbstractContextManager[list[asyncio.Future[None]]]:
         return self.writer.deferring()

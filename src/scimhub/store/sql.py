@@ -12,14 +12,12 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from contextlib import AbstractContextManager
-from contextlib import asynccontextmanager
 from typing import Any
 from typing import TypeVar
 
@@ -440,6 +438,40 @@ def _uniqueness_error(exc: BaseException) -> Uniqueness:
     return Uniqueness("A unique value is already in use by another resource of this tenant.")
 
 
+class _UnitOfWorkScope(AbstractAsyncContextManager[SqlUnitOfWork]):
+    """``SqlStore.unit_of_work``: a class, not an ``asynccontextmanager`` (every write enters one).
+    PostgreSQL aborts one transaction of a lock cycle (deadlock_detected); nothing of it was
+    written, so it is ``Busy``: the caller may run the whole unit of work again."""
+
+    __slots__ = ("_store", "_tenant_id", "_write")
+
+    def __init__(self, store: SqlStore, tenant_id: str) -> None:
+        self._store = store
+        self._tenant_id = tenant_id
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        store = self._store
+        self._write = store.db.write()
+        try:
+            tx = await self._write.__aenter__()
+        except Exception as exc:
+            if _sqlstate(exc) in _RETRYABLE:
+                raise Busy() from exc
+            raise
+        return store._unit(tx, self._tenant_id, store.db, store.role_rules)
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool | None:
+        try:
+            suppressed = await self._write.__aexit__(exc_type, exc, tb)
+        except Exception as raised:
+            if _sqlstate(raised) in _RETRYABLE:
+                raise Busy() from raised
+            raise
+        if not suppressed and isinstance(exc, Exception) and _sqlstate(exc) in _RETRYABLE:
+            raise Busy() from exc
+        return suppressed
+
+
 class SqlStore:
     """Store on a ``Database`` (SQLite file or PostgreSQL)."""
 
@@ -501,17 +533,8 @@ class SqlStore:
     def deferring_commits(self) -> AbstractContextManager[Sequence[Awaitable[None]]]:
         return self.db.deferring()
 
-    @asynccontextmanager
-    async def unit_of_work(self, tenant_id: str) -> AsyncIterator[SqlUnitOfWork]:
-        try:
-            async with self.db.write() as tx:
-                yield self._unit(tx, tenant_id, self.db, self.role_rules)
-        except Exception as exc:
-            # PostgreSQL aborts one transaction of a lock cycle (deadlock_detected); nothing of it
-            # was written, so the caller may run the whole unit of work again.
-            if _sqlstate(exc) in _RETRYABLE:
-                raise Busy() from exc
-            raise
+    def unit_of_work(self, tenant_id: str) -> AbstractAsyncContextManager[SqlUnitOfWork]:
+        return _UnitOfWorkScope(self, tenant_id)
 
     async def get(self, tenant_id: str, resource_type: str, id: str) -> StoredResource | None:
         if self._pg_reads is not None and resource_type == WITH_GROUPS:

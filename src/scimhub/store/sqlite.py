@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from collections.abc import Callable
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
 from contextlib import asynccontextmanager
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -216,43 +217,9 @@ class Writer:
         assert self._raw is not None
         return self._raw, self._conn
 
-    @asynccontextmanager
-    async def unit(self) -> AsyncIterator[Connection]:
-        """One unit of work; leaving it waits for the commit of its transaction."""
-        async with self.lock:
-            raw, conn = self._open()
-            group = self._group
-            # The first unit of a transaction needs no savepoint: nothing else is in it to keep.
-            # (A savepoint copies each page it dirties to a sub-journal: +20% on a lone PATCH.)
-            first = group is None
-            if group is None:
-                raw.execute("BEGIN IMMEDIATE")
-                group = self._group = []
-                self._commit_soon(group)
-            else:
-                raw.execute("SAVEPOINT unit")
-            try:
-                yield conn
-            except BaseException:
-                self._undo_unit(raw, conn, first)
-                raise
-            conn.commit()  # SQLAlchemy's side only (_WriterConnection)
-            if not first:
-                raw.execute("RELEASE unit")
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            group.append(done)
-            deferred = _deferred.get()
-            if len(group) >= MAX_GROUP:
-                self._commit()
-            elif deferred is None and self._holds and self._hurried is not group:
-                # A request that waits for its commit joined a transaction a bulk request keeps
-                # open: commit it at the next turn, not after the bulk's hold (HOLD_SECONDS).
-                self._hurried = group
-                self._commit_soon(group, hold=False)
-        if deferred is None:
-            await done
-        else:
-            deferred.append(done)
+    def unit(self) -> AbstractAsyncContextManager[Connection]:
+        """One unit of work; leaving it waits for the commit of its transaction (``_Unit``)."""
+        return _Unit(self)
 
     @contextmanager
     def deferring(self) -> Iterator[list[asyncio.Future[None]]]:
@@ -354,3 +321,60 @@ def _fail(group: list[asyncio.Future[None]], why: str) -> None:
     for done in group:
         if not done.done():
             done.set_exception(sqlite3.OperationalError(f"the write was not committed: {why}"))
+
+
+class _Unit(AbstractAsyncContextManager[Connection]):
+    """``Writer.unit``: a class, not an ``asynccontextmanager``, as every write of the process
+    enters one (an async generator costs its set-up and asyncio's tracking of it: ~2 µs)."""
+
+    __slots__ = ("_conn", "_first", "_group", "_raw", "_writer")
+
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+
+    async def __aenter__(self) -> Connection:
+        writer = self._writer
+        await writer.lock.acquire()
+        try:
+            raw, conn = writer._open()
+            group = writer._group
+            # The first unit of a transaction needs no savepoint: nothing else is in it to keep.
+            # (A savepoint copies each page it dirties to a sub-journal: +20% on a lone PATCH.)
+            first = group is None
+            if group is None:
+                raw.execute("BEGIN IMMEDIATE")
+                group = writer._group = []
+                writer._commit_soon(group)
+            else:
+                raw.execute("SAVEPOINT unit")
+        except BaseException:
+            writer.lock.release()
+            raise
+        self._raw, self._conn, self._group, self._first = raw, conn, group, first
+        return conn
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        writer, raw, group = self._writer, self._raw, self._group
+        try:
+            if exc_type is not None:
+                writer._undo_unit(raw, self._conn, self._first)
+                return
+            self._conn.commit()  # SQLAlchemy's side only (_WriterConnection)
+            if not self._first:
+                raw.execute("RELEASE unit")
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            group.append(done)
+            deferred = _deferred.get()
+            if len(group) >= MAX_GROUP:
+                writer._commit()
+            elif deferred is None and writer._holds and writer._hurried is not group:
+                # A request that waits for its commit joined a transaction a bulk request keeps
+                # open: commit it at the next turn, not after the bulk's hold (HOLD_SECONDS).
+                writer._hurried = group
+                writer._commit_soon(group, hold=False)
+        finally:
+            writer.lock.release()
+        if deferred is None:
+            await done
+        else:
+            deferred.append(done)
