@@ -39,13 +39,12 @@ from scimhub.store.base import IndexKeys
 from scimhub.store.base import StoredResource
 from scimhub.store.base import UnitOfWork
 from scimhub.store.base import audit_detail
-from scimhub.store.index_plan import KEY_COLUMNS
 from scimhub.store.index_plan import index_keys
 
-# Creates in one unit of work. A run's statements take ~10-20 µs a create on SQLite: a run of
-# this size holds the writer about as long as one PATCH of a 100-member group does.
+# Creates in one unit of work. A unit of 10 holds SQLite's writer ~1.7x as long as a single POST
+# and costs 3.4-3.8x less CPU a created user; units of 4 hold it no longer than a POST, at
+# 2.7-2.9x (bench/README.md "Round 7": a unit's fixed cost is spread over fewer creates).
 RUN_SIZE = 10
-_USER_NAME = KEY_COLUMNS["userName"]
 TAKEN = "userName is already in use by another resource of this tenant."  # the single create's 409
 
 

@@ -1,5 +1,6 @@
 """A run of creates in one unit of work (a bulk request's consecutive POSTs): the rows inserted
-one statement each, their index keys, counter change and audit entries one statement a run.
+one statement each on SQLite (in-process) and up to ten a statement on PostgreSQL (a round trip
+each), their index keys and counter change one statement a run.
 
 A create whose userName a resource already holds (an earlier create of the run included) is not
 inserted (ON CONFLICT DO NOTHING on the userName's unique index) and is reported, so that it
