@@ -64,3 +64,22 @@ async def test_a_call_with_every_user_name_taken_inserts_and_counts_nothing(
     assert left_out == [resource.id for resource, _ in items]
     page = await get_ok(acme.client, "/Users", params={"count": "100"})
     assert page["totalResults"] == size
+
+
+async def test_a_name_taken_within_a_statement_or_across_statements_is_left_out(
+    acme: TenantAccess, store: SqlStore
+) -> None:
+    """PostgreSQL inserts ten rows a statement: a repeat in the same statement and a repeat of a
+    name an earlier statement of the call inserted are both left out, the first one kept."""
+    names = [f"n{i}" for i in range(25)]
+    names[12] = "N3"  # the second statement repeats a name of the first
+    names[15] = "n14"  # the second statement repeats its own earlier row
+    items = [item(name) for name in names]
+
+    async with store.unit_of_work(acme.tenant_id) as uow:
+        left_out = await uow.insert_many("User", items)
+
+    assert left_out == [items[12][0].id, items[15][0].id]
+    page = await get_ok(acme.client, "/Users", params={"count": "100"})
+    assert [u["userName"] for u in page["Resources"]] == [n for i, n in enumerate(names) if i not in (12, 15)]
+    assert page["totalResults"] == 23
