@@ -3,7 +3,7 @@
 ``install()`` (before the app opens its store) gives the writer (``store.sqlite``) a connection
 class whose statements (``execute``, ``executemany`` and the fetches that step them, on the
 connection and on its cursors, SQLAlchemy's included) add their time to ``SPENT``. Every write
-and, between writes, every hot read (``Database.peek``/``fast``) runs on that connection, on
+and, between writes, every hot read (``SqliteDatabase.peek``/``fast``) runs on that connection, on
 the event loop's thread, so the wall time of each call is its CPU there (a quiet machine: the
 thread is not preempted in a call of a few µs). The checkpoint thread's copying is not counted.
 
